@@ -1,2 +1,0 @@
-//! The preseed: the YAML document `corrald init --preseed` takes, as plain data.
-//! (Being written: see the helper brief.)
