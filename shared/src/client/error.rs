@@ -1,0 +1,145 @@
+//! What can go wrong talking to the daemon, each worded with what to do next.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A failed exchange with the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket could not be opened: no daemon, wrong directory, or no permission.
+    #[error("{}", connect_message(socket, source))]
+    Connect {
+        /// The socket we tried.
+        socket: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// The daemon answered with an LXD error envelope; the message is shown as is,
+    /// because users compare it with what `lxc` prints.
+    #[error("{message}")]
+    Api {
+        /// The HTTP status (or the envelope's `error_code`).
+        status: u16,
+        /// The daemon's own words.
+        message: String,
+    },
+    /// A background operation finished with an error.
+    #[error("{message}")]
+    Operation {
+        /// The operation's `err`.
+        message: String,
+    },
+    /// No answer in the allowed time.
+    #[error(
+        "timed out after {} waiting for {what}; the daemon may be busy or the cluster may \
+         have lost quorum: check the daemon's log and 'corral cluster list', then retry",
+        seconds(*after)
+    )]
+    Timeout {
+        /// What we were waiting for.
+        what: String,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// The connection broke before a whole answer arrived.
+    #[error(
+        "the connection to the Corral daemon at {} broke: {message}; check that corrald is \
+         still running (its log says why it stopped), then retry",
+        socket.display()
+    )]
+    Transport {
+        /// The socket in use.
+        socket: PathBuf,
+        /// What hyper reported.
+        message: String,
+    },
+    /// The request could not be built (bad method or path); nothing was sent.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The answer was not the LXD envelope or not the expected shape.
+    #[error(
+        "the Corral daemon sent an answer this client does not understand: {0}; \
+         the daemon and this client may be different versions ('corral version' shows both)"
+    )]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The HTTP status of an API error, if this is one (404 tells "not found" apart).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn connect_message(socket: &Path, source: &io::Error) -> String {
+    let hint = match source.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "Run the command as root or as the socket's owner, or ask for access to it"
+        }
+        _ => "Is corrald running? Start it with 'corrald', or point CORRAL_DIR at its directory",
+    };
+    format!(
+        "cannot reach the Corral daemon at {}: {source}. {hint}",
+        socket.display()
+    )
+}
+
+/// Durations in whole seconds when they are whole, which is how users set them.
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_say_what_to_do() {
+        let missing = ClientError::Connect {
+            socket: "/x/unix.socket".into(),
+            source: io::Error::from_raw_os_error(2),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "cannot reach the Corral daemon at /x/unix.socket: No such file or directory \
+             (os error 2). Is corrald running? Start it with 'corrald', or point CORRAL_DIR \
+             at its directory"
+        );
+        let denied = ClientError::Connect {
+            socket: "/x/unix.socket".into(),
+            source: io::Error::from_raw_os_error(13),
+        };
+        assert!(denied.to_string().contains("as root"));
+    }
+
+    #[test]
+    fn api_errors_show_the_daemons_message_only() {
+        let e = ClientError::Api {
+            status: 404,
+            message: "Cluster member not found".into(),
+        };
+        assert_eq!(e.to_string(), "Cluster member not found");
+        assert_eq!(e.status(), Some(404));
+    }
+
+    #[test]
+    fn timeouts_name_what_was_awaited() {
+        let e = ClientError::Timeout {
+            what: "the Corral daemon to answer GET /1.0".into(),
+            after: Duration::from_secs(30),
+        };
+        assert!(
+            e.to_string().starts_with(
+                "timed out after 30s waiting for the Corral daemon to answer GET /1.0;"
+            )
+        );
+    }
+}

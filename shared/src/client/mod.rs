@@ -1,0 +1,265 @@
+//! The REST client: LXD's API and envelope, spoken over the daemon's unix socket.
+//!
+//! Each request opens a fresh connection and is bounded in time, so a stuck daemon
+//! turns into an error naming what was awaited instead of a hang.
+
+mod error;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{Envelope, Operation, OperationStatus, ResponseType};
+use crate::paths::{corral_dir, unix_socket};
+
+pub use error::ClientError;
+
+/// How long a request may take unless the caller says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Extra time allowed past an operation wait, so the daemon's own answer arrives first.
+const WAIT_MARGIN: Duration = Duration::from_secs(5);
+
+/// A decoded answer: HTTP status, ETag (without quotes) and the LXD envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// The resource's ETag, when the daemon sent one.
+    pub etag: Option<String>,
+    /// The LXD envelope (never of type `error`: those become [`ClientError::Api`]).
+    pub envelope: Envelope,
+}
+
+/// A client of one daemon's REST API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client of the daemon listening on the unix socket at `path`.
+    pub fn unix(path: PathBuf) -> Client {
+        Client {
+            socket: path,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A client of the local daemon, found through `CORRAL_DIR`.
+    pub fn local() -> Client {
+        Client::unix(unix_socket(&corral_dir()))
+    }
+
+    /// The same client with another bound on each request's time.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The socket this client talks to.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// Sends a request and decodes the envelope; an error envelope becomes `ClientError::Api`.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        if_match: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let raw = self
+            .exchange(method, path, body, if_match, self.timeout)
+            .await?;
+        decode(method, path, raw)
+    }
+
+    /// `GET path` and the metadata of its sync answer as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        Ok(self.get_with_etag(path).await?.0)
+    }
+
+    /// `GET path`: the metadata as `T` and the ETag to send back with a PUT or PATCH.
+    pub async fn get_with_etag<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(T, Option<String>), ClientError> {
+        let response = self.request("GET", path, None, None).await?;
+        let value = sync_metadata(path, response.envelope)?;
+        Ok((value, response.etag))
+    }
+
+    /// `PUT path` with `body`, guarded by `if_match` when given.
+    pub async fn put<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        if_match: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        let body = to_json(body)?;
+        self.request("PUT", path, Some(&body), if_match).await
+    }
+
+    /// `PATCH path` with `body`, guarded by `if_match` when given.
+    pub async fn patch<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        if_match: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        let body = to_json(body)?;
+        self.request("PATCH", path, Some(&body), if_match).await
+    }
+
+    /// `POST path` with `body`.
+    pub async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Response, ClientError> {
+        let body = to_json(body)?;
+        self.request("POST", path, Some(&body), None).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<Response, ClientError> {
+        self.request("DELETE", path, None, None).await
+    }
+
+    /// Waits up to `timeout` for an operation to end; a failed one becomes `ClientError::Operation`.
+    pub async fn wait_operation(
+        &self,
+        operation_url: &str,
+        timeout: Duration,
+    ) -> Result<Operation, ClientError> {
+        // The daemon counts whole seconds; round up so it never gives up before we asked.
+        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+        let path = wait_path(operation_url, secs.max(1));
+        let raw = self
+            .exchange("GET", &path, None, None, timeout + WAIT_MARGIN)
+            .await?;
+        let op: Operation = sync_metadata(&path, decode("GET", &path, raw)?.envelope)?;
+        match op.status {
+            OperationStatus::Success => Ok(op),
+            OperationStatus::Failure | OperationStatus::Cancelled => {
+                let message = if op.err.is_empty() {
+                    format!("operation {} ended as {}", op.id, op.status.as_str())
+                } else {
+                    op.err
+                };
+                Err(ClientError::Operation { message })
+            }
+            OperationStatus::Pending | OperationStatus::Running => Err(ClientError::Timeout {
+                what: format!("operation {operation_url} to finish"),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Sends bytes as they are and returns the status and body untouched (`corral query --raw`).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let raw = self
+            .exchange(method, path, body, None, self.timeout)
+            .await?;
+        Ok((raw.status, raw.body))
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        if_match: Option<&str>,
+        limit: Duration,
+    ) -> Result<transport::RawAnswer, ClientError> {
+        let work = transport::exchange(&self.socket, method, path, body, if_match);
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                what: format!(
+                    "the Corral daemon at {} to answer {} {path}",
+                    self.socket.display(),
+                    method.to_ascii_uppercase()
+                ),
+                after: limit,
+            })?
+    }
+}
+
+/// Turns a raw answer into an envelope, or the daemon's error into `ClientError::Api`.
+fn decode(method: &str, path: &str, raw: transport::RawAnswer) -> Result<Response, ClientError> {
+    let envelope: Envelope = serde_json::from_slice(&raw.body).map_err(|e| {
+        // A non-envelope error body (a proxy, a panic page) still deserves its status.
+        if raw.status >= 400 {
+            return ClientError::Api {
+                status: raw.status,
+                message: format!(
+                    "{method} {path} failed with HTTP {}: {}",
+                    raw.status,
+                    String::from_utf8_lossy(&raw.body).trim()
+                ),
+            };
+        }
+        ClientError::Protocol(format!(
+            "{method} {path}: not an LXD response envelope ({e})"
+        ))
+    })?;
+    if envelope.kind == ResponseType::Error || raw.status >= 400 {
+        let status = if envelope.error_code != 0 {
+            envelope.error_code
+        } else {
+            raw.status
+        };
+        let message = if envelope.error.is_empty() {
+            format!("{method} {path} failed with HTTP {}", raw.status)
+        } else {
+            envelope.error
+        };
+        return Err(ClientError::Api { status, message });
+    }
+    Ok(Response {
+        status: raw.status,
+        etag: raw.etag,
+        envelope,
+    })
+}
+
+/// The metadata of a sync answer as `T`.
+fn sync_metadata<T: DeserializeOwned>(path: &str, envelope: Envelope) -> Result<T, ClientError> {
+    if envelope.kind != ResponseType::Sync {
+        return Err(ClientError::Protocol(format!(
+            "GET {path}: expected a sync answer, got {:?}",
+            envelope.kind
+        )));
+    }
+    serde_json::from_value(envelope.metadata)
+        .map_err(|e| ClientError::Protocol(format!("GET {path}: unexpected metadata ({e})")))
+}
+
+fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<serde_json::Value, ClientError> {
+    serde_json::to_value(body)
+        .map_err(|e| ClientError::InvalidRequest(format!("cannot encode the request body: {e}")))
+}
+
+/// `{url}/wait?timeout=N`, keeping any query the operation URL already carries.
+fn wait_path(operation_url: &str, secs: u64) -> String {
+    match operation_url.split_once('?') {
+        Some((base, query)) => format!("{base}/wait?{query}&timeout={secs}"),
+        None => format!("{operation_url}/wait?timeout={secs}"),
+    }
+}

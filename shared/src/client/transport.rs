@@ -1,0 +1,97 @@
+//! One HTTP/1.1 exchange over the daemon's unix socket: connect, send, read the whole answer.
+
+use std::path::Path;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderValue, IF_MATCH};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+use super::ClientError;
+
+/// An answer before any LXD meaning is given to it.
+pub(super) struct RawAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The ETag header without its quotes.
+    pub etag: Option<String>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+/// Sends one request on a fresh connection; the caller bounds the time it may take.
+pub(super) async fn exchange(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    if_match: Option<&str>,
+) -> Result<RawAnswer, ClientError> {
+    let request = build(method, path, body, if_match)?;
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| ClientError::Connect {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+    let broken = |e: hyper::Error| ClientError::Transport {
+        socket: socket.to_path_buf(),
+        message: e.to_string(),
+    };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(broken)?;
+    // The connection task ends on its own once the sender is dropped and the answer read.
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.map_err(broken)?;
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_string());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(broken)?
+        .to_bytes()
+        .to_vec();
+    Ok(RawAnswer { status, etag, body })
+}
+
+fn build(
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    if_match: Option<&str>,
+) -> Result<Request<Full<Bytes>>, ClientError> {
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+        ClientError::InvalidRequest(format!(
+            "{method:?} is not an HTTP method; use GET, PUT, PATCH, POST or DELETE"
+        ))
+    })?;
+    if !path.starts_with('/') {
+        return Err(ClientError::InvalidRequest(format!(
+            "the path {path:?} must start with '/', as in /1.0/cluster"
+        )));
+    }
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "corral")
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(tag) = if_match {
+        // HTTP quotes entity tags; LXD's server trims the quotes, so either form matches.
+        let quoted = format!("\"{}\"", tag.trim_matches('"'));
+        let value = HeaderValue::from_str(&quoted).map_err(|_| {
+            ClientError::InvalidRequest(format!("the ETag {tag:?} is not a valid header value"))
+        })?;
+        request = request.header(IF_MATCH, value);
+    }
+    request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| ClientError::InvalidRequest(format!("cannot send {path:?}: {e}")))
+}

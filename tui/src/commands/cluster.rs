@@ -1,0 +1,214 @@
+//! `corral cluster ...`: the members, as `lxc cluster` shows them.
+
+use std::cmp::Ordering;
+use std::io::Write;
+
+use clap::Subcommand;
+use corral_shared::api::ClusterMember;
+use corral_shared::client::Client;
+
+use crate::error::CliError;
+use crate::format::{self, Format};
+
+/// The `cluster` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ClusterCommand {
+    /// List the cluster's members
+    #[command(visible_alias = "ls")]
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show a member's details as YAML
+    Show {
+        /// The member's name
+        name: String,
+    },
+}
+
+/// Runs a `cluster` subcommand against the daemon and prints the answer.
+pub async fn run(
+    client: &Client,
+    command: ClusterCommand,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let text = match command {
+        ClusterCommand::List { format } => {
+            let members: Vec<ClusterMember> =
+                client.get("/1.0/cluster/members?recursion=1").await?;
+            member_list(members, format)?
+        }
+        ClusterCommand::Show { name } => {
+            let member: ClusterMember = client.get(&member_path(&name)).await?;
+            format::yaml::document(&member).map_err(|e| CliError::encode("YAML", e))?
+        }
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The columns of `cluster list`, as lxc names them.
+const HEADER: [&str; 8] = [
+    "NAME",
+    "URL",
+    "ROLES",
+    "ARCHITECTURE",
+    "FAILURE DOMAIN",
+    "DESCRIPTION",
+    "STATE",
+    "MESSAGE",
+];
+
+/// `cluster list` in `format`, members in natural name order (node2 before node10).
+pub fn member_list(mut members: Vec<ClusterMember>, format: Format) -> Result<String, CliError> {
+    members.sort_by(|a, b| natural_cmp(&a.server_name, &b.server_name));
+    // One role per line inside a table cell; CSV keeps them on one line instead.
+    let role_separator = if format == Format::Csv { "," } else { "\n" };
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let roles: Vec<&str> = m.roles.iter().map(|r| r.as_str()).collect();
+            vec![
+                m.server_name.clone(),
+                m.url.clone(),
+                roles.join(role_separator),
+                m.architecture.clone(),
+                m.failure_domain.clone(),
+                m.description.clone(),
+                m.status.to_string().to_uppercase(),
+                m.message.clone(),
+            ]
+        })
+        .collect();
+    format::listing(format, &HEADER, &rows, &members)
+}
+
+/// The API path of a member, its name escaped so any name stays one path segment.
+pub fn member_path(name: &str) -> String {
+    let mut path = String::from("/1.0/cluster/members/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path
+}
+
+/// Compares names with digit runs taken as numbers, so `node9` sorts before `node10`.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (na, ra) = split_digits(a);
+                let (nb, rb) = split_digits(b);
+                let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+                let order = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (ra, rb);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/lxd-samples/"
+    );
+
+    /// A sample's text without the `[exit status N]` line the recorder appended.
+    fn sample(name: &str) -> String {
+        let text = std::fs::read_to_string(format!("{SAMPLES}{name}")).unwrap();
+        match text.rfind("[exit status") {
+            Some(at) => text[..at].to_string(),
+            None => text,
+        }
+    }
+
+    /// The three members of the sample cluster, in an order the command must fix.
+    fn members() -> Vec<ClusterMember> {
+        let mut members: Vec<ClusterMember> =
+            serde_json::from_str(&sample("query_cluster_members_recursion1.json")).unwrap();
+        members.reverse();
+        members
+    }
+
+    #[test]
+    fn table_matches_lxc_byte_for_byte() {
+        let got = member_list(members(), Format::Table).unwrap();
+        assert_eq!(got, sample("lxc_cluster_list.txt"));
+    }
+
+    #[test]
+    fn evacuated_table_matches_lxc() {
+        let mut members = members();
+        let node2 = members
+            .iter_mut()
+            .find(|m| m.server_name == "node2")
+            .unwrap();
+        node2.status = corral_shared::api::MemberStatus::Evacuated;
+        node2.message = "Unavailable due to maintenance".into();
+        let got = member_list(members, Format::Table).unwrap();
+        assert_eq!(got, sample("inst_lxc_cluster_list_evacuated.txt"));
+    }
+
+    #[test]
+    fn csv_matches_lxc() {
+        let got = member_list(members(), Format::Csv).unwrap();
+        assert_eq!(got, sample("lxc_cluster_list_csv.csv"));
+    }
+
+    #[test]
+    fn yaml_matches_lxc() {
+        let got = member_list(members(), Format::Yaml).unwrap();
+        assert_eq!(got, sample("lxc_cluster_list_yaml.yaml"));
+    }
+
+    #[test]
+    fn json_is_the_member_array() {
+        let got = member_list(members(), Format::Json).unwrap();
+        let back: Vec<ClusterMember> = serde_json::from_str(&got).unwrap();
+        assert_eq!(back[0].server_name, "node1");
+        assert!(got.ends_with("}]\n") && !got.trim_end().contains('\n'));
+    }
+
+    #[test]
+    fn show_matches_lxc() {
+        let member: ClusterMember =
+            serde_json::from_str(&sample("query_cluster_members_node1.json")).unwrap();
+        let got = format::yaml::document(&member).unwrap();
+        assert_eq!(got, sample("lxc_cluster_show_node1.yaml"));
+    }
+
+    #[test]
+    fn names_sort_naturally_and_paths_are_escaped() {
+        let mut names = vec!["node10", "node9", "node1", "alpha"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["alpha", "node1", "node9", "node10"]);
+        assert_eq!(member_path("node1"), "/1.0/cluster/members/node1");
+        assert_eq!(member_path("a b/c"), "/1.0/cluster/members/a%20b%2Fc");
+    }
+}

@@ -1,0 +1,164 @@
+//! `corral config ...`: the server configuration, as `lxc config` shows and changes it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use clap::Subcommand;
+use corral_shared::api::{Server, ServerPut};
+use corral_shared::client::Client;
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::format;
+
+/// The `config` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ConfigCommand {
+    /// Show the server configuration as YAML
+    Show,
+    /// Print one configuration value (an empty line when unset)
+    Get {
+        /// The key, e.g. cluster.max_voters
+        key: String,
+    },
+    /// Set configuration keys: `KEY VALUE`, or `KEY=VALUE...`
+    Set {
+        /// `KEY VALUE`, or one or more `KEY=VALUE`
+        #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
+        args: Vec<String>,
+    },
+    /// Unset a configuration key
+    Unset {
+        /// The key, e.g. cluster.offline_threshold
+        key: String,
+    },
+}
+
+/// Runs a `config` subcommand against the daemon and prints the answer.
+pub async fn run(
+    client: &Client,
+    command: ConfigCommand,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        ConfigCommand::Show => {
+            let server: Server = client.get("/1.0").await?;
+            out.write_all(show(server.config)?.as_bytes())?;
+        }
+        ConfigCommand::Get { key } => {
+            let server: Server = client.get("/1.0").await?;
+            writeln!(out, "{}", value_text(server.config.get(&key)))?;
+        }
+        ConfigCommand::Set { args } => {
+            let changes = parse_assignments(&args)?;
+            client.patch("/1.0", &patch_body(changes), None).await?;
+        }
+        ConfigCommand::Unset { key } => {
+            let changes = BTreeMap::from([(key, String::new())]);
+            client.patch("/1.0", &patch_body(changes), None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `config show`: the writable part of `/1.0` as YAML.
+pub fn show(config: BTreeMap<String, Value>) -> Result<String, CliError> {
+    format::yaml::document(&ServerPut { config }).map_err(|e| CliError::encode("YAML", e))
+}
+
+/// A value as `config get` prints it: strings bare, `true` for a set password, "" when unset.
+pub fn value_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Reads `KEY VALUE` or `KEY=VALUE...`, the two forms lxc accepts.
+pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    if let [key, value] = args
+        && !key.contains('=')
+    {
+        return Ok(BTreeMap::from([(key.clone(), value.clone())]));
+    }
+    args.iter()
+        .map(|arg| match arg.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => Err(CliError::Usage(format!(
+                "Invalid key=value configuration: {arg}; write 'corral config set KEY VALUE' \
+                 or 'corral config set KEY=VALUE [KEY=VALUE...]'"
+            ))),
+        })
+        .collect()
+}
+
+/// The PATCH body that changes only the given keys; an empty value unsets a key.
+pub fn patch_body(changes: BTreeMap<String, String>) -> ServerPut {
+    ServerPut {
+        config: changes
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn show_matches_lxc() {
+        let sample = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/reference/lxd-samples/lxc_config_show.yaml"
+        ))
+        .unwrap();
+        let expected = sample.strip_suffix("[exit status 0]\n").unwrap();
+        let config = BTreeMap::from([
+            (
+                "cluster.https_address".to_string(),
+                "127.0.0.11:8443".into(),
+            ),
+            ("core.https_address".to_string(), "127.0.0.11:8443".into()),
+            ("core.trust_password".to_string(), Value::Bool(true)),
+        ]);
+        assert_eq!(show(config).unwrap(), expected);
+        assert_eq!(show(BTreeMap::new()).unwrap(), "config: {}\n");
+    }
+
+    #[test]
+    fn values_print_bare() {
+        assert_eq!(value_text(Some(&"3".into())), "3");
+        assert_eq!(value_text(Some(&Value::Bool(true))), "true");
+        assert_eq!(value_text(None), "");
+    }
+
+    #[test]
+    fn both_assignment_forms_are_read() {
+        let pair = parse_assignments(&args(&["cluster.max_voters", "5"])).unwrap();
+        assert_eq!(pair["cluster.max_voters"], "5");
+        let many = parse_assignments(&args(&["a=1", "b=x=y"])).unwrap();
+        assert_eq!(many["a"], "1");
+        assert_eq!(many["b"], "x=y");
+        let err = parse_assignments(&args(&["cluster.max_voters"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Invalid key=value configuration")
+        );
+        assert!(parse_assignments(&args(&["a=1", "b", "c"])).is_err());
+    }
+
+    #[test]
+    fn the_patch_body_carries_only_the_changed_keys() {
+        let body = patch_body(BTreeMap::from([("k".to_string(), String::new())]));
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"config":{"k":""}}"#
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The scriptable commands: each file takes parsed arguments, asks the daemon, and hands
+//! the answer to a pure formatting function.
+
+pub mod cluster;
+pub mod config;
+pub mod query;
+pub mod version;
+
+use std::io::Write;
+
+use corral_shared::client::Client;
+
+use crate::cli::Command;
+use crate::error::CliError;
+
+/// Runs one command against the daemon behind `client`, printing to `out`.
+pub async fn run(command: Command, client: &Client, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
+        Command::Config(cmd) => config::run(client, cmd, out).await,
+        Command::Query(args) => query::run(client, args, out).await,
+        Command::Version => version::run(client, out).await,
+    }
+}
