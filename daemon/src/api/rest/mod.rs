@@ -1,0 +1,161 @@
+//! The REST API in LXD's shapes: one file per resource, each translating HTTP to calls on
+//! the domain modules and their results back into LXD's envelope.
+
+mod cluster;
+mod internal;
+mod operations;
+mod server;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use corral_shared::api::{Envelope, Operation};
+use serde::Serialize;
+
+use super::Peer;
+use crate::db::global::queries;
+use crate::error::Error;
+use crate::node::Node;
+
+/// Whether the caller is trusted, decided once per request by the trust layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Trusted(pub bool);
+
+/// The whole REST router over a running member.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .merge(server::routes())
+        .merge(cluster::routes())
+        .merge(operations::routes())
+        .merge(internal::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(node.clone(), trust))
+        .with_state(node)
+}
+
+async fn not_found() -> Response {
+    ApiError(Error::NotFound("not found".into())).into_response()
+}
+
+/// Decides trust from the client certificate: the unix socket is trusted (it is root-only),
+/// members present the cluster certificate, clients must be in the trust store. Untrusted
+/// clients may only read `/1.0` and add themselves through `/1.0/certificates`.
+async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<Peer>().cloned();
+    let path = req.uri().path().to_owned();
+    let trusted = match &peer {
+        Some(p) if p.local => true,
+        Some(Peer {
+            fingerprint: Some(fp),
+            ..
+        }) => {
+            let member = node.cluster_fingerprint().is_some_and(|c| {
+                corral_shared::fingerprint::constant_time_eq(c.as_bytes(), fp.as_bytes())
+            });
+            if path.starts_with("/internal") {
+                member
+            } else {
+                let fp = fp.clone();
+                member
+                    || node
+                        .global
+                        .read(move |c| queries::certificate_trusted(c, &fp))
+                        .await
+                        .unwrap_or(false)
+            }
+        }
+        _ => false,
+    };
+    let public = (req.method() == Method::GET && (path == "/1.0" || path == "/1.0/"))
+        || (req.method() == Method::POST && path == "/1.0/certificates");
+    if !trusted && !public {
+        return ApiError(Error::Forbidden("not authorized".into())).into_response();
+    }
+    req.extensions_mut().insert(Trusted(trusted));
+    next.run(req).await
+}
+
+/// A domain error as an LXD error envelope.
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.http_status();
+        envelope(status, Envelope::error(status, self.0.to_string()), None)
+    }
+}
+
+/// Result of a REST handler.
+pub type ApiResult = Result<Response, ApiError>;
+
+fn envelope(status: u16, body: Envelope, etag: Option<&str>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&format!("\"{t}\"")).ok()) {
+        headers.insert(header::ETAG, tag);
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    (status, headers, body).into_response()
+}
+
+/// A sync answer with an optional ETag.
+pub fn sync<T: Serialize>(metadata: &T, etag: Option<&str>) -> ApiResult {
+    let value = serde_json::to_value(metadata).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(envelope(200, Envelope::sync(value), etag))
+}
+
+/// An async answer: 202 with the operation and its Location.
+pub fn operation_created(op: &Operation) -> ApiResult {
+    let url = format!("/1.0/operations/{}", op.id);
+    let value = serde_json::to_value(op).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut resp = envelope(202, Envelope::operation_created(url.clone(), value), None);
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// Refuses a write whose `If-Match` does not match the resource's current ETag.
+pub fn check_etag(headers: &HeaderMap, current: &str) -> Result<(), ApiError> {
+    let Some(given) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let given = given.trim().trim_matches('"');
+    if given.is_empty() || given == "*" || given == current {
+        Ok(())
+    } else {
+        Err(Error::PreconditionFailed(
+            "ETag doesn't match: the resource changed since you read it; read it again and retry"
+                .into(),
+        )
+        .into())
+    }
+}
+
+/// Parses a JSON body, refusing malformed ones with the reason.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("malformed JSON body: {e}")).into())
+}
+
+/// Whether `?recursion=` asks for full objects.
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct Recursion {
+    /// 0 (URLs) or 1 and more (objects).
+    #[serde(default)]
+    pub recursion: u8,
+}

@@ -1,0 +1,139 @@
+//! `/1.0`: the server, its environment and its configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use corral_shared::api::{
+    API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted, etag_of,
+};
+
+use super::{ApiResult, Trusted, check_etag, json_body, sync};
+use crate::cluster::{config, members};
+use crate::node::Node;
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new().route("/1.0", get(show).put(replace).patch(update))
+}
+
+fn extensions() -> Vec<String> {
+    API_EXTENSIONS.iter().map(|s| s.to_string()).collect()
+}
+
+fn os_release() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    (field("NAME"), field("VERSION_ID"))
+}
+
+async fn writable(node: &Node) -> Result<ServerPut, crate::error::Error> {
+    let config = config::current(node).await?;
+    Ok(ServerPut {
+        config: corral_shared::config::public_view(&config),
+    })
+}
+
+async fn show(
+    State(node): State<Arc<Node>>,
+    Extension(Trusted(trusted)): Extension<Trusted>,
+) -> ApiResult {
+    if !trusted {
+        return sync(
+            &ServerUntrusted {
+                api_extensions: extensions(),
+                api_status: "stable".into(),
+                api_version: "1.0".into(),
+                auth: "untrusted".into(),
+                public: false,
+                auth_methods: vec!["tls".into()],
+            },
+            None,
+        );
+    }
+    let put = writable(&node).await?;
+    let etag = etag_of(&put);
+    let identity = node.presented_identity();
+    let (os_name, os_version) = os_release();
+    let server_name = match members::own_name(&node).await {
+        Ok(name) if name != members::STANDALONE_NAME => name,
+        _ => crate::node::hostname(),
+    };
+    let server = Server {
+        api_extensions: extensions(),
+        api_status: "stable".into(),
+        api_version: "1.0".into(),
+        auth: "trusted".into(),
+        auth_methods: vec!["tls".into()],
+        config: put.config,
+        environment: ServerEnvironment {
+            addresses: node.listening_addresses().await,
+            architectures: vec![std::env::consts::ARCH.into()],
+            certificate: identity.cert_pem().to_owned(),
+            certificate_fingerprint: identity.fingerprint().to_owned(),
+            kernel: "Linux".into(),
+            kernel_architecture: std::env::consts::ARCH.into(),
+            kernel_version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+            os_name,
+            os_version,
+            project: "default".into(),
+            server: "corral".into(),
+            server_clustered: node.is_clustered(),
+            server_event_mode: "full-mesh".into(),
+            server_name,
+            server_pid: std::process::id(),
+            server_version: env!("CARGO_PKG_VERSION").into(),
+        },
+        public: false,
+    };
+    sync(&server, Some(&etag))
+}
+
+/// Turns a request's config values (strings, numbers, booleans) into stored strings.
+fn changes(body: &ServerPut) -> Result<BTreeMap<String, Option<String>>, crate::error::Error> {
+    body.config
+        .iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                Some(corral_shared::config::value_to_string(k, v)?),
+            ))
+        })
+        .collect()
+}
+
+async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) -> ApiResult {
+    let body: ServerPut = json_body(&body)?;
+    check_etag(&headers, &etag_of(&writable(&node).await?))?;
+    let mut changes = changes(&body)?;
+    if replace && body.config.get("core.trust_password") == Some(&serde_json::Value::Bool(true)) {
+        // GET shows a set password as `true`; a PUT echoing that keeps the stored hash.
+        changes.remove("core.trust_password");
+        let current = config::current(&node).await?;
+        for k in current.keys().filter(|k| *k != "core.trust_password") {
+            changes.entry(k.clone()).or_insert(None);
+        }
+        config::update(&node, changes, false).await?;
+    } else {
+        config::update(&node, changes, replace).await?;
+    }
+    sync(&serde_json::json!({}), None)
+}
+
+async fn replace(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    write(node, headers, body, true).await
+}
+
+async fn update(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    write(node, headers, body, false).await
+}

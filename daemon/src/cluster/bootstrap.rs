@@ -1,0 +1,380 @@
+//! Applying a preseed: server config, storage pools, networks and profiles, and (with
+//! `cluster.enabled`) bootstrapping a one-member cluster whose certificate every later
+//! member will present. The plan is pure; `apply` checks, commits, then adopts it.
+
+use std::collections::BTreeMap;
+
+use corral_shared::config::apply_changes;
+use corral_shared::preseed::Preseed;
+use openraft::{BasicNode, ChangeMembers};
+
+use super::config::{self as server_config, check_clustered_rules, diff_batch, local_changes};
+use crate::db::batch::{Batch, SqlValue};
+use crate::db::global::queries;
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::tls::Identity;
+
+/// What applying a preseed will write.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The replicated statements, committed as one Raft entry.
+    pub batch: Batch,
+    /// Member-local config changes ("" removes).
+    pub local: BTreeMap<String, String>,
+    /// With clustering: the member name and the address other members reach it on.
+    pub cluster: Option<(String, String)>,
+}
+
+/// What the cluster already holds, for the plan to check names against.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// Current server config (local and cluster-wide keys).
+    pub config: BTreeMap<String, String>,
+    /// Storage pool names.
+    pub pools: Vec<String>,
+    /// Network names.
+    pub networks: Vec<String>,
+    /// Profile names.
+    pub profiles: Vec<String>,
+    /// Whether this member is already clustered.
+    pub clustered: bool,
+}
+
+fn bad(message: String) -> Error {
+    Error::BadRequest(message)
+}
+
+/// Works out what a validated preseed writes for member `member_id`, refusing it whole if
+/// any part conflicts with what exists.
+pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Plan> {
+    if preseed.is_join() {
+        return Err(bad(
+            "this preseed joins an existing cluster, which this version of corrald cannot do yet; \
+             bootstrap a new cluster instead (cluster: server_name + enabled: true, no cluster_address or cluster_token)"
+                .into(),
+        ));
+    }
+    let changes = preseed
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    let config = apply_changes(&existing.config, &changes)?;
+    check_clustered_rules(existing.clustered, &existing.config, &config)?;
+
+    let mut batch = diff_batch(&existing.config, &config);
+    for pool in &preseed.storage_pools {
+        if existing.pools.contains(&pool.name) {
+            return Err(Error::Conflict(format!(
+                "storage_pools: a storage pool named '{}' already exists; remove it from the preseed or pick another name",
+                pool.name
+            )));
+        }
+        batch.push(
+            "INSERT INTO storage_pools (name, driver, description, state) VALUES (?, ?, ?, 1)",
+            vec![
+                (&pool.name).into(),
+                (&pool.driver).into(),
+                (&pool.description).into(),
+            ],
+        );
+        for (k, v) in &pool.config {
+            batch.push(
+                "INSERT INTO storage_pools_config (storage_pool_id, node_id, key, value)
+                 VALUES ((SELECT id FROM storage_pools WHERE name = ?), NULL, ?, ?)",
+                vec![(&pool.name).into(), k.into(), v.into()],
+            );
+        }
+    }
+    for net in &preseed.networks {
+        if existing.networks.contains(&net.name) {
+            return Err(Error::Conflict(format!(
+                "networks: a network named '{}' already exists; remove it from the preseed or pick another name",
+                net.name
+            )));
+        }
+        let project = if net.project.is_empty() {
+            "default"
+        } else {
+            net.project.as_str()
+        };
+        batch.push(
+            "INSERT INTO networks (project, name, type, description, state) VALUES (?, ?, ?, ?, 1)",
+            vec![
+                project.into(),
+                (&net.name).into(),
+                net.effective_kind().into(),
+                (&net.description).into(),
+            ],
+        );
+        for (k, v) in &net.config {
+            batch.push(
+                "INSERT INTO networks_config (network_id, node_id, key, value)
+                 VALUES ((SELECT id FROM networks WHERE project = ? AND name = ?), NULL, ?, ?)",
+                vec![project.into(), (&net.name).into(), k.into(), v.into()],
+            );
+        }
+    }
+    for profile in &preseed.profiles {
+        let profile_id = "(SELECT id FROM profiles WHERE project = 'default' AND name = ?)";
+        if existing.profiles.contains(&profile.name) {
+            // As LXD does for `default`, a preseed updates an existing profile in place.
+            batch.push(
+                "UPDATE profiles SET description = ? WHERE project = 'default' AND name = ?",
+                vec![(&profile.description).into(), (&profile.name).into()],
+            );
+            batch.push(
+                format!("DELETE FROM profiles_config WHERE profile_id = {profile_id}"),
+                vec![(&profile.name).into()],
+            );
+            batch.push(
+                format!("DELETE FROM profiles_devices WHERE profile_id = {profile_id}"),
+                vec![(&profile.name).into()],
+            );
+        } else {
+            batch.push(
+                "INSERT INTO profiles (project, name, description) VALUES ('default', ?, ?)",
+                vec![(&profile.name).into(), (&profile.description).into()],
+            );
+        }
+        for (k, v) in &profile.config {
+            batch.push(
+                format!("INSERT INTO profiles_config (profile_id, key, value) VALUES ({profile_id}, ?, ?)"),
+                vec![(&profile.name).into(), k.into(), v.into()],
+            );
+        }
+        for (device, keys) in &profile.devices {
+            let kind = keys.get("type").cloned().unwrap_or_default();
+            batch.push(
+                format!("INSERT INTO profiles_devices (profile_id, name, type) VALUES ({profile_id}, ?, ?)"),
+                vec![(&profile.name).into(), device.into(), kind.into()],
+            );
+            for (k, v) in keys.iter().filter(|(k, _)| k.as_str() != "type") {
+                batch.push(
+                    format!(
+                        "INSERT INTO profiles_devices_config (profile_device_id, key, value)
+                         VALUES ((SELECT id FROM profiles_devices WHERE profile_id = {profile_id} AND name = ?), ?, ?)"
+                    ),
+                    vec![(&profile.name).into(), device.into(), k.into(), v.into()],
+                );
+            }
+        }
+    }
+
+    let mut cluster = None;
+    if let Some(c) = preseed.cluster.as_ref().filter(|c| c.enabled) {
+        if existing.clustered {
+            return Err(bad(
+                "This server is already clustered; to start over, remove it from its cluster first"
+                    .into(),
+            ));
+        }
+        let address = config
+            .get("cluster.https_address")
+            .or_else(|| config.get("core.https_address"))
+            .cloned()
+            .ok_or_else(|| {
+                bad("clustering needs core.https_address or cluster.https_address: the address other members reach this one on".into())
+            })?;
+        let address = corral_shared::config::canonical_address(&address).map_err(bad)?;
+        batch.push(
+            "UPDATE nodes SET name = ?, address = ? WHERE id = ?",
+            vec![
+                (&c.server_name).into(),
+                (&address).into(),
+                SqlValue::from(member_id),
+            ],
+        );
+        cluster = Some((c.server_name.clone(), address));
+    }
+    Ok(Plan {
+        batch,
+        local: local_changes(&existing.config, &config),
+        cluster,
+    })
+}
+
+async fn existing(node: &Node) -> Result<Existing> {
+    let config = server_config::current(node).await?;
+    let (pools, networks, profiles) = node
+        .global
+        .read(|c| {
+            Ok((
+                queries::storage_pools(c)?
+                    .into_iter()
+                    .map(|p| p.name)
+                    .collect(),
+                queries::networks(c)?.into_iter().map(|n| n.name).collect(),
+                queries::profiles(c)?,
+            ))
+        })
+        .await?;
+    Ok(Existing {
+        config,
+        pools,
+        networks,
+        profiles,
+        clustered: node.is_clustered(),
+    })
+}
+
+/// Validates and applies a preseed on this member; nothing changes if any part is refused.
+pub async fn apply(node: &Node, preseed: &Preseed) -> Result<()> {
+    if let Err(violations) = preseed.validate() {
+        let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
+        return Err(bad(format!("invalid preseed: {}", lines.join("; "))));
+    }
+    let plan = plan(preseed, &existing(node).await?, node.id)?;
+    // Made before the commit so that a failure to make it changes nothing.
+    let identity = match &plan.cluster {
+        Some((name, address)) => Some(
+            Identity::generate(
+                &format!("root@{name}"),
+                vec![name.clone(), host_of(address)],
+            )
+            .map_err(|e| Error::Internal(e.to_string()))?,
+        ),
+        None => None,
+    };
+    if !plan.batch.is_empty() {
+        node.propose(plan.batch).await?;
+    }
+    if !plan.local.is_empty() {
+        node.local.set_config(&plan.local)?;
+    }
+    if let (Some(identity), Some((name, address))) = (identity, plan.cluster) {
+        identity
+            .save(node.dirs.root(), "cluster")
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        node.set_cluster_identity(identity)?;
+        // Raft's own record of where this member is, used by members forwarding to it.
+        let nodes = BTreeMap::from([(node.id, BasicNode::new(address))]);
+        node.raft
+            .change_membership(ChangeMembers::SetNodes(nodes), false)
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!("cannot record this member's address in Raft: {e}"))
+            })?;
+        node.operations.set_location(&name);
+    }
+    node.reconcile_listeners().await
+}
+
+fn host_of(address: &str) -> String {
+    address
+        .rsplit_once(':')
+        .map_or(address, |(h, _)| h)
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corral_shared::preseed::{ClusterPreseed, StoragePoolPreseed};
+
+    fn bootstrap() -> Preseed {
+        Preseed {
+            config: BTreeMap::from([("core.https_address".into(), "127.0.0.1:8443".into())]),
+            storage_pools: vec![StoragePoolPreseed {
+                name: "default".into(),
+                driver: "dir".into(),
+                ..Default::default()
+            }],
+            cluster: Some(ClusterPreseed {
+                server_name: "node1".into(),
+                enabled: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn plans_refuse_what_conflicts_and_take_what_does_not() {
+        struct Case {
+            name: &'static str,
+            preseed: Preseed,
+            existing: Existing,
+            ok: bool,
+        }
+        let mut no_address = bootstrap();
+        no_address.config.clear();
+        let mut join = bootstrap();
+        join.cluster.as_mut().unwrap().cluster_address = "127.0.0.2:8443".into();
+        let cases = vec![
+            Case {
+                name: "fresh bootstrap",
+                preseed: bootstrap(),
+                existing: Existing::default(),
+                ok: true,
+            },
+            Case {
+                name: "already clustered",
+                preseed: bootstrap(),
+                existing: Existing {
+                    clustered: true,
+                    ..Default::default()
+                },
+                ok: false,
+            },
+            Case {
+                name: "pool exists",
+                preseed: bootstrap(),
+                existing: Existing {
+                    pools: vec!["default".into()],
+                    ..Default::default()
+                },
+                ok: false,
+            },
+            Case {
+                name: "no address",
+                preseed: no_address,
+                existing: Existing::default(),
+                ok: false,
+            },
+            Case {
+                name: "join",
+                preseed: join,
+                existing: Existing::default(),
+                ok: false,
+            },
+        ];
+        for case in cases {
+            assert_eq!(
+                plan(&case.preseed, &case.existing, 1).is_ok(),
+                case.ok,
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_bootstrap_plan_names_the_member_and_its_address() {
+        let p = plan(&bootstrap(), &Existing::default(), 1).unwrap();
+        assert_eq!(p.cluster, Some(("node1".into(), "127.0.0.1:8443".into())));
+        assert_eq!(
+            p.local.get("core.https_address").map(String::as_str),
+            Some("127.0.0.1:8443")
+        );
+        assert!(
+            p.batch
+                .statements
+                .iter()
+                .any(|s| s.sql.starts_with("UPDATE nodes"))
+        );
+    }
+
+    #[test]
+    fn host_is_taken_from_addresses() {
+        for (addr, host) in [
+            ("127.0.0.1:8443", "127.0.0.1"),
+            ("[::1]:8443", "::1"),
+            ("node", "node"),
+        ] {
+            assert_eq!(host_of(addr), host);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Server configuration: member-local keys (addresses) live in the local database; every
+//! other key is cluster-wide and replicated. Every change is validated before anything is
+//! written, and cluster-wide changes are committed through Raft before local ones.
+
+use std::collections::BTreeMap;
+
+use corral_shared::config::{ConfigError, apply_changes};
+
+use crate::db::batch::Batch;
+use crate::db::global::queries;
+use crate::error::{Error, Result};
+use crate::node::Node;
+
+/// Keys that belong to one member, not to the cluster (as in LXD).
+pub const LOCAL_KEYS: &[&str] = &["core.https_address", "cluster.https_address"];
+
+fn is_local(key: &str) -> bool {
+    LOCAL_KEYS.contains(&key)
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::BadRequest(e.to_string())
+    }
+}
+
+/// The whole server configuration: local and cluster-wide keys together.
+pub async fn current(node: &Node) -> Result<BTreeMap<String, String>> {
+    let mut config = node.global.read(queries::config).await?;
+    config.extend(
+        node.local
+            .config()?
+            .into_iter()
+            .filter(|(k, _)| is_local(k)),
+    );
+    Ok(config)
+}
+
+/// The statements that turn the cluster-wide `old` config into `new`.
+pub fn diff_batch(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Batch {
+    let mut batch = Batch::new();
+    for (k, v) in new.iter().filter(|(k, _)| !is_local(k)) {
+        if old.get(k) != Some(v) {
+            batch.push(
+                "INSERT INTO config (key, value) VALUES (?, ?)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vec![k.into(), v.into()],
+            );
+        }
+    }
+    for k in old.keys().filter(|k| !is_local(k) && !new.contains_key(*k)) {
+        batch.push("DELETE FROM config WHERE key = ?", vec![k.into()]);
+    }
+    batch
+}
+
+/// The member-local keys that change between `old` and `new` ("" means removed).
+pub fn local_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    LOCAL_KEYS
+        .iter()
+        .filter(|k| old.get(**k) != new.get(**k))
+        .map(|k| (k.to_string(), new.get(*k).cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// Refuses changes LXD refuses once a member is clustered.
+pub fn check_clustered_rules(
+    clustered: bool,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<()> {
+    if clustered && old.get("cluster.https_address") != new.get("cluster.https_address") {
+        return Err(Error::BadRequest(format!(
+            "cannot set 'cluster.https_address' to '{}': Changing cluster.https_address is not supported on a clustered member; \
+             to move members to new addresses use 'corrald cluster edit' with the daemons stopped",
+            new.get("cluster.https_address").map_or("", String::as_str)
+        )));
+    }
+    Ok(())
+}
+
+/// Applies `changes` (None or "" unsets) and, with `replace`, unsets every key not named.
+pub async fn update(
+    node: &Node,
+    mut changes: BTreeMap<String, Option<String>>,
+    replace: bool,
+) -> Result<()> {
+    let old = current(node).await?;
+    if replace {
+        for k in old.keys() {
+            changes.entry(k.clone()).or_insert(None);
+        }
+    }
+    let new = apply_changes(&old, &changes)?;
+    check_clustered_rules(node.is_clustered(), &old, &new)?;
+    let batch = diff_batch(&old, &new);
+    if !batch.is_empty() {
+        node.propose(batch).await?;
+    }
+    let local = local_changes(&old, &new);
+    if !local.is_empty() {
+        node.local.set_config(&local)?;
+        if let Err(e) = node.reconcile_listeners().await {
+            // The address could not be bound: put the old one back so the member stays reachable.
+            let undo = local_changes(&new, &old);
+            node.local.set_config(&undo)?;
+            let _ = node.reconcile_listeners().await;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn diff_writes_only_cluster_wide_changes() {
+        let old = map(&[
+            ("cluster.max_voters", "3"),
+            ("user.a", "1"),
+            ("core.https_address", "1.2.3.4:8443"),
+        ]);
+        let new = map(&[
+            ("cluster.max_voters", "5"),
+            ("core.https_address", "1.2.3.5:8443"),
+        ]);
+        let batch = diff_batch(&old, &new);
+        let sql: Vec<_> = batch
+            .statements
+            .iter()
+            .map(|s| s.sql.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(sql, ["INSERT", "DELETE"]);
+        assert_eq!(
+            local_changes(&old, &new),
+            map(&[("core.https_address", "1.2.3.5:8443")])
+        );
+    }
+
+    #[test]
+    fn clustered_members_keep_their_cluster_address() {
+        let old = map(&[("cluster.https_address", "127.0.0.1:8443")]);
+        let new = map(&[("cluster.https_address", "127.0.0.2:8443")]);
+        assert!(check_clustered_rules(true, &old, &new).is_err());
+        assert!(check_clustered_rules(false, &old, &new).is_ok());
+        assert!(check_clustered_rules(true, &old, &old).is_ok());
+    }
+}

@@ -1,0 +1,300 @@
+//! Members as the API shows them: rows of the global database joined with the Raft
+//! membership (roles) and heartbeats (status). The joining is a pure function.
+
+use std::collections::BTreeSet;
+
+use corral_shared::api::{ClusterMember, MemberStatus, Role};
+use openraft::{BasicNode, Membership};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::db::batch::Batch;
+use crate::db::global::{queries, queries::MemberRow, schema};
+use crate::db::local::RaftNode;
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::raft::NodeId;
+
+/// The name a server that is not clustered has in its own database (as in LXD).
+pub const STANDALONE_NAME: &str = "none";
+
+/// What Raft says about the database members at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RaftView {
+    /// The leader, if one is known.
+    pub leader: Option<NodeId>,
+    /// Voters.
+    pub voters: BTreeSet<NodeId>,
+    /// Non-voting replicas.
+    pub standbys: BTreeSet<NodeId>,
+}
+
+impl RaftView {
+    /// Reads the view from a member's Raft metrics.
+    pub fn of(node: &Node) -> Self {
+        let m = node.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<_> = membership.voter_ids().collect();
+        let standbys = membership
+            .learner_ids()
+            .filter(|id| !voters.contains(id))
+            .collect();
+        Self {
+            leader: m.current_leader,
+            voters,
+            standbys,
+        }
+    }
+}
+
+/// The roles a member holds: the automatic database roles first, then assigned ones.
+pub fn roles(row: &MemberRow, raft: &RaftView) -> Vec<Role> {
+    let mut roles = Vec::new();
+    if raft.leader == Some(row.id) {
+        roles.push(Role::DatabaseLeader);
+    }
+    if raft.voters.contains(&row.id) {
+        roles.push(Role::Database);
+    } else if raft.standbys.contains(&row.id) {
+        roles.push(Role::DatabaseStandby);
+    }
+    for r in &row.roles {
+        match r.as_str() {
+            "event-hub" => roles.push(Role::EventHub),
+            "ovn-chassis" => roles.push(Role::OvnChassis),
+            _ => {}
+        }
+    }
+    roles
+}
+
+/// A member's status and message, judged at `now` against its last heartbeat.
+pub fn status(
+    row: &MemberRow,
+    is_self: bool,
+    now: OffsetDateTime,
+    offline_threshold: std::time::Duration,
+) -> (MemberStatus, String) {
+    if row.state == 2 {
+        return (
+            MemberStatus::Evacuated,
+            "Unavailable due to maintenance".into(),
+        );
+    }
+    if !is_self {
+        let seen = OffsetDateTime::parse(&row.heartbeat, &Rfc3339).ok();
+        let age = seen.map(|t| now - t);
+        let stale = age.is_none_or(|a| a > offline_threshold);
+        if stale {
+            let secs = age.map_or(0.0, |a| a.as_seconds_f64());
+            return (
+                MemberStatus::Offline,
+                format!("No heartbeat for {secs:.2}s ({})", row.heartbeat),
+            );
+        }
+    }
+    (MemberStatus::Online, "Fully operational".into())
+}
+
+/// The member as the API shows it.
+pub fn view(
+    row: &MemberRow,
+    raft: &RaftView,
+    self_id: NodeId,
+    now: OffsetDateTime,
+    offline_threshold: std::time::Duration,
+) -> ClusterMember {
+    let roles = roles(row, raft);
+    let (status, message) = status(row, row.id == self_id, now, offline_threshold);
+    ClusterMember {
+        database: roles
+            .iter()
+            .any(|r| matches!(r, Role::Database | Role::DatabaseStandby)),
+        roles,
+        failure_domain: row.failure_domain.clone(),
+        description: row.description.clone(),
+        config: row.config.clone(),
+        groups: row.groups.clone(),
+        server_name: row.name.clone(),
+        url: format!("https://{}", row.address),
+        status,
+        message,
+        architecture: row.arch.clone(),
+    }
+}
+
+fn not_clustered() -> Error {
+    Error::BadRequest(
+        "This server isn't part of a cluster; bootstrap one with 'corrald init --preseed' (cluster: enabled: true)"
+            .into(),
+    )
+}
+
+/// Every member, by name.
+pub async fn list(node: &Node) -> Result<Vec<ClusterMember>> {
+    if !node.is_clustered() {
+        return Err(not_clustered());
+    }
+    let (rows, config) = node
+        .global
+        .read(|c| Ok((queries::members(c)?, queries::config(c)?)))
+        .await?;
+    let threshold = corral_shared::config::ClusterSettings::from_config(&config).offline_threshold;
+    let raft = RaftView::of(node);
+    let now = OffsetDateTime::now_utc();
+    Ok(rows
+        .iter()
+        .map(|r| view(r, &raft, node.id, now, threshold))
+        .collect())
+}
+
+/// One member by name.
+pub async fn get(node: &Node, name: &str) -> Result<ClusterMember> {
+    list(node)
+        .await?
+        .into_iter()
+        .find(|m| m.server_name == name)
+        .ok_or_else(|| Error::NotFound("Cluster member not found".into()))
+}
+
+/// This member's name ("none" until it is clustered).
+pub async fn own_name(node: &Node) -> Result<String> {
+    let id = node.id;
+    node.global
+        .read(move |c| queries::member_by_id(c, id))
+        .await?
+        .map(|r| r.name)
+        .ok_or_else(|| Error::Internal(format!("member {id} has no row in the database yet")))
+}
+
+/// The current time as stored in heartbeats.
+pub fn now() -> String {
+    crate::operations::now_rfc3339()
+}
+
+/// Inserts this member's row if the database has none (first start of a standalone server).
+pub async fn ensure_self(node: &Node) -> Result<()> {
+    let id = node.id;
+    let exists = node
+        .global
+        .read(move |c| queries::member_by_id(c, id))
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let mut batch = Batch::new();
+    batch.push(
+        "INSERT OR IGNORE INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
+         VALUES (?, ?, '0.0.0.0', ?, ?, ?, ?)",
+        vec![
+            id.into(),
+            STANDALONE_NAME.into(),
+            schema::VERSION.into(),
+            (corral_shared::api::API_EXTENSIONS.len() as i64).into(),
+            now().into(),
+            std::env::consts::ARCH.into(),
+        ],
+    );
+    batch.push(
+        "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
+        vec![id.into()],
+    );
+    node.propose(batch).await.map(|_| ())
+}
+
+/// The `raft_nodes` rows for a membership: LXD's role numbers (0 voter, 1 stand-by).
+pub async fn raft_node_rows(
+    node: &Node,
+    membership: &Membership<NodeId, BasicNode>,
+) -> Vec<RaftNode> {
+    let names = node.global.read(queries::members).await.unwrap_or_default();
+    let voters: BTreeSet<_> = membership.voter_ids().collect();
+    membership
+        .nodes()
+        .map(|(id, n)| {
+            let row = names.iter().find(|r| r.id == *id);
+            RaftNode {
+                id: *id,
+                address: row.map_or(n.addr.clone(), |r| r.address.clone()),
+                role: if voters.contains(id) { 0 } else { 1 },
+                name: row.map_or_else(String::new, |r| r.name.clone()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn row(id: u64, heartbeat: &str) -> MemberRow {
+        MemberRow {
+            id,
+            name: format!("node{id}"),
+            description: String::new(),
+            address: format!("127.0.0.{id}:8443"),
+            schema: 1,
+            api_extensions: 1,
+            heartbeat: heartbeat.into(),
+            state: 0,
+            arch: "x86_64".into(),
+            failure_domain: "default".into(),
+            config: Default::default(),
+            roles: vec![],
+            groups: vec!["default".into()],
+        }
+    }
+
+    #[test]
+    fn roles_follow_raft_membership() {
+        let raft = RaftView {
+            leader: Some(1),
+            voters: [1, 2].into(),
+            standbys: [3].into(),
+        };
+        let cases = [
+            (1, vec![Role::DatabaseLeader, Role::Database]),
+            (2, vec![Role::Database]),
+            (3, vec![Role::DatabaseStandby]),
+            (4, vec![]),
+        ];
+        for (id, want) in cases {
+            assert_eq!(roles(&row(id, ""), &raft), want, "member {id}");
+        }
+    }
+
+    #[test]
+    fn status_is_offline_only_past_the_threshold() {
+        let now = OffsetDateTime::parse("2026-11-23T18:00:30Z", &Rfc3339).unwrap();
+        let threshold = Duration::from_secs(20);
+        let cases = [
+            ("2026-11-23T18:00:20Z", false, MemberStatus::Online),
+            ("2026-11-23T18:00:00Z", false, MemberStatus::Offline),
+            ("2026-11-23T18:00:00Z", true, MemberStatus::Online),
+            ("garbage", false, MemberStatus::Offline),
+        ];
+        for (beat, is_self, want) in cases {
+            let (got, message) = status(&row(2, beat), is_self, now, threshold);
+            assert_eq!(got, want, "{beat} self={is_self}: {message}");
+        }
+        let (_, message) = status(&row(2, "2026-11-23T18:00:00Z"), false, now, threshold);
+        assert_eq!(message, "No heartbeat for 30.00s (2026-11-23T18:00:00Z)");
+    }
+
+    #[test]
+    fn view_matches_lxds_member_shape() {
+        let raft = RaftView {
+            leader: Some(1),
+            voters: [1].into(),
+            standbys: Default::default(),
+        };
+        let now = OffsetDateTime::now_utc();
+        let m = view(&row(1, ""), &raft, 1, now, Duration::from_secs(20));
+        assert_eq!(m.url, "https://127.0.0.1:8443");
+        assert!(m.database);
+        assert_eq!(m.status, MemberStatus::Online);
+        assert_eq!(m.message, "Fully operational");
+    }
+}

@@ -1,0 +1,36 @@
+//! `corrald` / `corrald serve`: run the member until asked to stop.
+
+use anyhow::Context;
+use corral_daemon::node::{DataDir, start};
+
+pub async fn run(verbose: u8) -> anyhow::Result<()> {
+    let default = match verbose {
+        0 => "warn,corral_daemon=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let dir = corral_shared::paths::corral_dir();
+    let started = start(DataDir::new(&dir))
+        .await
+        .with_context(|| format!("cannot start the daemon in {}", dir.display()))?;
+    let node = started.node.clone();
+    tracing::info!(dir = %dir.display(), id = node.id, "corrald is serving");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = node.shutdown_requested() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    node.stop().await;
+    drop(started);
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! A Raft entry's payload: a batch of SQL statements with bound parameters, applied by
+//! every replica in one transaction. Everything non-deterministic (time, random ids) is
+//! computed before the batch is proposed, so every replica applies the same values.
+
+use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
+use serde::{Deserialize, Serialize};
+
+/// One bound parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SqlValue {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit integer.
+    Integer(i64),
+    /// A double.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(v.clone())
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+impl From<u64> for SqlValue {
+    fn from(v: u64) -> Self {
+        SqlValue::Integer(v as i64)
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Integer(v as i64)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Owned(Value::Null),
+            SqlValue::Integer(i) => ToSqlOutput::Owned(Value::Integer(*i)),
+            SqlValue::Real(r) => ToSqlOutput::Owned(Value::Real(*r)),
+            SqlValue::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            SqlValue::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+/// One statement and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    /// The SQL text, with `?` placeholders.
+    pub sql: String,
+    /// Values for the placeholders, in order.
+    pub params: Vec<SqlValue>,
+}
+
+/// The statements of one replicated write.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Applied in order, all or nothing.
+    pub statements: Vec<Statement>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a statement.
+    pub fn push(&mut self, sql: impl Into<String>, params: Vec<SqlValue>) -> &mut Self {
+        self.statements.push(Statement {
+            sql: sql.into(),
+            params,
+        });
+        self
+    }
+
+    /// Adds every statement of another batch.
+    pub fn extend(&mut self, other: Batch) -> &mut Self {
+        self.statements.extend(other.statements);
+        self
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+}
+
+/// What applying a batch did: rows changed per statement, or why it was rolled back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// Rows changed by each statement (empty when the batch failed).
+    pub rows_affected: Vec<usize>,
+    /// The SQL error that rolled the whole batch back, identical on every replica.
+    pub error: Option<String>,
+}
+
+/// Applies a batch inside `tx` under a savepoint: on any error nothing of it stays, and
+/// the error is returned as data so every replica records the same outcome.
+pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<BatchOutcome> {
+    tx.execute_batch("SAVEPOINT batch")?;
+    let mut rows = Vec::with_capacity(batch.statements.len());
+    for stmt in &batch.statements {
+        let params: Vec<&dyn ToSql> = stmt.params.iter().map(|p| p as &dyn ToSql).collect();
+        match tx
+            .prepare_cached(&stmt.sql)
+            .and_then(|mut s| s.execute(params.as_slice()))
+        {
+            Ok(n) => rows.push(n),
+            Err(e) => {
+                tx.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
+                return Ok(BatchOutcome {
+                    rows_affected: Vec::new(),
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    tx.execute_batch("RELEASE batch")?;
+    Ok(BatchOutcome {
+        rows_affected: rows,
+        error: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+            .unwrap();
+        conn
+    }
+
+    fn count(conn: &rusqlite::Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn batches_apply_all_or_nothing() {
+        struct Case {
+            name: &'static str,
+            statements: Vec<(&'static str, Vec<SqlValue>)>,
+            rows: usize,
+            error: bool,
+        }
+        let cases = [
+            Case {
+                name: "two inserts",
+                statements: vec![
+                    ("INSERT INTO kv VALUES (?, ?)", vec!["a".into(), "1".into()]),
+                    ("INSERT INTO kv VALUES (?, ?)", vec!["b".into(), "2".into()]),
+                ],
+                rows: 2,
+                error: false,
+            },
+            Case {
+                name: "second violates the key: first rolled back too",
+                statements: vec![
+                    ("INSERT INTO kv VALUES (?, ?)", vec!["a".into(), "1".into()]),
+                    ("INSERT INTO kv VALUES (?, ?)", vec!["a".into(), "2".into()]),
+                ],
+                rows: 0,
+                error: true,
+            },
+            Case {
+                name: "null into NOT NULL",
+                statements: vec![(
+                    "INSERT INTO kv VALUES (?, ?)",
+                    vec!["a".into(), SqlValue::Null],
+                )],
+                rows: 0,
+                error: true,
+            },
+            Case {
+                name: "empty batch",
+                statements: vec![],
+                rows: 0,
+                error: false,
+            },
+        ];
+        for case in cases {
+            let mut conn = db();
+            let mut batch = Batch::new();
+            for (sql, params) in case.statements {
+                batch.push(sql, params);
+            }
+            let tx = conn.transaction().unwrap();
+            let outcome = apply(&tx, &batch).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(outcome.error.is_some(), case.error, "{}", case.name);
+            assert_eq!(count(&conn) as usize, case.rows, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_the_surrounding_transaction_usable() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let mut bad = Batch::new();
+        bad.push("INSERT INTO nowhere VALUES (1)", vec![]);
+        assert!(apply(&tx, &bad).unwrap().error.is_some());
+        let mut good = Batch::new();
+        good.push("INSERT INTO kv VALUES ('k', 'v')", vec![]);
+        assert_eq!(apply(&tx, &good).unwrap().rows_affected, vec![1]);
+        tx.commit().unwrap();
+        assert_eq!(count(&conn), 1);
+    }
+}

@@ -1,0 +1,68 @@
+//! The global database (`database/global.db`): the replica of the cluster's shared state.
+//! Writes arrive only through Raft (see `raft::state_machine`); this handle reads.
+
+pub mod queries;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::{Durability, open};
+
+/// Read handle on the local replica of the global database.
+#[derive(Clone)]
+pub struct GlobalDb {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Why a read of the global database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// SQLite refused.
+    #[error("database read failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The blocking task died.
+    #[error("database read task failed: {0}")]
+    Task(String),
+}
+
+impl GlobalDb {
+    /// Opens the replica for reading, creating the schema if it is new.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        let conn = open_writer(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The file this replica lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a read off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ReadError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&guard).map_err(ReadError::from)
+        })
+        .await
+        .map_err(|e| ReadError::Task(e.to_string()))?
+    }
+}
+
+/// Opens a connection to the global database with its schema in place.
+pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open(path, Durability::Relaxed)?;
+    conn.execute_batch(schema::SCHEMA)?;
+    Ok(conn)
+}

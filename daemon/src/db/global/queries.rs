@@ -1,0 +1,160 @@
+//! Typed reads over the global database.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// A row of `nodes`: one cluster member as the database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// Raft node id (also the member id).
+    pub id: u64,
+    /// Member name ("none" for a server that is not clustered).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Cluster address.
+    pub address: String,
+    /// Schema version it runs.
+    pub schema: i64,
+    /// Number of API extensions it runs.
+    pub api_extensions: i64,
+    /// Last heartbeat, RFC 3339.
+    pub heartbeat: String,
+    /// 0 created, 1 pending, 2 evacuated.
+    pub state: i64,
+    /// Architecture name.
+    pub arch: String,
+    /// Failure domain name.
+    pub failure_domain: String,
+    /// Member configuration.
+    pub config: BTreeMap<String, String>,
+    /// Roles that are not automatic (event-hub, ovn-chassis).
+    pub roles: Vec<String>,
+    /// Cluster groups.
+    pub groups: Vec<String>,
+}
+
+/// Every member, by name.
+pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain
+         FROM nodes ORDER BY name",
+    )?;
+    let mut members = stmt
+        .query_map([], |r| {
+            Ok(MemberRow {
+                id: r.get::<_, i64>(0)? as u64,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                address: r.get(3)?,
+                schema: r.get(4)?,
+                api_extensions: r.get(5)?,
+                heartbeat: r.get(6)?,
+                state: r.get(7)?,
+                arch: r.get(8)?,
+                failure_domain: r.get(9)?,
+                config: BTreeMap::new(),
+                roles: Vec::new(),
+                groups: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for m in &mut members {
+        m.config = pairs(
+            conn,
+            "SELECT key, value FROM nodes_config WHERE node_id = ?",
+            m.id,
+        )?
+        .into_iter()
+        .collect();
+        m.roles = strings(
+            conn,
+            "SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role",
+            m.id,
+        )?;
+        m.groups = strings(
+            conn,
+            "SELECT g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
+             WHERE n.node_id = ? ORDER BY g.name",
+            m.id,
+        )?;
+    }
+    Ok(members)
+}
+
+/// One member by name.
+pub fn member_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<MemberRow>> {
+    Ok(members(conn)?.into_iter().find(|m| m.name == name))
+}
+
+/// One member by id.
+pub fn member_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<MemberRow>> {
+    Ok(members(conn)?.into_iter().find(|m| m.id == id))
+}
+
+/// The cluster-wide configuration.
+pub fn config(conn: &Connection) -> rusqlite::Result<BTreeMap<String, String>> {
+    let mut stmt = conn.prepare_cached("SELECT key, value FROM config WHERE value IS NOT NULL")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// Whether a client certificate with this fingerprint is in the trust store.
+pub fn certificate_trusted(conn: &Connection, fingerprint: &str) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM certificates WHERE fingerprint = ?",
+            [fingerprint],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// A storage pool or network and its cluster-wide config: what a joiner must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedEntity {
+    /// Pool or network name.
+    pub name: String,
+    /// Pool driver or network type.
+    pub kind: String,
+}
+
+/// Every storage pool, by name.
+pub fn storage_pools(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
+    named(conn, "SELECT name, driver FROM storage_pools ORDER BY name")
+}
+
+/// Every network, by name.
+pub fn networks(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
+    named(conn, "SELECT name, type FROM networks ORDER BY name")
+}
+
+/// Every profile name.
+pub fn profiles(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM profiles ORDER BY name")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+fn named(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<NamedEntity>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    stmt.query_map([], |r| {
+        Ok(NamedEntity {
+            name: r.get(0)?,
+            kind: r.get(1)?,
+        })
+    })?
+    .collect()
+}
+
+fn pairs(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    stmt.query_map([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn strings(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    stmt.query_map([id as i64], |r| r.get(0))?.collect()
+}

@@ -1,0 +1,134 @@
+//! The global (replicated) schema, named after LXD's tables so its facts carry over.
+
+/// Schema version; a member refuses to serve with another member on a different one.
+pub const VERSION: i64 = 1;
+
+/// Tables of the replicated database. `raft_applied` is written in the same transaction
+/// as every applied entry, so the state machine knows exactly where it stands.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS raft_applied (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS config (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    key   VARCHAR(255) NOT NULL,
+    value TEXT,
+    UNIQUE (key)
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    id             INTEGER PRIMARY KEY NOT NULL,
+    name           TEXT NOT NULL,
+    description    TEXT NOT NULL DEFAULT '',
+    address        TEXT NOT NULL,
+    schema         INTEGER NOT NULL,
+    api_extensions INTEGER NOT NULL,
+    heartbeat      DATETIME NOT NULL,
+    state          INTEGER NOT NULL DEFAULT 0,
+    arch           TEXT NOT NULL,
+    failure_domain TEXT NOT NULL DEFAULT 'default',
+    UNIQUE (name),
+    UNIQUE (address)
+);
+CREATE TABLE IF NOT EXISTS nodes_config (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    UNIQUE (node_id, key)
+);
+CREATE TABLE IF NOT EXISTS nodes_roles (
+    node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    role    TEXT NOT NULL,
+    UNIQUE (node_id, role)
+);
+CREATE TABLE IF NOT EXISTS cluster_groups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    UNIQUE (name)
+);
+INSERT OR IGNORE INTO cluster_groups (id, name, description) VALUES (1, 'default', 'Default cluster group');
+CREATE TABLE IF NOT EXISTS nodes_cluster_groups (
+    node_id  INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES cluster_groups (id) ON DELETE CASCADE,
+    UNIQUE (node_id, group_id)
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    type        INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    restricted  INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (fingerprint)
+);
+CREATE TABLE IF NOT EXISTS storage_pools (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name        TEXT NOT NULL,
+    driver      TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name)
+);
+CREATE TABLE IF NOT EXISTS storage_pools_config (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    storage_pool_id INTEGER NOT NULL REFERENCES storage_pools (id) ON DELETE CASCADE,
+    node_id         INTEGER REFERENCES nodes (id) ON DELETE CASCADE,
+    key             TEXT NOT NULL,
+    value           TEXT,
+    UNIQUE (storage_pool_id, node_id, key)
+);
+CREATE TABLE IF NOT EXISTS networks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    project     TEXT NOT NULL DEFAULT 'default',
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (project, name)
+);
+CREATE TABLE IF NOT EXISTS networks_config (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    network_id INTEGER NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    node_id    INTEGER REFERENCES nodes (id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    value      TEXT,
+    UNIQUE (network_id, node_id, key)
+);
+CREATE TABLE IF NOT EXISTS profiles (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    project     TEXT NOT NULL DEFAULT 'default',
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    UNIQUE (project, name)
+);
+CREATE TABLE IF NOT EXISTS profiles_config (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    UNIQUE (profile_id, key)
+);
+CREATE TABLE IF NOT EXISTS profiles_devices (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    UNIQUE (profile_id, name)
+);
+CREATE TABLE IF NOT EXISTS profiles_devices_config (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    profile_device_id  INTEGER NOT NULL REFERENCES profiles_devices (id) ON DELETE CASCADE,
+    key                TEXT NOT NULL,
+    value              TEXT NOT NULL,
+    UNIQUE (profile_device_id, key)
+);
+CREATE TABLE IF NOT EXISTS operations (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    uuid    TEXT NOT NULL,
+    node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    type    INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (uuid)
+);
+";

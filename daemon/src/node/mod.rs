@@ -1,0 +1,176 @@
+//! The running member: its databases, Raft, identities, listeners and lifecycle.
+
+mod dirs;
+mod propose;
+mod start;
+
+use std::sync::{Arc, OnceLock, RwLock};
+
+pub use dirs::DataDir;
+pub use propose::WRITE_TIMEOUT;
+pub use start::{Started, hostname, start};
+use tokio::sync::watch;
+
+use crate::api::listener::Listener;
+use crate::db::global::GlobalDb;
+use crate::db::local::LocalDb;
+use crate::error::{Error, Result};
+use crate::operations::Operations;
+use crate::raft::network::Network;
+use crate::raft::{NodeId, Raft};
+use crate::tls::Identity;
+
+/// A member of a cluster (or a standalone server), running.
+pub struct Node {
+    /// Where its state lives.
+    pub dirs: DataDir,
+    /// Its Raft node id.
+    pub id: NodeId,
+    /// Its local database.
+    pub local: LocalDb,
+    /// Its replica of the global database.
+    pub global: GlobalDb,
+    /// Its Raft instance.
+    pub raft: Raft,
+    /// How it reaches other members.
+    pub network: Network,
+    /// Its background operations.
+    pub operations: Operations,
+    server_identity: Identity,
+    cluster_identity: RwLock<Option<Identity>>,
+    listeners: tokio::sync::Mutex<Vec<Listener>>,
+    unix_listener: std::sync::Mutex<Option<Listener>>,
+    routers: OnceLock<(axum::Router, axum::Router)>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Node {
+    /// The certificate this member presents: the cluster's once clustered, else its own.
+    pub fn presented_identity(&self) -> Identity {
+        self.cluster_identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| self.server_identity.clone())
+    }
+
+    /// The cluster certificate's fingerprint, once clustered.
+    pub fn cluster_fingerprint(&self) -> Option<String> {
+        self.cluster_identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|i| i.fingerprint().to_owned())
+    }
+
+    /// Whether this member belongs to a cluster (it holds the cluster certificate).
+    pub fn is_clustered(&self) -> bool {
+        self.cluster_identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Adopts the cluster certificate: presented to clients and used between members.
+    pub fn set_cluster_identity(&self, identity: Identity) -> Result<()> {
+        let client = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+            .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
+        self.network.set_tls(client);
+        *self
+            .cluster_identity
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(identity);
+        Ok(())
+    }
+
+    /// Whether this member is the Raft leader.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// (Re)binds the TLS listeners to the configured addresses with the presented certificate.
+    pub async fn reconcile_listeners(&self) -> Result<()> {
+        let config = self.local.config()?;
+        let mut wanted: Vec<String> = Vec::new();
+        for key in ["core.https_address", "cluster.https_address"] {
+            if let Some(addr) = config.get(key).filter(|a| !a.is_empty()) {
+                let addr =
+                    corral_shared::config::canonical_address(addr).map_err(Error::BadRequest)?;
+                if !wanted.contains(&addr) {
+                    wanted.push(addr);
+                }
+            }
+        }
+        let (rest, grpc) = self.routers.get().cloned().ok_or_else(|| {
+            Error::Internal("listeners reconciled before the API was built".into())
+        })?;
+        let tls = crate::tls::server_config(&self.presented_identity())
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+        let mut listeners = self.listeners.lock().await;
+        for old in listeners.drain(..) {
+            old.stop();
+        }
+        for addr in wanted {
+            let listener = crate::api::listener::serve_tls(
+                &addr,
+                tls.clone(),
+                rest.clone(),
+                grpc.clone(),
+            )
+            .await
+            .map_err(|e| {
+                Error::BadRequest(format!(
+                    "cannot listen on {addr}: {e}; choose an address of this machine that is free"
+                ))
+            })?;
+            listeners.push(listener);
+        }
+        Ok(())
+    }
+
+    /// The addresses the TLS listeners are bound to.
+    pub async fn listening_addresses(&self) -> Vec<String> {
+        self.listeners
+            .lock()
+            .await
+            .iter()
+            .filter_map(|l| l.address.map(|a| a.to_string()))
+            .collect()
+    }
+
+    /// Asks the daemon to stop.
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves once a shutdown was requested.
+    pub async fn shutdown_requested(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Stops the listeners and Raft.
+    pub async fn stop(&self) {
+        for l in self.listeners.lock().await.drain(..) {
+            l.stop();
+        }
+        if let Some(l) = self
+            .unix_listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            l.stop();
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.raft.shutdown()).await;
+    }
+
+    /// Whether the member can serve: Raft knows a leader and this member has caught up.
+    pub fn is_ready(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        m.current_leader.is_some() && m.last_applied.is_some()
+    }
+}
+
+/// Shared handle to the running member.
+pub type SharedNode = Arc<Node>;

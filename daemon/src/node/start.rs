@@ -1,0 +1,200 @@
+//! Start-up: open the data directory, make the server certificate on first start, open the
+//! databases, start Raft (initialising a single-member database the first time), and serve.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use openraft::BasicNode;
+use tokio::sync::watch;
+
+use super::{DataDir, Node};
+use crate::cluster::members;
+use crate::db::global::GlobalDb;
+use crate::db::local::LocalDb;
+use crate::error::{Error, Result};
+use crate::operations::Operations;
+use crate::raft::log_store::LogStore;
+use crate::raft::network::Network;
+use crate::raft::state_machine::StateMachine;
+use crate::tls::Identity;
+
+/// The first member's Raft id; a joiner gets its id from the cluster.
+const FIRST_ID: u64 = 1;
+/// How long start-up waits for this member's Raft to find a leader before serving anyway.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// A started member and the lock that keeps other daemons out of its directory.
+pub struct Started {
+    /// The member.
+    pub node: Arc<Node>,
+    _lock: std::fs::File,
+}
+
+fn lock_dir(dirs: &DataDir) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dirs.lock_file())
+        .map_err(|e| Error::Internal(format!("{}: {e}", dirs.lock_file().display())))?;
+    // SAFETY: flock on a valid descriptor we own; LOCK_NB makes it fail instead of wait.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::Conflict(format!(
+            "another corrald is already running with {}; stop it first ('corrald shutdown'), or use another CORRAL_DIR",
+            dirs.root().display()
+        )));
+    }
+    Ok(file)
+}
+
+fn server_identity(dirs: &DataDir) -> Result<Identity> {
+    let internal = |e: crate::tls::IdentityError| Error::Internal(e.to_string());
+    if let Some(id) = Identity::load(dirs.root(), "server").map_err(internal)? {
+        return Ok(id);
+    }
+    let host = hostname();
+    let id = Identity::generate(
+        &format!("root@{host}"),
+        vec![host, "localhost".into(), "127.0.0.1".into(), "::1".into()],
+    )
+    .map_err(internal)?;
+    id.save(dirs.root(), "server").map_err(internal)?;
+    Ok(id)
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Starts the member whose state lives in `dirs` and begins serving the unix socket (and
+/// the TLS address when one is configured).
+pub async fn start(dirs: DataDir) -> Result<Started> {
+    dirs.create()
+        .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dirs.root().display())))?;
+    let lock = lock_dir(&dirs)?;
+    let server_identity = server_identity(&dirs)?;
+    let cluster_identity =
+        Identity::load(dirs.root(), "cluster").map_err(|e| Error::Internal(e.to_string()))?;
+
+    let local = LocalDb::open(&dirs.local_db())?;
+    let global = GlobalDb::open(&dirs.global_db())?;
+    let state_machine = StateMachine::open(&dirs.global_db(), &dirs.snapshots())?;
+    let network = Network::new();
+
+    let first_start = local.config_value("raft.node_id")?.is_none();
+    let id = match local.config_value("raft.node_id")? {
+        Some(v) => v.parse().map_err(|_| {
+            Error::Internal(format!("local config raft.node_id is not a number: {v:?}"))
+        })?,
+        None => {
+            local.set_config(&BTreeMap::from([(
+                "raft.node_id".into(),
+                FIRST_ID.to_string(),
+            )]))?;
+            FIRST_ID
+        }
+    };
+
+    let raft = crate::raft::Raft::new(
+        id,
+        crate::raft::config(),
+        network.clone(),
+        LogStore::new(local.clone()),
+        state_machine,
+    )
+    .await
+    .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))?;
+
+    let (shutdown, _) = watch::channel(false);
+    let node = Arc::new(Node {
+        dirs: dirs.clone(),
+        id,
+        local,
+        global,
+        raft,
+        network,
+        operations: Operations::default(),
+        server_identity,
+        cluster_identity: RwLock::new(None),
+        listeners: tokio::sync::Mutex::new(Vec::new()),
+        unix_listener: std::sync::Mutex::new(None),
+        routers: OnceLock::new(),
+        shutdown,
+    });
+    if let Some(identity) = cluster_identity {
+        node.set_cluster_identity(identity)?;
+    }
+
+    if first_start || !node.raft.is_initialized().await.unwrap_or(true) {
+        let nodes = BTreeMap::from([(id, BasicNode::new(""))]);
+        node.raft
+            .initialize(nodes)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot initialise the database: {e}")))?;
+    }
+    wait_for_leader(&node).await;
+    if node.is_leader() {
+        members::ensure_self(&node).await?;
+    }
+    record_raft_nodes(&node);
+
+    let rest = crate::api::rest::router(node.clone());
+    let grpc = crate::api::grpc::routes(node.clone())
+        .prepare()
+        .into_axum_router();
+    let _ = node.routers.set((rest.clone(), grpc));
+    let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest).map_err(|e| {
+        Error::Internal(format!(
+            "cannot listen on {}: {e}",
+            dirs.unix_socket().display()
+        ))
+    })?;
+    *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
+    node.reconcile_listeners().await?;
+    if let Ok(name) = members::own_name(&node).await {
+        node.operations.set_location(&name);
+    }
+    Ok(Started { node, _lock: lock })
+}
+
+async fn wait_for_leader(node: &Node) {
+    let mut metrics = node.raft.metrics();
+    let _ = tokio::time::timeout(
+        LEADER_WAIT,
+        metrics.wait_for(|m| m.current_leader.is_some() && m.last_applied.is_some()),
+    )
+    .await;
+}
+
+/// Keeps the local `raft_nodes` table in step with the Raft membership, so the database
+/// members can be listed with the daemon stopped.
+fn record_raft_nodes(node: &Arc<Node>) {
+    let node = Arc::downgrade(node);
+    tokio::spawn(async move {
+        let Some(mut metrics) = node.upgrade().map(|n| n.raft.metrics()) else {
+            return;
+        };
+        let mut last = None;
+        loop {
+            let membership = metrics.borrow().membership_config.clone();
+            if last.as_ref() != Some(&membership) {
+                let Some(n) = node.upgrade() else { return };
+                let rows = members::raft_node_rows(&n, membership.membership()).await;
+                if n.local.replace_raft_nodes(&rows).is_ok() {
+                    last = Some(membership);
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}

@@ -1,0 +1,175 @@
+//! Background operations, as LXD's `/1.0/operations`: work that runs after its request has
+//! been answered, and whose outcome a client can wait for.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corral_shared::api::{Operation, OperationClass, OperationStatus};
+use tokio::sync::watch;
+
+/// What an operation's work returns: metadata on success, the error text on failure.
+pub type Outcome = Result<serde_json::Value, String>;
+
+struct Entry {
+    op: Operation,
+    done: watch::Sender<bool>,
+}
+
+/// The operations this member runs.
+#[derive(Clone, Default)]
+pub struct Operations {
+    inner: Arc<Mutex<HashMap<String, Entry>>>,
+    location: Arc<Mutex<String>>,
+}
+
+/// RFC 3339 with nanoseconds, as LXD writes times.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Operations {
+    /// Sets the member name operations report as their location.
+    pub fn set_location(&self, name: &str) {
+        *self.location.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts `work` in the background as a task operation and returns it as created.
+    pub fn start<F>(
+        &self,
+        description: &str,
+        resources: BTreeMap<String, Option<Vec<String>>>,
+        work: F,
+    ) -> Operation
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        let now = now_rfc3339();
+        let op = Operation {
+            id: uuid::Uuid::new_v4().to_string(),
+            class: OperationClass::Task,
+            description: description.to_owned(),
+            created_at: now.clone(),
+            updated_at: now,
+            status: OperationStatus::Running,
+            status_code: OperationStatus::Running.code(),
+            resources,
+            metadata: serde_json::Value::Null,
+            may_cancel: false,
+            err: String::new(),
+            location: self
+                .location
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        };
+        let (done, _) = watch::channel(false);
+        self.lock().insert(
+            op.id.clone(),
+            Entry {
+                op: op.clone(),
+                done,
+            },
+        );
+        let this = self.clone();
+        let id = op.id.clone();
+        tokio::spawn(async move {
+            let outcome = work.await;
+            this.finish(&id, outcome);
+        });
+        op
+    }
+
+    fn finish(&self, id: &str, outcome: Outcome) {
+        let mut ops = self.lock();
+        let Some(entry) = ops.get_mut(id) else { return };
+        let status = match &outcome {
+            Ok(_) => OperationStatus::Success,
+            Err(_) => OperationStatus::Failure,
+        };
+        entry.op.status = status;
+        entry.op.status_code = status.code();
+        entry.op.updated_at = now_rfc3339();
+        match outcome {
+            Ok(meta) => entry.op.metadata = meta,
+            Err(err) => entry.op.err = err,
+        }
+        entry.done.send_replace(true);
+    }
+
+    /// One operation.
+    pub fn get(&self, id: &str) -> Option<Operation> {
+        self.lock().get(id).map(|e| e.op.clone())
+    }
+
+    /// Every operation, oldest first.
+    pub fn list(&self) -> Vec<Operation> {
+        let mut ops: Vec<_> = self.lock().values().map(|e| e.op.clone()).collect();
+        ops.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        ops
+    }
+
+    /// Waits until the operation is over or `timeout` passes; None if there is no such operation.
+    pub async fn wait(&self, id: &str, timeout: Option<Duration>) -> Option<Operation> {
+        let mut done = self.lock().get(id)?.done.subscribe();
+        let finished = done.wait_for(|d| *d);
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, finished).await;
+            }
+            None => {
+                let _ = finished.await;
+            }
+        }
+        self.get(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn operations_report_their_outcome_to_waiters() {
+        let ops = Operations::default();
+        ops.set_location("node1");
+        let ok = ops.start("Bootstrapping", BTreeMap::new(), async {
+            Ok(serde_json::json!({"done": true}))
+        });
+        let failed = ops.start("Failing", BTreeMap::new(), async { Err("it broke".into()) });
+        assert_eq!(ok.status, OperationStatus::Running);
+        assert_eq!(ok.location, "node1");
+        let ok = ops
+            .wait(&ok.id, Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(ok.status, OperationStatus::Success);
+        assert_eq!(ok.status_code, 200);
+        let failed = ops
+            .wait(&failed.id, Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(failed.status, OperationStatus::Failure);
+        assert_eq!(failed.err, "it broke");
+        assert!(ops.wait("missing", None).await.is_none());
+        assert_eq!(ops.list().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_at_its_timeout_with_the_operation_still_running() {
+        let ops = Operations::default();
+        let op = ops.start("Slow", BTreeMap::new(), std::future::pending());
+        let seen = ops
+            .wait(&op.id, Some(Duration::from_millis(20)))
+            .await
+            .unwrap();
+        assert_eq!(seen.status, OperationStatus::Running);
+    }
+}

@@ -1,0 +1,50 @@
+//! openraft glue: the type configuration, the SQLite log store, the state machine that
+//! applies SQL batches to the global database, and the gRPC network between members.
+
+// openraft's traits dictate `StorageError` as the error type, large as it is.
+#[allow(clippy::result_large_err)]
+pub mod log_store;
+pub mod network;
+#[allow(clippy::result_large_err)]
+pub mod state_machine;
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use crate::db::batch::{Batch, BatchOutcome};
+
+openraft::declare_raft_types!(
+    /// Corral's Raft types: entries are SQL batches, responses their outcomes.
+    pub TypeConfig:
+        D = Batch,
+        R = BatchOutcome,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+/// The Raft handle every part of the daemon shares.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// A Raft node id.
+pub type NodeId = u64;
+
+/// Timing chosen for sub-second failover that still tolerates fsync stalls on a loaded
+/// two-core machine: election timeouts stay well above heartbeat plus a slow fsync.
+pub fn config() -> Arc<openraft::Config> {
+    let config = openraft::Config {
+        cluster_name: "corral".into(),
+        heartbeat_interval: 60,
+        election_timeout_min: 200,
+        election_timeout_max: 400,
+        install_snapshot_timeout: 2000,
+        max_in_snapshot_log_to_keep: 1000,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5000),
+        ..Default::default()
+    };
+    Arc::new(
+        config
+            .validate()
+            .expect("the built-in Raft timing is valid"),
+    )
+}

@@ -1,0 +1,155 @@
+//! Raft RPCs to other members over gRPC, on the members' one TLS port. openraft's own
+//! request and response types travel as JSON inside `RaftPayload`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_proto::v1::RaftPayload;
+use corral_proto::v1::raft_client::RaftClient;
+use openraft::BasicNode;
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use rustls::ClientConfig;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::transport::Channel;
+
+use super::{NodeId, TypeConfig};
+use crate::api::grpc::dial;
+
+/// Makes a connection per peer, authenticated with the cluster certificate.
+#[derive(Clone)]
+pub struct Network {
+    tls: Arc<std::sync::RwLock<Option<Arc<ClientConfig>>>>,
+}
+
+impl Network {
+    /// A network whose TLS settings are filled in once the member is clustered.
+    pub fn new() -> Self {
+        Self {
+            tls: Arc::new(std::sync::RwLock::new(None)),
+        }
+    }
+
+    /// Sets the client configuration members dial each other with.
+    pub fn set_tls(&self, tls: Arc<ClientConfig>) {
+        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = Some(tls);
+    }
+
+    /// The client configuration, if this member is clustered.
+    pub fn tls(&self) -> Option<Arc<ClientConfig>> {
+        self.tls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The connection to one peer.
+pub struct PeerConnection {
+    target: NodeId,
+    address: String,
+    client: Option<RaftClient<Channel>>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
+        let client = self
+            .tls()
+            .map(|tls| RaftClient::new(dial::channel(&node.addr, tls)));
+        PeerConnection {
+            target,
+            address: node.addr.clone(),
+            client,
+        }
+    }
+}
+
+type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
+
+impl PeerConnection {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        kind: &'static str,
+        request: &Req,
+        ttl: Duration,
+    ) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let unreachable =
+            |why: String| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)));
+        let Some(client) = self.client.as_mut() else {
+            return Err(unreachable(format!(
+                "member {} at {} cannot be dialled: this member has no cluster certificate yet",
+                self.target, self.address
+            )));
+        };
+        let json =
+            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload = tonic::Request::new(RaftPayload { json });
+        let call = async {
+            match kind {
+                "append" => client.append_entries(payload).await,
+                "vote" => client.vote(payload).await,
+                _ => client.install_snapshot(payload).await,
+            }
+        };
+        let reply = tokio::time::timeout(ttl, call)
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "{kind} to member {} at {} timed out after {ttl:?}",
+                    self.target, self.address
+                ))
+            })?
+            .map_err(|status| {
+                unreachable(format!(
+                    "{kind} to member {} at {}: {}",
+                    self.target,
+                    self.address,
+                    status.message()
+                ))
+            })?;
+        let result: Result<Resp, E> = serde_json::from_slice(&reply.into_inner().json)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
+        self.call("append", &rpc, option.hard_ttl()).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
+        self.call("snapshot", &rpc, option.hard_ttl()).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
+        self.call("vote", &rpc, option.hard_ttl()).await
+    }
+}

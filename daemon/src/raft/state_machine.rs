@@ -1,0 +1,300 @@
+//! The state machine: applies committed SQL batches to the global database, recording
+//! `last_applied` and the membership in the same transaction. Snapshots are copies of the
+//! database made with SQLite's online backup API.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError,
+    StoredMembership,
+};
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{NodeId, TypeConfig};
+use crate::db::batch::{self, BatchOutcome};
+use crate::db::global::open_writer;
+
+type Membership = StoredMembership<NodeId, openraft::BasicNode>;
+
+const LAST_APPLIED: &str = "last_applied";
+const MEMBERSHIP: &str = "membership";
+
+/// The state machine over the global database's writer connection.
+pub struct StateMachine {
+    conn: Arc<Mutex<Connection>>,
+    db_path: PathBuf,
+    snapshots: PathBuf,
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+/// Builds snapshots from the shared writer connection.
+pub struct SnapshotBuilder {
+    conn: Arc<Mutex<Connection>>,
+    snapshots: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshotMeta {
+    meta: SnapshotMeta<NodeId, openraft::BasicNode>,
+}
+
+fn io<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
+    StorageIOError::write_state_machine(&e).into()
+}
+
+impl StateMachine {
+    /// Opens the state machine on `db_path`, keeping snapshots in `snapshots`.
+    pub fn open(db_path: &Path, snapshots: &Path) -> rusqlite::Result<Self> {
+        std::fs::create_dir_all(snapshots)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let conn = open_writer(db_path)?;
+        let applied = read_applied(&conn)
+            .ok()
+            .flatten()
+            .map_or(0, |l: LogId<NodeId>| l.index);
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            db_path: db_path.to_owned(),
+            snapshots: snapshots.to_owned(),
+            applied: tokio::sync::watch::channel(applied).0,
+        })
+    }
+
+    /// A watch of the last applied log index, for waiting until a write is visible here.
+    pub fn applied_index(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StorageError<NodeId>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError<NodeId>> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(io)?
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    key: &str,
+) -> rusqlite::Result<Option<T>> {
+    let raw: Option<String> = conn
+        .query_row("SELECT value FROM raft_applied WHERE key = ?", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+fn write_json<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqlite::Result<()> {
+    let raw = serde_json::to_string(value).unwrap_or_default();
+    conn.execute(
+        "INSERT INTO raft_applied (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, &raw],
+    )?;
+    Ok(())
+}
+
+fn read_applied(conn: &Connection) -> rusqlite::Result<Option<LogId<NodeId>>> {
+    read_json(conn, LAST_APPLIED)
+}
+
+fn read_membership(conn: &Connection) -> rusqlite::Result<Membership> {
+    Ok(read_json(conn, MEMBERSHIP)?.unwrap_or_default())
+}
+
+fn current_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("current.db"), dir.join("current.json"))
+}
+
+fn fsync_file(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}
+
+fn load_current(dir: &Path) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+    let (db, meta) = current_paths(dir);
+    if !meta.exists() || !db.exists() {
+        return Ok(None);
+    }
+    let meta: StoredSnapshotMeta =
+        serde_json::from_slice(&std::fs::read(&meta).map_err(io)?).map_err(io)?;
+    let data = std::fs::read(&db).map_err(io)?;
+    Ok(Some(Snapshot {
+        meta: meta.meta,
+        snapshot: Box::new(Cursor::new(data)),
+    }))
+}
+
+/// Stores `db_file` as the current snapshot with `meta`, durably, replacing the old one.
+fn store_current(
+    dir: &Path,
+    db_file: &Path,
+    meta: &SnapshotMeta<NodeId, openraft::BasicNode>,
+) -> Result<(), StorageError<NodeId>> {
+    let (db, meta_path) = current_paths(dir);
+    fsync_file(db_file).map_err(io)?;
+    std::fs::rename(db_file, &db).map_err(io)?;
+    let tmp = dir.join("current.json.tmp");
+    let raw = serde_json::to_vec(&StoredSnapshotMeta { meta: meta.clone() }).map_err(io)?;
+    std::fs::write(&tmp, raw).map_err(io)?;
+    fsync_file(&tmp).map_err(io)?;
+    std::fs::rename(&tmp, &meta_path).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let conn = self.conn.clone();
+        let dir = self.snapshots.clone();
+        tokio::task::spawn_blocking(move || {
+            let building = dir.join("building.db");
+            let _ = std::fs::remove_file(&building);
+            // Holding the lock keeps the copy and its log position consistent.
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let last_applied = read_applied(&guard).map_err(io)?;
+            let membership = read_membership(&guard).map_err(io)?;
+            guard
+                .backup(
+                    rusqlite::MAIN_DB,
+                    &building,
+                    None::<fn(rusqlite::backup::Progress)>,
+                )
+                .map_err(io)?;
+            drop(guard);
+            let snapshot_id = match last_applied {
+                Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, uuid::Uuid::new_v4()),
+                None => format!("0-0-{}", uuid::Uuid::new_v4()),
+            };
+            let meta = SnapshotMeta {
+                last_log_id: last_applied,
+                last_membership: membership,
+                snapshot_id,
+            };
+            store_current(&dir, &building, &meta)?;
+            load_current(&dir)?.ok_or_else(|| io(std::io::Error::other("snapshot vanished")))
+        })
+        .await
+        .map_err(io)?
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, Membership), StorageError<NodeId>> {
+        self.blocking(|conn| {
+            Ok((
+                read_applied(conn).map_err(io)?,
+                read_membership(conn).map_err(io)?,
+            ))
+        })
+        .await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchOutcome>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        let (outcomes, last) = self
+            .blocking(move |conn| {
+                // One transaction for the whole run of entries: one commit, same effect.
+                let tx = conn.transaction().map_err(io)?;
+                let mut outcomes = Vec::with_capacity(entries.len());
+                let mut last = None;
+                for entry in entries {
+                    let outcome = match &entry.payload {
+                        EntryPayload::Blank => BatchOutcome::default(),
+                        EntryPayload::Normal(b) => batch::apply(&tx, b).map_err(io)?,
+                        EntryPayload::Membership(m) => {
+                            let stored = StoredMembership::new(Some(entry.log_id), m.clone());
+                            write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
+                            BatchOutcome::default()
+                        }
+                    };
+                    write_json(&tx, LAST_APPLIED, &entry.log_id).map_err(io)?;
+                    last = Some(entry.log_id.index);
+                    outcomes.push(outcome);
+                }
+                tx.commit().map_err(io)?;
+                Ok((outcomes, last))
+            })
+            .await?;
+        if let Some(index) = last {
+            self.applied.send_replace(index);
+        }
+        Ok(outcomes)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            conn: self.conn.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, openraft::BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let dir = self.snapshots.clone();
+        let meta = meta.clone();
+        let data = snapshot.into_inner();
+        let index = meta.last_log_id.map_or(0, |l| l.index);
+        self.blocking(move |conn| {
+            let incoming = dir.join("incoming.db");
+            std::fs::write(&incoming, &data).map_err(io)?;
+            conn.restore(
+                rusqlite::MAIN_DB,
+                &incoming,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .map_err(io)?;
+            // The copy carries its own raft_applied rows; make sure they match the meta.
+            write_json(conn, MEMBERSHIP, &meta.last_membership).map_err(io)?;
+            if let Some(l) = meta.last_log_id {
+                write_json(conn, LAST_APPLIED, &l).map_err(io)?;
+            }
+            store_current(&dir, &incoming, &meta)
+        })
+        .await?;
+        self.applied.send_replace(index);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let dir = self.snapshots.clone();
+        tokio::task::spawn_blocking(move || load_current(&dir))
+            .await
+            .map_err(io)?
+    }
+}
+
+impl StateMachine {
+    /// The database file this state machine writes.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+}
