@@ -1,1 +1,34 @@
-//! placeholder
+//! The test harness: starts real `corrald` processes on loopback addresses with their own
+//! directories, and drives them with the real `corral` and `corrald` commands, so that
+//! cluster tests read like what an operator does.
+//!
+//! ```no_run
+//! let mut node1 = corral_tests::Member::start("node1");
+//! node1.bootstrap();
+//! node1.kill();
+//! node1.restart();
+//! ```
+
+mod binaries;
+mod https;
+mod member;
+mod wait;
+
+pub use binaries::{corral_bin, corrald_bin};
+pub use https::{HttpsClient, HttpsReply};
+pub use member::{CommandOutput, Member};
+pub use wait::wait_until;
+
+/// Path of a file under the repository's `assets/`.
+pub fn asset(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets")
+        .join(relative)
+}
+
+/// Path of a file under the reference samples beside the repository (`../shared/`).
+pub fn lxd_sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference/lxd-samples")
+        .join(name)
+}

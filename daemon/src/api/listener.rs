@@ -17,19 +17,33 @@ use tower::ServiceExt;
 
 use super::Peer;
 
+/// The certificate a TLS listener presents, swappable while it runs.
+pub type SharedTls = Arc<std::sync::RwLock<Arc<rustls::ServerConfig>>>;
+
 /// A running listener; dropping it does not stop it, `stop` does.
 pub struct Listener {
+    /// The address it was asked to listen on (for TLS listeners), as configured.
+    pub configured: Option<String>,
     /// The address it is bound to (for TLS listeners).
     pub address: Option<SocketAddr>,
+    tls: Option<SharedTls>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Listener {
-    /// Stops accepting connections.
-    pub fn stop(self) {
+    /// Stops accepting connections and waits until the socket is closed, so the address
+    /// can be bound again at once.
+    pub async fn stop(self) {
         let _ = self.stop.send(true);
-        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    /// Presents another certificate to new connections.
+    pub fn set_tls(&self, config: Arc<rustls::ServerConfig>) {
+        if let Some(tls) = &self.tls {
+            *tls.write().unwrap_or_else(|p| p.into_inner()) = config;
+        }
     }
 }
 
@@ -77,7 +91,9 @@ pub fn serve_unix(path: &Path, rest: Router) -> std::io::Result<Listener> {
         }
     });
     Ok(Listener {
+        configured: None,
         address: None,
+        tls: None,
         stop,
         task,
     })
@@ -92,7 +108,8 @@ pub async fn serve_tls(
 ) -> std::io::Result<Listener> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let shared: SharedTls = Arc::new(std::sync::RwLock::new(tls));
+    let current = shared.clone();
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         loop {
@@ -101,7 +118,8 @@ pub async fn serve_tls(
                 accepted = listener.accept() => {
                     let Ok((tcp, _)) = accepted else { continue };
                     let _ = tcp.set_nodelay(true);
-                    let acceptor = acceptor.clone();
+                    let config = current.read().unwrap_or_else(|p| p.into_inner()).clone();
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
                     let (rest, grpc) = (rest.clone(), grpc.clone());
                     tokio::spawn(async move {
                         // A handshake that stalls must not hold a task forever.
@@ -124,7 +142,9 @@ pub async fn serve_tls(
         }
     });
     Ok(Listener {
+        configured: Some(address.to_owned()),
         address: Some(bound),
+        tls: Some(shared),
         stop,
         task,
     })

@@ -107,24 +107,30 @@ impl Node {
         let tls = crate::tls::server_config(&self.presented_identity())
             .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
         let mut listeners = self.listeners.lock().await;
-        for old in listeners.drain(..) {
-            old.stop();
+        let mut kept = Vec::new();
+        for listener in listeners.drain(..) {
+            if listener.configured.as_ref().is_some_and(|a| wanted.contains(a)) {
+                listener.set_tls(tls.clone());
+                kept.push(listener);
+            } else {
+                listener.stop().await;
+            }
         }
         for addr in wanted {
-            let listener = crate::api::listener::serve_tls(
-                &addr,
-                tls.clone(),
-                rest.clone(),
-                grpc.clone(),
-            )
-            .await
-            .map_err(|e| {
-                Error::BadRequest(format!(
-                    "cannot listen on {addr}: {e}; choose an address of this machine that is free"
-                ))
-            })?;
-            listeners.push(listener);
+            if kept.iter().any(|l| l.configured.as_ref() == Some(&addr)) {
+                continue;
+            }
+            match crate::api::listener::serve_tls(&addr, tls.clone(), rest.clone(), grpc.clone()).await {
+                Ok(listener) => kept.push(listener),
+                Err(e) => {
+                    *listeners = kept;
+                    return Err(Error::BadRequest(format!(
+                        "cannot listen on {addr}: {e}; choose an address of this machine that is free"
+                    )));
+                }
+            }
         }
+        *listeners = kept;
         Ok(())
     }
 
@@ -152,15 +158,15 @@ impl Node {
     /// Stops the listeners and Raft.
     pub async fn stop(&self) {
         for l in self.listeners.lock().await.drain(..) {
-            l.stop();
+            l.stop().await;
         }
-        if let Some(l) = self
+        let unix = self
             .unix_listener
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            l.stop();
+            .take();
+        if let Some(l) = unix {
+            l.stop().await;
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.raft.shutdown()).await;
     }

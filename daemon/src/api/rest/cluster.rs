@@ -12,7 +12,7 @@ use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
 use super::{ApiResult, Recursion, json_body, operation_created, sync};
-use crate::cluster::{bootstrap, members};
+use crate::cluster::{bootstrap, config, members};
 use crate::error::Error;
 use crate::node::Node;
 
@@ -56,7 +56,14 @@ async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
         )
         .into());
     }
+    // The address comes from the server's config, as when LXD enables clustering.
+    let addresses = config::current(&node)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| config::LOCAL_KEYS.contains(&k.as_str()))
+        .collect();
     let preseed = Preseed {
+        config: addresses,
         cluster: Some(ClusterPreseed {
             server_name: put.server_name,
             enabled: true,

@@ -1,0 +1,36 @@
+//! Finding the `corrald` and `corral` binaries that cargo built for this test run.
+
+use std::path::PathBuf;
+
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CORRAL_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // Test executables live in target/<profile>/deps; the binaries one level up.
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .expect("the test executable sits in target/<profile>/deps")
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} was not built; run the tests with `cargo test --workspace` (which builds every binary), \
+         or set CORRAL_BIN_DIR to the folder that holds it",
+        path.display()
+    );
+    path
+}
+
+/// The daemon binary.
+pub fn corrald_bin() -> PathBuf {
+    binary("corrald")
+}
+
+/// The console binary.
+pub fn corral_bin() -> PathBuf {
+    binary("corral")
+}
