@@ -1,10 +1,12 @@
 //! The REST API's types, with LXD's field names so LXD's own clients understand them.
 
+mod certificate;
 mod cluster;
 mod envelope;
 mod operation;
 mod server;
 
+pub use certificate::{Certificate, CertificatesPost};
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};

@@ -26,6 +26,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Extra time allowed past an operation wait, so the daemon's own answer arrives first.
 const WAIT_MARGIN: Duration = Duration::from_secs(5);
 
+/// How often [`Client::wait_ready`] asks again.
+const READY_POLL: Duration = Duration::from_millis(50);
+
 /// A decoded answer: HTTP status, ETag (without quotes) and the LXD envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -35,6 +38,25 @@ pub struct Response {
     pub etag: Option<String>,
     /// The LXD envelope (never of type `error`: those become [`ClientError::Api`]).
     pub envelope: Envelope,
+}
+
+impl Response {
+    /// The operation an async answer (HTTP 202) started, from its metadata; a sync answer
+    /// or a malformed operation is a protocol error.
+    pub fn operation(&self) -> Result<Operation, ClientError> {
+        if self.envelope.kind != ResponseType::Async {
+            return Err(ClientError::Protocol(format!(
+                "expected an async answer naming an operation, got {:?}",
+                self.envelope.kind
+            )));
+        }
+        serde_json::from_value(self.envelope.metadata.clone()).map_err(|e| {
+            ClientError::Protocol(format!(
+                "the operation {} is not an LXD operation ({e})",
+                self.envelope.operation
+            ))
+        })
+    }
 }
 
 /// A client of one daemon's REST API.
@@ -163,6 +185,36 @@ impl Client {
                 what: format!("operation {operation_url} to finish"),
                 after: timeout,
             }),
+        }
+    }
+
+    /// Asks once whether the daemon is ready (`GET /internal/ready`): `Ok` when it is, else
+    /// why not (not answering yet, or still starting).
+    pub async fn is_ready(&self) -> Result<(), ClientError> {
+        self.request("GET", "/internal/ready", None, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Polls [`Client::is_ready`] until the daemon is ready or `timeout` has passed, as
+    /// `corrald waitready` does; the timeout error carries the last answer.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let last = match self.is_ready().await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::Timeout {
+                    what: format!(
+                        "the Corral daemon at {} to be ready (last answer: {last})",
+                        self.socket.display()
+                    ),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(READY_POLL).await;
         }
     }
 

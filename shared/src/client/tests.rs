@@ -285,3 +285,45 @@ fn wait_paths_keep_existing_queries() {
         "/1.0/operations/x/wait?project=p&timeout=5"
     );
 }
+
+#[tokio::test]
+async fn async_answers_carry_their_operation() {
+    let (socket, _, _dir) = serve().await;
+    let client = Client::unix(socket);
+    let created = client
+        .post("/1.0/cluster/members", &json!({"server_name": "node9"}))
+        .await
+        .unwrap();
+    let op = created.operation().unwrap();
+    assert_eq!(op.id, "a1049f2e-2e6b-4897-9869-f8381a776540");
+    assert_eq!(op.class, crate::api::OperationClass::Token);
+    assert_eq!(op.metadata["serverName"], "node9");
+    let (sync, _) = client
+        .get_with_etag::<serde_json::Value>("/1.0/cluster")
+        .await
+        .unwrap();
+    assert!(sync.is_object());
+    let response = client
+        .request("GET", "/1.0/cluster", None, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        response.operation(),
+        Err(ClientError::Protocol(_))
+    ));
+}
+
+#[tokio::test]
+async fn readiness_waits_end_with_the_last_answer() {
+    let client = Client::unix("/nonexistent/corral/unix.socket".into());
+    let err = client
+        .wait_ready(Duration::from_millis(120))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("to be ready (last answer: cannot reach"),
+        "{err}"
+    );
+}

@@ -2,7 +2,7 @@
 //! as plain data. Every section is optional; unknown keys are refused so typos are caught.
 //! [`Preseed::validate`] checks what serde cannot: values, names and the cluster section.
 
-mod base64;
+pub mod base64;
 mod cluster_rules;
 mod join_token;
 mod scalar;
