@@ -42,6 +42,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The error a member answered with, by its HTTP status (when relaying another member's answer).
+    pub fn from_status(status: u16, message: String) -> Self {
+        match status {
+            400 => Error::BadRequest(message),
+            403 => Error::Forbidden(message),
+            404 => Error::NotFound(message),
+            409 => Error::Conflict(message),
+            412 => Error::PreconditionFailed(message),
+            503 => Error::Unavailable(message),
+            _ => Error::Internal(message),
+        }
+    }
+}
+
 impl From<crate::db::global::ReadError> for Error {
     fn from(e: crate::db::global::ReadError) -> Self {
         Error::Internal(e.to_string())

@@ -26,7 +26,10 @@ fn a_bad_preseed_is_refused_before_the_daemon_is_asked() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("bad.yaml");
     std::fs::write(&file, "config:\n  cluster.max_voters: 4\n").expect("write");
-    let out = corrald(&["init", "--preseed", file.to_str().expect("utf-8")], dir.path());
+    let out = corrald(
+        &["init", "--preseed", file.to_str().expect("utf-8")],
+        dir.path(),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("Error: invalid preseed"), "{err}");

@@ -84,7 +84,7 @@ pub fn serve_unix(path: &Path, rest: Router) -> std::io::Result<Listener> {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
-                    let peer = Peer { fingerprint: None, local: true };
+                    let peer = Peer { fingerprint: None, certificate: None, local: true };
                     tokio::spawn(serve_connection(stream, peer, rest.clone(), None));
                 }
             }
@@ -128,13 +128,16 @@ pub async fn serve_tls(
                             acceptor.accept(tcp),
                         );
                         let Ok(Ok(tls)) = handshake.await else { return };
-                        let fingerprint = tls
+                        let certificate = tls
                             .get_ref()
                             .1
                             .peer_certificates()
                             .and_then(|certs| certs.first())
+                            .map(|c| std::sync::Arc::new(c.to_vec()));
+                        let fingerprint = certificate
+                            .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
-                        let peer = Peer { fingerprint, local: false };
+                        let peer = Peer { fingerprint, certificate, local: false };
                         serve_connection(tls, peer, rest, Some(grpc)).await;
                     });
                 }

@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod listener;
+pub mod peer;
 pub mod rest;
 
 /// Who is on the other end of a request, attached to every request by the listener.
@@ -10,6 +11,8 @@ pub mod rest;
 pub struct Peer {
     /// Fingerprint of the client certificate, if one was presented over TLS.
     pub fingerprint: Option<String>,
+    /// That certificate, DER.
+    pub certificate: Option<std::sync::Arc<Vec<u8>>>,
     /// Whether the request came through the root-only unix socket.
     pub local: bool,
 }

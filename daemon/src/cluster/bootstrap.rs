@@ -3,6 +3,7 @@
 //! member will present. The plan is pure; `apply` checks, commits, then adopts it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use corral_shared::config::apply_changes;
 use corral_shared::preseed::Preseed;
@@ -48,13 +49,6 @@ fn bad(message: String) -> Error {
 /// Works out what a validated preseed writes for member `member_id`, refusing it whole if
 /// any part conflicts with what exists.
 pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Plan> {
-    if preseed.is_join() {
-        return Err(bad(
-            "this preseed joins an existing cluster, which this version of corrald cannot do yet; \
-             bootstrap a new cluster instead (cluster: server_name + enabled: true, no cluster_address or cluster_token)"
-                .into(),
-        ));
-    }
     let changes = preseed
         .config
         .iter()
@@ -219,13 +213,17 @@ async fn existing(node: &Node) -> Result<Existing> {
     })
 }
 
-/// Validates and applies a preseed on this member; nothing changes if any part is refused.
-pub async fn apply(node: &Node, preseed: &Preseed) -> Result<()> {
+/// Validates and applies a preseed on this member (bootstrapping or joining a cluster, or
+/// configuring a standalone server); nothing changes if any part is refused.
+pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
     if let Err(violations) = preseed.validate() {
         let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
         return Err(bad(format!("invalid preseed: {}", lines.join("; "))));
     }
-    let plan = plan(preseed, &existing(node).await?, node.id)?;
+    if preseed.is_join() {
+        return super::join::join(node, preseed).await;
+    }
+    let plan = plan(preseed, &existing(node).await?, node.id())?;
     // Made before the commit so that a failure to make it changes nothing.
     let identity = match &plan.cluster {
         Some((name, address)) => Some(
@@ -249,8 +247,8 @@ pub async fn apply(node: &Node, preseed: &Preseed) -> Result<()> {
             .map_err(|e| Error::Internal(e.to_string()))?;
         node.set_cluster_identity(identity)?;
         // Raft's own record of where this member is, used by members forwarding to it.
-        let nodes = BTreeMap::from([(node.id, BasicNode::new(address))]);
-        node.raft
+        let nodes = BTreeMap::from([(node.id(), BasicNode::new(address))]);
+        node.raft()
             .change_membership(ChangeMembers::SetNodes(nodes), false)
             .await
             .map_err(|e| {
@@ -301,8 +299,6 @@ mod tests {
         }
         let mut no_address = bootstrap();
         no_address.config.clear();
-        let mut join = bootstrap();
-        join.cluster.as_mut().unwrap().cluster_address = "127.0.0.2:8443".into();
         let cases = vec![
             Case {
                 name: "fresh bootstrap",
@@ -331,12 +327,6 @@ mod tests {
             Case {
                 name: "no address",
                 preseed: no_address,
-                existing: Existing::default(),
-                ok: false,
-            },
-            Case {
-                name: "join",
-                preseed: join,
                 existing: Existing::default(),
                 ok: false,
             },

@@ -25,14 +25,14 @@ pub struct RaftView {
     pub leader: Option<NodeId>,
     /// Voters.
     pub voters: BTreeSet<NodeId>,
-    /// Non-voting replicas.
+    /// Non-voting replicas (stand-bys and spares; the member's label tells which).
     pub standbys: BTreeSet<NodeId>,
 }
 
 impl RaftView {
     /// Reads the view from a member's Raft metrics.
     pub fn of(node: &Node) -> Self {
-        let m = node.raft.metrics().borrow().clone();
+        let m = node.raft().metrics().borrow().clone();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<_> = membership.voter_ids().collect();
         let standbys = membership
@@ -55,7 +55,8 @@ pub fn roles(row: &MemberRow, raft: &RaftView) -> Vec<Role> {
     }
     if raft.voters.contains(&row.id) {
         roles.push(Role::Database);
-    } else if raft.standbys.contains(&row.id) {
+    } else if raft.standbys.contains(&row.id) && row.db_role == 1 {
+        // Learners labelled spare replicate too, but hold no database role.
         roles.push(Role::DatabaseStandby);
     }
     for r in &row.roles {
@@ -144,7 +145,7 @@ pub async fn list(node: &Node) -> Result<Vec<ClusterMember>> {
     let now = OffsetDateTime::now_utc();
     Ok(rows
         .iter()
-        .map(|r| view(r, &raft, node.id, now, threshold))
+        .map(|r| view(r, &raft, node.id(), now, threshold))
         .collect())
 }
 
@@ -159,7 +160,7 @@ pub async fn get(node: &Node, name: &str) -> Result<ClusterMember> {
 
 /// This member's name ("none" until it is clustered).
 pub async fn own_name(node: &Node) -> Result<String> {
-    let id = node.id;
+    let id = node.id();
     node.global
         .read(move |c| queries::member_by_id(c, id))
         .await?
@@ -174,7 +175,7 @@ pub fn now() -> String {
 
 /// Inserts this member's row if the database has none (first start of a standalone server).
 pub async fn ensure_self(node: &Node) -> Result<()> {
-    let id = node.id;
+    let id = node.id();
     let exists = node
         .global
         .read(move |c| queries::member_by_id(c, id))
@@ -230,6 +231,7 @@ mod tests {
     use std::time::Duration;
 
     fn row(id: u64, heartbeat: &str) -> MemberRow {
+        let db_role = if id == 3 { 1 } else { 2 };
         MemberRow {
             id,
             name: format!("node{id}"),
@@ -241,6 +243,7 @@ mod tests {
             state: 0,
             arch: "x86_64".into(),
             failure_domain: "default".into(),
+            db_role,
             config: Default::default(),
             roles: vec![],
             groups: vec!["default".into()],
@@ -252,7 +255,7 @@ mod tests {
         let raft = RaftView {
             leader: Some(1),
             voters: [1, 2].into(),
-            standbys: [3].into(),
+            standbys: [3, 4].into(),
         };
         let cases = [
             (1, vec![Role::DatabaseLeader, Role::Database]),

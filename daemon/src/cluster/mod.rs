@@ -1,6 +1,16 @@
 //! Cluster membership and configuration: who the members are, what roles they hold, the
-//! server configuration, and bootstrapping a new cluster.
+//! server configuration, bootstrapping, joining, trust and removal.
 
+pub mod accept;
 pub mod bootstrap;
 pub mod config;
+pub mod heartbeat;
+pub mod join;
+pub mod member_config;
+pub mod member_edit;
 pub mod members;
+pub mod rebalance;
+pub mod remove;
+pub mod roles;
+pub mod tokens;
+pub mod trust;

@@ -21,7 +21,7 @@ pub async fn run(verbose: u8) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot start the daemon in {}", dir.display()))?;
     let node = started.node.clone();
-    tracing::info!(dir = %dir.display(), id = node.id, "corrald is serving");
+    tracing::info!(dir = %dir.display(), id = node.id(), "corrald is serving");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -105,6 +105,16 @@ impl LocalDb {
             .optional()
     }
 
+    /// Forgets the Raft log and vote (a member about to join another cluster or leave one).
+    pub fn wipe_raft(&self) -> rusqlite::Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM log", [])?;
+        tx.execute("DELETE FROM raft_state", [])?;
+        tx.execute("DELETE FROM raft_nodes", [])?;
+        tx.commit()
+    }
+
     /// The database members as last recorded.
     pub fn raft_nodes(&self) -> rusqlite::Result<Vec<RaftNode>> {
         let conn = self.lock();

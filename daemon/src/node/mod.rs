@@ -2,8 +2,10 @@
 
 mod dirs;
 mod propose;
+mod reset;
 mod start;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub use dirs::DataDir;
@@ -24,14 +26,12 @@ use crate::tls::Identity;
 pub struct Node {
     /// Where its state lives.
     pub dirs: DataDir,
-    /// Its Raft node id.
-    pub id: NodeId,
+    id: AtomicU64,
     /// Its local database.
     pub local: LocalDb,
     /// Its replica of the global database.
     pub global: GlobalDb,
-    /// Its Raft instance.
-    pub raft: Raft,
+    raft: RwLock<Raft>,
     /// How it reaches other members.
     pub network: Network,
     /// Its background operations.
@@ -42,9 +42,27 @@ pub struct Node {
     unix_listener: std::sync::Mutex<Option<Listener>>,
     routers: OnceLock<(axum::Router, axum::Router)>,
     shutdown: watch::Sender<bool>,
+    /// Serialises membership changes (accept, role changes, removal), as LXD's mutex does.
+    pub membership: tokio::sync::Mutex<()>,
 }
 
 impl Node {
+    /// Its Raft node id (a joiner gets a new one from the cluster).
+    pub fn id(&self) -> NodeId {
+        self.id.load(Ordering::Acquire)
+    }
+
+    /// Its Raft instance (a joiner replaces its standalone one with the cluster's).
+    pub fn raft(&self) -> Raft {
+        self.raft.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Switches to another Raft instance and id, after the old one was shut down.
+    pub fn replace_raft(&self, id: NodeId, raft: Raft) {
+        *self.raft.write().unwrap_or_else(|p| p.into_inner()) = raft;
+        self.id.store(id, Ordering::Release);
+    }
+
     /// The certificate this member presents: the cluster's once clustered, else its own.
     pub fn presented_identity(&self) -> Identity {
         self.cluster_identity
@@ -52,6 +70,19 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .unwrap_or_else(|| self.server_identity.clone())
+    }
+
+    /// This member's own certificate (`server.crt`), with which it asks to join.
+    pub fn server_identity(&self) -> &Identity {
+        &self.server_identity
+    }
+
+    /// The cluster certificate, once clustered.
+    pub fn cluster_identity(&self) -> Option<Identity> {
+        self.cluster_identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The cluster certificate's fingerprint, once clustered.
@@ -83,9 +114,28 @@ impl Node {
         Ok(())
     }
 
+    /// Drops the cluster certificate: the member presents its own again.
+    pub fn clear_cluster_identity(&self) {
+        *self
+            .cluster_identity
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The leader's address, as Raft knows it.
+    pub fn leader_address(&self) -> Option<String> {
+        let m = self.raft().metrics().borrow().clone();
+        let leader = m.current_leader?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+            .filter(|a| !a.is_empty())
+    }
+
     /// Whether this member is the Raft leader.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.id)
+        self.raft().metrics().borrow().current_leader == Some(self.id())
     }
 
     /// (Re)binds the TLS listeners to the configured addresses with the presented certificate.
@@ -109,7 +159,11 @@ impl Node {
         let mut listeners = self.listeners.lock().await;
         let mut kept = Vec::new();
         for listener in listeners.drain(..) {
-            if listener.configured.as_ref().is_some_and(|a| wanted.contains(a)) {
+            if listener
+                .configured
+                .as_ref()
+                .is_some_and(|a| wanted.contains(a))
+            {
                 listener.set_tls(tls.clone());
                 kept.push(listener);
             } else {
@@ -120,7 +174,9 @@ impl Node {
             if kept.iter().any(|l| l.configured.as_ref() == Some(&addr)) {
                 continue;
             }
-            match crate::api::listener::serve_tls(&addr, tls.clone(), rest.clone(), grpc.clone()).await {
+            match crate::api::listener::serve_tls(&addr, tls.clone(), rest.clone(), grpc.clone())
+                .await
+            {
                 Ok(listener) => kept.push(listener),
                 Err(e) => {
                     *listeners = kept;
@@ -168,12 +224,13 @@ impl Node {
         if let Some(l) = unix {
             l.stop().await;
         }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.raft.shutdown()).await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.raft().shutdown()).await;
     }
 
     /// Whether the member can serve: Raft knows a leader and this member has caught up.
     pub fn is_ready(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft().metrics().borrow().clone();
         m.current_leader.is_some() && m.last_applied.is_some()
     }
 }

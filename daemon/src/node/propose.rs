@@ -21,7 +21,8 @@ impl Node {
     pub async fn propose(&self, batch: Batch) -> Result<BatchOutcome> {
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         loop {
-            let attempt = tokio::time::timeout_at(deadline, self.raft.client_write(batch.clone()));
+            let raft = self.raft();
+            let attempt = tokio::time::timeout_at(deadline, raft.client_write(batch.clone()));
             let err = match attempt.await {
                 Err(_) => return Err(self.write_timed_out()),
                 Ok(Ok(resp)) => return outcome_checked(resp.data),
@@ -38,7 +39,7 @@ impl Node {
                         };
                     }
                     // No leader known yet (an election is under way): wait for one, bounded.
-                    let mut metrics = self.raft.metrics();
+                    let mut metrics = self.raft().metrics();
                     let elected = metrics.wait_for(|m| m.current_leader.is_some());
                     if tokio::time::timeout_at(deadline, elected).await.is_err() {
                         return Err(self.write_timed_out());
@@ -55,7 +56,7 @@ impl Node {
 
     /// Proposes on this member only, refusing if it is not the leader.
     pub async fn propose_as_leader(&self, batch: Batch) -> Result<BatchOutcome> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft().client_write(batch)).await {
             Err(_) => Err(self.write_timed_out()),
             Ok(Ok(resp)) => Ok(resp.data),
             Ok(Err(e)) => Err(Error::Unavailable(format!(
@@ -87,7 +88,7 @@ impl Node {
     }
 
     fn write_timed_out(&self) -> Error {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft().metrics().borrow().clone();
         let voters: Vec<String> = m
             .membership_config
             .membership()

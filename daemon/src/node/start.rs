@@ -103,23 +103,15 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         }
     };
 
-    let raft = crate::raft::Raft::new(
-        id,
-        crate::raft::config(),
-        network.clone(),
-        LogStore::new(local.clone()),
-        state_machine,
-    )
-    .await
-    .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))?;
+    let raft = build_raft(id, &local, state_machine, &network).await?;
 
     let (shutdown, _) = watch::channel(false);
     let node = Arc::new(Node {
         dirs: dirs.clone(),
-        id,
+        id: std::sync::atomic::AtomicU64::new(id),
         local,
         global,
-        raft,
+        raft: RwLock::new(raft),
         network,
         operations: Operations::default(),
         server_identity,
@@ -128,14 +120,15 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         unix_listener: std::sync::Mutex::new(None),
         routers: OnceLock::new(),
         shutdown,
+        membership: tokio::sync::Mutex::new(()),
     });
     if let Some(identity) = cluster_identity {
         node.set_cluster_identity(identity)?;
     }
 
-    if first_start || !node.raft.is_initialized().await.unwrap_or(true) {
+    if first_start || !node.raft().is_initialized().await.unwrap_or(true) {
         let nodes = BTreeMap::from([(id, BasicNode::new(""))]);
-        node.raft
+        node.raft()
             .initialize(nodes)
             .await
             .map_err(|e| Error::Internal(format!("cannot initialise the database: {e}")))?;
@@ -159,14 +152,33 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     })?;
     *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
     node.reconcile_listeners().await?;
+    crate::cluster::heartbeat::spawn(&node);
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
     }
     Ok(Started { node, _lock: lock })
 }
 
-async fn wait_for_leader(node: &Node) {
-    let mut metrics = node.raft.metrics();
+/// A Raft instance for member `id` over this member's databases.
+pub(super) async fn build_raft(
+    id: u64,
+    local: &LocalDb,
+    state_machine: StateMachine,
+    network: &Network,
+) -> Result<crate::raft::Raft> {
+    crate::raft::Raft::new(
+        id,
+        crate::raft::config(),
+        network.clone(),
+        LogStore::new(local.clone()),
+        state_machine,
+    )
+    .await
+    .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))
+}
+
+pub(super) async fn wait_for_leader(node: &Node) {
+    let mut metrics = node.raft().metrics();
     let _ = tokio::time::timeout(
         LEADER_WAIT,
         metrics.wait_for(|m| m.current_leader.is_some() && m.last_applied.is_some()),
@@ -176,10 +188,10 @@ async fn wait_for_leader(node: &Node) {
 
 /// Keeps the local `raft_nodes` table in step with the Raft membership, so the database
 /// members can be listed with the daemon stopped.
-fn record_raft_nodes(node: &Arc<Node>) {
+pub(super) fn record_raft_nodes(node: &Arc<Node>) {
     let node = Arc::downgrade(node);
     tokio::spawn(async move {
-        let Some(mut metrics) = node.upgrade().map(|n| n.raft.metrics()) else {
+        let Some(mut metrics) = node.upgrade().map(|n| n.raft().metrics()) else {
             return;
         };
         let mut last = None;

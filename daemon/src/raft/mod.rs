@@ -29,17 +29,27 @@ pub type Raft = openraft::Raft<TypeConfig>;
 /// A Raft node id.
 pub type NodeId = u64;
 
+/// Environment setting: take a snapshot after this many log entries (default 5000). A tuning
+/// knob, and how tests make snapshots and snapshot installs happen with few writes.
+pub const SNAPSHOT_EVERY_ENV: &str = "CORRAL_SNAPSHOT_EVERY";
+
 /// Timing chosen for sub-second failover that still tolerates fsync stalls on a loaded
 /// two-core machine: election timeouts stay well above heartbeat plus a slow fsync.
 pub fn config() -> Arc<openraft::Config> {
+    let every = std::env::var(SNAPSHOT_EVERY_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(5000);
     let config = openraft::Config {
         cluster_name: "corral".into(),
         heartbeat_interval: 60,
         election_timeout_min: 200,
         election_timeout_max: 400,
         install_snapshot_timeout: 2000,
-        max_in_snapshot_log_to_keep: 1000,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5000),
+        // Keep a window of log after a snapshot, so lagging members rarely need a snapshot.
+        max_in_snapshot_log_to_keep: every.min(1000),
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(every),
         ..Default::default()
     };
     Arc::new(

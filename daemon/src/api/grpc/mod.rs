@@ -2,6 +2,7 @@
 
 pub mod dial;
 pub mod leader;
+pub mod member;
 pub mod raft;
 
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub fn routes(node: Arc<Node>) -> tonic::service::Routes {
         raft::RaftService::new(node.clone()),
     ))
     .add_service(corral_proto::v1::leader_server::LeaderServer::new(
-        leader::LeaderService::new(node),
+        leader::LeaderService::new(node.clone()),
+    ))
+    .add_service(corral_proto::v1::member_server::MemberServer::new(
+        member::MemberService::new(node),
     ))
 }

@@ -41,12 +41,12 @@ impl corral_proto::v1::raft_server::Raft for RaftService {
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
         let rpc = self.decode(&req)?;
-        encode(&self.node.raft.append_entries(rpc).await)
+        encode(&self.node.raft().append_entries(rpc).await)
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let rpc = self.decode(&req)?;
-        encode(&self.node.raft.vote(rpc).await)
+        encode(&self.node.raft().vote(rpc).await)
     }
 
     async fn install_snapshot(
@@ -54,6 +54,6 @@ impl corral_proto::v1::raft_server::Raft for RaftService {
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
         let rpc = self.decode(&req)?;
-        encode(&self.node.raft.install_snapshot(rpc).await)
+        encode(&self.node.raft().install_snapshot(rpc).await)
     }
 }

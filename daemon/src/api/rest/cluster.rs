@@ -6,48 +6,78 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::routing::get;
-use corral_shared::api::{Cluster, etag_of};
+use corral_shared::api::{Cluster, ClusterMemberPut, MemberConfigKey, etag_of};
 use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
-use super::{ApiResult, Recursion, json_body, operation_created, sync};
-use crate::cluster::{bootstrap, config, members};
+use super::{ApiResult, Recursion, check_etag, forward, json_body, operation_created, sync};
+use crate::cluster::{bootstrap, config, member_config, member_edit, members, remove, tokens};
+use crate::db::global::queries;
 use crate::error::Error;
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/1.0/cluster", get(show).put(enable))
-        .route("/1.0/cluster/members", get(list))
-        .route("/1.0/cluster/members/{name}", get(member))
+        .route("/1.0/cluster/members", get(list).post(add))
+        .route(
+            "/1.0/cluster/members/{name}",
+            get(member)
+                .put(replace_member)
+                .patch(patch_member)
+                .post(rename_member)
+                .delete(delete_member),
+        )
 }
 
 async fn show(State(node): State<Arc<Node>>) -> ApiResult {
-    let name = if node.is_clustered() {
+    let clustered = node.is_clustered();
+    let name = if clustered {
         members::own_name(&node).await?
     } else {
         String::new()
     };
+    let (pools, networks) = node
+        .global
+        .read(|c| Ok((queries::storage_pools(c)?, queries::networks(c)?)))
+        .await?;
     let cluster = Cluster {
         server_name: name,
-        enabled: node.is_clustered(),
-        member_config: Vec::new(),
+        enabled: clustered,
+        member_config: if clustered {
+            member_config::required(&pools, &networks)
+        } else {
+            Vec::new()
+        },
     };
     let etag = etag_of(&cluster);
     sync(&cluster, Some(&etag))
 }
 
-/// The part of LXD's `ClusterPut` that bootstrapping uses.
+/// LXD's `ClusterPut`: bootstrap (no cluster address) or join.
 #[derive(Debug, Deserialize)]
 struct ClusterPut {
     #[serde(default)]
     server_name: String,
     #[serde(default)]
     enabled: bool,
+    #[serde(default)]
+    member_config: Vec<MemberConfigKey>,
+    #[serde(default)]
+    cluster_address: String,
+    #[serde(default)]
+    cluster_certificate: String,
+    #[serde(default)]
+    server_address: String,
+    #[serde(default)]
+    cluster_password: String,
+    #[serde(default)]
+    cluster_token: String,
 }
 
-/// `PUT /1.0/cluster` with `enabled: true`: bootstraps a cluster, as an operation.
+/// `PUT /1.0/cluster` with `enabled: true`: bootstraps or joins a cluster, as an operation.
 async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     let put: ClusterPut = json_body(&body)?;
     if !put.enabled {
@@ -67,6 +97,12 @@ async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
         cluster: Some(ClusterPreseed {
             server_name: put.server_name,
             enabled: true,
+            member_config: put.member_config,
+            cluster_address: put.cluster_address,
+            cluster_certificate: put.cluster_certificate,
+            server_address: put.server_address,
+            cluster_password: put.cluster_password,
+            cluster_token: put.cluster_token,
             ..Default::default()
         }),
         ..Default::default()
@@ -76,7 +112,12 @@ async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
         let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
         return Err(Error::BadRequest(lines.join("; ")).into());
     }
-    let op = start_apply(node, preseed, "Creating bootstrap node");
+    let description = if preseed.is_join() {
+        "Joining cluster"
+    } else {
+        "Creating bootstrap node"
+    };
+    let op = start_apply(node, preseed, description);
     operation_created(&op)
 }
 
@@ -108,8 +149,84 @@ async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiR
     sync(&urls, None)
 }
 
+#[derive(Debug, Deserialize)]
+struct MembersPost {
+    server_name: String,
+}
+
+/// `POST /1.0/cluster/members`: a join token, as a token operation.
+async fn add(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
+    let post: MembersPost = json_body(&body)?;
+    let op = tokens::issue(&node, &post.server_name).await?;
+    operation_created(&op)
+}
+
 async fn member(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     let member = members::get(&node, &name).await?;
     let etag = etag_of(&member.writable());
     sync(&member, Some(&etag))
+}
+
+async fn current_writable(
+    node: &Node,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<ClusterMemberPut, super::ApiError> {
+    let member = members::get(node, name).await?;
+    let writable = member.writable();
+    check_etag(headers, &etag_of(&writable))?;
+    Ok(writable)
+}
+
+async fn replace_member(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    current_writable(&node, &name, &headers).await?;
+    let put: ClusterMemberPut = json_body(&body)?;
+    member_edit::update(&node, &name, put).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+async fn patch_member(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let current = current_writable(&node, &name, &headers).await?;
+    let patch: serde_json::Value = json_body(&body)?;
+    member_edit::update(&node, &name, member_edit::merge(current, &patch)?).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+async fn rename_member(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let post: MembersPost = json_body(&body)?;
+    member_edit::rename(&node, &name, &post.server_name).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Force {
+    #[serde(default)]
+    force: u8,
+}
+
+async fn delete_member(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    Query(q): Query<Force>,
+) -> ApiResult {
+    if !node.is_leader() {
+        let path = format!("/1.0/cluster/members/{name}?force={}", q.force);
+        return forward::to_leader(&node, "DELETE", &path, None).await;
+    }
+    remove::remove(&node, &name, q.force > 0).await?;
+    sync(&serde_json::json!({}), None)
 }

@@ -1,5 +1,5 @@
 //! `/internal/...`: calls for the daemon's own tools (`corrald init`, `waitready`,
-//! `shutdown`) over the unix socket, and later for members.
+//! `shutdown`) over the unix socket, and member-to-member calls over TLS.
 
 use std::sync::Arc;
 
@@ -8,9 +8,11 @@ use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::routing::{get, post, put};
 use corral_shared::preseed::Preseed;
+use serde::Deserialize;
 
-use super::{ApiResult, json_body, operation_created, sync};
+use super::{ApiResult, forward, json_body, operation_created, sync};
 use crate::api::Peer;
+use crate::cluster::{accept, remove};
 use crate::error::Error;
 use crate::node::Node;
 
@@ -19,6 +21,9 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/ready", get(ready))
         .route("/internal/shutdown", put(shutdown))
         .route("/internal/init", post(init))
+        .route("/internal/cluster/accept", post(accept_member))
+        .route("/internal/cluster/finish", post(finish_join))
+        .route("/internal/cluster/leave", put(leave))
 }
 
 fn local_only(peer: &Peer) -> Result<(), Error> {
@@ -58,4 +63,39 @@ async fn init(
     let preseed: Preseed = json_body(&body)?;
     let op = super::cluster::start_apply(node, preseed, "Applying preseed");
     operation_created(&op)
+}
+
+/// A joiner asks to be admitted (leader only; others redirect it there).
+async fn accept_member(
+    State(node): State<Arc<Node>>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> ApiResult {
+    if !node.is_leader() {
+        return forward::redirect_to_leader(&node, "/internal/cluster/accept");
+    }
+    let req: accept::AcceptRequest = json_body(&body)?;
+    let fingerprint = peer.fingerprint.unwrap_or_default();
+    sync(&accept::accept(&node, &req, &fingerprint).await?, None)
+}
+
+#[derive(Debug, Deserialize)]
+struct Finish {
+    id: u64,
+}
+
+/// An accepted joiner, now running an empty database, asks to be brought in.
+async fn finish_join(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
+    if !node.is_leader() {
+        return forward::redirect_to_leader(&node, "/internal/cluster/finish");
+    }
+    let finish: Finish = json_body(&body)?;
+    accept::finish(&node, finish.id).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+/// The leader tells a removed member to become a standalone server again.
+async fn leave(State(node): State<Arc<Node>>) -> ApiResult {
+    remove::leave(&node).await?;
+    sync(&serde_json::json!({}), None)
 }

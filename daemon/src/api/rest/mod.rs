@@ -1,7 +1,9 @@
 //! The REST API in LXD's shapes: one file per resource, each translating HTTP to calls on
 //! the domain modules and their results back into LXD's envelope.
 
+mod certificates;
 mod cluster;
+mod forward;
 mod internal;
 mod operations;
 mod server;
@@ -30,6 +32,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(server::routes())
         .merge(cluster::routes())
+        .merge(certificates::routes())
         .merge(operations::routes())
         .merge(internal::routes())
         .fallback(not_found)
@@ -56,7 +59,9 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
             let member = node.cluster_fingerprint().is_some_and(|c| {
                 corral_shared::fingerprint::constant_time_eq(c.as_bytes(), fp.as_bytes())
             });
-            if path.starts_with("/internal") {
+            // Member-to-member calls need the cluster certificate, except a joiner asking to
+            // be accepted, which is trusted by its own certificate once it proved its token.
+            if path.starts_with("/internal") && path != "/internal/cluster/accept" {
                 member
             } else {
                 let fp = fp.clone();
@@ -82,9 +87,9 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
 /// A domain error as an LXD error envelope.
 pub struct ApiError(pub Error);
 
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        ApiError(e)
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
     }
 }
 

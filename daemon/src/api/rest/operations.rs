@@ -11,6 +11,7 @@ use corral_shared::api::Operation;
 use serde::Deserialize;
 
 use super::{ApiResult, Recursion, sync};
+use crate::cluster::tokens;
 use crate::error::Error;
 use crate::node::Node;
 
@@ -20,7 +21,7 @@ const MAX_WAIT: Duration = Duration::from_secs(3600);
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/1.0/operations", get(list))
-        .route("/1.0/operations/{id}", get(show))
+        .route("/1.0/operations/{id}", get(show).delete(cancel))
         .route("/1.0/operations/{id}/wait", get(wait))
 }
 
@@ -35,8 +36,17 @@ fn by_status(ops: Vec<Operation>) -> BTreeMap<String, Vec<Operation>> {
     grouped
 }
 
+/// This member's operations and the cluster's join tokens (which any member can show).
+async fn all(node: &Node) -> Result<Vec<Operation>, Error> {
+    let mut ops = node.operations.list();
+    if node.is_clustered() {
+        ops.extend(tokens::list(node).await?);
+    }
+    Ok(ops)
+}
+
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
-    let grouped = by_status(node.operations.list());
+    let grouped = by_status(all(&node).await?);
     if q.recursion > 0 {
         return sync(&grouped, None);
     }
@@ -58,8 +68,23 @@ fn missing() -> Error {
 }
 
 async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
-    let op = node.operations.get(&id).ok_or_else(missing)?;
+    let op = all(&node)
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or_else(missing)?;
     sync(&op, None)
+}
+
+/// Cancelling a token operation revokes the token (`corral cluster revoke-token`).
+async fn cancel(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
+    if node.is_clustered() && tokens::revoke(&node, &id).await? {
+        return sync(&serde_json::json!({}), None);
+    }
+    if node.operations.get(&id).is_some() {
+        return Err(Error::BadRequest("This operation can't be cancelled".into()).into());
+    }
+    Err(missing().into())
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,6 +60,32 @@ impl GlobalDb {
     }
 }
 
+impl GlobalDb {
+    /// Empties every table (a member about to receive another cluster's database), leaving
+    /// the schema and its built-in rows.
+    pub async fn wipe(&self) -> Result<(), ReadError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tables: Vec<String> = guard
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            guard.pragma_update(None, "foreign_keys", "OFF")?;
+            let tx = guard.transaction()?;
+            for table in &tables {
+                tx.execute(&format!("DELETE FROM \"{table}\""), [])?;
+            }
+            tx.commit()?;
+            guard.pragma_update(None, "foreign_keys", "ON")?;
+            guard.execute_batch(schema::SCHEMA)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| ReadError::Task(e.to_string()))?
+    }
+}
+
 /// Opens a connection to the global database with its schema in place.
 pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     let conn = open(path, Durability::Relaxed)?;

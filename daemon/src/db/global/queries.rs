@@ -27,6 +27,8 @@ pub struct MemberRow {
     pub arch: String,
     /// Failure domain name.
     pub failure_domain: String,
+    /// Database role label: 0 voter, 1 stand-by, 2 spare.
+    pub db_role: i64,
     /// Member configuration.
     pub config: BTreeMap<String, String>,
     /// Roles that are not automatic (event-hub, ovn-chassis).
@@ -38,7 +40,7 @@ pub struct MemberRow {
 /// Every member, by name.
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain
+        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain, db_role
          FROM nodes ORDER BY name",
     )?;
     let mut members = stmt
@@ -54,6 +56,7 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
                 state: r.get(7)?,
                 arch: r.get(8)?,
                 failure_domain: r.get(9)?,
+                db_role: r.get(10)?,
                 config: BTreeMap::new(),
                 roles: Vec::new(),
                 groups: Vec::new(),
@@ -157,4 +160,76 @@ fn pairs(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<(String,
 fn strings(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(sql)?;
     stmt.query_map([id as i64], |r| r.get(0))?.collect()
+}
+
+/// A join token waiting to be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// The operation id it is shown as.
+    pub uuid: String,
+    /// The member name it admits.
+    pub name: String,
+    /// The secret, hex.
+    pub secret: String,
+    /// The cluster certificate's fingerprint when it was issued.
+    pub fingerprint: String,
+    /// Member addresses the joiner may contact.
+    pub addresses: Vec<String>,
+    /// RFC 3339 expiry ("" for none).
+    pub expires_at: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// The member that issued it.
+    pub node_id: u64,
+}
+
+/// Every join token.
+pub fn tokens(conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT uuid, name, secret, fingerprint, addresses, expires_at, created_at, node_id
+         FROM join_tokens ORDER BY created_at",
+    )?;
+    stmt.query_map([], |r| {
+        let addresses: String = r.get(4)?;
+        Ok(TokenRow {
+            uuid: r.get(0)?,
+            name: r.get(1)?,
+            secret: r.get(2)?,
+            fingerprint: r.get(3)?,
+            addresses: serde_json::from_str(&addresses).unwrap_or_default(),
+            expires_at: r.get(5)?,
+            created_at: r.get(6)?,
+            node_id: r.get::<_, i64>(7)? as u64,
+        })
+    })?
+    .collect()
+}
+
+/// A row of the trust store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRow {
+    /// SHA-256 of the DER, hex.
+    pub fingerprint: String,
+    /// 1 client, 2 server (LXD's numbering).
+    pub kind: i64,
+    /// Its name.
+    pub name: String,
+    /// PEM.
+    pub certificate: String,
+}
+
+/// Every trusted certificate.
+pub fn certificates(conn: &Connection) -> rusqlite::Result<Vec<CertificateRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fingerprint, type, name, certificate FROM certificates ORDER BY name, fingerprint",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(CertificateRow {
+            fingerprint: r.get(0)?,
+            kind: r.get(1)?,
+            name: r.get(2)?,
+            certificate: r.get(3)?,
+        })
+    })?
+    .collect()
 }

@@ -3,6 +3,9 @@
 /// Schema version; a member refuses to serve with another member on a different one.
 pub const VERSION: i64 = 1;
 
+/// `nodes.db_role`: the database role the rebalance rule gave a member (LXD's numbering:
+/// 0 voter, 1 stand-by, 2 spare). Voters are whatever Raft's membership says; the label
+/// tells stand-bys (promoted first) from spares among the non-voters.
 /// Tables of the replicated database. `raft_applied` is written in the same transaction
 /// as every applied entry, so the state machine knows exactly where it stands.
 pub const SCHEMA: &str = "
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     state          INTEGER NOT NULL DEFAULT 0,
     arch           TEXT NOT NULL,
     failure_domain TEXT NOT NULL DEFAULT 'default',
+    db_role        INTEGER NOT NULL DEFAULT 2,
     UNIQUE (name),
     UNIQUE (address)
 );
@@ -123,6 +127,17 @@ CREATE TABLE IF NOT EXISTS profiles_devices_config (
     key                TEXT NOT NULL,
     value              TEXT NOT NULL,
     UNIQUE (profile_device_id, key)
+);
+CREATE TABLE IF NOT EXISTS join_tokens (
+    uuid        TEXT PRIMARY KEY NOT NULL,
+    name        TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    addresses   TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    node_id     INTEGER NOT NULL,
+    UNIQUE (name)
 );
 CREATE TABLE IF NOT EXISTS operations (
     id      INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,

@@ -1,0 +1,52 @@
+//! `/1.0/certificates`: the trust store.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::routing::get;
+use corral_shared::api::CertificatesPost;
+
+use super::{ApiResult, Recursion, Trusted, json_body, sync};
+use crate::api::Peer;
+use crate::cluster::trust;
+use crate::node::Node;
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/1.0/certificates", get(list).post(add))
+        .route("/1.0/certificates/{fingerprint}", get(show).delete(remove))
+}
+
+async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
+    let all = trust::list(&node).await?;
+    if q.recursion > 0 {
+        return sync(&all, None);
+    }
+    let urls: Vec<String> = all
+        .iter()
+        .map(|c| format!("/1.0/certificates/{}", c.fingerprint))
+        .collect();
+    sync(&urls, None)
+}
+
+async fn add(
+    State(node): State<Arc<Node>>,
+    Extension(peer): Extension<Peer>,
+    Extension(Trusted(trusted)): Extension<Trusted>,
+    body: Bytes,
+) -> ApiResult {
+    let post: CertificatesPost = json_body(&body)?;
+    trust::add(&node, &post, &peer, trusted).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+async fn show(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
+    sync(&trust::get(&node, &fingerprint).await?, None)
+}
+
+async fn remove(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
+    trust::delete(&node, &fingerprint).await?;
+    sync(&serde_json::json!({}), None)
+}

@@ -1,0 +1,118 @@
+//! Heartbeats: the leader asks every member whether it is alive, and records the time of
+//! each answer in the database, from which every member judges who is offline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use corral_proto::v1::HeartbeatRequest;
+use corral_proto::v1::member_client::MemberClient;
+use tonic::transport::Channel;
+
+use super::rebalance;
+use crate::api::grpc::dial;
+use crate::db::batch::Batch;
+use crate::db::global::queries;
+use crate::node::Node;
+
+/// How long one member may take to answer a heartbeat.
+const ANSWER: Duration = Duration::from_secs(2);
+
+/// The heartbeat period for an offline threshold: a quarter of it, between 1 and 5 s, so a
+/// member is judged offline close to the threshold after its last answer.
+pub fn interval(offline_threshold: Duration) -> Duration {
+    (offline_threshold / 4).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
+
+/// Runs heartbeats for as long as the member lives; only the leader's rounds do anything.
+pub fn spawn(node: &Arc<Node>) {
+    let node = Arc::downgrade(node);
+    tokio::spawn(async move {
+        let mut channels: HashMap<String, Channel> = HashMap::new();
+        loop {
+            let period = match period(&node).await {
+                Some(p) => p,
+                None => return,
+            };
+            tokio::time::sleep(period).await;
+            let Some(n) = node.upgrade() else { return };
+            if n.is_clustered() && n.is_leader() {
+                round(&n, &mut channels).await;
+            }
+        }
+    });
+}
+
+async fn period(node: &Weak<Node>) -> Option<Duration> {
+    let n = node.upgrade()?;
+    let config = n.global.read(queries::config).await.unwrap_or_default();
+    Some(interval(
+        corral_shared::config::ClusterSettings::from_config(&config).offline_threshold,
+    ))
+}
+
+/// One round: ask everyone, record who answered, and rebalance if the answers call for it.
+pub async fn round(node: &Node, channels: &mut HashMap<String, Channel>) {
+    let Ok(rows) = node.global.read(queries::members).await else {
+        return;
+    };
+    let Some(tls) = node.network.tls() else {
+        return;
+    };
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let raft_nodes: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::json!({"id": r.id, "address": r.address, "name": r.name}))
+        .collect();
+    let raft_nodes_json = serde_json::to_vec(&raft_nodes).unwrap_or_default();
+    let mut calls = tokio::task::JoinSet::new();
+    for row in rows.iter().filter(|r| r.id != node.id()) {
+        let channel = channels
+            .entry(row.address.clone())
+            .or_insert_with(|| dial::channel(&row.address, tls.clone()))
+            .clone();
+        let request = HeartbeatRequest {
+            leader_time_ms: now_ms as i64,
+            raft_nodes_json: raft_nodes_json.clone(),
+        };
+        let id = row.id;
+        // Heartbeats go out together; each is bounded by its own timeout.
+        calls.spawn(async move {
+            let mut client = MemberClient::new(channel);
+            let call = client.heartbeat(request);
+            matches!(tokio::time::timeout(ANSWER, call).await, Ok(Ok(_))).then_some(id)
+        });
+    }
+    let mut alive: Vec<u64> = calls.join_all().await.into_iter().flatten().collect();
+    alive.push(node.id());
+    let stamp = super::members::now();
+    let mut batch = Batch::new();
+    for id in alive {
+        batch.push(
+            "UPDATE nodes SET heartbeat = ? WHERE id = ?",
+            vec![stamp.clone().into(), id.into()],
+        );
+    }
+    if node.propose(batch).await.is_err() {
+        return;
+    }
+    if rebalance::needed(node).await.unwrap_or(false) {
+        let _ = rebalance::run(node).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_period_follows_the_threshold_within_bounds() {
+        for (threshold, want) in [(20, 5000), (11, 2750), (2, 1000), (600, 5000)] {
+            assert_eq!(
+                interval(Duration::from_secs(threshold)),
+                Duration::from_millis(want),
+                "{threshold}s"
+            );
+        }
+    }
+}

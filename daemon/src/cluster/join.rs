@@ -1,0 +1,301 @@
+//! The joiner's side of a join, as `lxd init` and LXD's join operation do it: check the
+//! cluster certificate at each address (an unreachable address is skipped, a different
+//! certificate stops everything), get trusted with the token or password, be accepted,
+//! then drop the standalone database for the cluster's. A failure after acceptance is
+//! rolled back on both sides.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_shared::api::CertificatesPost;
+use corral_shared::preseed::{ClusterPreseed, JoinToken, Preseed};
+
+use super::accept::{AcceptReply, AcceptRequest, own_version};
+use super::{config as server_config, members};
+use crate::api::peer::{PeerClient, PeerError};
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::tls::Identity;
+
+/// How long one call to an existing member may take.
+const CALL: Duration = Duration::from_secs(10);
+/// How long the leader may take to bring the new member into the database.
+const FINISH: Duration = Duration::from_secs(45);
+
+/// Where and how to join, worked out from the preseed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The name this member will have.
+    pub name: String,
+    /// Members to try, in order.
+    pub addresses: Vec<String>,
+    /// The cluster certificate's fingerprint.
+    pub fingerprint: String,
+    /// The token, or the trust password, proving the right to join.
+    pub secret: String,
+    /// The address other members will reach this one on.
+    pub address: String,
+}
+
+/// Works out the target from a join preseed and this server's current local config.
+pub fn target(c: &ClusterPreseed, config: &BTreeMap<String, String>) -> Result<Target> {
+    let bad = Error::BadRequest;
+    let address = [c.server_address.as_str()]
+        .into_iter()
+        .chain(config.get("cluster.https_address").map(String::as_str))
+        .chain(config.get("core.https_address").map(String::as_str))
+        .find(|a| !a.is_empty())
+        .ok_or_else(|| bad("joining needs server_address (or core.https_address): the address other members reach this one on".into()))?;
+    let address = corral_shared::config::canonical_address(address).map_err(bad)?;
+    if !c.cluster_token.is_empty() {
+        let token = JoinToken::decode(&c.cluster_token).map_err(|e| {
+            bad(format!(
+                "cluster_token: {e}; copy the whole token printed by 'corral cluster add NAME'"
+            ))
+        })?;
+        if !c.server_name.is_empty() && c.server_name != token.server_name {
+            return Err(bad(format!(
+                "server_name {:?} differs from the name the token was issued for ({:?}); leave server_name out or issue a token for {:?}",
+                c.server_name, token.server_name, c.server_name
+            )));
+        }
+        return Ok(Target {
+            name: token.server_name.clone(),
+            addresses: token.addresses.clone(),
+            fingerprint: token.fingerprint.clone(),
+            secret: c.cluster_token.clone(),
+            address,
+        });
+    }
+    let pem = if !c.cluster_certificate.is_empty() {
+        c.cluster_certificate.clone()
+    } else {
+        std::fs::read_to_string(&c.cluster_certificate_path).map_err(|e| {
+            bad(format!(
+                "cluster_certificate_path {:?}: {e}",
+                c.cluster_certificate_path
+            ))
+        })?
+    };
+    let der = super::trust::der_of(&pem)?;
+    let cluster_address =
+        corral_shared::config::canonical_address(&c.cluster_address).map_err(bad)?;
+    Ok(Target {
+        name: c.server_name.clone(),
+        addresses: vec![cluster_address],
+        fingerprint: corral_shared::fingerprint::of_der(&der),
+        secret: c.cluster_password.clone(),
+        address,
+    })
+}
+
+fn refused(e: PeerError) -> Error {
+    match e {
+        PeerError::Refused {
+            status: 403,
+            message,
+        } => Error::Forbidden(format!(
+            "Failed to join cluster: Failed to setup cluster trust: {message}"
+        )),
+        PeerError::Refused { message, .. } => {
+            Error::BadRequest(format!("Failed to join cluster: {message}"))
+        }
+        other => Error::Unavailable(format!("Failed to join cluster: {other}")),
+    }
+}
+
+/// Gets this server's certificate trusted by the first reachable member; returns that member.
+async fn get_trusted(node: &Node, t: &Target) -> Result<String> {
+    let tls = crate::tls::pinned_client_config(node.server_identity(), &t.fingerprint)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let client = PeerClient::new(tls, CALL);
+    let post = CertificatesPost {
+        name: t.name.clone(),
+        kind: "server".into(),
+        certificate: node.server_identity().cert_pem().to_owned(),
+        password: t.secret.clone(),
+        trust_token: String::new(),
+    };
+    let body = serde_json::to_value(&post).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut unreachable = Vec::new();
+    for address in &t.addresses {
+        match client
+            .call(address, "POST", "/1.0/certificates", Some(&body))
+            .await
+        {
+            Ok(_) => return Ok(address.clone()),
+            Err(e @ PeerError::Unreachable { .. }) => unreachable.push(e.to_string()),
+            Err(PeerError::Certificate { address, reason }) => {
+                return Err(Error::BadRequest(format!(
+                    "Certificate fingerprint mismatch: the server at {address} is not the cluster this token or certificate is for ({reason}). \
+                     Nothing was changed; check the address, or get a new token with 'corral cluster add {}'",
+                    t.name
+                )));
+            }
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    Err(Error::Unavailable(format!(
+        "Unable to connect to any of the cluster members specified in join token: {}",
+        unreachable.join("; ")
+    )))
+}
+
+/// Joins the cluster a join preseed points at. On failure this server is left as it was.
+pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
+    if node.is_clustered() {
+        return Err(Error::BadRequest(
+            "This server is already clustered; remove it from its cluster first ('corral cluster remove NAME' on a member)".into(),
+        ));
+    }
+    let c = preseed
+        .cluster
+        .as_ref()
+        .ok_or_else(|| Error::BadRequest("the preseed has no cluster section".into()))?;
+    let local_before = server_config::current(node).await?;
+    let t = target(c, &local_before)?;
+    let contact = get_trusted(node, &t).await?;
+
+    let (schema, api_extensions) = own_version();
+    let request = AcceptRequest {
+        name: t.name.clone(),
+        address: t.address.clone(),
+        schema,
+        api_extensions,
+        architecture: std::env::consts::ARCH.into(),
+        member_config: c.member_config.clone(),
+    };
+    let body = serde_json::to_value(&request).map_err(|e| Error::Internal(e.to_string()))?;
+    let tls = crate::tls::pinned_client_config(node.server_identity(), &t.fingerprint)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let envelope = PeerClient::new(tls, CALL)
+        .call(&contact, "POST", "/internal/cluster/accept", Some(&body))
+        .await
+        .map_err(refused)?;
+    let reply: AcceptReply = serde_json::from_value(envelope.metadata)
+        .map_err(|e| Error::Internal(format!("malformed accept reply: {e}")))?;
+
+    if let Err(e) = become_member(node, &t, &reply, &contact).await {
+        rollback(node, &t, &contact).await;
+        return Err(e);
+    }
+    node.operations.set_location(&t.name);
+    Ok(())
+}
+
+async fn become_member(
+    node: &Arc<Node>,
+    t: &Target,
+    reply: &AcceptReply,
+    contact: &str,
+) -> Result<()> {
+    let identity = Identity::from_pem(
+        &reply.cluster_certificate,
+        &reply.cluster_key,
+        std::path::Path::new("accept reply"),
+    )
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    if identity.fingerprint() != t.fingerprint {
+        return Err(Error::BadRequest(
+            "the cluster handed over another certificate than the one it presents".into(),
+        ));
+    }
+    identity
+        .save(node.dirs.root(), "cluster")
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    node.set_cluster_identity(identity.clone())?;
+    let mut local = BTreeMap::new();
+    local.insert("core.https_address".to_owned(), t.address.clone());
+    node.local.set_config(&local)?;
+    node.reset_database(reply.id, false).await?;
+    node.reconcile_listeners().await?;
+
+    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::json!({ "id": reply.id });
+    PeerClient::new(tls, FINISH)
+        .call(contact, "POST", "/internal/cluster/finish", Some(&body))
+        .await
+        .map_err(refused)?;
+    wait_until_replica(node).await
+}
+
+/// Waits (bounded) until this member has applied the log up to the membership entry that
+/// added it; its own row, written at acceptance before that entry, is then in its replica.
+async fn wait_until_replica(node: &Node) -> Result<()> {
+    let id = node.id();
+    let mut metrics = node.raft().metrics();
+    let ready = metrics.wait_for(|m| {
+        let added = m.membership_config.membership().get_node(&id).is_some();
+        let applied = m.last_applied.map(|l| l.index);
+        added && applied >= m.membership_config.log_id().map(|l| l.index)
+    });
+    tokio::time::timeout(FINISH, ready)
+        .await
+        .map_err(|_| {
+            Error::Unavailable(
+                "joined, but this member did not receive the database in time".into(),
+            )
+        })?
+        .map_err(|_| Error::Internal("the database stopped while joining".into()))?;
+    members::own_name(node).await.map(|_| ())
+}
+
+/// Undoes a half-made join: the cluster forgets the member, and this server goes back to
+/// being a standalone server.
+async fn rollback(node: &Arc<Node>, t: &Target, contact: &str) {
+    if let Some(identity) = node.cluster_identity()
+        && let Ok(tls) = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+    {
+        let path = format!("/1.0/cluster/members/{}?force=1", t.name);
+        let _ = PeerClient::new(tls, CALL)
+            .call(contact, "DELETE", &path, None)
+            .await;
+    }
+    let _ = std::fs::remove_file(node.dirs.root().join("cluster.crt"));
+    let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
+    node.clear_cluster_identity();
+    let _ = node.reset_database(1, true).await;
+    let _ = node.reconcile_listeners().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_the_member_and_where_to_go() {
+        let token = JoinToken {
+            server_name: "node2".into(),
+            fingerprint: "fp".into(),
+            addresses: vec!["127.0.0.1:8443".into(), "127.0.0.3:8443".into()],
+            secret: "s".into(),
+            expires_at: String::new(),
+        };
+        let c = ClusterPreseed {
+            enabled: true,
+            server_address: "127.0.0.2".into(),
+            cluster_token: token.encode(),
+            ..Default::default()
+        };
+        let t = target(&c, &BTreeMap::new()).unwrap();
+        assert_eq!(t.name, "node2");
+        assert_eq!(t.addresses.len(), 2);
+        assert_eq!(t.address, "127.0.0.2:8443");
+
+        let mut other_name = c.clone();
+        other_name.server_name = "node9".into();
+        assert!(target(&other_name, &BTreeMap::new()).is_err());
+
+        let mut no_address = c;
+        no_address.server_address.clear();
+        assert!(target(&no_address, &BTreeMap::new()).is_err());
+        let config =
+            BTreeMap::from([("core.https_address".to_owned(), "127.0.0.5:9000".to_owned())]);
+        assert_eq!(
+            target(&no_address, &config).unwrap().address,
+            "127.0.0.5:9000"
+        );
+    }
+}

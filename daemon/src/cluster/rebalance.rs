@@ -1,0 +1,163 @@
+//! Applying the role rule (`roles`) to the running cluster, on the leader: one change at a
+//! time, until the rule asks for nothing more. Voters are what Raft's membership says;
+//! stand-bys and spares are Raft learners told apart by their recorded label.
+
+use std::collections::BTreeSet;
+
+use openraft::{BasicNode, ChangeMembers};
+use time::OffsetDateTime;
+
+use super::members::{self, RaftView};
+use super::roles::{self, Change, DbRole, Limits, MemberState};
+use crate::db::batch::Batch;
+use crate::db::global::queries::{self, MemberRow};
+use crate::error::{Error, Result};
+use crate::node::Node;
+
+/// Upper bound on changes in one run, so a rule bug can never spin the leader.
+const MAX_CHANGES: usize = 64;
+
+/// The members as the role rule sees them.
+pub fn states(
+    rows: &[MemberRow],
+    raft: &RaftView,
+    self_id: u64,
+    now: OffsetDateTime,
+    threshold: std::time::Duration,
+) -> Vec<MemberState> {
+    rows.iter()
+        .map(|r| {
+            let (status, _) = members::status(r, r.id == self_id, now, threshold);
+            let role = if raft.voters.contains(&r.id) {
+                DbRole::Voter
+            } else if r.db_role == 1 {
+                DbRole::StandBy
+            } else {
+                DbRole::Spare
+            };
+            MemberState {
+                id: r.id,
+                role,
+                online: status != corral_shared::api::MemberStatus::Offline,
+                failure_domain: r.failure_domain.clone(),
+                evacuated: r.state == 2,
+            }
+        })
+        .collect()
+}
+
+fn label(role: DbRole) -> i64 {
+    match role {
+        DbRole::Voter => 0,
+        DbRole::StandBy => 1,
+        DbRole::Spare => 2,
+    }
+}
+
+async fn snapshot(node: &Node) -> Result<(Vec<MemberState>, Limits, Vec<MemberRow>)> {
+    let (rows, config) = node
+        .global
+        .read(|c| Ok((queries::members(c)?, queries::config(c)?)))
+        .await?;
+    let settings = corral_shared::config::ClusterSettings::from_config(&config);
+    let states = states(
+        &rows,
+        &RaftView::of(node),
+        node.id(),
+        OffsetDateTime::now_utc(),
+        settings.offline_threshold,
+    );
+    let limits = Limits {
+        max_voters: settings.max_voters,
+        max_standby: settings.max_standby,
+    };
+    Ok((states, limits, rows))
+}
+
+/// Whether the rule would change anything now.
+pub async fn needed(node: &Node) -> Result<bool> {
+    if !node.is_leader() {
+        return Ok(false);
+    }
+    let (states, limits, _) = snapshot(node).await?;
+    Ok(roles::next_change(node.id(), &states, &limits).is_some())
+}
+
+/// Runs the rule to completion. Only the leader acts; elsewhere this does nothing.
+pub async fn run(node: &Node) -> Result<()> {
+    let _guard = node.membership.lock().await;
+    for _ in 0..MAX_CHANGES {
+        if !node.is_leader() {
+            return Ok(());
+        }
+        let (states, limits, rows) = snapshot(node).await?;
+        let Some(change) = roles::next_change(node.id(), &states, &limits) else {
+            return Ok(());
+        };
+        apply(node, &change, &states, &rows).await?;
+    }
+    Err(Error::Internal(format!(
+        "role rebalancing did not settle after {MAX_CHANGES} changes; see 'corral cluster list'"
+    )))
+}
+
+async fn apply(
+    node: &Node,
+    change: &Change,
+    states: &[MemberState],
+    rows: &[MemberRow],
+) -> Result<()> {
+    let was_voter = states
+        .iter()
+        .any(|s| s.id == change.id && s.role == DbRole::Voter);
+    let raft = node.raft();
+    let unavailable = |e: String| {
+        Error::Unavailable(format!(
+            "cannot change the role of member {}: {e}",
+            change.id
+        ))
+    };
+    match change.role {
+        DbRole::Voter => {
+            let known = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(&change.id)
+                .is_some();
+            if !known {
+                let address = rows
+                    .iter()
+                    .find(|r| r.id == change.id)
+                    .map(|r| r.address.clone())
+                    .unwrap_or_default();
+                raft.add_learner(change.id, BasicNode::new(address), true)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+            }
+            raft.change_membership(
+                ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
+                false,
+            )
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        }
+        DbRole::StandBy | DbRole::Spare if was_voter => {
+            // Kept as a learner: it still replicates, ready to be promoted again.
+            raft.change_membership(
+                ChangeMembers::RemoveVoters(BTreeSet::from([change.id])),
+                true,
+            )
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        }
+        _ => {}
+    }
+    let mut batch = Batch::new();
+    batch.push(
+        "UPDATE nodes SET db_role = ? WHERE id = ?",
+        vec![label(change.role).into(), change.id.into()],
+    );
+    node.propose(batch).await.map(|_| ())
+}
