@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::cluster::ClusterCommand;
 use crate::commands::config::ConfigCommand;
+use crate::commands::demo::DemoArgs;
 use crate::commands::query::QueryArgs;
 
 /// corral: the Corral operator console. It talks to the local daemon found through CORRAL_DIR.
@@ -28,6 +29,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Show the client and server versions
     Version,
+    /// Start a three-member cluster on loopback to try Corral (Ctrl-C stops and removes it)
+    Demo(DemoArgs),
 }
 
 #[cfg(test)]
@@ -75,6 +78,129 @@ mod tests {
             })
         );
         assert!(Cli::try_parse_from(["corral", "cluster", "list", "--format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn member_commands_parse() {
+        use crate::commands::cluster::RoleCommand;
+        assert_eq!(
+            parse(&["cluster", "add", "node4", "--quiet"]),
+            Command::Cluster(ClusterCommand::Add {
+                name: "node4".into(),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "list-tokens", "-f", "csv"]),
+            Command::Cluster(ClusterCommand::ListTokens {
+                format: Format::Csv
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "revoke-token", "node9"]),
+            Command::Cluster(ClusterCommand::RevokeToken {
+                name: "node9".into()
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "get", "node1", "failure_domain"]),
+            Command::Cluster(ClusterCommand::Get {
+                name: "node1".into(),
+                key: "failure_domain".into(),
+                property: false
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "set", "node1", "-p", "description", "top rack"]),
+            Command::Cluster(ClusterCommand::Set {
+                name: "node1".into(),
+                args: vec!["description".into(), "top rack".into()],
+                property: true
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "unset", "node1", "user.x", "--property"]),
+            Command::Cluster(ClusterCommand::Unset {
+                name: "node1".into(),
+                key: "user.x".into(),
+                property: true
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "edit", "node1"]),
+            Command::Cluster(ClusterCommand::Edit {
+                name: "node1".into()
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "rename", "node1", "alpha"]),
+            Command::Cluster(ClusterCommand::Rename {
+                name: "node1".into(),
+                new_name: "alpha".into()
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "rm", "node2", "--force", "--yes"]),
+            Command::Cluster(ClusterCommand::Remove {
+                name: "node2".into(),
+                force: true,
+                yes: true
+            })
+        );
+        assert_eq!(
+            parse(&["cluster", "role", "add", "node1", "event-hub,ovn-chassis"]),
+            Command::Cluster(ClusterCommand::Role(RoleCommand::Add {
+                name: "node1".into(),
+                roles: "event-hub,ovn-chassis".into()
+            }))
+        );
+        assert_eq!(
+            parse(&["cluster", "role", "remove", "node1", "event-hub"]),
+            Command::Cluster(ClusterCommand::Role(RoleCommand::Remove {
+                name: "node1".into(),
+                roles: "event-hub".into()
+            }))
+        );
+        assert!(Cli::try_parse_from(["corral", "cluster", "set", "node1"]).is_err());
+        assert!(Cli::try_parse_from(["corral", "cluster", "rename", "node1"]).is_err());
+    }
+
+    #[test]
+    fn trust_and_demo_parse() {
+        use crate::commands::config::TrustCommand;
+        use crate::commands::demo::DemoArgs;
+        assert_eq!(
+            parse(&["config", "trust", "list", "--format", "yaml"]),
+            Command::Config(ConfigCommand::Trust(TrustCommand::List {
+                format: Format::Yaml
+            }))
+        );
+        assert_eq!(
+            parse(&["config", "trust", "remove", "136ab692cca5"]),
+            Command::Config(ConfigCommand::Trust(TrustCommand::Remove {
+                fingerprint: "136ab692cca5".into()
+            }))
+        );
+        assert_eq!(
+            parse(&["demo"]),
+            Command::Demo(DemoArgs {
+                keep_dir: false,
+                exit_after_formation: false
+            })
+        );
+        assert_eq!(
+            parse(&["demo", "--keep-dir", "--exit-after-formation"]),
+            Command::Demo(DemoArgs {
+                keep_dir: true,
+                exit_after_formation: true
+            })
+        );
+        let help = Cli::command()
+            .find_subcommand_mut("demo")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(help.contains("--keep-dir") && !help.contains("exit-after-formation"));
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub enum CliError {
     /// The arguments make no sense together; the message says how to write them.
     #[error("{0}")]
     Usage(String),
+    /// A local step failed (an editor, a daemon process, a confirmation refused); the
+    /// message says what happened and what to do.
+    #[error("{0}")]
+    Failed(String),
     /// The answer could not be turned into the requested format.
     #[error("cannot print the answer as {format}: {message}; try another --format")]
     Encode {

@@ -2,8 +2,11 @@
 
 mod cli;
 mod commands;
+mod demo;
 mod error;
 mod format;
+mod terminal;
+mod x509;
 
 use std::process::ExitCode;
 

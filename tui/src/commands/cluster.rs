@@ -7,8 +7,12 @@ use clap::Subcommand;
 use corral_shared::api::ClusterMember;
 use corral_shared::client::Client;
 
+use crate::commands::config::parse_assignments;
 use crate::error::CliError;
 use crate::format::{self, Format};
+
+pub mod member;
+pub mod tokens;
 
 /// The `cluster` subcommands.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -24,6 +28,103 @@ pub enum ClusterCommand {
     Show {
         /// The member's name
         name: String,
+    },
+    /// Issue a join token for a new member
+    Add {
+        /// The name the new member will join with
+        name: String,
+        /// Print only the token
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the join tokens not used yet
+    ListTokens {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Revoke a member's join token
+    RevokeToken {
+        /// The member the token was issued for
+        name: String,
+    },
+    /// Print a member's config value, or a property (description, failure_domain)
+    Get {
+        /// The member's name
+        name: String,
+        /// A config key (scheduler.instance, user.*) or a property name
+        key: String,
+        /// Get a property rather than a config key
+        #[arg(short, long)]
+        property: bool,
+    },
+    /// Set a member's config keys or properties: `KEY VALUE`, or `KEY=VALUE...`
+    Set {
+        /// The member's name
+        name: String,
+        /// `KEY VALUE`, or one or more `KEY=VALUE`
+        #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
+        args: Vec<String>,
+        /// Set properties rather than config keys
+        #[arg(short, long)]
+        property: bool,
+    },
+    /// Unset a member's config key or property
+    Unset {
+        /// The member's name
+        name: String,
+        /// A config key or a property name
+        key: String,
+        /// Unset a property rather than a config key
+        #[arg(short, long)]
+        property: bool,
+    },
+    /// Edit a member's writable part as YAML (in $EDITOR, or from standard input)
+    Edit {
+        /// The member's name
+        name: String,
+    },
+    /// Rename a member
+    Rename {
+        /// The member's current name
+        name: String,
+        /// Its new name
+        new_name: String,
+    },
+    /// Remove a member from the cluster
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// The member's name
+        name: String,
+        /// Remove it even if it cannot be reached or cleaned up (last resort)
+        #[arg(short, long)]
+        force: bool,
+        /// Do not ask for confirmation with --force
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Add or remove a member's roles (event-hub, ovn-chassis)
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+/// The `cluster role` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum RoleCommand {
+    /// Give a member roles
+    Add {
+        /// The member's name
+        name: String,
+        /// ROLE[,ROLE...]
+        roles: String,
+    },
+    /// Take roles away from a member
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// The member's name
+        name: String,
+        /// ROLE[,ROLE...]
+        roles: String,
     },
 }
 
@@ -42,6 +143,57 @@ pub async fn run(
         ClusterCommand::Show { name } => {
             let member: ClusterMember = client.get(&member_path(&name)).await?;
             format::yaml::document(&member).map_err(|e| CliError::encode("YAML", e))?
+        }
+        ClusterCommand::Add { name, quiet } => return tokens::add(client, &name, quiet, out).await,
+        ClusterCommand::ListTokens { format } => return tokens::list(client, format, out).await,
+        ClusterCommand::RevokeToken { name } => return tokens::revoke(client, &name, out).await,
+        ClusterCommand::Get {
+            name,
+            key,
+            property,
+        } => return member::get(client, &name, &key, property, out).await,
+        ClusterCommand::Set {
+            name,
+            args,
+            property,
+        } => {
+            let changes = parse_assignments(&args, "corral cluster set NAME")?;
+            member::update(client, &name, |put| {
+                member::apply_set(put, &name, changes, property)
+            })
+            .await?;
+            return Ok(());
+        }
+        ClusterCommand::Unset {
+            name,
+            key,
+            property,
+        } => {
+            member::update(client, &name, |put| {
+                member::apply_unset(put, &name, &key, property)
+            })
+            .await?;
+            return Ok(());
+        }
+        ClusterCommand::Edit { name } => return member::edit(client, &name).await,
+        ClusterCommand::Rename { name, new_name } => {
+            return member::rename(client, &name, &new_name, out).await;
+        }
+        ClusterCommand::Remove { name, force, yes } => {
+            return member::remove(client, &name, force, yes, out).await;
+        }
+        ClusterCommand::Role(RoleCommand::Add { name, roles }) => {
+            let roles = member::parse_roles(&roles)?;
+            member::update(client, &name, |put| member::add_roles(put, &name, &roles)).await?;
+            return Ok(());
+        }
+        ClusterCommand::Role(RoleCommand::Remove { name, roles }) => {
+            let roles = member::parse_roles(&roles)?;
+            member::update(client, &name, |put| {
+                member::remove_roles(put, &name, &roles)
+            })
+            .await?;
+            return Ok(());
         }
     };
     out.write_all(text.as_bytes())?;
@@ -98,7 +250,7 @@ pub fn member_path(name: &str) -> String {
 }
 
 /// Compares names with digit runs taken as numbers, so `node9` sorts before `node10`.
-fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a, b);
     loop {
         match (a.chars().next(), b.chars().next()) {

@@ -11,6 +11,10 @@ use serde_json::Value;
 use crate::error::CliError;
 use crate::format;
 
+pub mod trust;
+
+pub use trust::TrustCommand;
+
 /// The `config` subcommands.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum ConfigCommand {
@@ -32,6 +36,9 @@ pub enum ConfigCommand {
         /// The key, e.g. cluster.offline_threshold
         key: String,
     },
+    /// Manage the trusted certificates
+    #[command(subcommand)]
+    Trust(TrustCommand),
 }
 
 /// Runs a `config` subcommand against the daemon and prints the answer.
@@ -50,13 +57,14 @@ pub async fn run(
             writeln!(out, "{}", value_text(server.config.get(&key)))?;
         }
         ConfigCommand::Set { args } => {
-            let changes = parse_assignments(&args)?;
+            let changes = parse_assignments(&args, "corral config set")?;
             client.patch("/1.0", &patch_body(changes), None).await?;
         }
         ConfigCommand::Unset { key } => {
             let changes = BTreeMap::from([(key, String::new())]);
             client.patch("/1.0", &patch_body(changes), None).await?;
         }
+        ConfigCommand::Trust(command) => trust::run(client, command, out).await?,
     }
     Ok(())
 }
@@ -76,7 +84,11 @@ pub fn value_text(value: Option<&Value>) -> String {
 }
 
 /// Reads `KEY VALUE` or `KEY=VALUE...`, the two forms lxc accepts.
-pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+/// `usage` is the command as its help writes it (`corral config set`), for the error.
+pub fn parse_assignments(
+    args: &[String],
+    usage: &str,
+) -> Result<BTreeMap<String, String>, CliError> {
     if let [key, value] = args
         && !key.contains('=')
     {
@@ -86,8 +98,8 @@ pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, String>, Cl
         .map(|arg| match arg.split_once('=') {
             Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
             _ => Err(CliError::Usage(format!(
-                "Invalid key=value configuration: {arg}; write 'corral config set KEY VALUE' \
-                 or 'corral config set KEY=VALUE [KEY=VALUE...]'"
+                "Invalid key=value configuration: {arg}; write '{usage} KEY VALUE' or \
+                 '{usage} KEY=VALUE [KEY=VALUE...]'"
             ))),
         })
         .collect()
@@ -106,6 +118,10 @@ pub fn patch_body(changes: BTreeMap<String, String>) -> ServerPut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+        parse_assignments(args, "corral config set")
+    }
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -140,17 +156,17 @@ mod tests {
 
     #[test]
     fn both_assignment_forms_are_read() {
-        let pair = parse_assignments(&args(&["cluster.max_voters", "5"])).unwrap();
+        let pair = parse(&args(&["cluster.max_voters", "5"])).unwrap();
         assert_eq!(pair["cluster.max_voters"], "5");
-        let many = parse_assignments(&args(&["a=1", "b=x=y"])).unwrap();
+        let many = parse(&args(&["a=1", "b=x=y"])).unwrap();
         assert_eq!(many["a"], "1");
         assert_eq!(many["b"], "x=y");
-        let err = parse_assignments(&args(&["cluster.max_voters"])).unwrap_err();
+        let err = parse(&args(&["cluster.max_voters"])).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("Invalid key=value configuration")
         );
-        assert!(parse_assignments(&args(&["a=1", "b", "c"])).is_err());
+        assert!(parse(&args(&["a=1", "b", "c"])).is_err());
     }
 
     #[test]

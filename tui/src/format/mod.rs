@@ -1,6 +1,7 @@
 //! Output formatting, kept apart from the commands so it is tested without a daemon.
 
 pub mod csv;
+pub mod dates;
 pub mod json;
 pub mod table;
 pub mod yaml;

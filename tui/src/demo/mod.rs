@@ -1,0 +1,164 @@
+//! The processes behind `corral demo`: one temporary directory holding each member's
+//! `CORRAL_DIR` and log, and the members themselves. [`Demo`] is a guard: whatever happens,
+//! dropping it leaves no process and (unless asked to keep it) no directory behind.
+
+pub mod member;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::CliError;
+pub use member::Member;
+
+/// How long members get to stop after being asked, before SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The demo's directory and members.
+#[derive(Debug)]
+pub struct Demo {
+    /// The members, in the order they were started.
+    pub members: Vec<Member>,
+    dir: Option<tempfile::TempDir>,
+    keep: bool,
+}
+
+impl Demo {
+    /// A fresh temporary directory; `keep` leaves it in place when the demo ends.
+    pub fn new(keep: bool) -> Result<Demo, CliError> {
+        let dir = tempfile::Builder::new()
+            .prefix("corral-demo-")
+            .tempdir()
+            .map_err(|e| {
+                CliError::Failed(format!(
+                    "cannot create the demo's directory in {}: {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
+        Ok(Demo {
+            members: Vec::new(),
+            dir: Some(dir),
+            keep,
+        })
+    }
+
+    /// The directory holding everything.
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map_or(Path::new(""), |d| d.path())
+    }
+
+    /// Starts a member named `name` on a free port of `ip`, with `DIR/NAME` as its
+    /// `CORRAL_DIR` and `DIR/NAME.log` as its log.
+    pub fn start_member(
+        &mut self,
+        corrald: &Path,
+        name: &str,
+        ip: &str,
+    ) -> Result<&mut Member, CliError> {
+        let address = member::free_address(ip)?;
+        let dir = self.path().join(name);
+        let log = self.path().join(format!("{name}.log"));
+        let member = Member::spawn(corrald, name, address, dir, log)?;
+        self.members.push(member);
+        Ok(self.members.last_mut().expect("just pushed"))
+    }
+
+    /// Stops every member cleanly: all are asked at once, then each gets until a shared
+    /// deadline to exit before it is killed. Says what happened on `out`.
+    pub async fn stop(&mut self, out: &mut dyn Write) -> Result<(), CliError> {
+        for member in &mut self.members {
+            member.ask_to_stop().await;
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        for member in &mut self.members {
+            if member.wait_exit(deadline).await {
+                writeln!(out, "Stopped {}", member.name)?;
+            } else {
+                member.kill();
+                writeln!(
+                    out,
+                    "{} did not stop within {}s; killed it (its log: {})",
+                    member.name,
+                    STOP_TIMEOUT.as_secs(),
+                    member.log.display()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the demo: the directory is removed, or kept and returned with `keep`.
+    pub fn finish(mut self) -> Result<Option<PathBuf>, CliError> {
+        self.members.clear();
+        let Some(dir) = self.dir.take() else {
+            return Ok(None);
+        };
+        if self.keep {
+            return Ok(Some(dir.keep()));
+        }
+        let path = dir.path().to_path_buf();
+        dir.close()
+            .map_err(|e| CliError::Failed(format!("cannot remove {}: {e}", path.display())))?;
+        Ok(None)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        // Processes first (their Drop kills them), then the directory they were using.
+        self.members.clear();
+        if self.keep
+            && let Some(dir) = self.dir.take()
+        {
+            let _ = dir.keep();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_goes_unless_kept() {
+        let demo = Demo::new(false).unwrap();
+        let path = demo.path().to_path_buf();
+        assert!(path.is_dir());
+        assert_eq!(demo.finish().unwrap(), None);
+        assert!(!path.exists());
+
+        let demo = Demo::new(true).unwrap();
+        let path = demo.path().to_path_buf();
+        assert_eq!(demo.finish().unwrap(), Some(path.clone()));
+        assert!(path.is_dir());
+        std::fs::remove_dir_all(&path).unwrap();
+
+        // Dropped without finishing (an error path): removed all the same.
+        let demo = Demo::new(false).unwrap();
+        let path = demo.path().to_path_buf();
+        drop(demo);
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn members_live_in_the_directory_and_die_with_the_guard() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut demo = Demo::new(false).unwrap();
+        let program = demo.path().join("fake-corrald");
+        std::fs::write(&program, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = demo.path().to_path_buf();
+        let member = demo.start_member(&program, "node1", "127.0.0.1").unwrap();
+        let pid = member.pid();
+        assert_eq!(member.dir, path.join("node1"));
+        assert!(member.address.starts_with("127.0.0.1:"));
+        let mut out = Vec::new();
+        demo.stop(&mut out).await.unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "Stopped node1\n");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+        demo.finish().unwrap();
+        assert!(!path.exists());
+    }
+}
