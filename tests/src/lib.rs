@@ -10,11 +10,13 @@
 //! ```
 
 mod binaries;
+mod cluster;
 mod https;
 mod member;
 mod wait;
 
 pub use binaries::{corral_bin, corrald_bin};
+pub use cluster::Cluster;
 pub use https::{HttpsClient, HttpsReply};
 pub use member::{CommandOutput, Member};
 pub use wait::wait_until;

@@ -44,6 +44,7 @@ pub struct Member {
     pub address: String,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    env: Vec<(String, String)>,
 }
 
 /// Picks a loopback address nobody else in this machine is using: a distinct 127.x.y.z per
@@ -77,7 +78,14 @@ impl Member {
             address: free_address(),
             dir,
             child: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the daemon's next start (tuning settings).
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// A new member, started and ready.
@@ -103,6 +111,7 @@ impl Member {
         let log = std::fs::File::create(self.dir().join("corrald.log")).expect("log file");
         let child = Command::new(corrald_bin())
             .env("CORRAL_DIR", self.dir())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -174,6 +183,105 @@ impl Member {
         self.corrald(&["init", "--preseed"], Some(&preseed)).ok();
     }
 
+    /// Issues a join token for `name` on this member (as `corral cluster add` does).
+    pub fn token_for(&self, name: &str) -> String {
+        let body = serde_json::json!({ "server_name": name }).to_string();
+        let (status, text) = self.raw("POST", "/1.0/cluster/members", Some(&body));
+        assert_eq!(status, 202, "token for {name}: {text}");
+        let envelope: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let meta = &envelope["metadata"]["metadata"];
+        let token = corral_shared::preseed::JoinToken {
+            server_name: meta["serverName"].as_str().expect("serverName").to_owned(),
+            fingerprint: meta["fingerprint"]
+                .as_str()
+                .expect("fingerprint")
+                .to_owned(),
+            addresses: serde_json::from_value(meta["addresses"].clone()).expect("addresses"),
+            secret: meta["secret"].as_str().expect("secret").to_owned(),
+            expires_at: meta["expiresAt"].as_str().unwrap_or_default().to_owned(),
+        };
+        token.encode()
+    }
+
+    /// The `member_config` answers (all empty) to the keys `via`'s cluster asks joiners for.
+    pub fn member_config_answers(via: &Member) -> String {
+        let cluster: serde_json::Value =
+            serde_json::from_str(via.corral(&["query", "/1.0/cluster"]).ok()).expect("JSON");
+        let keys = cluster["member_config"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if keys.is_empty() {
+            return String::new();
+        }
+        let mut yaml = String::from("  member_config:\n");
+        for k in keys {
+            yaml.push_str(&format!(
+                "  - entity: {}\n    name: {}\n    key: {}\n    value: \"\"\n",
+                k["entity"].as_str().unwrap_or_default(),
+                k["name"].as_str().unwrap_or_default(),
+                k["key"].as_str().unwrap_or_default()
+            ));
+        }
+        yaml
+    }
+
+    /// A preseed that joins this member to `via`'s cluster with `token`.
+    pub fn token_preseed(&self, via: &Member, token: &str) -> String {
+        format!(
+            "cluster:\n  enabled: true\n  server_address: {}\n  cluster_token: {token}\n{}",
+            self.address,
+            Self::member_config_answers(via)
+        )
+    }
+
+    /// A preseed that joins this member to `via`'s cluster with the trust password.
+    pub fn password_preseed(&self, via: &Member, password: &str) -> String {
+        let cert = via.server_info()["environment"]["certificate"]
+            .as_str()
+            .expect("the cluster certificate")
+            .to_owned();
+        let cert_path = self.dir().join("cluster-to-join.crt");
+        std::fs::write(&cert_path, cert).expect("write the certificate");
+        format!(
+            "cluster:\n  enabled: true\n  server_name: {}\n  server_address: {}\n  cluster_address: {}\n  cluster_certificate_path: {}\n  cluster_password: {password}\n{}",
+            self.name,
+            self.address,
+            via.address,
+            cert_path.display(),
+            Self::member_config_answers(via)
+        )
+    }
+
+    /// Tries to apply a preseed with `corrald init --preseed -`.
+    pub fn init(&self, preseed: &str) -> CommandOutput {
+        self.corrald(&["init", "--preseed", "-"], Some(preseed))
+    }
+
+    /// Joins `via`'s cluster with a token `via` issues for this member's name.
+    pub fn join_by_token(&self, via: &Member) {
+        let token = via.token_for(&self.name);
+        self.init(&self.token_preseed(via, &token)).ok();
+    }
+
+    /// Joins `via`'s cluster with the trust password of the bootstrap asset.
+    pub fn join_by_password(&self, via: &Member) {
+        self.init(&self.password_preseed(via, "sekret")).ok();
+    }
+
+    /// `GET /1.0` as JSON.
+    pub fn server_info(&self) -> serde_json::Value {
+        serde_json::from_str(self.corral(&["query", "/1.0"]).ok()).expect("JSON")
+    }
+
+    /// The member named `name` as `corral cluster list --format json` shows it.
+    pub fn member(&self, name: &str) -> serde_json::Value {
+        self.members()
+            .into_iter()
+            .find(|m| m["server_name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed"))
+    }
+
     /// Runs `corral ARGS` against this member.
     pub fn corral(&self, args: &[&str]) -> CommandOutput {
         run(Command::new(corral_bin()).args(args), self.dir(), None)
@@ -199,7 +307,13 @@ impl Member {
     }
 
     /// Sends a request with `If-Match`: the HTTP status, or the error status it was refused with.
-    pub fn request_if_match(&self, method: &str, path: &str, body: &serde_json::Value, etag: &str) -> u16 {
+    pub fn request_if_match(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+        etag: &str,
+    ) -> u16 {
         let client = self.client();
         match block_on(client.request(method, path, Some(body), Some(etag))) {
             Ok(resp) => resp.status,

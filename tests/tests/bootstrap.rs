@@ -10,7 +10,10 @@ fn assert_single_online_leader(member: &Member) {
     assert_eq!(m["server_name"], member.name.as_str());
     assert_eq!(m["status"], "Online");
     assert_eq!(m["message"], "Fully operational");
-    assert_eq!(m["roles"], serde_json::json!(["database-leader", "database"]));
+    assert_eq!(
+        m["roles"],
+        serde_json::json!(["database-leader", "database"])
+    );
     assert_eq!(m["database"], true);
     assert_eq!(m["url"], format!("https://{}", member.address));
 }
@@ -28,7 +31,10 @@ fn a_preseed_bootstraps_a_one_member_cluster_with_the_leader_role() {
 
     let config = node1.corral(&["config", "show"]);
     let config = config.ok();
-    assert!(config.contains(&format!("core.https_address: {}", node1.address)), "{config}");
+    assert!(
+        config.contains(&format!("core.https_address: {}", node1.address)),
+        "{config}"
+    );
     // The trust password is stored hashed and only ever shown as set.
     assert!(config.contains("core.trust_password: true"), "{config}");
     assert!(!config.contains("sekret"), "{config}");
@@ -38,17 +44,25 @@ fn a_preseed_bootstraps_a_one_member_cluster_with_the_leader_role() {
 fn a_bootstrapped_member_keeps_its_state_across_a_clean_restart_and_a_crash() {
     let mut node1 = Member::start("node1");
     node1.bootstrap();
-    node1.corral(&["config", "set", "user.planet", "earth"]).ok();
+    node1
+        .corral(&["config", "set", "user.planet", "earth"])
+        .ok();
 
     node1.shutdown();
     node1.restart();
     assert_single_online_leader(&node1);
-    assert_eq!(node1.corral(&["config", "get", "user.planet"]).ok().trim(), "earth");
+    assert_eq!(
+        node1.corral(&["config", "get", "user.planet"]).ok().trim(),
+        "earth"
+    );
 
     node1.kill();
     node1.restart();
     assert_single_online_leader(&node1);
-    assert_eq!(node1.corral(&["config", "get", "user.planet"]).ok().trim(), "earth");
+    assert_eq!(
+        node1.corral(&["config", "get", "user.planet"]).ok().trim(),
+        "earth"
+    );
 }
 
 #[test]
@@ -57,7 +71,10 @@ fn bootstrapping_twice_is_refused_and_changes_nothing() {
     node1.bootstrap();
     let again = node1.corrald(&["init", "--preseed"], Some(&node1.bootstrap_preseed()));
     let err = again.failed();
-    assert!(err.contains("already exists") || err.contains("already clustered"), "{err}");
+    assert!(
+        err.contains("already exists") || err.contains("already clustered"),
+        "{err}"
+    );
     assert_single_online_leader(&node1);
 }
 

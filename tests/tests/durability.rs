@@ -31,7 +31,10 @@ fn every_acknowledged_config_write_survives_sigkill() {
                     let body = serde_json::json!({ "config": { &key: i.to_string() } });
                     match client.patch("/1.0", &body, None).await {
                         Ok(_) => {
-                            acknowledged.lock().expect("lock").insert(key, i.to_string());
+                            acknowledged
+                                .lock()
+                                .expect("lock")
+                                .insert(key, i.to_string());
                         }
                         // The daemon died under us: unacknowledged writes may go either way.
                         Err(_) => break,
@@ -41,9 +44,11 @@ fn every_acknowledged_config_write_survives_sigkill() {
         })
     };
     // Kill in the middle of the stream, once a good number of writes were acknowledged.
-    wait_until("50 acknowledged writes", std::time::Duration::from_secs(60), || {
-        (acknowledged.lock().expect("lock").len() >= 50).then_some(())
-    });
+    wait_until(
+        "50 acknowledged writes",
+        std::time::Duration::from_secs(60),
+        || (acknowledged.lock().expect("lock").len() >= 50).then_some(()),
+    );
     node1.kill();
     stop.store(true, Ordering::Relaxed);
     writer.join().expect("the writer thread ends");
@@ -54,6 +59,10 @@ fn every_acknowledged_config_write_survives_sigkill() {
     let config = &server["config"];
     let acknowledged = acknowledged.lock().expect("lock");
     for (key, value) in acknowledged.iter() {
-        assert_eq!(config[key], value.as_str(), "acknowledged write {key} was lost");
+        assert_eq!(
+            config[key],
+            value.as_str(),
+            "acknowledged write {key} was lost"
+        );
     }
 }

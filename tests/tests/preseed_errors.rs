@@ -14,7 +14,11 @@ fn invalid_assets() -> Vec<(String, String, String)> {
             .and_then(|l| l.strip_prefix("# expect: "))
             .unwrap_or_else(|| panic!("{} has no '# expect:' first line", path.display()))
             .to_owned();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         cases.push((name, text, expect));
     }
     assert!(cases.len() >= 5, "expected the five malformed preseeds");
@@ -28,8 +32,14 @@ fn each_malformed_preseed_is_refused_precisely_and_nothing_changes() {
     for (name, text, expect) in invalid_assets() {
         let out = node1.corrald(&["init", "--preseed", "-"], Some(&text));
         let err = out.failed();
-        assert!(err.contains(&expect), "{name}: expected\n  {expect}\ngot\n  {err}");
-        assert!(err.contains("standard input"), "{name}: the error names its source: {err}");
+        assert!(
+            err.contains(&expect),
+            "{name}: expected\n  {expect}\ngot\n  {err}"
+        );
+        assert!(
+            err.contains("standard input"),
+            "{name}: the error names its source: {err}"
+        );
     }
     let after = node1.corral(&["query", "/1.0"]).ok().to_owned();
     let strip = |s: &str| {
@@ -37,7 +47,11 @@ fn each_malformed_preseed_is_refused_precisely_and_nothing_changes() {
         v["environment"]["server_pid"] = serde_json::Value::Null;
         v
     };
-    assert_eq!(strip(&before), strip(&after), "a refused preseed changed the server");
+    assert_eq!(
+        strip(&before),
+        strip(&after),
+        "a refused preseed changed the server"
+    );
     // Still not clustered.
     let cluster = node1.corral(&["query", "/1.0/cluster"]);
     let cluster: serde_json::Value = serde_json::from_str(cluster.ok()).expect("JSON");
@@ -72,5 +86,11 @@ fn the_daemon_itself_refuses_an_invalid_preseed_sent_past_the_tool() {
         err.contains("cannot set 'cluster.max_voters' to '4': Value must be an odd number equal to or higher than 3"),
         "{err}"
     );
-    assert_eq!(node1.corral(&["config", "get", "cluster.max_voters"]).ok().trim(), "");
+    assert_eq!(
+        node1
+            .corral(&["config", "get", "cluster.max_voters"])
+            .ok()
+            .trim(),
+        ""
+    );
 }

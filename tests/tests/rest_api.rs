@@ -17,7 +17,9 @@ fn sample_json(name: &str) -> serde_json::Value {
 /// The body of a raw HTTP capture.
 fn sample_body(name: &str) -> String {
     let text = std::fs::read_to_string(lxd_sample(name)).expect("the LXD sample");
-    text[text.find('{').expect("a JSON body")..].trim().to_owned()
+    text[text.find('{').expect("a JSON body")..]
+        .trim()
+        .to_owned()
 }
 
 fn metadata(member: &Member, path: &str) -> serde_json::Value {
@@ -48,9 +50,16 @@ fn resources_have_lxds_field_names() {
     let env = &server["environment"];
     assert_eq!(env["server_clustered"], true);
     assert_eq!(env["server_name"], "node1");
-    let fingerprint = env["certificate_fingerprint"].as_str().expect("a fingerprint");
+    let fingerprint = env["certificate_fingerprint"]
+        .as_str()
+        .expect("a fingerprint");
     assert_eq!(fingerprint.len(), 64);
-    assert!(env["certificate"].as_str().expect("PEM").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        env["certificate"]
+            .as_str()
+            .expect("PEM")
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
 
     let cluster = metadata(&node1, "/1.0/cluster");
     assert_eq!(keys(&cluster), keys(&sample_json("query_cluster.json")));
@@ -69,7 +78,13 @@ fn errors_are_lxds_envelopes_with_lxds_messages() {
     let node1 = Member::start("node1");
     node1.bootstrap();
     let cases = [
-        ("GET", "/1.0/cluster/members/nope", None, 404, "raw_GET_member_nonexistent_404.http"),
+        (
+            "GET",
+            "/1.0/cluster/members/nope",
+            None,
+            404,
+            "raw_GET_member_nonexistent_404.http",
+        ),
         (
             "PATCH",
             "/1.0",
@@ -91,7 +106,13 @@ fn errors_are_lxds_envelopes_with_lxds_messages() {
         assert_eq!(got_body, sample_body(sample), "{method} {path}");
     }
     // Nothing of a refused change was applied.
-    assert_eq!(node1.corral(&["config", "get", "cluster.max_voters"]).ok().trim(), "");
+    assert_eq!(
+        node1
+            .corral(&["config", "get", "cluster.max_voters"])
+            .ok()
+            .trim(),
+        ""
+    );
 }
 
 #[test]
@@ -119,7 +140,11 @@ fn put_replaces_the_config_and_keeps_the_password_it_cannot_see() {
     let mut config = server["config"].clone();
     config.as_object_mut().expect("object").remove("user.gone");
     config["user.new"] = "here".into();
-    let (status, body) = node1.raw("PUT", "/1.0", Some(&serde_json::json!({"config": config}).to_string()));
+    let (status, body) = node1.raw(
+        "PUT",
+        "/1.0",
+        Some(&serde_json::json!({"config": config}).to_string()),
+    );
     assert_eq!(status, 200, "{body}");
     let after = metadata(&node1, "/1.0")["config"].clone();
     assert_eq!(after["user.new"], "here");
@@ -130,20 +155,34 @@ fn put_replaces_the_config_and_keeps_the_password_it_cannot_see() {
 #[test]
 fn bootstrapping_through_put_cluster_runs_as_an_operation() {
     let node1 = Member::start("node1");
-    node1.corral(&["config", "set", "core.https_address", &node1.address]).ok();
-    let (status, body) = node1.raw("PUT", "/1.0/cluster", Some(r#"{"server_name": "node1", "enabled": true}"#));
+    node1
+        .corral(&["config", "set", "core.https_address", &node1.address])
+        .ok();
+    let (status, body) = node1.raw(
+        "PUT",
+        "/1.0/cluster",
+        Some(r#"{"server_name": "node1", "enabled": true}"#),
+    );
     assert_eq!(status, 202, "{body}");
     let envelope: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(envelope["type"], "async");
     assert_eq!(envelope["status_code"], 100);
-    let url = envelope["operation"].as_str().expect("an operation URL").to_owned();
+    let url = envelope["operation"]
+        .as_str()
+        .expect("an operation URL")
+        .to_owned();
     let done = metadata(&node1, &format!("{url}/wait?timeout=30"));
     assert_eq!(done["status"], "Success", "{done}");
     assert_eq!(done["class"], "task");
     // Started while the server was standalone, whose name is "none" (as in LXD).
     assert_eq!(done["location"], "none");
     let listed = metadata(&node1, "/1.0/operations?recursion=1");
-    assert!(listed["success"].as_array().is_some_and(|ops| !ops.is_empty()), "{listed}");
+    assert!(
+        listed["success"]
+            .as_array()
+            .is_some_and(|ops| !ops.is_empty()),
+        "{listed}"
+    );
     assert_eq!(node1.members()[0]["roles"][0], "database-leader");
 }
 

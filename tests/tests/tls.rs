@@ -19,10 +19,14 @@ fn an_untrusted_client_may_read_slash_1_0_and_nothing_else() {
     assert_eq!(reply.content_type, "application/json");
     let meta = reply.json()["metadata"].clone();
     assert_eq!(meta["auth"], "untrusted");
-    assert!(meta.get("config").is_none(), "config leaked to an untrusted client: {meta}");
+    assert!(
+        meta.get("config").is_none(),
+        "config leaked to an untrusted client: {meta}"
+    );
     assert!(meta.get("environment").is_none(), "{meta}");
 
-    let sample = std::fs::read_to_string(lxd_sample("raw_GET_members_untrusted_https_403.http")).expect("sample");
+    let sample = std::fs::read_to_string(lxd_sample("raw_GET_members_untrusted_https_403.http"))
+        .expect("sample");
     let sample_body = sample[sample.find('{').expect("body")..].trim();
     for (method, path) in [
         ("GET", "/1.0/cluster/members"),
@@ -44,20 +48,31 @@ fn members_present_the_cluster_certificate_once_bootstrapped() {
     let node1 = Member::new("node1");
     let mut node1 = node1;
     node1.launch();
-    node1.corral(&["config", "set", "core.https_address", &node1.address]).ok();
+    node1
+        .corral(&["config", "set", "core.https_address", &node1.address])
+        .ok();
     let client = HttpsClient::new();
-    let before = client.request(&node1.address, "GET", "/1.0", None).server_fingerprint;
+    let before = client
+        .request(&node1.address, "GET", "/1.0", None)
+        .server_fingerprint;
     let server_crt = std::fs::read_to_string(node1.dir().join("server.crt")).expect("server.crt");
     assert!(!server_crt.is_empty());
 
     node1.bootstrap();
-    let after = client.request(&node1.address, "GET", "/1.0", None).server_fingerprint;
-    assert_ne!(before, after, "bootstrapping switches to the cluster certificate");
+    let after = client
+        .request(&node1.address, "GET", "/1.0", None)
+        .server_fingerprint;
+    assert_ne!(
+        before, after,
+        "bootstrapping switches to the cluster certificate"
+    );
     let env = &server_info(&node1)["environment"];
     assert_eq!(env["certificate_fingerprint"], after.as_str());
     assert!(node1.dir().join("cluster.crt").exists());
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(node1.dir().join("cluster.key")).expect("cluster.key").permissions(),
+        &std::fs::metadata(node1.dir().join("cluster.key"))
+            .expect("cluster.key")
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the cluster key is owner-only");
 }
@@ -66,7 +81,9 @@ fn members_present_the_cluster_certificate_once_bootstrapped() {
 fn the_unix_socket_is_owner_only() {
     let node1 = Member::start("node1");
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(node1.socket()).expect("the socket").permissions(),
+        &std::fs::metadata(node1.socket())
+            .expect("the socket")
+            .permissions(),
     );
     assert_eq!(mode & 0o077, 0, "group and others have no access: {mode:o}");
 }
@@ -76,18 +93,24 @@ fn grpc_shares_the_port_and_refuses_callers_without_the_cluster_certificate() {
     let node1 = Member::start("node1");
     node1.bootstrap();
     // A stranger with its own certificate, pinning the cluster's so the TLS part succeeds.
-    let stranger = corral_daemon::tls::Identity::generate("stranger", vec!["stranger".into()]).expect("identity");
+    let stranger = corral_daemon::tls::Identity::generate("stranger", vec!["stranger".into()])
+        .expect("identity");
     let pinned = server_info(&node1)["environment"]["certificate_fingerprint"]
         .as_str()
         .expect("fingerprint")
         .to_owned();
     let tls = corral_daemon::tls::pinned_client_config(&stranger, &pinned).expect("tls");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let status = rt.block_on(async {
         let channel = corral_daemon::api::grpc::dial::channel(&node1.address, tls);
         let mut client = corral_proto::v1::raft_client::RaftClient::new(channel);
         client
-            .vote(corral_proto::v1::RaftPayload { json: b"{}".to_vec() })
+            .vote(corral_proto::v1::RaftPayload {
+                json: b"{}".to_vec(),
+            })
             .await
             .expect_err("a stranger may not vote")
     });

@@ -1,0 +1,300 @@
+//! Forming a cluster: joining by token and by trust password, the roles members get as the
+//! cluster grows, and every way a join is refused.
+
+use std::time::Duration;
+
+use corral_tests::{Cluster, Member, wait_until};
+
+fn roles_of(m: &serde_json::Value) -> Vec<String> {
+    serde_json::from_value(m["roles"].clone()).expect("roles")
+}
+
+fn count_role(members: &[serde_json::Value], role: &str) -> usize {
+    members
+        .iter()
+        .filter(|m| roles_of(m).iter().any(|r| r == role))
+        .count()
+}
+
+/// Waits until the cluster, seen from `member`, shows `voters` database members and
+/// `standbys` stand-bys, all ONLINE (roles are rebalanced just after a join returns).
+fn wait_for_roles(
+    member: &Member,
+    total: usize,
+    voters: usize,
+    standbys: usize,
+) -> Vec<serde_json::Value> {
+    wait_until(
+        &format!("{total} members with {voters} voters and {standbys} stand-bys"),
+        Duration::from_secs(30),
+        || {
+            let members = member.members();
+            let settled = members.len() == total
+                && members.iter().all(|m| m["status"] == "Online")
+                && count_role(&members, "database") == voters
+                && count_role(&members, "database-standby") == standbys
+                && count_role(&members, "database-leader") == 1;
+            settled.then_some(members)
+        },
+    )
+}
+
+#[test]
+fn three_members_join_by_token_and_by_password() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    node2.join_by_token(&node1);
+    let node3 = Member::start("node3");
+    node3.join_by_password(&node1);
+
+    let members = wait_for_roles(&node1, 3, 3, 0);
+    for m in &members {
+        assert_eq!(m["message"], "Fully operational", "{m}");
+    }
+    // Every member tells the same story, and presents the same certificate.
+    let seen_from_3 = wait_for_roles(&node3, 3, 3, 0);
+    let names = |ms: &[serde_json::Value]| {
+        ms.iter()
+            .map(|m| m["server_name"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&members), names(&seen_from_3));
+    let fp = |m: &Member| m.server_info()["environment"]["certificate_fingerprint"].clone();
+    assert_eq!(fp(&node1), fp(&node2));
+    assert_eq!(fp(&node1), fp(&node3));
+
+    // A write through any member is seen by all.
+    node3.corral(&["config", "set", "user.from", "node3"]).ok();
+    wait_until(
+        "node2 to see node3's write",
+        Duration::from_secs(10),
+        || (node2.corral(&["config", "get", "user.from"]).ok().trim() == "node3").then_some(()),
+    );
+}
+
+#[test]
+fn roles_follow_the_size_of_the_cluster() {
+    let mut cluster = Cluster::form(2);
+    let members = wait_for_roles(&cluster[0], 2, 1, 1);
+    assert_eq!(
+        roles_of(&cluster[0].member("node1")),
+        ["database-leader", "database"]
+    );
+    assert_eq!(
+        roles_of(&cluster[0].member("node2")),
+        ["database-standby"],
+        "{members:?}"
+    );
+
+    cluster.add("node3");
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster.add("node4");
+    cluster.add("node5");
+    wait_for_roles(&cluster[0], 5, 3, 2);
+    cluster.add("node6");
+    let members = wait_for_roles(&cluster[0], 6, 3, 2);
+    let sixth = members
+        .iter()
+        .find(|m| m["server_name"] == "node6")
+        .expect("node6");
+    assert!(roles_of(sixth).is_empty(), "{sixth}");
+    assert_eq!(sixth["database"], false);
+    assert_eq!(sixth["status"], "Online");
+}
+
+#[test]
+fn changing_max_standby_rebalances_at_once() {
+    let cluster = Cluster::form(5);
+    wait_for_roles(&cluster[0], 5, 3, 2);
+    cluster[0]
+        .corral(&["config", "set", "cluster.max_standby", "1"])
+        .ok();
+    wait_for_roles(&cluster[0], 5, 3, 1);
+    cluster[0]
+        .corral(&["config", "set", "cluster.max_voters", "5"])
+        .ok();
+    wait_for_roles(&cluster[0], 5, 5, 0);
+}
+
+#[test]
+fn tokens_are_single_use_revocable_expiring_and_tamper_proof() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    let token = node1.token_for("node2");
+    node2.init(&node2.token_preseed(&node1, &token)).ok();
+
+    // Reused: a second server presenting the same token (for the same name).
+    let other = Member::start("node2");
+    let err = other
+        .init(&other.token_preseed(&node1, &token))
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("No matching cluster join operation found"),
+        "{err}"
+    );
+
+    // Revoked.
+    let node3 = Member::start("node3");
+    let token = node1.token_for("node3");
+    let ops: serde_json::Value =
+        serde_json::from_str(node1.corral(&["query", "/1.0/operations?recursion=1"]).ok())
+            .expect("JSON");
+    let id = ops["running"]
+        .as_array()
+        .and_then(|ops| ops.iter().find(|o| o["metadata"]["serverName"] == "node3"))
+        .and_then(|o| o["id"].as_str())
+        .expect("the token is listed as a running operation")
+        .to_owned();
+    node1
+        .corral(&["query", "-X", "DELETE", &format!("/1.0/operations/{id}")])
+        .ok();
+    let err = node3
+        .init(&node3.token_preseed(&node1, &token))
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("No matching cluster join operation found"),
+        "{err}"
+    );
+
+    // Tampered: a flipped secret.
+    let mut forged =
+        corral_shared::preseed::JoinToken::decode(&node1.token_for("node3")).expect("decodes");
+    forged.secret = forged.secret.chars().rev().collect();
+    let err = node3
+        .init(&node3.token_preseed(&node1, &forged.encode()))
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("No matching cluster join operation found"),
+        "{err}"
+    );
+
+    // Wrong name: a token for node3 used by a server that calls itself node4.
+    let token = node1.token_for("node3");
+    let preseed = node3
+        .token_preseed(&node1, &token)
+        .replace("cluster:\n", "cluster:\n  server_name: node4\n");
+    let err = node3.init(&preseed).failed().to_owned();
+    assert!(
+        err.contains("the join token was issued for \"node3\""),
+        "{err}"
+    );
+
+    // Expired (and burned even so).
+    node1
+        .corral(&["config", "set", "cluster.join_token_expiry", "1S"])
+        .ok();
+    let token = node1.token_for("node3");
+    let expires = corral_shared::preseed::JoinToken::decode(&token)
+        .expect("decodes")
+        .expires_at;
+    let expires =
+        time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339");
+    wait_until("the token to expire", Duration::from_secs(10), || {
+        (time::OffsetDateTime::now_utc() > expires).then_some(())
+    });
+    let err = node3
+        .init(&node3.token_preseed(&node1, &token))
+        .failed()
+        .to_owned();
+    assert!(err.contains("Token has expired"), "{err}");
+    let err = node3
+        .init(&node3.token_preseed(&node1, &token))
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("No matching cluster join operation found"),
+        "burned: {err}"
+    );
+
+    // None of this changed the cluster, and node3 is still a standalone server.
+    assert_eq!(node1.members().len(), 2);
+    let cluster: serde_json::Value =
+        serde_json::from_str(node3.corral(&["query", "/1.0/cluster"]).ok()).expect("JSON");
+    assert_eq!(cluster["enabled"], false);
+}
+
+#[test]
+fn tokens_for_the_reserved_name_are_refused() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let (status, body) = node1.raw(
+        "POST",
+        "/1.0/cluster/members",
+        Some(r#"{"server_name": "none"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn a_wrong_cluster_certificate_stops_the_join() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let stranger = Member::start("elsewhere");
+    stranger.bootstrap();
+    let node2 = Member::start("node2");
+    // The certificate of another cluster, with node1's address.
+    let preseed = node2
+        .password_preseed(&stranger, "sekret")
+        .replace(&stranger.address, &node1.address);
+    let err = node2.init(&preseed).failed().to_owned();
+    assert!(err.contains("Certificate fingerprint mismatch"), "{err}");
+    assert_eq!(node1.members().len(), 1);
+}
+
+#[test]
+fn a_wrong_trust_password_is_not_authorized() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    let err = node2
+        .init(&node2.password_preseed(&node1, "wrong"))
+        .failed()
+        .to_owned();
+    assert!(err.contains("not authorized"), "{err}");
+    assert_eq!(node1.members().len(), 1);
+}
+
+#[test]
+fn a_join_under_a_name_in_use_is_refused_and_leaves_nothing_behind() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let impostor = Member::start("node1");
+    let err = impostor
+        .init(&impostor.password_preseed(&node1, "sekret"))
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("already has a member with name: node1"),
+        "{err}"
+    );
+    assert_eq!(node1.members().len(), 1);
+    let cluster: serde_json::Value =
+        serde_json::from_str(impostor.corral(&["query", "/1.0/cluster"]).ok()).expect("JSON");
+    assert_eq!(
+        cluster["enabled"], false,
+        "the refused joiner stays standalone"
+    );
+}
+
+#[test]
+fn member_config_answers_are_required_by_name() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    let token = node1.token_for("node2");
+    let without = format!(
+        "cluster:\n  enabled: true\n  server_address: {}\n  cluster_token: {token}\n",
+        node2.address
+    );
+    let err = node2.init(&without).failed().to_owned();
+    assert!(
+        err.contains("missing an answer for storage-pool \"default\" key \"source\""),
+        "{err}"
+    );
+}
