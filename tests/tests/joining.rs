@@ -298,3 +298,34 @@ fn member_config_answers_are_required_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unreachable_address_in_the_token_is_skipped() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    let mut token =
+        corral_shared::preseed::JoinToken::decode(&node1.token_for("node2")).expect("decodes");
+    // A member that is gone, listed first: the joiner must move on to the next address.
+    let gone = Member::new("gone");
+    token.addresses.insert(0, gone.address.clone());
+    node2
+        .init(&node2.token_preseed(&node1, &token.encode()))
+        .ok();
+    assert_eq!(node1.members().len(), 2);
+}
+
+#[test]
+fn a_clustered_server_cannot_join_another_cluster() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let other = Member::start("other");
+    other.bootstrap();
+    let token = node1.token_for("other");
+    let err = other
+        .init(&other.token_preseed(&node1, &token))
+        .failed()
+        .to_owned();
+    assert!(err.contains("already clustered"), "{err}");
+    assert_eq!(node1.members().len(), 1);
+}

@@ -30,7 +30,6 @@ fn an_untrusted_client_may_read_slash_1_0_and_nothing_else() {
     let sample_body = sample[sample.find('{').expect("body")..].trim();
     for (method, path) in [
         ("GET", "/1.0/cluster/members"),
-        ("GET", "/1.0/cluster"),
         ("PATCH", "/1.0"),
         ("GET", "/1.0/operations"),
         ("PUT", "/internal/shutdown"),
@@ -115,4 +114,71 @@ fn grpc_shares_the_port_and_refuses_callers_without_the_cluster_certificate() {
             .expect_err("a stranger may not vote")
     });
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+}
+
+#[test]
+fn a_client_trusted_with_the_password_may_manage_the_cluster_and_server_certificates_stay() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let node2 = Member::start("node2");
+    node2.join_by_token(&node1);
+    let client = HttpsClient::new();
+    let wrong = client.request(
+        &node1.address,
+        "POST",
+        "/1.0/certificates",
+        Some(r#"{"name": "ops", "password": "nope"}"#),
+    );
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    let added = client.request(
+        &node1.address,
+        "POST",
+        "/1.0/certificates",
+        Some(r#"{"name": "ops", "password": "sekret"}"#),
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    // Trusted now, on every member: the trust store is replicated.
+    for member in [&node1, &node2] {
+        let reply = client.request(&member.address, "GET", "/1.0", None);
+        assert_eq!(
+            reply.json()["metadata"]["auth"],
+            "trusted",
+            "{}",
+            member.name
+        );
+    }
+    let members = client.request(
+        &node2.address,
+        "GET",
+        "/1.0/cluster/members?recursion=1",
+        None,
+    );
+    assert_eq!(members.status, 200, "{}", members.body);
+
+    // A member's server certificate cannot be removed by a client; the client's own can.
+    let certs = client
+        .request(&node1.address, "GET", "/1.0/certificates?recursion=1", None)
+        .json();
+    let server_fp = certs["metadata"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "server"))
+        .and_then(|c| c["fingerprint"].as_str())
+        .expect("a member's server certificate")
+        .to_owned();
+    let refused = client.request(
+        &node1.address,
+        "DELETE",
+        &format!("/1.0/certificates/{server_fp}"),
+        None,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let removed = client.request(
+        &node1.address,
+        "DELETE",
+        &format!("/1.0/certificates/{}", client.fingerprint),
+        None,
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let after = client.request(&node1.address, "GET", "/1.0/cluster/members", None);
+    assert_eq!(after.status, 403, "no longer trusted: {}", after.body);
 }

@@ -70,8 +70,8 @@ where
         .await;
 }
 
-/// Serves the REST API on a unix socket that only its owner may use.
-pub fn serve_unix(path: &Path, rest: Router) -> std::io::Result<Listener> {
+/// Serves the REST API and gRPC on a unix socket that only its owner may use.
+pub fn serve_unix(path: &Path, rest: Router, grpc: Router) -> std::io::Result<Listener> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
@@ -85,7 +85,7 @@ pub fn serve_unix(path: &Path, rest: Router) -> std::io::Result<Listener> {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let peer = Peer { fingerprint: None, certificate: None, local: true };
-                    tokio::spawn(serve_connection(stream, peer, rest.clone(), None));
+                    tokio::spawn(serve_connection(stream, peer, rest.clone(), Some(grpc.clone())));
                 }
             }
         }

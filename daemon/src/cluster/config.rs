@@ -14,6 +14,9 @@ use crate::node::Node;
 /// Keys that belong to one member, not to the cluster (as in LXD).
 pub const LOCAL_KEYS: &[&str] = &["core.https_address", "cluster.https_address"];
 
+/// Keys whose change calls for a role rebalance.
+const ROLE_KEYS: &[&str] = &["cluster.max_voters", "cluster.max_standby"];
+
 fn is_local(key: &str) -> bool {
     LOCAL_KEYS.contains(&key)
 }
@@ -99,6 +102,11 @@ pub async fn update(
     let batch = diff_batch(&old, &new);
     if !batch.is_empty() {
         node.propose(batch).await?;
+    }
+    let limits_changed = ROLE_KEYS.iter().any(|k| old.get(*k) != new.get(*k));
+    if limits_changed && node.is_clustered() {
+        // New limits apply at once, not at the next heartbeat.
+        super::rebalance::request(node).await?;
     }
     let local = local_changes(&old, &new);
     if !local.is_empty() {

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::members::{self, RaftView};
 use super::roles::{self, Change, DbRole, Limits, MemberState};
+use crate::api::peer::PeerClient;
 use crate::db::batch::Batch;
 use crate::db::global::queries::{self, MemberRow};
 use crate::error::{Error, Result};
@@ -81,6 +82,30 @@ pub async fn needed(node: &Node) -> Result<bool> {
     }
     let (states, limits, _) = snapshot(node).await?;
     Ok(roles::next_change(node.id(), &states, &limits).is_some())
+}
+
+/// Has the rule run now: here on the leader, else by asking the leader.
+pub async fn request(node: &Node) -> Result<()> {
+    if node.is_leader() {
+        return run(node).await;
+    }
+    let leader = node.leader_address().ok_or_else(|| {
+        Error::Unavailable("no database leader is known to rebalance roles".into())
+    })?;
+    let identity = node
+        .cluster_identity()
+        .ok_or_else(|| Error::BadRequest("This server is not clustered".into()))?;
+    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    PeerClient::new(tls, std::time::Duration::from_secs(60))
+        .call(&leader, "POST", "/internal/cluster/rebalance", None)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            Error::Unavailable(format!(
+                "the leader at {leader} did not rebalance roles: {e}"
+            ))
+        })
 }
 
 /// Runs the rule to completion. Only the leader acts; elsewhere this does nothing.

@@ -143,8 +143,8 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     let grpc = crate::api::grpc::routes(node.clone())
         .prepare()
         .into_axum_router();
-    let _ = node.routers.set((rest.clone(), grpc));
-    let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest).map_err(|e| {
+    let _ = node.routers.set((rest.clone(), grpc.clone()));
+    let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest, grpc).map_err(|e| {
         Error::Internal(format!(
             "cannot listen on {}: {e}",
             dirs.unix_socket().display()

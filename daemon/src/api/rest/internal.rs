@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{ApiResult, forward, json_body, operation_created, sync};
 use crate::api::Peer;
-use crate::cluster::{accept, remove};
+use crate::cluster::{accept, rebalance, remove};
 use crate::error::Error;
 use crate::node::Node;
 
@@ -24,6 +24,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/cluster/accept", post(accept_member))
         .route("/internal/cluster/finish", post(finish_join))
         .route("/internal/cluster/leave", put(leave))
+        .route("/internal/cluster/rebalance", post(rebalance_roles))
 }
 
 fn local_only(peer: &Peer) -> Result<(), Error> {
@@ -91,6 +92,15 @@ async fn finish_join(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     }
     let finish: Finish = json_body(&body)?;
     accept::finish(&node, finish.id).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+/// A member asks the leader to apply the role rule now.
+async fn rebalance_roles(State(node): State<Arc<Node>>) -> ApiResult {
+    if !node.is_leader() {
+        return forward::redirect_to_leader(&node, "/internal/cluster/rebalance");
+    }
+    rebalance::run(&node).await?;
     sync(&serde_json::json!({}), None)
 }
 

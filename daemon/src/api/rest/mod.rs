@@ -75,7 +75,9 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
         }
         _ => false,
     };
-    let public = (req.method() == Method::GET && (path == "/1.0" || path == "/1.0/"))
+    // `/1.0/cluster` holds no secrets and tells a joiner which member-specific keys to answer.
+    let public = (req.method() == Method::GET
+        && (path == "/1.0" || path == "/1.0/" || path == "/1.0/cluster"))
         || (req.method() == Method::POST && path == "/1.0/certificates");
     if !trusted && !public {
         return ApiError(Error::Forbidden("not authorized".into())).into_response();
