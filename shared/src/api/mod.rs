@@ -5,12 +5,14 @@ mod cluster;
 mod envelope;
 mod operation;
 mod server;
+mod watch;
 
 pub use certificate::{Certificate, CertificatesPost};
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
 pub use server::{Server, ServerEnvironment, ServerPut, ServerUntrusted};
+pub use watch::{ClusterSnapshot, RaftState, WatchEvent};
 
 /// The API extensions Corral implements, in LXD's order; `GET /1.0` lists them.
 pub const API_EXTENSIONS: &[&str] = &[
