@@ -5,6 +5,7 @@ pub mod api;
 pub mod cluster;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod node;
 pub mod operations;
 pub mod raft;

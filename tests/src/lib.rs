@@ -13,13 +13,17 @@ mod binaries;
 mod cluster;
 mod https;
 mod member;
+mod roles;
 mod wait;
+mod watch;
 
 pub use binaries::{corral_bin, corrald_bin};
 pub use cluster::Cluster;
 pub use https::{HttpsClient, HttpsReply};
 pub use member::{CommandOutput, Member};
+pub use roles::{count_role, leader_name, roles_of, wait_for_roles};
 pub use wait::wait_until;
+pub use watch::Watch;
 
 /// Path of a file under the repository's `assets/`.
 pub fn asset(relative: &str) -> std::path::PathBuf {

@@ -84,8 +84,14 @@ impl Member {
 
     /// Sets an environment variable for the daemon's next start (tuning settings).
     pub fn with_env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.to_owned(), value.to_owned()));
+        self.set_env(key, value);
         self
+    }
+
+    /// Sets (or replaces) an environment variable for the daemon's next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// A new member, started and ready.

@@ -3,41 +3,7 @@
 
 use std::time::Duration;
 
-use corral_tests::{Cluster, Member, wait_until};
-
-fn roles_of(m: &serde_json::Value) -> Vec<String> {
-    serde_json::from_value(m["roles"].clone()).expect("roles")
-}
-
-fn count_role(members: &[serde_json::Value], role: &str) -> usize {
-    members
-        .iter()
-        .filter(|m| roles_of(m).iter().any(|r| r == role))
-        .count()
-}
-
-/// Waits until the cluster, seen from `member`, shows `voters` database members and
-/// `standbys` stand-bys, all ONLINE (roles are rebalanced just after a join returns).
-fn wait_for_roles(
-    member: &Member,
-    total: usize,
-    voters: usize,
-    standbys: usize,
-) -> Vec<serde_json::Value> {
-    wait_until(
-        &format!("{total} members with {voters} voters and {standbys} stand-bys"),
-        Duration::from_secs(30),
-        || {
-            let members = member.members();
-            let settled = members.len() == total
-                && members.iter().all(|m| m["status"] == "Online")
-                && count_role(&members, "database") == voters
-                && count_role(&members, "database-standby") == standbys
-                && count_role(&members, "database-leader") == 1;
-            settled.then_some(members)
-        },
-    )
-}
+use corral_tests::{Cluster, Member, roles_of, wait_for_roles, wait_until};
 
 #[test]
 fn three_members_join_by_token_and_by_password() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{member_config, members, rebalance, trust};
 use crate::db::batch::{Batch, SqlValue};
-use crate::db::global::{queries, schema};
+use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -219,14 +219,6 @@ pub async fn forget(node: &Node, name: &str) -> Result<()> {
     node.propose(batch).await.map(|_| ())
 }
 
-/// The schema and API level this build runs, as a joiner reports them.
-pub fn own_version() -> (i64, i64) {
-    (
-        schema::VERSION,
-        corral_shared::api::API_EXTENSIONS.len() as i64,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,13 +229,14 @@ mod tests {
             name: name.into(),
             description: String::new(),
             address: address.into(),
-            schema: own_version().0,
-            api_extensions: own_version().1,
+            schema: crate::cluster::versions::own().0,
+            api_extensions: crate::cluster::versions::own().1,
             heartbeat: String::new(),
             state: 0,
             arch: "x86_64".into(),
             failure_domain: "default".into(),
             db_role: 0,
+            clock_skew_ms: 0,
             config: Default::default(),
             roles: vec![],
             groups: vec![],
@@ -254,8 +247,8 @@ mod tests {
         AcceptRequest {
             name: name.into(),
             address: address.into(),
-            schema: own_version().0,
-            api_extensions: own_version().1,
+            schema: crate::cluster::versions::own().0,
+            api_extensions: crate::cluster::versions::own().1,
             architecture: "x86_64".into(),
             member_config: vec![],
         }

@@ -80,17 +80,28 @@ pub async fn round(node: &Node, channels: &mut HashMap<String, Channel>) {
         calls.spawn(async move {
             let mut client = MemberClient::new(channel);
             let call = client.heartbeat(request);
-            matches!(tokio::time::timeout(ANSWER, call).await, Ok(Ok(_))).then_some(id)
+            match tokio::time::timeout(ANSWER, call).await {
+                Ok(Ok(reply)) => {
+                    let back = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+                    let skew = skew_ms(
+                        now_ms as i64,
+                        back as i64,
+                        reply.into_inner().member_time_ms,
+                    );
+                    Some((id, skew))
+                }
+                _ => None,
+            }
         });
     }
-    let mut alive: Vec<u64> = calls.join_all().await.into_iter().flatten().collect();
-    alive.push(node.id());
+    let mut alive: Vec<(u64, i64)> = calls.join_all().await.into_iter().flatten().collect();
+    alive.push((node.id(), 0));
     let stamp = super::members::now();
     let mut batch = Batch::new();
-    for id in alive {
+    for (id, skew) in alive {
         batch.push(
-            "UPDATE nodes SET heartbeat = ? WHERE id = ?",
-            vec![stamp.clone().into(), id.into()],
+            "UPDATE nodes SET heartbeat = ?, clock_skew_ms = ? WHERE id = ?",
+            vec![stamp.clone().into(), skew.into(), id.into()],
         );
     }
     if node.propose(batch).await.is_err() {
@@ -101,9 +112,26 @@ pub async fn round(node: &Node, channels: &mut HashMap<String, Channel>) {
     }
 }
 
+/// How far a member's clock is from the leader's: its reported time against the middle of
+/// the round trip, which cancels the network delay when it is symmetric.
+pub fn skew_ms(sent_ms: i64, received_ms: i64, member_ms: i64) -> i64 {
+    member_ms - (sent_ms + (received_ms - sent_ms) / 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skew_is_measured_against_the_middle_of_the_round_trip() {
+        for (sent, received, member, want) in [
+            (1000, 1010, 1005, 0),
+            (1000, 1010, 8005, 7000),
+            (1000, 1000, 0, -1000),
+        ] {
+            assert_eq!(skew_ms(sent, received, member), want);
+        }
+    }
 
     #[test]
     fn the_period_follows_the_threshold_within_bounds() {

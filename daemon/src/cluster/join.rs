@@ -11,7 +11,7 @@ use std::time::Duration;
 use corral_shared::api::CertificatesPost;
 use corral_shared::preseed::{ClusterPreseed, JoinToken, Preseed};
 
-use super::accept::{AcceptReply, AcceptRequest, own_version};
+use super::accept::{AcceptReply, AcceptRequest};
 use super::{config as server_config, members};
 use crate::api::peer::{PeerClient, PeerError};
 use crate::error::{Error, Result};
@@ -157,7 +157,7 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
     let t = target(c, &local_before)?;
     let contact = get_trusted(node, &t).await?;
 
-    let (schema, api_extensions) = own_version();
+    let (schema, api_extensions) = super::versions::own();
     let request = AcceptRequest {
         name: t.name.clone(),
         address: t.address.clone(),

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::db::batch::Batch;
-use crate::db::global::{queries, queries::MemberRow, schema};
+use crate::db::global::{queries, queries::MemberRow};
 use crate::db::local::RaftNode;
 use crate::error::{Error, Result};
 use crate::node::Node;
@@ -69,23 +69,35 @@ pub fn roles(row: &MemberRow, raft: &RaftView) -> Vec<Role> {
     roles
 }
 
-/// A member's status and message, judged at `now` against its last heartbeat.
-pub fn status(
-    row: &MemberRow,
-    is_self: bool,
-    now: OffsetDateTime,
-    offline_threshold: std::time::Duration,
-) -> (MemberStatus, String) {
+/// What a member's status is judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct Judgement<'a> {
+    /// Every member (versions are compared across them).
+    pub rows: &'a [MemberRow],
+    /// The member judging (always online to itself).
+    pub self_id: NodeId,
+    /// The time of judgement.
+    pub now: OffsetDateTime,
+    /// `cluster.offline_threshold`.
+    pub offline_threshold: std::time::Duration,
+}
+
+/// How far a member's clock may be from the leader's before it is flagged.
+const MAX_SKEW_MS: i64 = 5000;
+
+/// A member's status and message: Evacuated, else Offline (no heartbeat within the
+/// threshold), else Blocked (versions differ), else Online, with a clock warning if due.
+pub fn status(row: &MemberRow, j: &Judgement<'_>) -> (MemberStatus, String) {
     if row.state == 2 {
         return (
             MemberStatus::Evacuated,
             "Unavailable due to maintenance".into(),
         );
     }
-    if !is_self {
+    if row.id != j.self_id {
         let seen = OffsetDateTime::parse(&row.heartbeat, &Rfc3339).ok();
-        let age = seen.map(|t| now - t);
-        let stale = age.is_none_or(|a| a > offline_threshold);
+        let age = seen.map(|t| j.now - t);
+        let stale = age.is_none_or(|a| a > j.offline_threshold);
         if stale {
             let secs = age.map_or(0.0, |a| a.as_seconds_f64());
             return (
@@ -94,19 +106,30 @@ pub fn status(
             );
         }
     }
+    if let Some(message) = super::versions::blocked_message(row, j.rows) {
+        return (MemberStatus::Blocked, message);
+    }
+    if row.clock_skew_ms.abs() > MAX_SKEW_MS {
+        let direction = if row.clock_skew_ms > 0 {
+            "ahead of"
+        } else {
+            "behind"
+        };
+        return (
+            MemberStatus::Online,
+            format!(
+                "Clock is {:.2}s {direction} the database leader's; check its time synchronisation (NTP)",
+                row.clock_skew_ms.abs() as f64 / 1000.0
+            ),
+        );
+    }
     (MemberStatus::Online, "Fully operational".into())
 }
 
 /// The member as the API shows it.
-pub fn view(
-    row: &MemberRow,
-    raft: &RaftView,
-    self_id: NodeId,
-    now: OffsetDateTime,
-    offline_threshold: std::time::Duration,
-) -> ClusterMember {
+pub fn view(row: &MemberRow, raft: &RaftView, j: &Judgement<'_>) -> ClusterMember {
     let roles = roles(row, raft);
-    let (status, message) = status(row, row.id == self_id, now, offline_threshold);
+    let (status, message) = status(row, j);
     ClusterMember {
         database: roles
             .iter()
@@ -142,11 +165,13 @@ pub async fn list(node: &Node) -> Result<Vec<ClusterMember>> {
         .await?;
     let threshold = corral_shared::config::ClusterSettings::from_config(&config).offline_threshold;
     let raft = RaftView::of(node);
-    let now = OffsetDateTime::now_utc();
-    Ok(rows
-        .iter()
-        .map(|r| view(r, &raft, node.id(), now, threshold))
-        .collect())
+    let judgement = Judgement {
+        rows: &rows,
+        self_id: node.id(),
+        now: OffsetDateTime::now_utc(),
+        offline_threshold: threshold,
+    };
+    Ok(rows.iter().map(|r| view(r, &raft, &judgement)).collect())
 }
 
 /// One member by name.
@@ -191,8 +216,8 @@ pub async fn ensure_self(node: &Node) -> Result<()> {
         vec![
             id.into(),
             STANDALONE_NAME.into(),
-            schema::VERSION.into(),
-            (corral_shared::api::API_EXTENSIONS.len() as i64).into(),
+            super::versions::own().0.into(),
+            super::versions::own().1.into(),
             now().into(),
             std::env::consts::ARCH.into(),
         ],
@@ -200,6 +225,25 @@ pub async fn ensure_self(node: &Node) -> Result<()> {
     batch.push(
         "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
         vec![id.into()],
+    );
+    node.propose(batch).await.map(|_| ())
+}
+
+/// Records, through Raft, that this member runs: its version, a fresh heartbeat, and that
+/// it is no longer shutting down. Sent at start so a restarted member shows ONLINE at once
+/// (never a stale OFFLINE) and its version is known before anything compares it.
+pub async fn announce(node: &Node) -> Result<()> {
+    let (schema, api_extensions) = super::versions::own();
+    let mut batch = Batch::new();
+    batch.push(
+        "UPDATE nodes SET schema = ?, api_extensions = ?, heartbeat = ?,
+         state = CASE WHEN state = 3 THEN 0 ELSE state END WHERE id = ?",
+        vec![
+            schema.into(),
+            api_extensions.into(),
+            now().into(),
+            node.id().into(),
+        ],
     );
     node.propose(batch).await.map(|_| ())
 }
@@ -244,6 +288,7 @@ mod tests {
             arch: "x86_64".into(),
             failure_domain: "default".into(),
             db_role,
+            clock_skew_ms: 0,
             config: Default::default(),
             roles: vec![],
             groups: vec!["default".into()],
@@ -279,11 +324,41 @@ mod tests {
             ("garbage", false, MemberStatus::Offline),
         ];
         for (beat, is_self, want) in cases {
-            let (got, message) = status(&row(2, beat), is_self, now, threshold);
+            let rows = vec![row(2, beat)];
+            let j = Judgement {
+                rows: &rows,
+                self_id: if is_self { 2 } else { 1 },
+                now,
+                offline_threshold: threshold,
+            };
+            let (got, message) = status(&rows[0], &j);
             assert_eq!(got, want, "{beat} self={is_self}: {message}");
         }
-        let (_, message) = status(&row(2, "2026-11-23T18:00:00Z"), false, now, threshold);
+        let rows = vec![row(2, "2026-11-23T18:00:00Z")];
+        let j = Judgement {
+            rows: &rows,
+            self_id: 1,
+            now,
+            offline_threshold: threshold,
+        };
+        let (_, message) = status(&rows[0], &j);
         assert_eq!(message, "No heartbeat for 30.00s (2026-11-23T18:00:00Z)");
+
+        let mut skewed = row(2, "2026-11-23T18:00:25Z");
+        skewed.clock_skew_ms = -7200;
+        let rows = vec![skewed];
+        let j = Judgement {
+            rows: &rows,
+            self_id: 1,
+            now,
+            offline_threshold: threshold,
+        };
+        let (got, message) = status(&rows[0], &j);
+        assert_eq!(got, MemberStatus::Online);
+        assert!(
+            message.starts_with("Clock is 7.20s behind the database leader's"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -293,8 +368,14 @@ mod tests {
             voters: [1].into(),
             standbys: Default::default(),
         };
-        let now = OffsetDateTime::now_utc();
-        let m = view(&row(1, ""), &raft, 1, now, Duration::from_secs(20));
+        let rows = vec![row(1, "")];
+        let j = Judgement {
+            rows: &rows,
+            self_id: 1,
+            now: OffsetDateTime::now_utc(),
+            offline_threshold: Duration::from_secs(20),
+        };
+        let m = view(&rows[0], &raft, &j);
         assert_eq!(m.url, "https://127.0.0.1:8443");
         assert!(m.database);
         assert_eq!(m.status, MemberStatus::Online);

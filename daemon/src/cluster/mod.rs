@@ -4,13 +4,17 @@
 pub mod accept;
 pub mod bootstrap;
 pub mod config;
+pub mod handover;
 pub mod heartbeat;
 pub mod join;
 pub mod member_config;
 pub mod member_edit;
+pub mod member_state;
 pub mod members;
+pub mod quorum;
 pub mod rebalance;
 pub mod remove;
 pub mod roles;
 pub mod tokens;
 pub mod trust;
+pub mod versions;

@@ -15,6 +15,10 @@ use crate::db::global::queries::{self, MemberRow};
 use crate::error::{Error, Result};
 use crate::node::Node;
 
+/// `nodes.state` of a member that is shutting down gracefully (LXD has 0 created,
+/// 1 pending, 2 evacuated); it is cleared when the member starts again.
+pub const STOPPING: i64 = 3;
+
 /// Upper bound on changes in one run, so a rule bug can never spin the leader.
 const MAX_CHANGES: usize = 64;
 
@@ -26,9 +30,15 @@ pub fn states(
     now: OffsetDateTime,
     threshold: std::time::Duration,
 ) -> Vec<MemberState> {
+    let judgement = members::Judgement {
+        rows,
+        self_id,
+        now,
+        offline_threshold: threshold,
+    };
     rows.iter()
         .map(|r| {
-            let (status, _) = members::status(r, r.id == self_id, now, threshold);
+            let (status, _) = members::status(r, &judgement);
             let role = if raft.voters.contains(&r.id) {
                 DbRole::Voter
             } else if r.db_role == 1 {
@@ -41,7 +51,8 @@ pub fn states(
                 role,
                 online: status != corral_shared::api::MemberStatus::Offline,
                 failure_domain: r.failure_domain.clone(),
-                evacuated: r.state == 2,
+                // A member shutting down (state 3) must not be given a role it is about to drop.
+                evacuated: r.state == 2 || r.state == STOPPING,
             }
         })
         .collect()

@@ -30,6 +30,13 @@ pub async fn run(verbose: u8) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    // Bounded: a member that cannot hand over (quorum lost) still stops.
+    let handover = corral_daemon::cluster::handover::leave_gracefully(&node);
+    match tokio::time::timeout(corral_daemon::cluster::handover::HANDOVER, handover).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("stopping without a full handover: {e}"),
+        Err(_) => tracing::warn!("stopping without a full handover: it took too long"),
+    }
     node.stop().await;
     drop(started);
     Ok(())

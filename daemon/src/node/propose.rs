@@ -12,37 +12,51 @@ use crate::api::grpc::dial;
 use crate::db::batch::{Batch, BatchOutcome};
 use crate::error::{Error, Result};
 
-/// How long a write may wait for a leader and a commit before it is refused.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write may wait for a leader and a commit before it is refused; with the
+/// quorum probe after it, every write answers within 10 s.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl Node {
     /// Replicates `batch` through Raft from any member and returns its outcome; an SQL
-    /// error that rolled the batch back is returned as a conflict.
+    /// error that rolled the batch back is returned as a conflict. During an election the
+    /// write waits (bounded) for the new leader; past the deadline the error explains why.
     pub async fn propose(&self, batch: Batch) -> Result<BatchOutcome> {
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         loop {
             let raft = self.raft();
             let attempt = tokio::time::timeout_at(deadline, raft.client_write(batch.clone()));
             let err = match attempt.await {
-                Err(_) => return Err(self.write_timed_out()),
+                Err(_) => return Err(self.write_timed_out().await),
                 Ok(Ok(resp)) => return outcome_checked(resp.data),
                 Ok(Err(e)) => e,
             };
             match err {
                 RaftError::APIError(ClientWriteError::ForwardToLeader(fwd)) => {
-                    if let Some(leader) = fwd.leader_node {
-                        let forwarded =
-                            tokio::time::timeout_at(deadline, self.forward(&leader.addr, &batch));
-                        return match forwarded.await {
-                            Ok(r) => r,
-                            Err(_) => Err(self.write_timed_out()),
-                        };
+                    if let Some(leader) = fwd.leader_node.filter(|l| !l.addr.is_empty()) {
+                        match tokio::time::timeout_at(deadline, self.forward(&leader.addr, &batch))
+                            .await
+                        {
+                            Err(_) => return Err(self.write_timed_out().await),
+                            Ok(Err(Error::Unavailable(_))) => {
+                                // The leader we knew is gone: wait for Raft to learn of another.
+                                let mut metrics = raft.metrics();
+                                let moved = tokio::time::timeout(
+                                    Duration::from_millis(200),
+                                    metrics.changed(),
+                                );
+                                if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                                    return Err(self.write_timed_out().await);
+                                }
+                            }
+                            Ok(other) => return other,
+                        }
+                        continue;
                     }
                     // No leader known yet (an election is under way): wait for one, bounded.
-                    let mut metrics = self.raft().metrics();
+                    let mut metrics = raft.metrics();
                     let elected = metrics.wait_for(|m| m.current_leader.is_some());
                     if tokio::time::timeout_at(deadline, elected).await.is_err() {
-                        return Err(self.write_timed_out());
+                        return Err(self.write_timed_out().await);
                     }
                 }
                 other => {
@@ -57,7 +71,7 @@ impl Node {
     /// Proposes on this member only, refusing if it is not the leader.
     pub async fn propose_as_leader(&self, batch: Batch) -> Result<BatchOutcome> {
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft().client_write(batch)).await {
-            Err(_) => Err(self.write_timed_out()),
+            Err(_) => Err(self.write_timed_out().await),
             Ok(Ok(resp)) => Ok(resp.data),
             Ok(Err(e)) => Err(Error::Unavailable(format!(
                 "this member could not commit the forwarded write: {e}"
@@ -87,20 +101,8 @@ impl Node {
         outcome_checked(outcome)
     }
 
-    fn write_timed_out(&self) -> Error {
-        let m = self.raft().metrics().borrow().clone();
-        let voters: Vec<String> = m
-            .membership_config
-            .membership()
-            .voter_ids()
-            .map(|id| id.to_string())
-            .collect();
-        Error::Unavailable(format!(
-            "no write could be committed within {}s: no leader reachable with a quorum of the database members (ids {}). \
-             Check that a majority of them is running; if they are lost for good, see 'corrald cluster recover-from-quorum-loss'",
-            WRITE_TIMEOUT.as_secs(),
-            voters.join(", ")
-        ))
+    async fn write_timed_out(&self) -> Error {
+        Error::Unavailable(crate::cluster::quorum::diagnose(self, WRITE_TIMEOUT).await)
     }
 }
 

@@ -88,6 +88,12 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     let global = GlobalDb::open(&dirs.global_db())?;
     let state_machine = StateMachine::open(&dirs.global_db(), &dirs.snapshots())?;
     let network = Network::new();
+    // Before Raft starts: it replicates at once, and must dial with the cluster certificate.
+    if let Some(identity) = &cluster_identity {
+        let tls = crate::tls::pinned_client_config(identity, identity.fingerprint())
+            .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
+        network.set_tls(tls);
+    }
 
     let first_start = local.config_value("raft.node_id")?.is_none();
     let id = match local.config_value("raft.node_id")? {
@@ -153,6 +159,15 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
     node.reconcile_listeners().await?;
     crate::cluster::heartbeat::spawn(&node);
+    if node.is_clustered() {
+        // In the background: a member that cannot reach a quorum still starts, and says so.
+        let announcing = node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = members::announce(&announcing).await {
+                tracing::warn!("could not announce this member to the cluster: {e}");
+            }
+        });
+    }
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
     }

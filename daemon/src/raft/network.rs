@@ -56,6 +56,7 @@ impl Default for Network {
 pub struct PeerConnection {
     target: NodeId,
     address: String,
+    network: Network,
     client: Option<RaftClient<Channel>>,
 }
 
@@ -69,6 +70,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerConnection {
             target,
             address: node.addr.clone(),
+            network: self.clone(),
             client,
         }
     }
@@ -90,6 +92,14 @@ impl PeerConnection {
     {
         let unreachable =
             |why: String| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)));
+        // openraft keeps this connection: if the cluster certificate arrived after it was
+        // made, dial now rather than stay unreachable for ever.
+        if self.client.is_none() {
+            self.client = self
+                .network
+                .tls()
+                .map(|tls| RaftClient::new(dial::channel(&self.address, tls)));
+        }
         let Some(client) = self.client.as_mut() else {
             return Err(unreachable(format!(
                 "member {} at {} cannot be dialled: this member has no cluster certificate yet",

@@ -6,7 +6,7 @@ use corral_proto::v1::{HeartbeatReply, HeartbeatRequest};
 use tonic::{Request, Response, Status};
 
 use super::require_member;
-use crate::cluster::accept::own_version;
+use crate::cluster::versions;
 use crate::node::Node;
 
 /// Serves `corral.v1.Member`.
@@ -28,7 +28,7 @@ impl corral_proto::v1::member_server::Member for MemberService {
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatReply>, Status> {
         require_member(&self.node, &req)?;
-        let (schema, api_extensions) = own_version();
+        let (schema, api_extensions) = versions::own();
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         Ok(Response::new(HeartbeatReply {
             schema,

@@ -4,6 +4,7 @@ pub mod dial;
 pub mod leader;
 pub mod member;
 pub mod raft;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -43,6 +44,9 @@ pub fn routes(node: Arc<Node>) -> tonic::service::Routes {
         leader::LeaderService::new(node.clone()),
     ))
     .add_service(corral_proto::v1::member_server::MemberServer::new(
-        member::MemberService::new(node),
+        member::MemberService::new(node.clone()),
+    ))
+    .add_service(corral_proto::v1::operator_server::OperatorServer::new(
+        watch::OperatorService::new(node),
     ))
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<Node>> {
                 .post(rename_member)
                 .delete(delete_member),
         )
+        .route("/1.0/cluster/members/{name}/state", get(member_state))
 }
 
 async fn show(State(node): State<Arc<Node>>) -> ApiResult {
@@ -210,6 +211,13 @@ async fn rename_member(
     let post: MembersPost = json_body(&body)?;
     member_edit::rename(&node, &name, &post.server_name).await?;
     sync(&serde_json::json!({}), None)
+}
+
+async fn member_state(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
+    sync(
+        &crate::cluster::member_state::get(&node, &name).await?,
+        None,
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]

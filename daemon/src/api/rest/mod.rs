@@ -4,6 +4,7 @@
 mod certificates;
 mod cluster;
 mod forward;
+mod handover;
 mod internal;
 mod operations;
 mod server;
@@ -35,7 +36,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(certificates::routes())
         .merge(operations::routes())
         .merge(internal::routes())
+        .merge(handover::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(node.clone(), blocked))
         .layer(middleware::from_fn_with_state(node.clone(), trust))
         .with_state(node)
 }
@@ -84,6 +87,22 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
     }
     req.extensions_mut().insert(Trusted(trusted));
     next.run(req).await
+}
+
+/// A member newer than others answers its public API with 503 until they catch up (as LXD
+/// does during rolling upgrades); member-to-member calls go on, so Raft and heartbeats do.
+async fn blocked(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/internal") || !node.is_clustered() {
+        return next.run(req).await;
+    }
+    let rows = node.global.read(queries::members).await.unwrap_or_default();
+    let mine = crate::cluster::versions::own();
+    let waiting = crate::cluster::versions::waiting_for(mine, node.id(), &rows);
+    if waiting.is_empty() {
+        return next.run(req).await;
+    }
+    let message = crate::cluster::versions::blocked_refusal(mine, &waiting);
+    ApiError(Error::Unavailable(message)).into_response()
 }
 
 /// A domain error as an LXD error envelope.

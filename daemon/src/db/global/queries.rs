@@ -29,6 +29,8 @@ pub struct MemberRow {
     pub failure_domain: String,
     /// Database role label: 0 voter, 1 stand-by, 2 spare.
     pub db_role: i64,
+    /// How far its clock was from the leader's at the last heartbeat, in milliseconds.
+    pub clock_skew_ms: i64,
     /// Member configuration.
     pub config: BTreeMap<String, String>,
     /// Roles that are not automatic (event-hub, ovn-chassis).
@@ -40,7 +42,7 @@ pub struct MemberRow {
 /// Every member, by name.
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain, db_role
+        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain, db_role, clock_skew_ms
          FROM nodes ORDER BY name",
     )?;
     let mut members = stmt
@@ -57,6 +59,7 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
                 arch: r.get(8)?,
                 failure_domain: r.get(9)?,
                 db_role: r.get(10)?,
+                clock_skew_ms: r.get(11)?,
                 config: BTreeMap::new(),
                 roles: Vec::new(),
                 groups: Vec::new(),

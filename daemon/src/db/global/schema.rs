@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     arch           TEXT NOT NULL,
     failure_domain TEXT NOT NULL DEFAULT 'default',
     db_role        INTEGER NOT NULL DEFAULT 2,
+    clock_skew_ms  INTEGER NOT NULL DEFAULT 0,
     UNIQUE (name),
     UNIQUE (address)
 );

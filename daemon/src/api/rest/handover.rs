@@ -1,0 +1,46 @@
+//! `/internal/cluster/elect` and `/internal/cluster/handover`: the member-to-member calls
+//! of a graceful shutdown.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde::Deserialize;
+
+use super::{ApiResult, forward, json_body, sync};
+use crate::cluster::handover;
+use crate::error::Error;
+use crate::node::Node;
+
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/internal/cluster/elect", post(elect))
+        .route("/internal/cluster/handover", post(hand_over))
+}
+
+/// A leader about to stop asks this voter to stand for election.
+async fn elect(State(node): State<Arc<Node>>) -> ApiResult {
+    node.raft()
+        .trigger()
+        .elect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot start an election: {e}")))?;
+    sync(&serde_json::json!({}), None)
+}
+
+#[derive(Debug, Deserialize)]
+struct Leaving {
+    id: u64,
+}
+
+/// A member about to stop asks the leader to move its role elsewhere.
+async fn hand_over(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
+    if !node.is_leader() {
+        return forward::redirect_to_leader(&node, "/internal/cluster/handover");
+    }
+    let leaving: Leaving = json_body(&body)?;
+    handover::hand_over(&node, leaving.id).await?;
+    sync(&serde_json::json!({}), None)
+}

@@ -1,0 +1,201 @@
+//! Leaving gracefully (`corrald shutdown`, SIGTERM, SIGINT): a leader first hands its
+//! leadership to an up-to-date voter; then the leader gives the leaving member's database
+//! role to the best candidate and takes it from the leaving member, so the cluster never
+//! depends on a member that is gone.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use openraft::ChangeMembers;
+
+use super::rebalance::{self, STOPPING};
+use super::roles::{self, DbRole};
+use crate::api::peer::PeerClient;
+use crate::db::batch::Batch;
+use crate::db::global::queries;
+use crate::error::{Error, Result};
+use crate::node::Node;
+
+/// How long the whole handover may take before the member stops anyway.
+pub const HANDOVER: Duration = Duration::from_secs(15);
+
+/// The voter best placed to lead next: the one whose replicated log is furthest along.
+pub fn successor(voters: &[u64], me: u64, matched: &[(u64, u64)]) -> Option<u64> {
+    voters.iter().copied().filter(|v| *v != me).max_by_key(|v| {
+        (
+            matched
+                .iter()
+                .find(|(id, _)| id == v)
+                .map_or(0, |(_, i)| *i),
+            u64::MAX - v,
+        )
+    })
+}
+
+fn peer(node: &Node) -> Result<PeerClient> {
+    let identity = node
+        .cluster_identity()
+        .ok_or_else(|| Error::BadRequest("This server is not clustered".into()))?;
+    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(PeerClient::new(tls, HANDOVER))
+}
+
+/// Run on the member that is stopping: mark it stopping, hand over leadership if it leads,
+/// then ask the leader to hand over its role. Errors are returned for logging; the member
+/// stops either way.
+pub async fn leave_gracefully(node: &Node) -> Result<()> {
+    if !node.is_clustered() {
+        return Ok(());
+    }
+    let mut batch = Batch::new();
+    batch.push(
+        "UPDATE nodes SET state = ? WHERE id = ? AND state = 0",
+        vec![STOPPING.into(), node.id().into()],
+    );
+    node.propose(batch).await?;
+    if node.is_leader() {
+        transfer_leadership(node).await?;
+    }
+    let leader = node
+        .leader_address()
+        .ok_or_else(|| Error::Unavailable("no leader to hand this member's role to".into()))?;
+    let body = serde_json::json!({ "id": node.id() });
+    peer(node)?
+        .call(&leader, "POST", "/internal/cluster/handover", Some(&body))
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            Error::Unavailable(format!(
+                "the leader did not take over this member's role: {e}"
+            ))
+        })
+}
+
+async fn transfer_leadership(node: &Node) -> Result<()> {
+    let raft = node.raft();
+    let metrics = raft.metrics().borrow().clone();
+    let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
+    let matched: Vec<(u64, u64)> = metrics
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(next) = successor(&voters, node.id(), &matched) else {
+        return Ok(()); // The only voter: nobody to hand over to.
+    };
+    let address = metrics
+        .membership_config
+        .membership()
+        .get_node(&next)
+        .map(|n| n.addr.clone())
+        .ok_or_else(|| Error::Internal(format!("voter {next} has no address")))?;
+    peer(node)?
+        .call(&address, "POST", "/internal/cluster/elect", None)
+        .await
+        .map_err(|e| Error::Unavailable(format!("voter {next} did not stand for election: {e}")))?;
+    let mut watch = raft.metrics();
+    let me = node.id();
+    tokio::time::timeout(
+        HANDOVER,
+        watch.wait_for(|m| m.current_leader.is_some_and(|l| l != me)),
+    )
+    .await
+    .map_err(|_| Error::Unavailable("leadership did not move within the handover time".into()))?
+    .map_err(|_| Error::Internal("Raft stopped during the handover".into()))?;
+    Ok(())
+}
+
+/// Run on the leader for a member that is stopping: give its role to the best candidate,
+/// then take it away from the leaving member (keeping at least one voter).
+pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
+    if !node.is_leader() {
+        return Err(Error::Unavailable(
+            "this member is not the leader any more; retry".into(),
+        ));
+    }
+    let _guard = node.membership.lock().await;
+    let (rows, config) = node
+        .global
+        .read(|c| Ok((queries::members(c)?, queries::config(c)?)))
+        .await?;
+    let settings = corral_shared::config::ClusterSettings::from_config(&config);
+    let states = rebalance::states(
+        &rows,
+        &super::members::RaftView::of(node),
+        node.id(),
+        time::OffsetDateTime::now_utc(),
+        settings.offline_threshold,
+    );
+    let Some(me) = states.iter().find(|s| s.id == leaving) else {
+        return Ok(());
+    };
+    if me.role == DbRole::Spare {
+        return Ok(());
+    }
+    let raft = node.raft();
+    let unavailable = |e: String| Error::Unavailable(format!("handover of member {leaving}: {e}"));
+    if let Some(change) = roles::handover(leaving, node.id(), &states) {
+        match change.role {
+            DbRole::Voter => {
+                raft.change_membership(
+                    ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
+                    false,
+                )
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            }
+            DbRole::StandBy | DbRole::Spare => {}
+        }
+        let label: i64 = if change.role == DbRole::Voter { 0 } else { 1 };
+        let mut batch = Batch::new();
+        batch.push(
+            "UPDATE nodes SET db_role = ? WHERE id = ?",
+            vec![label.into(), change.id.into()],
+        );
+        node.propose(batch).await?;
+    }
+    let voters = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .count();
+    if me.role == DbRole::Voter && voters > 1 {
+        raft.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([leaving])), true)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+    }
+    let mut batch = Batch::new();
+    batch.push(
+        "UPDATE nodes SET db_role = 2 WHERE id = ?",
+        vec![leaving.into()],
+    );
+    node.propose(batch).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_successor_is_the_most_caught_up_other_voter() {
+        for (voters, me, matched, want) in [
+            (vec![1, 2, 3], 1, vec![(2, 10), (3, 12)], Some(3)),
+            (vec![1, 2, 3], 1, vec![(2, 12), (3, 12)], Some(2)),
+            (vec![1], 1, vec![], None),
+            (vec![1, 2], 1, vec![], Some(2)),
+        ] {
+            assert_eq!(
+                successor(&voters, me, &matched),
+                want,
+                "{voters:?} {matched:?}"
+            );
+        }
+    }
+}

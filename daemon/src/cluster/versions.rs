@@ -1,0 +1,167 @@
+//! Versions and the Blocked state of rolling upgrades, as LXD has them: a member's version
+//! is its (schema, API extensions) pair; a member newer than another waits, refusing its
+//! public API, until every member runs its version.
+
+use crate::db::global::queries::MemberRow;
+
+/// The environment setting that makes this daemon claim more API extensions than it has:
+/// test-only, to exercise the Blocked state without building two versions.
+pub const EXTRA_EXTENSIONS_ENV: &str = "CORRAL_TEST_EXTRA_API_EXTENSIONS";
+
+/// A member's version.
+pub type Version = (i64, i64);
+
+/// The version this daemon runs (plus the test-only extra extensions, if set).
+pub fn own() -> Version {
+    let extra = std::env::var(EXTRA_EXTENSIONS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    (
+        crate::db::global::schema::VERSION,
+        corral_shared::api::API_EXTENSIONS.len() as i64 + extra,
+    )
+}
+
+/// How one version compares with another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// The same.
+    Same,
+    /// Newer in one part and not older in the other.
+    Newer,
+    /// Older in one part and not newer in the other.
+    Older,
+    /// Newer in one part, older in the other: nothing sensible to wait for.
+    Inconsistent,
+}
+
+/// Compares `a` with `b`.
+pub fn compare(a: Version, b: Version) -> Compared {
+    match (a.0.cmp(&b.0), a.1.cmp(&b.1)) {
+        (std::cmp::Ordering::Equal, std::cmp::Ordering::Equal) => Compared::Same,
+        (x, y) if x.is_ge() && y.is_ge() => Compared::Newer,
+        (x, y) if x.is_le() && y.is_le() => Compared::Older,
+        _ => Compared::Inconsistent,
+    }
+}
+
+fn version_of(row: &MemberRow) -> Version {
+    (row.schema, row.api_extensions)
+}
+
+/// The members `me` waits for: those on an older version than `mine`.
+pub fn waiting_for(mine: Version, me: u64, rows: &[MemberRow]) -> Vec<&MemberRow> {
+    rows.iter()
+        .filter(|r| r.id != me && compare(mine, version_of(r)) != Compared::Same)
+        .filter(|r| {
+            matches!(
+                compare(mine, version_of(r)),
+                Compared::Newer | Compared::Inconsistent
+            )
+        })
+        .collect()
+}
+
+/// How a member shows in the list while versions differ: None when its version matches
+/// every other member's, else LXD's message.
+pub fn blocked_message(row: &MemberRow, rows: &[MemberRow]) -> Option<String> {
+    let mine = version_of(row);
+    let mut newer = false;
+    let mut older = false;
+    for other in rows.iter().filter(|r| r.id != row.id) {
+        match compare(mine, version_of(other)) {
+            Compared::Same => {}
+            Compared::Newer => newer = true,
+            Compared::Older => older = true,
+            Compared::Inconsistent => {
+                return Some("Cluster members have inconsistent versions".into());
+            }
+        }
+    }
+    match (older, newer) {
+        (true, _) => Some("Corral version is older than other members".into()),
+        (false, true) => Some("Corral version is newer than other members".into()),
+        _ => None,
+    }
+}
+
+/// The 503 answer of a member that waits for others to be upgraded.
+pub fn blocked_refusal(mine: Version, waiting: &[&MemberRow]) -> String {
+    let names: Vec<String> = waiting
+        .iter()
+        .map(|r| {
+            format!(
+                "{} at {} (schema {}, {} API extensions)",
+                r.name, r.address, r.schema, r.api_extensions
+            )
+        })
+        .collect();
+    format!(
+        "This member runs a newer version (schema {}, {} API extensions) and waits for {} to be upgraded; \
+         it serves again by itself once they run the same version",
+        mine.0,
+        mine.1,
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: u64, version: Version) -> MemberRow {
+        MemberRow {
+            id,
+            name: format!("node{id}"),
+            description: String::new(),
+            address: format!("127.0.0.{id}:8443"),
+            schema: version.0,
+            api_extensions: version.1,
+            heartbeat: String::new(),
+            state: 0,
+            arch: "x86_64".into(),
+            failure_domain: "default".into(),
+            db_role: 0,
+            clock_skew_ms: 0,
+            config: Default::default(),
+            roles: vec![],
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn versions_compare_as_lxd_compares_them() {
+        for (a, b, want) in [
+            ((1, 10), (1, 10), Compared::Same),
+            ((1, 11), (1, 10), Compared::Newer),
+            ((2, 10), (1, 10), Compared::Newer),
+            ((1, 9), (1, 10), Compared::Older),
+            ((2, 9), (1, 10), Compared::Inconsistent),
+        ] {
+            assert_eq!(compare(a, b), want, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn newer_members_wait_and_every_member_shows_blocked_while_versions_differ() {
+        let rows = vec![row(1, (1, 10)), row(2, (1, 11)), row(3, (1, 10))];
+        assert_eq!(waiting_for((1, 11), 2, &rows).len(), 2);
+        assert!(
+            waiting_for((1, 10), 1, &rows).is_empty(),
+            "older members keep serving"
+        );
+        assert_eq!(
+            blocked_message(&rows[0], &rows).as_deref(),
+            Some("Corral version is older than other members")
+        );
+        assert_eq!(
+            blocked_message(&rows[1], &rows).as_deref(),
+            Some("Corral version is newer than other members")
+        );
+        let same = vec![row(1, (1, 10)), row(2, (1, 10))];
+        assert_eq!(blocked_message(&same[0], &same), None);
+        let refusal = blocked_refusal((1, 11), &waiting_for((1, 11), 2, &rows));
+        assert!(refusal.contains("node1 at 127.0.0.1:8443"), "{refusal}");
+    }
+}

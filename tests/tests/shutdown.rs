@@ -1,0 +1,39 @@
+//! Graceful shutdown: a leaving member hands over leadership and its role first, so
+//! stopping members one by one never loses quorum.
+
+use corral_tests::{Cluster, leader_name, wait_for_roles};
+
+#[test]
+fn five_members_stopped_one_by_one_never_lose_quorum() {
+    let mut cluster = Cluster::form(5);
+    wait_for_roles(&cluster[0], 5, 3, 2);
+    for stopping in 0..4 {
+        let before = cluster[4].members();
+        cluster[stopping].shutdown();
+        // Every write through the last member must still commit.
+        let key = format!("user.after_{stopping}");
+        cluster[4].corral(&["config", "set", &key, "ok"]).ok();
+        let after = cluster[4].members();
+        let leader = leader_name(&after).expect("a leader");
+        assert_ne!(
+            leader, cluster[stopping].name,
+            "a stopped member still leads: {before:?}"
+        );
+    }
+    assert_eq!(
+        cluster[4]
+            .corral(&["config", "get", "user.after_3"])
+            .ok()
+            .trim(),
+        "ok"
+    );
+}
+
+#[test]
+fn a_stopped_member_comes_back_and_takes_a_role_again() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster[1].shutdown();
+    cluster[1].restart();
+    wait_for_roles(&cluster[0], 3, 3, 0);
+}
