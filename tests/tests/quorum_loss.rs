@@ -27,6 +27,16 @@ fn losing_two_of_three_fails_fast_and_names_them() {
         "{err}"
     );
 
+    // Membership changes are bounded the same way.
+    let started = Instant::now();
+    let (status, body) = cluster[0].raw("DELETE", "/1.0/cluster/members/node3?force=1", None);
+    assert!(
+        started.elapsed() < Duration::from_secs(11),
+        "the removal hung"
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("lost quorum"), "{body}");
+
     // Reads still answer from the local replica.
     let started = Instant::now();
     assert_eq!(cluster[0].members().len(), 3);

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use corral_shared::api::MemberConfigKey;
-use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
 use super::{member_config, members, rebalance, trust};
@@ -186,24 +185,13 @@ pub async fn finish(node: &Node, id: u64) -> Result<()> {
         })?;
     {
         let _guard = node.membership.lock().await;
-        let raft = node.raft();
-        let add = raft.add_learner(id, BasicNode::new(row.address.clone()), true);
-        tokio::time::timeout(CATCH_UP, add)
-            .await
-            .map_err(|_| {
-                Error::Unavailable(format!(
-                    "member {} at {} did not catch up with the database within {}s",
-                    row.name,
-                    row.address,
-                    CATCH_UP.as_secs()
-                ))
-            })?
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot add member {} to the database: {e}",
-                    row.name
-                ))
-            })?;
+        node.add_learner(
+            id,
+            &row.address,
+            CATCH_UP,
+            &format!("add member {} to the database", row.name),
+        )
+        .await?;
     }
     rebalance::run(node).await
 }

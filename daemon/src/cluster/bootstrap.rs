@@ -248,12 +248,12 @@ pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         node.set_cluster_identity(identity)?;
         // Raft's own record of where this member is, used by members forwarding to it.
         let nodes = BTreeMap::from([(node.id(), BasicNode::new(address))]);
-        node.raft()
-            .change_membership(ChangeMembers::SetNodes(nodes), false)
-            .await
-            .map_err(|e| {
-                Error::Unavailable(format!("cannot record this member's address in Raft: {e}"))
-            })?;
+        node.change_membership(
+            ChangeMembers::SetNodes(nodes),
+            false,
+            "record this member's address in Raft",
+        )
+        .await?;
         node.operations.set_location(&name);
     }
     node.reconcile_listeners().await

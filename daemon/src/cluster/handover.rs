@@ -138,16 +138,15 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
         return Ok(());
     }
     let raft = node.raft();
-    let unavailable = |e: String| Error::Unavailable(format!("handover of member {leaving}: {e}"));
     if let Some(change) = roles::handover(leaving, node.id(), &states) {
         match change.role {
             DbRole::Voter => {
-                raft.change_membership(
+                node.change_membership(
                     ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
                     false,
+                    &format!("give member {}'s vote to member {}", leaving, change.id),
                 )
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
+                .await?;
             }
             DbRole::StandBy | DbRole::Spare => {}
         }
@@ -167,9 +166,12 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
         .voter_ids()
         .count();
     if me.role == DbRole::Voter && voters > 1 {
-        raft.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([leaving])), true)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        node.change_membership(
+            ChangeMembers::RemoveVoters(BTreeSet::from([leaving])),
+            true,
+            &format!("take the vote of leaving member {leaving}"),
+        )
+        .await?;
     }
     let mut batch = Batch::new();
     batch.push(

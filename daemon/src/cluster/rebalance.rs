@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use openraft::{BasicNode, ChangeMembers};
+use openraft::ChangeMembers;
 use time::OffsetDateTime;
 
 use super::members::{self, RaftView};
@@ -18,6 +18,9 @@ use crate::node::Node;
 /// `nodes.state` of a member that is shutting down gracefully (LXD has 0 created,
 /// 1 pending, 2 evacuated); it is cleared when the member starts again.
 pub const STOPPING: i64 = 3;
+
+/// How long a member being promoted may take to catch up with the log.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Upper bound on changes in one run, so a rule bug can never spin the leader.
 const MAX_CHANGES: usize = 64;
@@ -147,12 +150,6 @@ async fn apply(
         .iter()
         .any(|s| s.id == change.id && s.role == DbRole::Voter);
     let raft = node.raft();
-    let unavailable = |e: String| {
-        Error::Unavailable(format!(
-            "cannot change the role of member {}: {e}",
-            change.id
-        ))
-    };
     match change.role {
         DbRole::Voter => {
             let known = raft
@@ -168,25 +165,29 @@ async fn apply(
                     .find(|r| r.id == change.id)
                     .map(|r| r.address.clone())
                     .unwrap_or_default();
-                raft.add_learner(change.id, BasicNode::new(address), true)
-                    .await
-                    .map_err(|e| unavailable(e.to_string()))?;
+                node.add_learner(
+                    change.id,
+                    &address,
+                    CATCH_UP,
+                    "add a member to the database",
+                )
+                .await?;
             }
-            raft.change_membership(
+            node.change_membership(
                 ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
                 false,
+                &format!("make member {} a voter", change.id),
             )
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .await?;
         }
         DbRole::StandBy | DbRole::Spare if was_voter => {
             // Kept as a learner: it still replicates, ready to be promoted again.
-            raft.change_membership(
+            node.change_membership(
                 ChangeMembers::RemoveVoters(BTreeSet::from([change.id])),
                 true,
+                &format!("take the vote of member {}", change.id),
             )
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .await?;
         }
         _ => {}
     }

@@ -61,9 +61,8 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> Result<()> {
             None
         };
         if let Some(change) = change {
-            raft.change_membership(change, false).await.map_err(|e| {
-                Error::Unavailable(format!("cannot take {name} out of the database: {e}"))
-            })?;
+            node.change_membership(change, false, &format!("take {name} out of the database"))
+                .await?;
         }
         let mut batch = Batch::new();
         batch.push("DELETE FROM nodes WHERE id = ?", vec![target.id.into()]);

@@ -6,11 +6,13 @@ use std::time::Duration;
 use corral_proto::v1::ProposeRequest;
 use corral_proto::v1::leader_client::LeaderClient;
 use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
 
 use super::Node;
 use crate::api::grpc::dial;
 use crate::db::batch::{Batch, BatchOutcome};
 use crate::error::{Error, Result};
+use crate::raft::NodeId;
 
 /// How long a write may wait for a leader and a commit before it is refused; with the
 /// quorum probe after it, every write answers within 10 s.
@@ -99,6 +101,42 @@ impl Node {
         let outcome: BatchOutcome = serde_json::from_slice(&reply.into_inner().result_json)
             .map_err(|e| Error::Internal(format!("malformed answer from the leader: {e}")))?;
         outcome_checked(outcome)
+    }
+
+    /// Changes the Raft membership (on the leader), bounded like a write: without a quorum
+    /// it fails with the same explanation instead of waiting for ever.
+    pub async fn change_membership(
+        &self,
+        changes: ChangeMembers<NodeId, BasicNode>,
+        retain: bool,
+        what: &str,
+    ) -> Result<()> {
+        let raft = self.raft();
+        match tokio::time::timeout(WRITE_TIMEOUT, raft.change_membership(changes, retain)).await {
+            Err(_) => Err(self.write_timed_out().await),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::Unavailable(format!("cannot {what}: {e}"))),
+        }
+    }
+
+    /// Adds a learner and waits (at most `within`) until it has caught up with the log.
+    pub async fn add_learner(
+        &self,
+        id: NodeId,
+        address: &str,
+        within: Duration,
+        what: &str,
+    ) -> Result<()> {
+        let raft = self.raft();
+        let add = raft.add_learner(id, BasicNode::new(address), true);
+        match tokio::time::timeout(within, add).await {
+            Err(_) => Err(Error::Unavailable(format!(
+                "cannot {what}: the member at {address} did not catch up with the database within {}s",
+                within.as_secs()
+            ))),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::Unavailable(format!("cannot {what}: {e}"))),
+        }
     }
 
     async fn write_timed_out(&self) -> Error {
