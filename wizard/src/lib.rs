@@ -1,6 +1,15 @@
-//! The init flow: preseed parsing and validation with line/column errors, and (later) the
-//! guided questions.
+//! The init flow: the guided questions of `corrald init` (as data, over a [`Prompter`],
+//! with inquire as the real front end), preseed parsing and validation with line/column
+//! errors, and printing the equivalent preseed.
 
+pub mod flow;
 pub mod preseed;
+pub mod prompt;
+pub mod remote;
+pub mod terminal;
 
+pub use flow::{Environment, Flow, NOTHING_CHANGED, Outcome};
 pub use preseed::{PreseedError, parse_preseed, to_yaml, validate_all};
+pub use prompt::{Answer, Prompter, Question, Reply};
+pub use remote::{Certificate, Remote, TlsRemote};
+pub use terminal::InquirePrompter;

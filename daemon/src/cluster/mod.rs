@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod bootstrap;
 pub mod config;
+pub mod dump;
 pub mod handover;
 pub mod heartbeat;
 pub mod join;

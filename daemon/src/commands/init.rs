@@ -1,46 +1,164 @@
-//! `corrald init --preseed`: configure the daemon (and bootstrap a cluster) from YAML.
+//! `corrald init`: configure the daemon (and bootstrap or join a cluster), as `lxd init`
+//! does: by guided questions (the default), from a preseed (`--preseed`), with defaults
+//! (`--auto`), or print the current configuration as a preseed (`--dump`).
 
 use std::io::Read;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use corral_shared::client::{Client, ClientError};
+use corral_shared::preseed::{Preseed, StoragePoolPreseed};
+use corral_wizard::{Environment, Flow, InquirePrompter, NOTHING_CHANGED, Outcome, TlsRemote};
 
-/// Options of `corrald init`.
+/// How long applying a preseed may take (a join waits for the database to arrive).
+const APPLY: Duration = Duration::from_secs(120);
+
+/// Options of `corrald init`. Without any, the questions are asked on the terminal.
 #[derive(clap::Args)]
 pub struct Args {
     /// Read a preseed from FILE, or from standard input with `-` or no FILE.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", required = true)]
-    preseed: String,
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-",
+          conflicts_with_all = ["dump", "auto"])]
+    preseed: Option<String>,
+    /// Print the current configuration as a preseed and change nothing.
+    #[arg(long, conflicts_with = "auto")]
+    dump: bool,
+    /// Configure a standalone server with defaults: a `dir` storage pool named "default".
+    #[arg(long)]
+    auto: bool,
+    /// With --auto: the address to serve the API on (core.https_address), host[:port].
+    #[arg(long, value_name = "ADDRESS", requires = "auto")]
+    network_address: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let (origin, text) = if args.preseed == "-" {
+    let client = super::local_client();
+    if args.dump {
+        return dump(&client).await;
+    }
+    if args.auto {
+        return apply(&client, &auto(args.network_address.as_deref())?).await;
+    }
+    if let Some(source) = &args.preseed {
+        let preseed = read_preseed(source)?;
+        return apply(&client, &preseed).await;
+    }
+    interactive(&client).await
+}
+
+fn read_preseed(source: &str) -> anyhow::Result<Preseed> {
+    let (origin, text) = if source == "-" {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the preseed from standard input")?;
         ("standard input".to_owned(), text)
     } else {
-        let text = std::fs::read_to_string(&args.preseed)
-            .with_context(|| format!("cannot read the preseed {}", args.preseed))?;
-        (args.preseed.clone(), text)
+        let text = std::fs::read_to_string(source)
+            .with_context(|| format!("cannot read the preseed {source}"))?;
+        (source.to_owned(), text)
     };
-    let preseed = match corral_wizard::parse_preseed(&text) {
-        Ok(p) => p,
-        Err(e) => bail!("invalid preseed ({origin}): {e}"),
+    corral_wizard::parse_preseed(&text).map_err(|e| anyhow!("invalid preseed ({origin}): {e}"))
+}
+
+/// `--auto`: a standalone server with a `dir` pool, reachable at `address` if given.
+fn auto(address: Option<&str>) -> anyhow::Result<Preseed> {
+    let mut preseed = Preseed {
+        storage_pools: vec![StoragePoolPreseed {
+            name: "default".into(),
+            driver: "dir".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
     };
-    let client = super::local_client();
-    let resp = client
-        .post("/internal/init", &preseed)
+    if let Some(address) = address {
+        let address = corral_shared::config::canonical_address(address)
+            .map_err(|e| anyhow!("--network-address {address:?}: {e}"))?;
+        preseed.config.insert("core.https_address".into(), address);
+    }
+    if let Err(violations) = preseed.validate() {
+        let lines: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        bail!("{}", lines.join("; "));
+    }
+    Ok(preseed)
+}
+
+async fn dump(client: &Client) -> anyhow::Result<()> {
+    let preseed: Preseed = client
+        .get("/internal/preseed")
         .await
-        .context("the daemon refused the preseed")?;
+        .context("cannot read the current configuration")?;
+    print!("{}", corral_wizard::to_yaml(&preseed));
+    Ok(())
+}
+
+/// The guided questions, then the same path as `--preseed`.
+async fn interactive(client: &Client) -> anyhow::Result<()> {
+    // Asking questions of a person whose answers cannot be applied helps no one.
+    client
+        .is_ready()
+        .await
+        .context("the Corral daemon must be running before 'corrald init'")?;
+    let outcome = tokio::task::spawn_blocking(|| {
+        let remote = TlsRemote::default();
+        Flow::new(Environment::detect(), &remote).run(&mut InquirePrompter)
+    })
+    .await
+    .context("the questions stopped unexpectedly")?;
+    match outcome {
+        Outcome::Stopped(reason) => Err(anyhow!(reason)),
+        Outcome::Apply { preseed, print } => {
+            if print {
+                print!("{}", corral_wizard::to_yaml(&preseed));
+            }
+            apply(client, &preseed).await
+        }
+    }
+}
+
+/// Sends a checked preseed to the daemon and waits until it is applied.
+async fn apply(client: &Client, preseed: &Preseed) -> anyhow::Result<()> {
+    let resp = client
+        .post("/internal/init", preseed)
+        .await
+        .map_err(|e| refused("the daemon refused the preseed", e))?;
     let url = resp.envelope.operation.clone();
     if url.is_empty() {
         return Ok(());
     }
     client
-        .wait_operation(&url, Duration::from_secs(60))
+        .wait_operation(&url, APPLY)
         .await
-        .context("applying the preseed failed")?;
+        .map_err(|e| refused("applying the preseed failed", e))?;
     Ok(())
+}
+
+/// The daemon applies a preseed whole or not at all: say so when it refused one.
+fn refused(what: &str, e: ClientError) -> anyhow::Error {
+    let unchanged = matches!(e, ClientError::Api { .. } | ClientError::Operation { .. });
+    let message = e.to_string();
+    if unchanged && !message.contains(NOTHING_CHANGED) {
+        anyhow!(
+            "{what}: {}. {NOTHING_CHANGED}",
+            message.trim_end_matches('.')
+        )
+    } else {
+        anyhow!("{what}: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_makes_a_dir_pool_and_optionally_listens() {
+        let p = auto(None).unwrap();
+        assert_eq!(p.storage_pools.len(), 1);
+        assert_eq!(p.storage_pools[0].driver, "dir");
+        assert!(p.config.is_empty() && p.cluster.is_none());
+        let p = auto(Some("127.0.0.9")).unwrap();
+        assert_eq!(p.config["core.https_address"], "127.0.0.9:8443");
+        assert!(auto(Some("127.0.0.9:0x")).is_err());
+    }
 }

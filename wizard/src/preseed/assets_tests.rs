@@ -18,7 +18,11 @@ macro_rules! asset {
     };
 }
 
-const VALID: &[(&str, &str)] = &[asset!("bootstrap.yaml"), asset!("join-password.yaml")];
+const VALID: &[(&str, &str)] = &[
+    asset!("bootstrap.yaml"),
+    asset!("join-password.yaml"),
+    asset!("standalone.yaml"),
+];
 
 const INVALID: &[(&str, &str)] = &[
     asset!("invalid/unknown-key.yaml"),
@@ -44,6 +48,8 @@ fn valid_examples_parse_and_round_trip() {
         "a preseed carries the password in the clear; the daemon hashes it when applying"
     );
     assert!(parse_preseed(VALID[1].1).unwrap().is_join());
+    let standalone = parse_preseed(VALID[2].1).unwrap();
+    assert!(standalone.cluster.is_none() && standalone.storage_pools.len() == 1);
 }
 
 #[test]

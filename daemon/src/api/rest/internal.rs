@@ -21,13 +21,15 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/ready", get(ready))
         .route("/internal/shutdown", put(shutdown))
         .route("/internal/init", post(init))
+        .route("/internal/preseed", get(preseed))
         .route("/internal/cluster/accept", post(accept_member))
         .route("/internal/cluster/finish", post(finish_join))
         .route("/internal/cluster/leave", put(leave))
         .route("/internal/cluster/rebalance", post(rebalance_roles))
 }
 
-fn local_only(peer: &Peer) -> Result<(), Error> {
+/// Refuses a call that did not come through the root-only unix socket.
+pub(super) fn local_only(peer: &Peer) -> Result<(), Error> {
     if peer.local {
         Ok(())
     } else {
@@ -64,6 +66,12 @@ async fn init(
     let preseed: Preseed = json_body(&body)?;
     let op = super::cluster::start_apply(node, preseed, "Applying preseed");
     operation_created(&op)
+}
+
+/// The current configuration as a preseed (`corrald init --dump`).
+async fn preseed(State(node): State<Arc<Node>>, Extension(peer): Extension<Peer>) -> ApiResult {
+    local_only(&peer)?;
+    sync(&crate::cluster::dump::current(&node).await?, None)
 }
 
 /// A joiner asks to be admitted (leader only; others redirect it there).

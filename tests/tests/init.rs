@@ -1,0 +1,117 @@
+//! `corrald init --dump`, `--auto` and failed joins, on real daemons. (The guided questions
+//! are tested through a pseudo-terminal in daemon/tests/init_wizard.rs.)
+
+use corral_shared::preseed::{JoinToken, Preseed};
+use corral_tests::{HttpsClient, Member, asset};
+
+fn dump(m: &Member) -> String {
+    m.corrald(&["init", "--dump"], None).ok().to_owned()
+}
+
+fn parsed(yaml: &str) -> Preseed {
+    corral_wizard::parse_preseed(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+#[test]
+fn dump_is_the_bootstrap_preseed_without_the_trust_password() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let text = dump(&node1);
+    assert!(!text.contains("trust_password"), "{text}");
+    let dumped = parsed(&text);
+    let given = parsed(&node1.bootstrap_preseed());
+    assert_eq!(dumped.config["core.https_address"], node1.address);
+    assert_eq!(dumped.storage_pools, given.storage_pools);
+    assert_eq!(dumped.networks, given.networks);
+    let devices = |p: &Preseed| {
+        p.profiles
+            .iter()
+            .find(|p| p.name == "default")
+            .map(|p| p.devices.clone())
+    };
+    assert_eq!(devices(&dumped), devices(&given));
+    let cluster = dumped.cluster.expect("a cluster section");
+    assert_eq!(
+        (cluster.server_name.as_str(), cluster.enabled),
+        ("node1", true)
+    );
+}
+
+#[test]
+fn a_dump_replayed_on_a_fresh_daemon_gives_the_same_configuration() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let first = dump(&node1);
+    let copy = Member::start("copy");
+    copy.init(&first.replace(&node1.address, &copy.address))
+        .ok();
+    assert_eq!(
+        dump(&copy).replace(&copy.address, "ADDRESS"),
+        first.replace(&node1.address, "ADDRESS")
+    );
+    assert_eq!(copy.member("node1")["status"], "Online");
+}
+
+#[test]
+fn auto_is_the_standalone_example_and_refuses_to_run_twice() {
+    let auto = Member::start("auto");
+    auto.corrald(
+        &["init", "--auto", "--network-address", &auto.address],
+        None,
+    )
+    .ok();
+    let example = Member::start("example");
+    let text = std::fs::read_to_string(asset("preseed/standalone.yaml"))
+        .expect("the standalone example")
+        .replace("127.0.0.1:8443", &example.address);
+    example.init(&text).ok();
+    let after = dump(&auto);
+    assert_eq!(
+        after.replace(&auto.address, "ADDRESS"),
+        dump(&example).replace(&example.address, "ADDRESS")
+    );
+    let p = parsed(&after);
+    assert_eq!(p.storage_pools[0].driver, "dir");
+    assert!(p.cluster.is_none());
+    // It now answers on its address.
+    let reply = HttpsClient::new().request(&auto.address, "GET", "/1.0", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let again = auto.corrald(&["init", "--auto"], None);
+    let err = again.failed();
+    assert!(err.contains("already exists"), "{err}");
+    assert!(err.contains("Nothing was changed."), "{err}");
+    assert_eq!(dump(&auto), after);
+
+    let misuse = auto.corrald(&["init", "--network-address", "127.0.0.1"], None);
+    assert!(misuse.failed().contains("--auto"), "{}", misuse.stderr);
+}
+
+#[test]
+fn a_join_to_the_wrong_cluster_fails_says_nothing_changed_and_nothing_did() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let other = Member::start("other1");
+    other.bootstrap();
+    let joiner = Member::start("node2");
+    let before = dump(&joiner);
+    // A token from node1's cluster, whose address now answers with another certificate.
+    let mut token = JoinToken::decode(&node1.token_for("node2")).expect("a token");
+    token.addresses = vec![other.address.clone()];
+    let out = joiner.init(&joiner.token_preseed(&node1, &token.encode()));
+    let err = out.failed();
+    assert!(err.contains("fingerprint mismatch"), "{err}");
+    assert!(err.contains("Nothing was changed"), "{err}");
+    assert_eq!(dump(&joiner), before);
+    assert_eq!(node1.members().len(), 1);
+    assert_eq!(other.members().len(), 1);
+}
+
+#[test]
+fn the_dump_is_only_served_on_the_local_socket() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let reply = HttpsClient::new().request(&node1.address, "GET", "/internal/preseed", None);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(!reply.body.contains("core.https_address"), "{}", reply.body);
+}

@@ -1,0 +1,282 @@
+//! What the wizard asks an existing cluster member over the network: the certificate it
+//! presents (to show and compare fingerprints) and the member-specific questions its
+//! `GET /1.0/cluster` lists. Behind the [`Remote`] trait so the flow is tested offline.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corral_shared::api::{Cluster, Envelope, MemberConfigKey};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// A certificate a server presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Its DER bytes.
+    pub der: Vec<u8>,
+    /// Lowercase hex SHA-256 of the DER.
+    pub fingerprint: String,
+}
+
+impl Certificate {
+    /// A certificate from its DER bytes.
+    pub fn from_der(der: Vec<u8>) -> Self {
+        let fingerprint = corral_shared::fingerprint::of_der(&der);
+        Self { der, fingerprint }
+    }
+
+    /// The certificate as PEM, as a preseed's `cluster_certificate` holds it.
+    pub fn pem(&self) -> String {
+        let b64 = corral_shared::preseed::base64::encode(&self.der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        pem
+    }
+}
+
+/// The network steps of the flow.
+pub trait Remote {
+    /// The certificate the server at `address` (`host:port`) presents.
+    fn certificate(&self, address: &str) -> Result<Certificate, String>;
+    /// The member-specific keys the cluster at `address` asks joiners for; the server must
+    /// present the certificate with `fingerprint`.
+    fn member_config(
+        &self,
+        address: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<MemberConfigKey>, String>;
+}
+
+/// The real network: TLS with rustls (ring), no client certificate (neither call needs trust).
+#[derive(Debug, Clone)]
+pub struct TlsRemote {
+    /// Bound on each call (connect, handshake and answer).
+    pub timeout: Duration,
+}
+
+impl Default for TlsRemote {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Remote for TlsRemote {
+    fn certificate(&self, address: &str) -> Result<Certificate, String> {
+        let (address, timeout) = (address.to_owned(), self.timeout);
+        on_own_runtime(async move {
+            let (_, cert) = connect(&address, None, timeout).await?;
+            Ok(cert)
+        })
+    }
+
+    fn member_config(
+        &self,
+        address: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<MemberConfigKey>, String> {
+        let (address, timeout) = (address.to_owned(), self.timeout);
+        let fingerprint = fingerprint.to_owned();
+        on_own_runtime(async move {
+            let (tls, _) = connect(&address, Some(fingerprint), timeout).await?;
+            let body = get(tls, "/1.0/cluster", timeout)
+                .await
+                .map_err(|e| format!("cannot read /1.0/cluster from {address}: {e}"))?;
+            let envelope: Envelope = serde_json::from_slice(&body)
+                .map_err(|e| format!("{address} did not answer in LXD's envelope: {e}"))?;
+            if !envelope.error.is_empty() {
+                return Err(format!(
+                    "{address} refused to list its member-specific keys: {}",
+                    envelope.error
+                ));
+            }
+            let cluster: Cluster = serde_json::from_value(envelope.metadata)
+                .map_err(|e| format!("{address} sent a malformed /1.0/cluster: {e}"))?;
+            Ok(cluster.member_config)
+        })
+    }
+}
+
+/// Runs a future on a runtime of its own, on a thread of its own, so that callers may be
+/// inside another runtime or none.
+fn on_own_runtime<T: Send + 'static>(
+    fut: impl Future<Output = Result<T, String>> + Send + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))?
+            .block_on(fut)
+    })
+    .join()
+    .map_err(|_| "the network call panicked".to_owned())?
+}
+
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+async fn connect(
+    address: &str,
+    pin: Option<String>,
+    timeout: Duration,
+) -> Result<(Tls, Certificate), String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let seen = Arc::new(Mutex::new(None));
+    let verifier = Recorder {
+        seen: seen.clone(),
+        pin,
+        provider: provider.clone(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| format!("cannot reach {address}: no answer within {timeout:?}"))?
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    let name = ServerName::try_from("corral").expect("a valid name");
+    let tls = tokio::time::timeout(
+        timeout,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| format!("{address} did not finish the TLS handshake within {timeout:?}"))?
+    .map_err(|e| format!("TLS handshake with {address} failed: {e}"))?;
+    let cert = seen
+        .lock()
+        .expect("lock")
+        .take()
+        .ok_or_else(|| format!("{address} presented no certificate"))?;
+    Ok((tls, cert))
+}
+
+async fn get(tls: Tls, path: &str, timeout: Duration) -> Result<Bytes, String> {
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method("GET")
+        .uri(path)
+        .header("host", "corral")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(timeout, sender.send_request(req))
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+        .map_err(|e| e.to_string())?;
+    let body = tokio::time::timeout(timeout, resp.into_body().collect())
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(body.to_bytes())
+}
+
+/// Records the server's certificate rather than judging it by a CA: the person (or the
+/// token) judges its fingerprint. With a pin, any other certificate ends the handshake.
+#[derive(Debug)]
+struct Recorder {
+    seen: Arc<Mutex<Option<Certificate>>>,
+    pin: Option<String>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = Certificate::from_der(end_entity.to_vec());
+        if let Some(pin) = &self.pin
+            && *pin != cert.fingerprint
+        {
+            return Err(rustls::Error::General(format!(
+                "the server presents certificate {} instead of {pin}",
+                cert.fingerprint
+            )));
+        }
+        *self.seen.lock().expect("lock") = Some(cert);
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_wraps_base64_at_64_columns() {
+        let cert = Certificate::from_der(vec![7u8; 100]);
+        let pem = cert.pem();
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(*lines.last().unwrap(), "-----END CERTIFICATE-----");
+        let body: String = lines[1..lines.len() - 1].concat();
+        assert_eq!(
+            corral_shared::preseed::base64::decode(&body).unwrap(),
+            vec![7u8; 100]
+        );
+    }
+
+    #[test]
+    fn an_unreachable_address_is_an_error_not_a_hang() {
+        let remote = TlsRemote {
+            timeout: Duration::from_secs(2),
+        };
+        // Port 1 on loopback: nothing listens there.
+        let err = remote.certificate("127.0.0.1:1").unwrap_err();
+        assert!(err.contains("cannot reach 127.0.0.1:1"), "{err}");
+    }
+}
