@@ -31,6 +31,8 @@ pub enum Command {
     Version,
     /// Start a three-member cluster on loopback to try Corral (Ctrl-C stops and removes it)
     Demo(DemoArgs),
+    /// Watch and manage the cluster live, full screen (q quits, ? lists the keys)
+    Dashboard,
 }
 
 #[cfg(test)]
@@ -248,5 +250,11 @@ mod tests {
         };
         assert_eq!(args.method, "GET");
         assert_eq!(parse(&["version"]), Command::Version);
+    }
+
+    #[test]
+    fn dashboard_parses_and_takes_no_arguments() {
+        assert_eq!(parse(&["dashboard"]), Command::Dashboard);
+        assert!(Cli::try_parse_from(["corral", "dashboard", "node1"]).is_err());
     }
 }

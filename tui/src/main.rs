@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod dashboard;
 mod demo;
 mod error;
 mod format;

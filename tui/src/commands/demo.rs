@@ -2,7 +2,7 @@
 //! (node2 joins with a token, node3 with the trust password), shown, and stopped on Ctrl-C.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,9 +70,18 @@ pub async fn run(args: DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
     result
 }
 
-/// The seam where the dashboard will run: for now, says how to stop and waits for Ctrl-C,
-/// reporting a member that exits on its own meanwhile.
+/// The demo's foreground: on a terminal, the dashboard on node1 until the user quits;
+/// otherwise (output to a pipe or file) says how to stop and waits for Ctrl-C, reporting a
+/// member that exits on its own meanwhile.
 pub async fn run_foreground_ui(demo: &mut Demo, out: &mut dyn Write) -> Result<(), CliError> {
+    if std::io::stdout().is_terminal() {
+        let node1 = demo
+            .members
+            .first()
+            .ok_or_else(|| CliError::Failed("the demo has no member to watch".into()))?;
+        // A member killed meanwhile is the dashboard's to show (OFFLINE), not an error.
+        return crate::dashboard::run(node1.client()).await;
+    }
     writeln!(out, "Press Ctrl-C to stop the cluster.")?;
     let mut interrupt = std::pin::pin!(interrupted());
     loop {

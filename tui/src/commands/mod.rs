@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod query;
 pub mod version;
@@ -22,5 +23,6 @@ pub async fn run(command: Command, client: &Client, out: &mut dyn Write) -> Resu
         Command::Query(args) => query::run(client, args, out).await,
         Command::Version => version::run(client, out).await,
         Command::Demo(args) => demo::run(args, out).await,
+        Command::Dashboard => dashboard::run(client).await,
     }
 }
