@@ -72,42 +72,77 @@ pub async fn leave_gracefully(node: &Node) -> Result<()> {
         })
 }
 
+/// How long one candidate gets to win the election before the next is asked.
+const ONE_TRY: Duration = Duration::from_secs(3);
+
 async fn transfer_leadership(node: &Node) -> Result<()> {
     let raft = node.raft();
-    let metrics = raft.metrics().borrow().clone();
-    let voters: Vec<u64> = metrics.membership_config.membership().voter_ids().collect();
-    let matched: Vec<(u64, u64)> = metrics
-        .replication
-        .as_ref()
-        .map(|r| {
-            r.iter()
-                .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(next) = successor(&voters, node.id(), &matched) else {
-        return Ok(()); // The only voter: nobody to hand over to.
-    };
-    let address = metrics
-        .membership_config
-        .membership()
-        .get_node(&next)
-        .map(|n| n.addr.clone())
-        .ok_or_else(|| Error::Internal(format!("voter {next} has no address")))?;
-    peer(node)?
-        .call(&address, "POST", "/internal/cluster/elect", None)
-        .await
-        .map_err(|e| Error::Unavailable(format!("voter {next} did not stand for election: {e}")))?;
-    let mut watch = raft.metrics();
+    // A leader that stepped down must not campaign again and win its seat back.
+    raft.runtime_config().elect(false);
+    let deadline = tokio::time::Instant::now() + HANDOVER;
     let me = node.id();
-    tokio::time::timeout(
-        HANDOVER,
-        watch.wait_for(|m| m.current_leader.is_some_and(|l| l != me)),
-    )
-    .await
-    .map_err(|_| Error::Unavailable("leadership did not move within the handover time".into()))?
-    .map_err(|_| Error::Internal("Raft stopped during the handover".into()))?;
-    Ok(())
+    let mut tried = Vec::new();
+    loop {
+        let metrics = raft.metrics().borrow().clone();
+        if metrics.current_leader.is_some_and(|l| l != me) {
+            return Ok(());
+        }
+        let voters: Vec<u64> = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| !tried.contains(v))
+            .collect();
+        let matched: Vec<(u64, u64)> = metrics
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(next) = successor(&voters, me, &matched) else {
+            if tried.is_empty() {
+                return Ok(()); // The only voter: nobody to hand over to.
+            }
+            tried.clear();
+            continue;
+        };
+        tried.push(next);
+        // A candidate whose log lags loses the election: let it catch up first (bounded).
+        let last = metrics.last_log_index.unwrap_or(0);
+        let mut watch = raft.metrics();
+        let caught_up = watch.wait_for(|m| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(&next).copied().flatten())
+                .is_some_and(|l| l.index >= last)
+        });
+        let _ = tokio::time::timeout(ONE_TRY, caught_up).await;
+        let address = metrics
+            .membership_config
+            .membership()
+            .get_node(&next)
+            .map(|n| n.addr.clone())
+            .ok_or_else(|| Error::Internal(format!("voter {next} has no address")))?;
+        if let Err(e) = peer(node)?
+            .call(&address, "POST", "/internal/cluster/elect", None)
+            .await
+        {
+            tracing::warn!("voter {next} did not stand for election: {e}");
+        }
+        let mut watch = raft.metrics();
+        let moved = watch.wait_for(|m| m.current_leader.is_some_and(|l| l != me));
+        if tokio::time::timeout(ONE_TRY, moved).await.is_ok() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Unavailable(
+                "leadership did not move within the handover time".into(),
+            ));
+        }
+    }
 }
 
 /// Run on the leader for a member that is stopping: give its role to the best candidate,
