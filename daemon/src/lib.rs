@@ -9,4 +9,5 @@ pub mod events;
 pub mod node;
 pub mod operations;
 pub mod raft;
+pub mod recovery;
 pub mod tls;

@@ -22,12 +22,17 @@ struct Cli {
 enum Command {
     /// Run the daemon in the foreground (the default).
     Serve,
-    /// Configure the daemon from a preseed (YAML).
+    /// Configure the daemon: the guided questions, or a preseed (YAML) with --preseed.
     Init(commands::init::Args),
     /// Wait until the daemon is ready to serve.
     Waitready(commands::waitready::Args),
     /// Ask the daemon to stop, and wait until it has.
     Shutdown(commands::shutdown::Args),
+    /// Recovery tools for the cluster database.
+    #[command(subcommand)]
+    Cluster(commands::cluster::Command),
+    /// Run SQL against the local or the global database.
+    Sql(commands::sql::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,8 @@ fn main() -> ExitCode {
             Command::Init(args) => commands::init::run(args).await,
             Command::Waitready(args) => commands::waitready::run(args).await,
             Command::Shutdown(args) => commands::shutdown::run(args).await,
+            Command::Cluster(command) => commands::cluster::run(command).await,
+            Command::Sql(args) => commands::sql::run(args).await,
         }
     });
     match result {

@@ -4,6 +4,9 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod fingerprint;
 pub mod paths;
 pub mod preseed;
+pub mod table;
+pub mod x509;

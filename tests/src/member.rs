@@ -113,8 +113,18 @@ impl Member {
 
     /// Starts the daemon and waits until it is ready.
     pub fn launch(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    /// Starts the daemon without waiting (for members that need their peers to be ready).
+    pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "{} is already running", self.name);
-        let log = std::fs::File::create(self.dir().join("corrald.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join("corrald.log"))
+            .expect("log file");
         let child = Command::new(corrald_bin())
             .env("CORRAL_DIR", self.dir())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -124,6 +134,10 @@ impl Member {
             .spawn()
             .expect("corrald starts");
         self.child = Some(child);
+    }
+
+    /// Waits until the daemon is ready (`corrald waitready`).
+    pub fn wait_ready(&self) {
         let ready = self.corrald(&["waitready", "--timeout", "30"], None);
         if ready.code != 0 {
             panic!(
@@ -133,6 +147,12 @@ impl Member {
                 self.log()
             );
         }
+    }
+
+    /// Moves the member to a new loopback address (for tests that change addresses).
+    pub fn move_to_new_address(&mut self) -> String {
+        self.address = free_address();
+        self.address.clone()
     }
 
     /// The daemon's log so far.
@@ -381,5 +401,13 @@ impl Drop for Member {
     fn drop(&mut self) {
         // Tests leave no process behind, even when they fail.
         self.kill();
+        // CORRAL_TEST_KEEP=1 keeps a failed test's directories (logs, databases) to look at.
+        if std::thread::panicking() && std::env::var_os("CORRAL_TEST_KEEP").is_some() {
+            let dir = std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("a temporary directory"),
+            );
+            eprintln!("kept {} in {}", self.name, dir.keep().display());
+        }
     }
 }

@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod bootstrap;
 pub mod config;
+pub mod doctor;
 pub mod dump;
 pub mod handover;
 pub mod heartbeat;
@@ -13,6 +14,7 @@ pub mod member_edit;
 pub mod member_state;
 pub mod members;
 pub mod quorum;
+pub mod raft_node;
 pub mod rebalance;
 pub mod remove;
 pub mod roles;

@@ -54,8 +54,11 @@ pub fn states(
                 role,
                 online: status != corral_shared::api::MemberStatus::Offline,
                 failure_domain: r.failure_domain.clone(),
-                // A member shutting down (state 3) must not be given a role it is about to drop.
-                evacuated: r.state == 2 || r.state == STOPPING,
+                // Never promoted: evacuated members, members shutting down (state 3), and
+                // members outside Raft (not joined yet, or lost and recovered away).
+                evacuated: r.state == 2
+                    || r.state == STOPPING
+                    || !(raft.voters.contains(&r.id) || raft.standbys.contains(&r.id)),
             }
         })
         .collect()

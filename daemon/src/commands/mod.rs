@@ -1,8 +1,10 @@
 //! The subcommands of `corrald`.
 
+pub mod cluster;
 pub mod init;
 pub mod serve;
 pub mod shutdown;
+pub mod sql;
 pub mod waitready;
 
 use corral_shared::client::Client;

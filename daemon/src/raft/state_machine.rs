@@ -18,10 +18,10 @@ use super::{NodeId, TypeConfig};
 use crate::db::batch::{self, BatchOutcome};
 use crate::db::global::open_writer;
 
-type Membership = StoredMembership<NodeId, openraft::BasicNode>;
+pub(crate) type Membership = StoredMembership<NodeId, openraft::BasicNode>;
 
-const LAST_APPLIED: &str = "last_applied";
-const MEMBERSHIP: &str = "membership";
+pub(crate) const LAST_APPLIED: &str = "last_applied";
+pub(crate) const MEMBERSHIP: &str = "membership";
 
 /// The state machine over the global database's writer connection.
 pub struct StateMachine {
@@ -93,7 +93,11 @@ fn read_json<T: serde::de::DeserializeOwned>(
     Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
 }
 
-fn write_json<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqlite::Result<()> {
+pub(crate) fn write_json<T: Serialize>(
+    conn: &Connection,
+    key: &str,
+    value: &T,
+) -> rusqlite::Result<()> {
     let raw = serde_json::to_string(value).unwrap_or_default();
     conn.execute(
         "INSERT INTO raft_applied (key, value) VALUES (?1, ?2)
@@ -103,11 +107,11 @@ fn write_json<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqlite
     Ok(())
 }
 
-fn read_applied(conn: &Connection) -> rusqlite::Result<Option<LogId<NodeId>>> {
+pub(crate) fn read_applied(conn: &Connection) -> rusqlite::Result<Option<LogId<NodeId>>> {
     read_json(conn, LAST_APPLIED)
 }
 
-fn read_membership(conn: &Connection) -> rusqlite::Result<Membership> {
+pub(crate) fn read_membership(conn: &Connection) -> rusqlite::Result<Membership> {
     Ok(read_json(conn, MEMBERSHIP)?.unwrap_or_default())
 }
 
@@ -134,7 +138,7 @@ fn load_current(dir: &Path) -> Result<Option<Snapshot<TypeConfig>>, StorageError
 }
 
 /// Stores `db_file` as the current snapshot with `meta`, durably, replacing the old one.
-fn store_current(
+pub(crate) fn store_current(
     dir: &Path,
     db_file: &Path,
     meta: &SnapshotMeta<NodeId, openraft::BasicNode>,

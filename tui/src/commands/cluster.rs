@@ -11,6 +11,7 @@ use crate::commands::config::parse_assignments;
 use crate::error::CliError;
 use crate::format::{self, Format};
 
+pub mod doctor;
 pub mod member;
 pub mod tokens;
 
@@ -106,6 +107,8 @@ pub enum ClusterCommand {
     /// Add or remove a member's roles (event-hub, ovn-chassis)
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Explain the cluster's health in plain words, and what to do next
+    Doctor,
 }
 
 /// The `cluster role` subcommands.
@@ -182,6 +185,7 @@ pub async fn run(
         ClusterCommand::Remove { name, force, yes } => {
             return member::remove(client, &name, force, yes, out).await;
         }
+        ClusterCommand::Doctor => return doctor::run(client, out).await,
         ClusterCommand::Role(RoleCommand::Add { name, roles }) => {
             let roles = member::parse_roles(&roles)?;
             member::update(client, &name, |put| member::add_roles(put, &name, &roles)).await?;

@@ -1,16 +1,18 @@
 //! `/internal/cluster/elect` and `/internal/cluster/handover`: the member-to-member calls
-//! of a graceful shutdown.
+//! of a graceful shutdown; and `/internal/cluster/raft-node/{address}` for cleaning up
+//! after a member that left uncleanly.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{delete, post};
 use serde::Deserialize;
 
 use super::{ApiResult, forward, json_body, sync};
-use crate::cluster::handover;
+use crate::cluster::{handover, raft_node};
 use crate::error::Error;
 use crate::node::Node;
 
@@ -18,6 +20,10 @@ pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/internal/cluster/elect", post(elect))
         .route("/internal/cluster/handover", post(hand_over))
+        .route(
+            "/internal/cluster/raft-node/{address}",
+            delete(remove_raft_node),
+        )
 }
 
 /// A leader about to stop asks this voter to stand for election.
@@ -42,5 +48,15 @@ async fn hand_over(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     }
     let leaving: Leaving = json_body(&body)?;
     handover::hand_over(&node, leaving.id).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+/// `corrald cluster remove-raft-node`: runs on the leader (relayed there from elsewhere).
+async fn remove_raft_node(State(node): State<Arc<Node>>, Path(address): Path<String>) -> ApiResult {
+    if !node.is_leader() {
+        let path = format!("/internal/cluster/raft-node/{address}");
+        return forward::to_leader(&node, "DELETE", &path, None).await;
+    }
+    raft_node::remove(&node, &address).await?;
     sync(&serde_json::json!({}), None)
 }

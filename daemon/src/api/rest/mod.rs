@@ -3,11 +3,13 @@
 
 mod certificates;
 mod cluster;
+mod doctor;
 mod forward;
 mod handover;
 mod internal;
 mod operations;
 mod server;
+mod sql;
 
 use std::sync::Arc;
 
@@ -37,6 +39,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(operations::routes())
         .merge(internal::routes())
         .merge(handover::routes())
+        .merge(doctor::routes())
+        .merge(sql::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(node.clone(), blocked))
         .layer(middleware::from_fn_with_state(node.clone(), trust))

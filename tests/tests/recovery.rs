@@ -1,0 +1,149 @@
+//! Recovery when the cluster cannot fix itself: quorum lost for good, and every member
+//! moved to a new address.
+
+use std::time::Duration;
+
+use corral_tests::{Cluster, Member, wait_for_roles, wait_until};
+
+fn config_of(member: &Member) -> serde_json::Value {
+    member.server_info()["config"].clone()
+}
+
+#[test]
+fn a_survivor_recovers_everything_after_losing_two_members_for_good() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster[0]
+        .corral(&["config", "set", "cluster.offline_threshold", "11"])
+        .ok();
+    for i in 0..25 {
+        let via = i % 3;
+        cluster[via]
+            .corral(&[
+                "config",
+                "set",
+                &format!("user.row{i}"),
+                &format!("value {i}"),
+            ])
+            .ok();
+    }
+    let before = config_of(&cluster[0]);
+
+    cluster[1].kill();
+    cluster[2].kill();
+    cluster[0].kill();
+    let node1 = &mut cluster[0];
+    let refused = node1.corrald(&["cluster", "recover-from-quorum-loss"], None);
+    assert!(refused.failed().contains("--quiet"), "{refused:?}");
+    node1
+        .corrald(&["cluster", "recover-from-quorum-loss", "--quiet"], None)
+        .ok();
+    let backups = std::fs::read_dir(node1.dir())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("db_backup."))
+        .count();
+    assert_eq!(backups, 1, "a backup of the database was made first");
+    node1.restart();
+
+    // Nothing was lost: every row, as it was.
+    let after = config_of(node1);
+    for i in 0..25 {
+        let key = format!("user.row{i}");
+        assert_eq!(after[&key], before[&key], "{key}");
+    }
+    node1
+        .corral(&["config", "set", "user.after", "recovery"])
+        .ok();
+
+    // The lost members are still listed, OFFLINE, and can be removed; a new member can join.
+    wait_until(
+        "the lost members to show OFFLINE",
+        Duration::from_secs(20),
+        || {
+            let m = node1.members();
+            m.iter()
+                .filter(|m| m["status"] == "Offline")
+                .count()
+                .eq(&2)
+                .then_some(())
+        },
+    );
+    for name in ["node2", "node3"] {
+        let (status, body) = node1.raw(
+            "DELETE",
+            &format!("/1.0/cluster/members/{name}?force=1"),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let node4 = Member::start("node4");
+    node4.join_by_token(node1);
+    wait_for_roles(node1, 2, 1, 1);
+}
+
+#[test]
+fn recovery_tools_refuse_to_touch_a_running_member() {
+    let cluster = Cluster::form(1);
+    for args in [
+        vec!["cluster", "recover-from-quorum-loss", "--quiet"],
+        vec!["cluster", "show"],
+        vec!["cluster", "edit"],
+    ] {
+        let out = cluster[0].corrald(&args, Some(""));
+        assert!(out.failed().contains("is running"), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn all_members_move_to_new_addresses_with_edit() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster[1]
+        .corral(&["config", "set", "user.before", "move"])
+        .ok();
+    for i in 0..3 {
+        cluster[i].kill();
+    }
+    let old: Vec<String> = cluster
+        .members()
+        .iter()
+        .map(|m| m.address.clone())
+        .collect();
+    let new: Vec<String> = (0..3).map(|i| cluster[i].move_to_new_address()).collect();
+    for i in 0..3 {
+        let mut yaml = cluster[i]
+            .corrald(&["cluster", "show"], None)
+            .ok()
+            .to_owned();
+        assert!(yaml.contains("role: voter"), "{yaml}");
+        for (o, n) in old.iter().zip(&new) {
+            yaml = yaml.replace(o, n);
+        }
+        cluster[i].corrald(&["cluster", "edit"], Some(&yaml)).ok();
+        // A bad edit is refused and changes nothing.
+        let broken = yaml.replace("role: voter", "role: spare");
+        let out = cluster[i].corrald(&["cluster", "edit"], Some(&broken));
+        assert!(out.failed().contains("at least 2 voter"), "{out:?}");
+    }
+    for i in 0..3 {
+        cluster[i].spawn();
+    }
+    for i in 0..3 {
+        cluster[i].wait_ready();
+    }
+    let members = wait_for_roles(&cluster[0], 3, 3, 0);
+    for (m, address) in members.iter().zip(&new) {
+        assert_eq!(m["url"], format!("https://{address}"), "{m}");
+    }
+    assert_eq!(
+        cluster[2]
+            .corral(&["config", "get", "user.before"])
+            .ok()
+            .trim(),
+        "move"
+    );
+    cluster[2]
+        .corral(&["config", "set", "user.after", "move"])
+        .ok();
+}
