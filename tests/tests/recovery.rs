@@ -147,3 +147,49 @@ fn all_members_move_to_new_addresses_with_edit() {
         .corral(&["config", "set", "user.after", "move"])
         .ok();
 }
+
+#[test]
+fn remove_raft_node_cleans_up_a_member_that_left_uncleanly() {
+    let mut cluster = Cluster::form(4);
+    wait_for_roles(&cluster[0], 4, 3, 1);
+    // node4 vanishes from the member list without leaving Raft (as after a crash mid-removal).
+    let gone = cluster[3].address.clone();
+    cluster[3].kill();
+    cluster[0]
+        .corrald(
+            &["sql", "global", "DELETE FROM nodes WHERE name = 'node4'"],
+            None,
+        )
+        .ok();
+    let raft_nodes = |m: &Member| {
+        m.corrald(&["sql", "local", "SELECT address FROM raft_nodes"], None)
+            .ok()
+            .to_owned()
+    };
+    assert!(
+        raft_nodes(&cluster[0]).contains(&gone),
+        "still in Raft before the clean-up"
+    );
+
+    let refused = cluster[0].corrald(&["cluster", "remove-raft-node", &gone], Some(""));
+    assert!(refused.failed().contains("--quiet"), "{refused:?}");
+    // Run from a member that is not the leader: it is relayed there.
+    cluster[1]
+        .corrald(&["cluster", "remove-raft-node", &gone, "--quiet"], None)
+        .ok();
+    wait_until(
+        "node4 out of the Raft configuration",
+        Duration::from_secs(10),
+        || (!raft_nodes(&cluster[0]).contains(&gone)).then_some(()),
+    );
+    // A live member's address is refused: that is what 'corral cluster remove' is for.
+    let live = cluster[2].address.clone();
+    let out = cluster[0].corrald(&["cluster", "remove-raft-node", &live, "--quiet"], None);
+    assert!(
+        out.failed().contains("corral cluster remove node3"),
+        "{out:?}"
+    );
+    cluster[1]
+        .corral(&["config", "set", "user.after", "cleanup"])
+        .ok();
+}
