@@ -8,5 +8,6 @@ pub mod doctor;
 pub mod fingerprint;
 pub mod paths;
 pub mod preseed;
+pub mod reference;
 pub mod table;
 pub mod x509;

@@ -132,6 +132,7 @@ fn centre(s: &str, w: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::lxd_sample_output;
 
     fn rows(cells: &[&[&str]]) -> Vec<Vec<String>> {
         cells
@@ -155,15 +156,6 @@ mod tests {
         assert_eq!(got, expected);
     }
 
-    fn sample(name: &str) -> String {
-        let path = format!(
-            "{}/../../shared/reference/lxd-samples/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).unwrap();
-        text.strip_suffix("[exit status 0]\n").unwrap().to_owned()
-    }
-
     #[test]
     fn boxed_matches_lxds_list_database() {
         let got = boxed(
@@ -174,7 +166,7 @@ mod tests {
                 &["127.0.0.13:8443"],
             ]),
         );
-        assert_eq!(got, sample("lxd_cluster_list-database.txt"));
+        assert_eq!(got, lxd_sample_output("lxd_cluster_list-database.txt"));
     }
 
     #[test]
@@ -187,9 +179,9 @@ mod tests {
                 &["3", "127.0.0.13:8443", "0", "node3"],
             ]),
         );
-        assert_eq!(got, sample("lxd_sql_local_raft_nodes.txt"));
+        assert_eq!(got, lxd_sample_output("lxd_sql_local_raft_nodes.txt"));
         let empty = dense(&["node_id", "role"], &[]);
-        assert_eq!(empty, sample("lxd_sql_global_nodes_roles.txt"));
+        assert_eq!(empty, lxd_sample_output("lxd_sql_global_nodes_roles.txt"));
     }
 
     #[test]

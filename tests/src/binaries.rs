@@ -6,10 +6,17 @@ fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CORRAL_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    // Test executables live in target/<profile>/deps; the binaries one level up.
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
+    // Test executables live in target/<profile>/deps, the binaries one level up; a binary
+    // of this package (cluster-bench) sits in target/<profile> beside them.
+    let exe = std::env::current_exe().expect("the program knows its own path");
+    let dir = exe
+        .parent()
+        .expect("the executable sits in a directory")
+        .to_path_buf();
+    if dir.join("corrald").exists() {
+        return dir;
+    }
+    dir.parent()
         .map(PathBuf::from)
         .expect("the test executable sits in target/<profile>/deps")
 }

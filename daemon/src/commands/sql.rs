@@ -119,6 +119,7 @@ fn render(results: &[SqlResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use corral_shared::reference::lxd_sample_output;
 
     fn select(columns: &[&str], rows: serde_json::Value) -> SqlResult {
         SqlResult {
@@ -127,15 +128,6 @@ mod tests {
             rows: serde_json::from_value(rows).unwrap(),
             rows_affected: 0,
         }
-    }
-
-    fn sample(name: &str) -> String {
-        let path = format!(
-            "{}/../../shared/reference/lxd-samples/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).unwrap();
-        text.strip_suffix("[exit status 0]\n").unwrap().to_owned()
     }
 
     #[test]
@@ -158,7 +150,7 @@ mod tests {
         );
         assert_eq!(
             render(&[groups, members]),
-            sample("lxd_sql_global_cluster_groups.txt")
+            lxd_sample_output("lxd_sql_global_cluster_groups.txt")
         );
         let write = SqlResult {
             kind: "exec".into(),

@@ -289,25 +289,13 @@ fn split_digits(s: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/lxd-samples/"
-    );
-
-    /// A sample's text without the `[exit status N]` line the recorder appended.
-    fn sample(name: &str) -> String {
-        let text = std::fs::read_to_string(format!("{SAMPLES}{name}")).unwrap();
-        match text.rfind("[exit status") {
-            Some(at) => text[..at].to_string(),
-            None => text,
-        }
-    }
+    use corral_shared::reference::lxd_sample_output;
 
     /// The three members of the sample cluster, in an order the command must fix.
     fn members() -> Vec<ClusterMember> {
         let mut members: Vec<ClusterMember> =
-            serde_json::from_str(&sample("query_cluster_members_recursion1.json")).unwrap();
+            serde_json::from_str(&lxd_sample_output("query_cluster_members_recursion1.json"))
+                .unwrap();
         members.reverse();
         members
     }
@@ -315,7 +303,7 @@ mod tests {
     #[test]
     fn table_matches_lxc_byte_for_byte() {
         let got = member_list(members(), Format::Table).unwrap();
-        assert_eq!(got, sample("lxc_cluster_list.txt"));
+        assert_eq!(got, lxd_sample_output("lxc_cluster_list.txt"));
     }
 
     #[test]
@@ -328,19 +316,22 @@ mod tests {
         node2.status = corral_shared::api::MemberStatus::Evacuated;
         node2.message = "Unavailable due to maintenance".into();
         let got = member_list(members, Format::Table).unwrap();
-        assert_eq!(got, sample("inst_lxc_cluster_list_evacuated.txt"));
+        assert_eq!(
+            got,
+            lxd_sample_output("inst_lxc_cluster_list_evacuated.txt")
+        );
     }
 
     #[test]
     fn csv_matches_lxc() {
         let got = member_list(members(), Format::Csv).unwrap();
-        assert_eq!(got, sample("lxc_cluster_list_csv.csv"));
+        assert_eq!(got, lxd_sample_output("lxc_cluster_list_csv.csv"));
     }
 
     #[test]
     fn yaml_matches_lxc() {
         let got = member_list(members(), Format::Yaml).unwrap();
-        assert_eq!(got, sample("lxc_cluster_list_yaml.yaml"));
+        assert_eq!(got, lxd_sample_output("lxc_cluster_list_yaml.yaml"));
     }
 
     #[test]
@@ -354,9 +345,9 @@ mod tests {
     #[test]
     fn show_matches_lxc() {
         let member: ClusterMember =
-            serde_json::from_str(&sample("query_cluster_members_node1.json")).unwrap();
+            serde_json::from_str(&lxd_sample_output("query_cluster_members_node1.json")).unwrap();
         let got = format::yaml::document(&member).unwrap();
-        assert_eq!(got, sample("lxc_cluster_show_node1.yaml"));
+        assert_eq!(got, lxd_sample_output("lxc_cluster_show_node1.yaml"));
     }
 
     #[test]

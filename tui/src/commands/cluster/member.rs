@@ -333,22 +333,10 @@ pub async fn edit(client: &Client, name: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/lxd-samples/"
-    );
-
-    fn sample(name: &str) -> String {
-        let text = std::fs::read_to_string(format!("{SAMPLES}{name}")).unwrap();
-        match text.rfind("[exit status") {
-            Some(at) => text[..at].to_string(),
-            None => text,
-        }
-    }
+    use corral_shared::reference::lxd_sample_output;
 
     fn node1() -> ClusterMember {
-        serde_json::from_str(&sample("query_cluster_members_node1.json")).unwrap()
+        serde_json::from_str(&lxd_sample_output("query_cluster_members_node1.json")).unwrap()
     }
 
     fn changes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -364,7 +352,7 @@ mod tests {
         let err = get_value(&member, "scheduler.instance", false).unwrap_err();
         assert_eq!(
             format!("Error: {err}\n"),
-            sample("lxc_cluster_get_node1_scheduler.txt")
+            lxd_sample_output("lxc_cluster_get_node1_scheduler.txt")
         );
         member
             .config
@@ -414,7 +402,7 @@ mod tests {
         let err = add_roles(&mut put, "node1", &parse_roles("database").unwrap()).unwrap_err();
         assert_eq!(
             format!("Error: {err}\n"),
-            sample("err_lxc_cluster_role_add_node1_database.txt")
+            lxd_sample_output("err_lxc_cluster_role_add_node1_database.txt")
         );
         add_roles(
             &mut put,
@@ -457,7 +445,7 @@ mod tests {
         ));
         assert_eq!(parse_member_yaml(&text).unwrap(), put);
         // A whole `show` document is accepted: the read-only fields are ignored.
-        let shown = sample("lxc_cluster_show_node1.yaml");
+        let shown = lxd_sample_output("lxc_cluster_show_node1.yaml");
         assert_eq!(parse_member_yaml(&shown).unwrap(), put);
         assert!(parse_member_yaml("roles: [gpu]").is_err());
         assert!(is_blank("### header\n\n# more\n"));

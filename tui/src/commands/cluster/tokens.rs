@@ -192,19 +192,7 @@ pub fn no_token(name: &str) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/lxd-samples/"
-    );
-
-    fn sample(name: &str) -> String {
-        let text = std::fs::read_to_string(format!("{SAMPLES}{name}")).unwrap();
-        match text.rfind("[exit status") {
-            Some(at) => text[..at].to_string(),
-            None => text,
-        }
-    }
+    use corral_shared::reference::lxd_sample_output;
 
     /// A running token operation carrying `token`, as the daemon lists it.
     fn operation(id: &str, token: &JoinToken) -> Operation {
@@ -248,9 +236,9 @@ mod tests {
     #[test]
     fn add_rebuilds_lxds_token_from_the_operation() {
         let op: Operation =
-            serde_json::from_str(&sample("post_cluster_members_token_op.json")).unwrap();
+            serde_json::from_str(&lxd_sample_output("post_cluster_members_token_op.json")).unwrap();
         let token = join_token(&op).unwrap();
-        let expected = sample("join_token_raw.txt");
+        let expected = lxd_sample_output("join_token_raw.txt");
         assert_eq!(added("node2", &token, true), expected);
         assert_eq!(
             added("node2", &token, false),
@@ -260,7 +248,7 @@ mod tests {
 
     #[test]
     fn add_prints_as_lxc_does() {
-        let text = sample("token_duplicates_behaviour.txt");
+        let text = lxd_sample_output("token_duplicates_behaviour.txt");
         let mut lines = text.lines();
         lines.next();
         let (title, token) = (lines.next().unwrap(), lines.next().unwrap());
@@ -278,7 +266,7 @@ mod tests {
             "lxc_cluster_list-tokens_with_node9.txt",
             "lxc_cluster_list-tokens_after_revoke.txt",
         ] {
-            let expected = sample(name);
+            let expected = lxd_sample_output(name);
             let tokens: Vec<JoinToken> = pending(listing(&tokens_in(&expected)))
                 .into_iter()
                 .map(|(_, t)| t)
@@ -293,7 +281,7 @@ mod tests {
 
     #[test]
     fn csv_matches_lxc() {
-        let text = sample("token_duplicates_behaviour.txt");
+        let text = lxd_sample_output("token_duplicates_behaviour.txt");
         let csv: Vec<&str> = text
             .lines()
             .skip_while(|l| !l.contains("list-tokens --format csv"))
@@ -311,11 +299,11 @@ mod tests {
     #[test]
     fn yaml_and_json_use_lxcs_field_names() {
         let op: Operation =
-            serde_json::from_str(&sample("post_cluster_members_token_op.json")).unwrap();
+            serde_json::from_str(&lxd_sample_output("post_cluster_members_token_op.json")).unwrap();
         let tokens = vec![join_token(&op).unwrap()];
         assert_eq!(
             token_list(&tokens, Format::Yaml).unwrap(),
-            sample("lxc_cluster_list-tokens.yaml")
+            lxd_sample_output("lxc_cluster_list-tokens.yaml")
         );
         let json = token_list(&tokens, Format::Json).unwrap();
         assert!(
@@ -331,7 +319,7 @@ mod tests {
 
     #[test]
     fn only_running_join_tokens_are_listed() {
-        let ops: OperationList = serde_json::from_str(&sample(
+        let ops: OperationList = serde_json::from_str(&lxd_sample_output(
             "query_operations_recursion1_after_token_node9.json",
         ))
         .unwrap();
