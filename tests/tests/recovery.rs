@@ -136,12 +136,17 @@ fn all_members_move_to_new_addresses_with_edit() {
     for (m, address) in members.iter().zip(&new) {
         assert_eq!(m["url"], format!("https://{address}"), "{m}");
     }
-    assert_eq!(
-        cluster[2]
-            .corral(&["config", "get", "user.before"])
-            .ok()
-            .trim(),
-        "move"
+    wait_until(
+        "node3 to have the write made before the move",
+        Duration::from_secs(10),
+        || {
+            (cluster[2]
+                .corral(&["config", "get", "user.before"])
+                .ok()
+                .trim()
+                == "move")
+                .then_some(())
+        },
     );
     cluster[2]
         .corral(&["config", "set", "user.after", "move"])

@@ -137,14 +137,15 @@ fn a_client_trusted_with_the_password_may_manage_the_cluster_and_server_certific
         Some(r#"{"name": "ops", "password": "sekret"}"#),
     );
     assert_eq!(added.status, 200, "{}", added.body);
-    // Trusted now, on every member: the trust store is replicated.
+    // Trusted now, on every member once the trust store has replicated there.
     for member in [&node1, &node2] {
-        let reply = client.request(&member.address, "GET", "/1.0", None);
-        assert_eq!(
-            reply.json()["metadata"]["auth"],
-            "trusted",
-            "{}",
-            member.name
+        corral_tests::wait_until(
+            &format!("{} to trust the client", member.name),
+            std::time::Duration::from_secs(10),
+            || {
+                let reply = client.request(&member.address, "GET", "/1.0", None);
+                (reply.json()["metadata"]["auth"] == "trusted").then_some(())
+            },
         );
     }
     let members = client.request(

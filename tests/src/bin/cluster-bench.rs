@@ -1,0 +1,900 @@
+//! cluster-bench: starts real `corrald` processes on loopback addresses, measures how fast a
+//! Corral cluster forms, answers, replicates, fails over and idles, tears everything down,
+//! and prints a table (or, with `--json`, one JSON object) beside LXD's and etcd's figures.
+//!
+//! `cargo run --release -p corral-tests --bin cluster-bench -- --quick`
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use corral_shared::client::Client;
+use corral_tests::{Member, count_role, leader_name};
+use serde_json::{Value, json};
+
+const USAGE: &str = "\
+usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [--duration SECS]
+
+  --quick          a short run (2 runs, 7 members, 2 s load windows)
+  --json           print one JSON object instead of the table
+  --runs N         repeat each timing N times (default 5; quick 2)
+  --members N      size of the large cluster of figure 11 (default 50; quick 7)
+  --clients N      concurrent writers of figure 6 (default 16)
+  --duration SECS  length of each throughput window (default 5; quick 2)";
+
+/// The member list every figure reads, with each member's status and roles.
+const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
+
+/// The offline threshold of figures 8 and 9, the lowest LXD accepts.
+const OFFLINE_THRESHOLD: f64 = 11.0;
+
+/// How long members sit idle before their memory is read (figure 10).
+const IDLE_BEFORE_RSS: Duration = Duration::from_secs(3);
+
+/// The idle window over which heartbeat CPU is measured (figure 11).
+const CPU_WINDOW: Duration = Duration::from_secs(10);
+
+/// What is being measured now, printed if the bench dies.
+static STAGE: Mutex<String> = Mutex::new(String::new());
+
+fn stage(what: String) {
+    eprintln!("[cluster-bench] {what}");
+    *STAGE.lock().unwrap_or_else(|e| e.into_inner()) = what;
+}
+
+struct Settings {
+    quick: bool,
+    json: bool,
+    runs: usize,
+    members: usize,
+    clients: usize,
+    duration: Duration,
+}
+
+fn parse_args() -> Result<Settings, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut s = Settings {
+        quick,
+        json: false,
+        runs: if quick { 2 } else { 5 },
+        members: if quick { 7 } else { 50 },
+        clients: 16,
+        duration: Duration::from_secs(if quick { 2 } else { 5 }),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let count = |name: &str, v: String, min: usize| -> Result<usize, String> {
+            match v.parse::<usize>() {
+                Ok(n) if n >= min => Ok(n),
+                _ => Err(format!(
+                    "{name} takes a whole number of at least {min}, not {v:?}"
+                )),
+            }
+        };
+        match arg.as_str() {
+            "--quick" => {}
+            "--json" => s.json = true,
+            "--runs" => s.runs = count("--runs", value("--runs")?, 1)?,
+            "--members" => s.members = count("--members", value("--members")?, 3)?,
+            "--clients" => s.clients = count("--clients", value("--clients")?, 1)?,
+            "--duration" => {
+                let v = value("--duration")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|d: &f64| *d > 0.0 && d.is_finite())
+                    .ok_or_else(|| format!("--duration takes seconds above 0, not {v:?}"))?;
+                s.duration = Duration::from_secs_f64(secs);
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(s)
+}
+
+/// Which way a figure is good.
+#[derive(Clone, Copy)]
+enum Better {
+    Lower,
+    Higher,
+    /// Within this much of the goal either way.
+    Near(f64),
+}
+
+struct Figure {
+    key: &'static str,
+    name: String,
+    unit: &'static str,
+    lxd: Option<f64>,
+    etcd: Option<f64>,
+    goal: Option<f64>,
+    better: Better,
+    samples: Vec<f64>,
+}
+
+struct Figures(Vec<Figure>);
+
+impl Figures {
+    fn add(&mut self, key: &str, value: f64) {
+        let f = self
+            .0
+            .iter_mut()
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| panic!("no figure {key}"));
+        f.samples.push(value);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn figure(
+    key: &'static str,
+    name: impl Into<String>,
+    unit: &'static str,
+    lxd: Option<f64>,
+    etcd: Option<f64>,
+    goal: Option<f64>,
+    better: Better,
+) -> Figure {
+    Figure {
+        key,
+        name: name.into(),
+        unit,
+        lxd,
+        etcd,
+        goal,
+        better,
+        samples: Vec::new(),
+    }
+}
+
+fn specs(s: &Settings) -> Figures {
+    use Better::*;
+    let hb = heartbeat_interval(OFFLINE_THRESHOLD);
+    let n = s.members;
+    Figures(vec![
+        figure(
+            "ready",
+            "1a bootstrap: start -> ready",
+            "s",
+            Some(0.60),
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "init",
+            "1b bootstrap: init --preseed",
+            "s",
+            Some(0.37),
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "boot",
+            "1 bootstrap: total",
+            "s",
+            Some(0.97),
+            None,
+            Some(0.2),
+            Lower,
+        ),
+        figure(
+            "join",
+            "2 join by token -> ONLINE",
+            "s",
+            Some(0.55),
+            None,
+            Some(0.15),
+            Lower,
+        ),
+        figure(
+            "third",
+            "3 third joins -> 3 voters",
+            "s",
+            Some(1.42),
+            None,
+            Some(0.3),
+            Lower,
+        ),
+        figure(
+            "list",
+            "4 corral cluster list (3)",
+            "s",
+            Some(0.03),
+            None,
+            Some(0.01),
+            Lower,
+        ),
+        figure(
+            "get_leader",
+            "5 GET members, leader",
+            "req/s",
+            Some(399.0),
+            Some(831.0),
+            Some(4000.0),
+            Higher,
+        ),
+        figure(
+            "get_other",
+            "5 GET members, non-leader",
+            "req/s",
+            Some(291.0),
+            Some(663.0),
+            Some(4000.0),
+            Higher,
+        ),
+        figure(
+            "write1",
+            "6 writes, 1 client",
+            "req/s",
+            Some(92.0),
+            Some(583.0),
+            Some(1000.0),
+            Higher,
+        ),
+        figure(
+            "writeN",
+            format!("6 writes, {} clients", s.clients),
+            "req/s",
+            None,
+            Some(1414.0),
+            Some(3000.0),
+            Higher,
+        ),
+        figure(
+            "failover",
+            "7 kill leader -> first write",
+            "s",
+            Some(3.9),
+            Some(1.55),
+            Some(0.4),
+            Lower,
+        ),
+        figure(
+            "offline",
+            "8 kill member -> OFFLINE (11 s)",
+            "s",
+            Some(8.7),
+            None,
+            Some(OFFLINE_THRESHOLD),
+            Near(hb),
+        ),
+        figure(
+            "online",
+            "9 restart -> ONLINE",
+            "s",
+            Some(1.2),
+            Some(0.50),
+            Some(0.3),
+            Lower,
+        ),
+        figure(
+            "rss_leader",
+            "10 idle RSS, leader",
+            "MB",
+            Some(96.0),
+            Some(27.0),
+            Some(20.0),
+            Lower,
+        ),
+        figure(
+            "rss_other",
+            "10 idle RSS, others (max)",
+            "MB",
+            Some(60.0),
+            Some(27.0),
+            Some(20.0),
+            Lower,
+        ),
+        figure(
+            "rss_load",
+            "10 RSS after load (max)",
+            "MB",
+            Some(160.0),
+            Some(122.0),
+            Some(40.0),
+            Lower,
+        ),
+        figure(
+            "form",
+            format!("11 form {n} members"),
+            "s",
+            None,
+            None,
+            Some(60.0),
+            Lower,
+        ),
+        figure(
+            "cpu_median",
+            format!("11 idle CPU/member, median ({n})"),
+            "%",
+            None,
+            None,
+            Some(1.0),
+            Lower,
+        ),
+        figure(
+            "cpu_max",
+            format!("11 idle CPU/member, max ({n})"),
+            "%",
+            None,
+            None,
+            Some(1.0),
+            Lower,
+        ),
+        figure(
+            "cpu_leader",
+            format!("11 idle CPU, leader ({n})"),
+            "%",
+            None,
+            None,
+            Some(1.0),
+            Lower,
+        ),
+        figure(
+            "list_big",
+            format!("11 corral cluster list ({n})"),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+    ])
+}
+
+/// The daemon's heartbeat period for an offline threshold (a quarter, between 1 and 5 s).
+fn heartbeat_interval(threshold: f64) -> f64 {
+    (threshold / 4.0).clamp(1.0, 5.0)
+}
+
+fn main() {
+    let settings = match parse_args() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cluster-bench: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let what = STAGE.lock().map(|s| s.clone()).unwrap_or_default();
+        eprintln!("cluster-bench died while measuring: {what}");
+        default_hook(info);
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut figures = specs(&settings);
+    let started = Instant::now();
+    for run in 1..=settings.runs {
+        three_member_run(&rt, &settings, &mut figures, run);
+    }
+    large_cluster(&rt, &settings, &mut figures);
+    stage(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+    if settings.json {
+        println!("{}", to_json(&settings, &figures));
+    } else {
+        print!("{}", table(&figures));
+    }
+}
+
+/// Figures 1-10 on a fresh three-member cluster, torn down when the run ends.
+fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figures, run: usize) {
+    let of = s.runs;
+
+    // 1. Bootstrap: process start -> waitready, then init --preseed.
+    stage(format!("figure 1 (bootstrap), run {run}/{of}"));
+    let mut node1 = Member::new("node1");
+    let preseed = node1.bootstrap_preseed();
+    let t = Instant::now();
+    node1.spawn();
+    node1.wait_ready();
+    let ready = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    node1.corrald(&["init", "--preseed"], Some(&preseed)).ok();
+    let init = t.elapsed().as_secs_f64();
+    figs.add("ready", ready);
+    figs.add("init", init);
+    figs.add("boot", ready + init);
+
+    // 2. Join by token: the joiner's init start -> listed ONLINE.
+    stage(format!("figure 2 (join by token), run {run}/{of}"));
+    let node2 = Member::start("node2");
+    let preseed = node2.token_preseed(&node1, &node1.token_for("node2"));
+    let t = Instant::now();
+    node2.init(&preseed).ok();
+    poll(
+        rt,
+        &node1,
+        Duration::from_millis(5),
+        "node2 listed ONLINE",
+        |list| status_of(list, "node2") == Some("Online"),
+    );
+    figs.add("join", t.elapsed().as_secs_f64());
+
+    // 3. The third member: init start -> three `database` members.
+    stage(format!("figure 3 (third member joins), run {run}/{of}"));
+    let node3 = Member::start("node3");
+    let preseed = node3.token_preseed(&node1, &node1.token_for("node3"));
+    let t = Instant::now();
+    node3.init(&preseed).ok();
+    poll(
+        rt,
+        &node1,
+        Duration::from_millis(5),
+        "three database members",
+        |list| count_role(list, "database") == 3,
+    );
+    figs.add("third", t.elapsed().as_secs_f64());
+    let mut nodes = vec![node1, node2, node3];
+
+    // The threshold of figure 8, set now so the heartbeat period is settled by then.
+    nodes[0]
+        .corral(&["config", "set", "cluster.offline_threshold", "11"])
+        .ok();
+
+    // 4. `corral cluster list`, the real binary.
+    stage(format!("figure 4 (corral cluster list), run {run}/{of}"));
+    let t = Instant::now();
+    nodes[0].corral(&["cluster", "list"]).ok();
+    figs.add("list", t.elapsed().as_secs_f64());
+
+    // 10. Idle memory.
+    stage(format!("figure 10 (idle memory), run {run}/{of}"));
+    std::thread::sleep(IDLE_BEFORE_RSS);
+    let leader = leader_index(rt, &nodes);
+    let mut others = 0.0f64;
+    for (i, m) in nodes.iter().enumerate() {
+        let rss = rss_mb(m);
+        if i == leader {
+            figs.add("rss_leader", rss);
+        } else {
+            others = others.max(rss);
+        }
+    }
+    figs.add("rss_other", others);
+
+    // 5. Reads of the member list, one client, on the leader and on a non-leader.
+    let other = (leader + 1) % nodes.len();
+    for (key, i) in [("get_leader", leader), ("get_other", other)] {
+        stage(format!(
+            "figure 5 (GET members on {}), run {run}/{of}",
+            nodes[i].name
+        ));
+        let client = nodes[i].client();
+        let rate = rt
+            .block_on(rate(s.duration, 1, move |_| {
+                let client = client.clone();
+                async move { expect_ok(client.raw("GET", MEMBERS, None).await, "GET") }
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        figs.add(key, rate);
+    }
+
+    // 6. Replicated member-config writes on the leader, 1 and N clients.
+    for (key, clients) in [("write1", 1), ("writeN", s.clients)] {
+        stage(format!(
+            "figure 6 (writes, {clients} clients), run {run}/{of}"
+        ));
+        let socket = nodes[leader].socket();
+        let names: Vec<String> = nodes.iter().map(|m| m.name.clone()).collect();
+        let rate = rt
+            .block_on(rate(s.duration, clients, move |(task, n)| {
+                let client = Client::unix(socket.clone());
+                let path = format!("/1.0/cluster/members/{}", names[task % names.len()]);
+                async move { write(&client, &path, n).await }
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        figs.add(key, rate);
+    }
+    stage(format!("figure 10 (memory after load), run {run}/{of}"));
+    let after = nodes.iter().map(rss_mb).fold(0.0, f64::max);
+    figs.add("rss_load", after);
+
+    // 7. SIGKILL the leader -> first successful write through a survivor.
+    stage(format!(
+        "figure 7 (kill the leader, write through a survivor), run {run}/{of}"
+    ));
+    let leader = leader_index(rt, &nodes);
+    let survivor = (leader + 1) % nodes.len();
+    let killed = nodes[leader].name.clone();
+    let quick = nodes[survivor]
+        .client()
+        .with_timeout(Duration::from_millis(250));
+    let path = format!("/1.0/cluster/members/{}", nodes[survivor].name);
+    let t = Instant::now();
+    nodes[leader].kill();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        if rt.block_on(write(&quick, &path, n)).is_ok() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no write succeeded in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    figs.add("failover", t.elapsed().as_secs_f64());
+
+    // 8. The killed member shown OFFLINE, polling every 50 ms.
+    stage(format!(
+        "figure 8 (killed {killed} -> OFFLINE), run {run}/{of}"
+    ));
+    poll(
+        rt,
+        &nodes[survivor],
+        Duration::from_millis(50),
+        "OFFLINE",
+        |list| status_of(list, &killed) == Some("Offline"),
+    );
+    figs.add("offline", t.elapsed().as_secs_f64());
+
+    // 9. Respawn it -> ONLINE in the leader's list, polling every 20 ms.
+    stage(format!(
+        "figure 9 (restarted {killed} -> ONLINE), run {run}/{of}"
+    ));
+    let alive: Vec<&Member> = nodes.iter().filter(|m| m.name != killed).collect();
+    let new_leader = alive
+        .iter()
+        .map(|m| list(rt, m))
+        .find_map(|l| l.ok().and_then(|l| leader_name(&l)))
+        .expect("the survivors name a leader");
+    let t = Instant::now();
+    nodes[leader].spawn();
+    let watcher = nodes
+        .iter()
+        .find(|m| m.name == new_leader)
+        .expect("the leader is a member");
+    poll(
+        rt,
+        watcher,
+        Duration::from_millis(20),
+        "ONLINE again",
+        |list| status_of(list, &killed) == Some("Online"),
+    );
+    figs.add("online", t.elapsed().as_secs_f64());
+    stage(format!("tearing down run {run}/{of}"));
+}
+
+/// Figure 11: a large cluster formed by token, its idle CPU and its list time.
+fn large_cluster(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figures) {
+    let n = s.members;
+    stage(format!("figure 11 (forming {n} members)"));
+    let t = Instant::now();
+    let first = Member::start("node1");
+    first.bootstrap();
+    let mut nodes = vec![first];
+    for i in 2..=n {
+        stage(format!("figure 11 (forming {n} members: joining node{i})"));
+        let m = Member::start(&format!("node{i}"));
+        m.join_by_token(&nodes[0]);
+        nodes.push(m);
+    }
+    poll(
+        rt,
+        &nodes[0],
+        Duration::from_millis(20),
+        "all ONLINE",
+        |l| l.len() == n && l.iter().all(|m| m["status"] == "Online"),
+    );
+    figs.add("form", t.elapsed().as_secs_f64());
+
+    stage(format!(
+        "figure 11 (idle CPU of {n} members over {CPU_WINDOW:?})"
+    ));
+    // Let role changes after the last join settle before the idle window.
+    std::thread::sleep(Duration::from_secs(2));
+    let leader = leader_index(rt, &nodes);
+    let before: Vec<u64> = nodes.iter().map(cpu_ticks).collect();
+    let t = Instant::now();
+    std::thread::sleep(CPU_WINDOW);
+    let after: Vec<u64> = nodes.iter().map(cpu_ticks).collect();
+    let window = t.elapsed().as_secs_f64();
+    // SAFETY: sysconf only reads a constant of the system.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let pct = |i: usize| (after[i] - before[i]) as f64 / tick / window * 100.0;
+    let mut others: Vec<f64> = (0..n).filter(|&i| i != leader).map(pct).collect();
+    others.sort_by(f64::total_cmp);
+    figs.add("cpu_median", median(&others));
+    figs.add("cpu_max", *others.last().expect("more than one member"));
+    figs.add("cpu_leader", pct(leader));
+
+    for run in 1..=s.runs {
+        stage(format!(
+            "figure 11 (corral cluster list at {n}), run {run}/{}",
+            s.runs
+        ));
+        let t = Instant::now();
+        nodes[0].corral(&["cluster", "list"]).ok();
+        figs.add("list_big", t.elapsed().as_secs_f64());
+    }
+    stage(format!("tearing down {n} members"));
+}
+
+/// Runs `clients` tasks, each repeating `op` until `duration` has passed; the total rate.
+async fn rate<F, Fut>(duration: Duration, clients: usize, op: F) -> Result<f64, String>
+where
+    F: Fn((usize, u64)) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for task in 0..clients {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while tokio::time::Instant::now() < deadline {
+                op((task, done)).await?;
+                done += 1;
+            }
+            Ok::<u64, String>(done)
+        }));
+    }
+    let mut total = 0u64;
+    for t in tasks {
+        total += t.await.map_err(|e| format!("a client task died: {e}"))??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// One replicated write: `PATCH path {"config": {"user.bench": "n"}}`.
+async fn write(client: &Client, path: &str, n: u64) -> Result<(), String> {
+    let body = json!({ "config": { "user.bench": n.to_string() } }).to_string();
+    expect_ok(
+        client.raw("PATCH", path, Some(body.into_bytes())).await,
+        "PATCH",
+    )
+}
+
+fn expect_ok(
+    answer: Result<(u16, Vec<u8>), corral_shared::client::ClientError>,
+    what: &str,
+) -> Result<(), String> {
+    match answer {
+        Ok((200, _)) => Ok(()),
+        Ok((status, body)) => Err(format!(
+            "{what} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        )),
+        Err(e) => Err(format!("{what} failed: {e}")),
+    }
+}
+
+/// The member list as `member` answers it over its unix socket.
+fn list(rt: &tokio::runtime::Runtime, member: &Member) -> Result<Vec<Value>, String> {
+    let client = member.client().with_timeout(Duration::from_secs(2));
+    rt.block_on(client.get::<Vec<Value>>(MEMBERS))
+        .map_err(|e| e.to_string())
+}
+
+/// Polls `member`'s list every `every` until `done` holds (errors count as not yet), for 60 s.
+fn poll(
+    rt: &tokio::runtime::Runtime,
+    member: &Member,
+    every: Duration,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    loop {
+        match list(rt, member) {
+            Ok(l) if done(&l) => return,
+            Ok(l) => last = Value::from(l).to_string(),
+            Err(e) => last = e,
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never showed {what} in 60 s; last answer: {last}",
+            member.name
+        );
+        std::thread::sleep(every);
+    }
+}
+
+fn status_of<'a>(list: &'a [Value], name: &str) -> Option<&'a str> {
+    list.iter()
+        .find(|m| m["server_name"] == name)
+        .and_then(|m| m["status"].as_str())
+}
+
+/// Index of the database leader among `nodes`, asked of the first one that answers.
+fn leader_index(rt: &tokio::runtime::Runtime, nodes: &[Member]) -> usize {
+    let name = nodes
+        .iter()
+        .filter_map(|m| list(rt, m).ok())
+        .find_map(|l| leader_name(&l))
+        .expect("some member names the database leader");
+    nodes
+        .iter()
+        .position(|m| m.name == name)
+        .expect("the leader is one of ours")
+}
+
+/// Resident memory of a running member, in MiB.
+fn rss_mb(m: &Member) -> f64 {
+    let pid = m.pid().expect("the member runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status");
+    kb / 1024.0
+}
+
+/// User plus system CPU time of a running member, in clock ticks.
+fn cpu_ticks(m: &Member) -> u64 {
+    let pid = m.pid().expect("the member runs");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name (which may hold spaces) start at the state, field 3;
+    // utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("a command name") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields[11].parse().expect("utime");
+    let stime: u64 = fields[12].parse().expect("stime");
+    utime + stime
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// Median, min and max of a figure's samples.
+fn stats(f: &Figure) -> Option<(f64, f64, f64)> {
+    let mut v = f.samples.clone();
+    v.sort_by(f64::total_cmp);
+    Some((median(&v), *v.first()?, *v.last()?))
+}
+
+/// Whether the median meets the goal, and by how much it misses.
+fn verdict(f: &Figure, median: f64) -> (Option<bool>, String) {
+    let Some(goal) = f.goal else {
+        return (None, "-".into());
+    };
+    let (met, miss) = match f.better {
+        Better::Lower => (median <= goal, median - goal),
+        Better::Higher => (median >= goal, goal - median),
+        Better::Near(tol) => ((median - goal).abs() <= tol, (median - goal).abs() - tol),
+    };
+    if met {
+        return (Some(true), "met".into());
+    }
+    let ratio = match f.better {
+        Better::Higher => format!(" ({:.1}x short)", goal / median.max(f64::MIN_POSITIVE)),
+        Better::Lower if goal > 0.0 => format!(" ({:.1}x)", median / goal),
+        _ => String::new(),
+    };
+    (
+        Some(false),
+        format!("missed by {} {}{ratio}", number(miss, f.unit), f.unit),
+    )
+}
+
+fn number(v: f64, unit: &str) -> String {
+    match unit {
+        "s" => format!("{v:.3}"),
+        "req/s" => format!("{v:.0}"),
+        "MB" => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+fn with_unit(v: Option<f64>, unit: &str) -> String {
+    v.map_or("-".into(), |v| format!("{} {unit}", number(v, unit)))
+}
+
+fn table(figs: &Figures) -> String {
+    let mut rows = vec![
+        [
+            "FIGURE",
+            "CORRAL (median)",
+            "MIN",
+            "MAX",
+            "LXD",
+            "ETCD",
+            "GOAL",
+            "VERDICT",
+        ]
+        .map(String::from),
+    ];
+    for f in &figs.0 {
+        let (median, min, max) = stats(f).expect("every figure was measured");
+        let goal = match (f.goal, f.better) {
+            (Some(g), Better::Near(tol)) => {
+                format!("{} ± {} {}", number(g, f.unit), number(tol, f.unit), f.unit)
+            }
+            (g, _) => with_unit(g, f.unit),
+        };
+        rows.push([
+            f.name.clone(),
+            with_unit(Some(median), f.unit),
+            with_unit(Some(min), f.unit),
+            with_unit(Some(max), f.unit),
+            with_unit(f.lxd, f.unit),
+            with_unit(f.etcd, f.unit),
+            goal,
+            verdict(f, median).1,
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join(" | ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("-+-"));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn to_json(s: &Settings, figs: &Figures) -> Value {
+    let figures: Vec<Value> = figs
+        .0
+        .iter()
+        .map(|f| {
+            let (median, min, max) = stats(f).expect("every figure was measured");
+            let mut o = json!({
+                "name": f.name,
+                "key": f.key,
+                "unit": f.unit,
+                "median": median,
+                "min": min,
+                "max": max,
+                "runs": f.samples.len(),
+                "lxd": f.lxd,
+                "etcd": f.etcd,
+                "goal": f.goal,
+                "met": verdict(f, median).0,
+            });
+            if let Better::Near(tol) = f.better {
+                o["goal_tolerance"] = json!(tol);
+            }
+            o
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut settings: HashMap<&str, Value> = HashMap::new();
+    settings.insert("quick", json!(s.quick));
+    settings.insert("runs", json!(s.runs));
+    settings.insert("members", json!(s.members));
+    settings.insert("clients", json!(s.clients));
+    settings.insert("duration_s", json!(s.duration.as_secs_f64()));
+    settings.insert("offline_threshold_s", json!(OFFLINE_THRESHOLD));
+    json!({
+        "figures": figures,
+        "settings": settings,
+        "machine": { "cores": cores },
+    })
+}
