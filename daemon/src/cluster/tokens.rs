@@ -154,6 +154,8 @@ pub async fn revoke(node: &Node, uuid: &str) -> Result<bool> {
 /// Uses a presented token: burns it (through Raft, so only one user can ever win), then
 /// checks its expiry, as LXD does.
 pub async fn consume(node: &Node, presented: &JoinToken) -> Result<()> {
+    // The token may have been issued through another member a moment ago.
+    node.read_barrier().await?;
     let rows = node.global.read(queries::tokens).await?;
     let not_found = || Error::Forbidden("No matching cluster join operation found".into());
     let row = matching(&rows, presented).ok_or_else(not_found)?.clone();

@@ -2,6 +2,7 @@
 
 mod dirs;
 mod propose;
+mod read;
 mod reset;
 mod start;
 

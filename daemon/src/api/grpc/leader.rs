@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use corral_proto::v1::{ProposeReply, ProposeRequest};
+use corral_proto::v1::{ProposeReply, ProposeRequest, ReadIndexReply, ReadIndexRequest};
 use tonic::{Request, Response, Status};
 
 use super::require_member;
@@ -39,5 +39,18 @@ impl corral_proto::v1::leader_server::Leader for LeaderService {
         let result_json = serde_json::to_vec(&outcome)
             .map_err(|e| Status::internal(format!("cannot encode outcome: {e}")))?;
         Ok(Response::new(ProposeReply { result_json }))
+    }
+
+    async fn read_index(
+        &self,
+        req: Request<ReadIndexRequest>,
+    ) -> Result<Response<ReadIndexReply>, Status> {
+        require_member(&self.node, &req)?;
+        let index = self
+            .node
+            .read_index_as_leader()
+            .await
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        Ok(Response::new(ReadIndexReply { index }))
     }
 }

@@ -173,6 +173,8 @@ async fn current_writable(
     name: &str,
     headers: &HeaderMap,
 ) -> Result<ClusterMemberPut, super::ApiError> {
+    // The ETag must be judged against the newest member, not a replica a moment behind.
+    node.read_barrier().await?;
     let member = members::get(node, name).await?;
     let writable = member.writable();
     check_etag(headers, &etag_of(&writable))?;

@@ -57,6 +57,10 @@ async fn not_found() -> Response {
 async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<Peer>().cloned();
     let path = req.uri().path().to_owned();
+    // `/1.0/cluster` holds no secrets and tells a joiner which member-specific keys to answer.
+    let public = (req.method() == Method::GET
+        && (path == "/1.0" || path == "/1.0/" || path == "/1.0/cluster"))
+        || (req.method() == Method::POST && path == "/1.0/certificates");
     let trusted = match &peer {
         Some(p) if p.local => true,
         Some(Peer {
@@ -71,26 +75,32 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
             if path.starts_with("/internal") && path != "/internal/cluster/accept" {
                 member
             } else {
-                let fp = fp.clone();
-                member
-                    || node
-                        .global
-                        .read(move |c| queries::certificate_trusted(c, &fp))
-                        .await
-                        .unwrap_or(false)
+                member || trusted_certificate(&node, fp, !public).await
             }
         }
         _ => false,
     };
-    // `/1.0/cluster` holds no secrets and tells a joiner which member-specific keys to answer.
-    let public = (req.method() == Method::GET
-        && (path == "/1.0" || path == "/1.0/" || path == "/1.0/cluster"))
-        || (req.method() == Method::POST && path == "/1.0/certificates");
     if !trusted && !public {
         return ApiError(Error::Forbidden("not authorized".into())).into_response();
     }
     req.extensions_mut().insert(Trusted(trusted));
     next.run(req).await
+}
+
+/// Whether the trust store holds `fingerprint`. When a miss would refuse the request, it is
+/// checked again once this member's replica has caught up with the leader, so a client
+/// trusted a moment ago through another member is not refused here.
+async fn trusted_certificate(node: &Node, fingerprint: &str, must_be_current: bool) -> bool {
+    let lookup = |fp: String| {
+        node.global
+            .read(move |c| queries::certificate_trusted(c, &fp))
+    };
+    if lookup(fingerprint.to_owned()).await.unwrap_or(false) {
+        return true;
+    }
+    must_be_current
+        && node.read_barrier().await.is_ok()
+        && lookup(fingerprint.to_owned()).await.unwrap_or(false)
 }
 
 /// A member newer than others answers its public API with 503 until they catch up (as LXD

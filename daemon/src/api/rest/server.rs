@@ -114,6 +114,8 @@ fn changes(body: &ServerPut) -> Result<BTreeMap<String, Option<String>>, crate::
 
 async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) -> ApiResult {
     let body: ServerPut = json_body(&body)?;
+    // The ETag must be judged against the newest config, not a replica a moment behind.
+    node.read_barrier().await?;
     check_etag(&headers, &etag_of(&writable(&node).await?))?;
     let mut changes = changes(&body)?;
     if replace && body.config.get("core.trust_password") == Some(&serde_json::Value::Bool(true)) {
