@@ -85,6 +85,47 @@ pub fn check_clustered_rules(
     Ok(())
 }
 
+/// Config as an API client sends it: JSON values (strings, numbers, booleans) as stored strings.
+fn from_view(
+    view: &BTreeMap<String, serde_json::Value>,
+) -> Result<BTreeMap<String, Option<String>>> {
+    view.iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                Some(corral_shared::config::value_to_string(k, v)?),
+            ))
+        })
+        .collect()
+}
+
+/// PATCH /1.0: changes only the keys given.
+pub async fn update_from_view(
+    node: &Node,
+    view: &BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    update(node, from_view(view)?, false).await
+}
+
+/// PUT /1.0: the config becomes exactly what is given. A trust password given back as `true`
+/// (as GET shows a set one) keeps the stored hash instead of becoming the password "true".
+pub async fn replace_from_view(
+    node: &Node,
+    view: &BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    let mut changes = from_view(view)?;
+    if view.get(TRUST_PASSWORD) != Some(&serde_json::Value::Bool(true)) {
+        return update(node, changes, true).await;
+    }
+    changes.remove(TRUST_PASSWORD);
+    for k in current(node).await?.keys().filter(|k| *k != TRUST_PASSWORD) {
+        changes.entry(k.clone()).or_insert(None);
+    }
+    update(node, changes, false).await
+}
+
+const TRUST_PASSWORD: &str = "core.trust_password";
+
 /// Applies `changes` (None or "" unsets) and, with `replace`, unsets every key not named.
 pub async fn update(
     node: &Node,

@@ -1,6 +1,5 @@
 //! `/1.0`: the server, its environment and its configuration.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -99,35 +98,15 @@ async fn show(
     sync(&server, Some(&etag))
 }
 
-/// Turns a request's config values (strings, numbers, booleans) into stored strings.
-fn changes(body: &ServerPut) -> Result<BTreeMap<String, Option<String>>, crate::error::Error> {
-    body.config
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                k.clone(),
-                Some(corral_shared::config::value_to_string(k, v)?),
-            ))
-        })
-        .collect()
-}
-
 async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) -> ApiResult {
     let body: ServerPut = json_body(&body)?;
     // The ETag must be judged against the newest config, not a replica a moment behind.
     node.read_barrier().await?;
     check_etag(&headers, &etag_of(&writable(&node).await?))?;
-    let mut changes = changes(&body)?;
-    if replace && body.config.get("core.trust_password") == Some(&serde_json::Value::Bool(true)) {
-        // GET shows a set password as `true`; a PUT echoing that keeps the stored hash.
-        changes.remove("core.trust_password");
-        let current = config::current(&node).await?;
-        for k in current.keys().filter(|k| *k != "core.trust_password") {
-            changes.entry(k.clone()).or_insert(None);
-        }
-        config::update(&node, changes, false).await?;
+    if replace {
+        config::replace_from_view(&node, &body.config).await?;
     } else {
-        config::update(&node, changes, replace).await?;
+        config::update_from_view(&node, &body.config).await?;
     }
     sync(&serde_json::json!({}), None)
 }
