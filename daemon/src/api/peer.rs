@@ -59,7 +59,13 @@ pub struct PeerClient {
 impl PeerClient {
     /// A client presenting and pinning what `tls` says, waiting at most `timeout` per call.
     pub fn new(tls: Arc<ClientConfig>, timeout: Duration) -> Self {
-        Self { tls, timeout }
+        // These calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
+        let mut config = (*tls).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Self {
+            tls: Arc::new(config),
+            timeout,
+        }
     }
 
     /// Sends one request and returns the envelope of a successful answer. A 308 redirect
