@@ -692,13 +692,12 @@ fn poll(
     done: impl Fn(&[Value]) -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = String::new();
     loop {
-        match list(rt, member) {
+        let last = match list(rt, member) {
             Ok(l) if done(&l) => return,
-            Ok(l) => last = Value::from(l).to_string(),
-            Err(e) => last = e,
-        }
+            Ok(l) => Value::from(l).to_string(),
+            Err(e) => e,
+        };
         assert!(
             Instant::now() < deadline,
             "{} never showed {what} in 60 s; last answer: {last}",

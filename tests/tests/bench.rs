@@ -1,0 +1,44 @@
+//! cluster-bench runs end to end with tiny settings and reports every figure with a number.
+//! It asserts no speed: timings belong to the program, never to a test.
+
+use std::process::Command;
+
+#[test]
+fn cluster_bench_reports_every_figure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cluster-bench"))
+        .args([
+            "--quick",
+            "--runs",
+            "1",
+            "--members",
+            "4",
+            "--duration",
+            "1",
+            "--clients",
+            "2",
+            "--json",
+        ])
+        .output()
+        .expect("cluster-bench starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cluster-bench failed:\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints one JSON object");
+    let figures = report["figures"].as_array().expect("a list of figures");
+    assert_eq!(figures.len(), 21, "{report:#}");
+    for f in figures {
+        for field in ["median", "min", "max"] {
+            let v = f[field].as_f64();
+            assert!(
+                v.is_some_and(f64::is_finite),
+                "{} has no {field}: {f}",
+                f["name"]
+            );
+        }
+        assert!(f["runs"].as_u64().is_some_and(|r| r >= 1), "{f}");
+        assert!(f["name"].is_string() && f["unit"].is_string(), "{f}");
+        assert!(f.get("met").is_some(), "{f}");
+    }
+    assert_eq!(report["settings"]["members"], 4);
+    assert!(report["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+}
