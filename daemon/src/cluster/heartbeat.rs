@@ -1,16 +1,13 @@
 //! Heartbeats: the leader asks every member whether it is alive, and records the time of
 //! each answer in the database, from which every member judges who is offline.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use corral_proto::v1::HeartbeatRequest;
 use corral_proto::v1::member_client::MemberClient;
-use tonic::transport::Channel;
 
 use super::rebalance;
-use crate::api::grpc::dial;
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::node::Node;
@@ -28,7 +25,6 @@ pub fn interval(offline_threshold: Duration) -> Duration {
 pub fn spawn(node: &Arc<Node>) {
     let node = Arc::downgrade(node);
     tokio::spawn(async move {
-        let mut channels: HashMap<String, Channel> = HashMap::new();
         loop {
             let period = match period(&node).await {
                 Some(p) => p,
@@ -37,7 +33,7 @@ pub fn spawn(node: &Arc<Node>) {
             tokio::time::sleep(period).await;
             let Some(n) = node.upgrade() else { return };
             if n.is_clustered() && n.is_leader() {
-                round(&n, &mut channels).await;
+                round(&n).await;
             }
         }
     });
@@ -52,11 +48,8 @@ async fn period(node: &Weak<Node>) -> Option<Duration> {
 }
 
 /// One round: ask everyone, record who answered, and rebalance if the answers call for it.
-pub async fn round(node: &Node, channels: &mut HashMap<String, Channel>) {
+pub async fn round(node: &Node) {
     let Ok(rows) = node.global.read(queries::members).await else {
-        return;
-    };
-    let Some(tls) = node.network.tls() else {
         return;
     };
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
@@ -67,10 +60,9 @@ pub async fn round(node: &Node, channels: &mut HashMap<String, Channel>) {
     let raft_nodes_json = serde_json::to_vec(&raft_nodes).unwrap_or_default();
     let mut calls = tokio::task::JoinSet::new();
     for row in rows.iter().filter(|r| r.id != node.id()) {
-        let channel = channels
-            .entry(row.address.clone())
-            .or_insert_with(|| dial::channel(&row.address, tls.clone()))
-            .clone();
+        let Some(channel) = node.network.channel(&row.address) else {
+            return;
+        };
         let request = HeartbeatRequest {
             leader_time_ms: now_ms as i64,
             raft_nodes_json: raft_nodes_json.clone(),

@@ -9,7 +9,6 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::Node;
-use crate::api::grpc::dial;
 use crate::db::batch::{Batch, BatchOutcome};
 use crate::error::{Error, Result};
 use crate::raft::NodeId;
@@ -82,12 +81,12 @@ impl Node {
     }
 
     async fn forward(&self, leader: &str, batch: &Batch) -> Result<BatchOutcome> {
-        let tls = self.network.tls().ok_or_else(|| {
+        let channel = self.network.channel(leader).ok_or_else(|| {
             Error::Unavailable(
                 "cannot forward the write: this member has no cluster certificate".into(),
             )
         })?;
-        let mut client = LeaderClient::new(dial::channel(leader, tls));
+        let mut client = LeaderClient::new(channel);
         let batch_json = serde_json::to_vec(batch).map_err(|e| Error::Internal(e.to_string()))?;
         let reply = client
             .propose(ProposeRequest { batch_json })

@@ -8,7 +8,6 @@ use corral_proto::v1::ReadIndexRequest;
 use corral_proto::v1::leader_client::LeaderClient;
 
 use super::Node;
-use crate::api::grpc::dial;
 use crate::error::{Error, Result};
 
 /// How long a decision may wait for the replica to catch up.
@@ -74,11 +73,11 @@ impl Node {
         let leader = self
             .leader_address()
             .ok_or_else(|| Error::Unavailable("no database leader is known right now".into()))?;
-        let tls = self
+        let channel = self
             .network
-            .tls()
+            .channel(&leader)
             .ok_or_else(|| Error::Internal("no cluster certificate".into()))?;
-        let mut client = LeaderClient::new(dial::channel(&leader, tls));
+        let mut client = LeaderClient::new(channel);
         let reply = tokio::time::timeout(
             Duration::from_secs(2),
             client.read_index(ReadIndexRequest {}),

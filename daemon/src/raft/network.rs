@@ -1,6 +1,7 @@
 //! Raft RPCs to other members over gRPC, on the members' one TLS port. openraft's own
 //! request and response types travel as JSON inside `RaftPayload`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +22,14 @@ use tonic::transport::Channel;
 use super::{NodeId, TypeConfig};
 use crate::api::grpc::dial;
 
-/// Makes a connection per peer, authenticated with the cluster certificate.
+/// Connections to peers, authenticated with the cluster certificate: one multiplexed HTTP/2
+/// channel per address, shared by Raft, reads and forwarded writes. openraft asks for a new
+/// client for every leadership check; dialling each time cost a TLS handshake per peer per
+/// decision.
 #[derive(Clone)]
 pub struct Network {
     tls: Arc<std::sync::RwLock<Option<Arc<ClientConfig>>>>,
+    channels: Arc<std::sync::Mutex<HashMap<String, Channel>>>,
 }
 
 impl Network {
@@ -32,17 +37,35 @@ impl Network {
     pub fn new() -> Self {
         Self {
             tls: Arc::new(std::sync::RwLock::new(None)),
+            channels: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
 
-    /// Sets the client configuration members dial each other with.
+    /// Sets the client configuration members dial each other with (dropping old channels).
     pub fn set_tls(&self, tls: Arc<ClientConfig>) {
         *self.tls.write().unwrap_or_else(|p| p.into_inner()) = Some(tls);
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The client configuration, if this member is clustered.
     pub fn tls(&self) -> Option<Arc<ClientConfig>> {
         self.tls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The shared channel to `address`, if this member is clustered. It connects lazily and
+    /// reconnects by itself after a failure.
+    pub fn channel(&self, address: &str) -> Option<Channel> {
+        let tls = self.tls()?;
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            channels
+                .entry(address.to_owned())
+                .or_insert_with(|| dial::channel(address, tls))
+                .clone(),
+        )
     }
 }
 
@@ -64,9 +87,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        let client = self
-            .tls()
-            .map(|tls| RaftClient::new(dial::channel(&node.addr, tls)));
+        let client = self.channel(&node.addr).map(RaftClient::new);
         PeerConnection {
             target,
             address: node.addr.clone(),
@@ -95,10 +116,7 @@ impl PeerConnection {
         // openraft keeps this connection: if the cluster certificate arrived after it was
         // made, dial now rather than stay unreachable for ever.
         if self.client.is_none() {
-            self.client = self
-                .network
-                .tls()
-                .map(|tls| RaftClient::new(dial::channel(&self.address, tls)));
+            self.client = self.network.channel(&self.address).map(RaftClient::new);
         }
         let Some(client) = self.client.as_mut() else {
             return Err(unreachable(format!(
