@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use corral_shared::config::apply_changes;
-use corral_shared::preseed::Preseed;
+use corral_shared::preseed::{ClusterPreseed, Preseed};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::config::{self as server_config, check_clustered_rules, diff_batch, local_changes};
@@ -211,6 +211,27 @@ async fn existing(node: &Node) -> Result<Existing> {
         profiles,
         clustered: node.is_clustered(),
     })
+}
+
+/// The preseed equivalent to LXD's `PUT /1.0/cluster`: the cluster section given, with
+/// this server's own addresses from its config (as when LXD enables clustering). Refused at
+/// once if invalid, rather than as a failed operation later.
+pub async fn preseed_for_cluster(node: &Node, cluster: ClusterPreseed) -> Result<Preseed> {
+    let addresses = server_config::current(node)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| server_config::LOCAL_KEYS.contains(&k.as_str()))
+        .collect();
+    let preseed = Preseed {
+        config: addresses,
+        cluster: Some(cluster),
+        ..Default::default()
+    };
+    if let Err(violations) = preseed.validate() {
+        let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
+        return Err(bad(lines.join("; ")));
+    }
+    Ok(preseed)
 }
 
 /// Validates and applies a preseed on this member (bootstrapping or joining a cluster, or

@@ -49,7 +49,7 @@ async fn period(node: &Weak<Node>) -> Option<Duration> {
 
 /// One round: ask everyone, record who answered, and rebalance if the answers call for it.
 pub async fn round(node: &Node) {
-    let Ok(rows) = node.global.read(queries::members).await else {
+    let Ok(rows) = node.global.read(queries::member_rows).await else {
         return;
     };
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;

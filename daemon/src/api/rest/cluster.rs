@@ -13,7 +13,7 @@ use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
 use super::{ApiResult, Recursion, check_etag, forward, json_body, operation_created, sync};
-use crate::cluster::{bootstrap, config, member_config, member_edit, members, remove, tokens};
+use crate::cluster::{bootstrap, member_config, member_edit, members, remove, tokens};
 use crate::db::global::queries;
 use crate::error::Error;
 use crate::node::Node;
@@ -87,15 +87,9 @@ async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
         )
         .into());
     }
-    // The address comes from the server's config, as when LXD enables clustering.
-    let addresses = config::current(&node)
-        .await?
-        .into_iter()
-        .filter(|(k, _)| config::LOCAL_KEYS.contains(&k.as_str()))
-        .collect();
-    let preseed = Preseed {
-        config: addresses,
-        cluster: Some(ClusterPreseed {
+    let preseed = bootstrap::preseed_for_cluster(
+        &node,
+        ClusterPreseed {
             server_name: put.server_name,
             enabled: true,
             member_config: put.member_config,
@@ -105,14 +99,9 @@ async fn enable(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
             cluster_password: put.cluster_password,
             cluster_token: put.cluster_token,
             ..Default::default()
-        }),
-        ..Default::default()
-    };
-    // Checked now so that a bad request is refused at once rather than as a failed operation.
-    if let Err(violations) = preseed.validate() {
-        let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
-        return Err(Error::BadRequest(lines.join("; ")).into());
-    }
+        },
+    )
+    .await?;
     let description = if preseed.is_join() {
         "Joining cluster"
     } else {

@@ -109,7 +109,12 @@ async fn blocked(State(node): State<Arc<Node>>, req: Request, next: Next) -> Res
     if req.uri().path().starts_with("/internal") || !node.is_clustered() {
         return next.run(req).await;
     }
-    let rows = node.global.read(queries::members).await.unwrap_or_default();
+    // Every request passes here: only the member rows themselves are needed.
+    let rows = node
+        .global
+        .read(queries::member_rows)
+        .await
+        .unwrap_or_default();
     let mine = crate::cluster::versions::own();
     let waiting = crate::cluster::versions::waiting_for(mine, node.id(), &rows);
     if waiting.is_empty() {

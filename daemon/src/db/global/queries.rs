@@ -39,33 +39,38 @@ pub struct MemberRow {
     pub groups: Vec<String>,
 }
 
-/// Every member, by name.
-pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
+/// Every member, by name, without its config, roles and groups: one query, for hot paths
+/// that only look at the row itself (versions, addresses).
+pub fn member_rows(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain, db_role, clock_skew_ms
          FROM nodes ORDER BY name",
     )?;
-    let mut members = stmt
-        .query_map([], |r| {
-            Ok(MemberRow {
-                id: r.get::<_, i64>(0)? as u64,
-                name: r.get(1)?,
-                description: r.get(2)?,
-                address: r.get(3)?,
-                schema: r.get(4)?,
-                api_extensions: r.get(5)?,
-                heartbeat: r.get(6)?,
-                state: r.get(7)?,
-                arch: r.get(8)?,
-                failure_domain: r.get(9)?,
-                db_role: r.get(10)?,
-                clock_skew_ms: r.get(11)?,
-                config: BTreeMap::new(),
-                roles: Vec::new(),
-                groups: Vec::new(),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    stmt.query_map([], |r| {
+        Ok(MemberRow {
+            id: r.get::<_, i64>(0)? as u64,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            address: r.get(3)?,
+            schema: r.get(4)?,
+            api_extensions: r.get(5)?,
+            heartbeat: r.get(6)?,
+            state: r.get(7)?,
+            arch: r.get(8)?,
+            failure_domain: r.get(9)?,
+            db_role: r.get(10)?,
+            clock_skew_ms: r.get(11)?,
+            config: BTreeMap::new(),
+            roles: Vec::new(),
+            groups: Vec::new(),
+        })
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()
+}
+
+/// Every member, by name, with its config, roles and groups.
+pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
+    let mut members = member_rows(conn)?;
     for m in &mut members {
         m.config = pairs(
             conn,
@@ -89,14 +94,9 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     Ok(members)
 }
 
-/// One member by name.
-pub fn member_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<MemberRow>> {
-    Ok(members(conn)?.into_iter().find(|m| m.name == name))
-}
-
-/// One member by id.
+/// One member by id (its row only).
 pub fn member_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<MemberRow>> {
-    Ok(members(conn)?.into_iter().find(|m| m.id == id))
+    Ok(member_rows(conn)?.into_iter().find(|m| m.id == id))
 }
 
 /// The cluster-wide configuration.
