@@ -176,11 +176,31 @@ pub async fn list(node: &Node) -> Result<Vec<ClusterMember>> {
 
 /// One member by name.
 pub async fn get(node: &Node, name: &str) -> Result<ClusterMember> {
-    list(node)
-        .await?
-        .into_iter()
+    find(list(node).await?, name)
+}
+
+fn find(all: Vec<ClusterMember>, name: &str) -> Result<ClusterMember> {
+    all.into_iter()
         .find(|m| m.server_name == name)
         .ok_or_else(|| Error::NotFound("Cluster member not found".into()))
+}
+
+/// How long a listing waits for this replica to be confirmed current.
+const CURRENT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Every member as of now (a linearizable read, as LXD's go through its leader). When that
+/// cannot be confirmed within a second (quorum lost, say), the replica is listed as it is:
+/// in that state its heartbeat ages are what tell an operator who is gone.
+pub async fn list_current(node: &Node) -> Result<Vec<ClusterMember>> {
+    if let Err(e) = node.read_barrier_within(CURRENT_WAIT).await {
+        tracing::debug!("listing members from this replica as it is: {e}");
+    }
+    list(node).await
+}
+
+/// One member by name, as [`list_current`] reads.
+pub async fn get_current(node: &Node, name: &str) -> Result<ClusterMember> {
+    find(list_current(node).await?, name)
 }
 
 /// This member's name ("none" until it is clustered).

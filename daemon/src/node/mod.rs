@@ -1,6 +1,7 @@
 //! The running member: its databases, Raft, identities, listeners and lifecycle.
 
 mod dirs;
+mod lease;
 mod propose;
 mod read;
 mod reset;
@@ -33,6 +34,10 @@ pub struct Node {
     /// Its replica of the global database.
     pub global: GlobalDb,
     raft: RwLock<Raft>,
+    /// The state machine's last applied index (moves before clients hear of a write).
+    applied: RwLock<watch::Receiver<u64>>,
+    /// Leadership confirmed by a quorum recently enough to read without another round.
+    lease: std::sync::Mutex<Option<lease::Lease>>,
     /// How it reaches other members.
     pub network: Network,
     /// Its background operations.
@@ -59,9 +64,20 @@ impl Node {
     }
 
     /// Switches to another Raft instance and id, after the old one was shut down.
-    pub fn replace_raft(&self, id: NodeId, raft: Raft) {
+    pub fn replace_raft(&self, id: NodeId, raft: Raft, applied: watch::Receiver<u64>) {
         *self.raft.write().unwrap_or_else(|p| p.into_inner()) = raft;
+        *self.applied.write().unwrap_or_else(|p| p.into_inner()) = applied;
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.id.store(id, Ordering::Release);
+    }
+
+    /// The last log index applied to this member's replica.
+    pub fn applied_index(&self) -> u64 {
+        *self
+            .applied
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .borrow()
     }
 
     /// The certificate this member presents: the cluster's once clustered, else its own.

@@ -2,26 +2,42 @@
 //! token exist, what is the config being changed), a member makes sure its replica holds
 //! everything the leader had committed when the decision was asked for.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use corral_proto::v1::ReadIndexRequest;
 use corral_proto::v1::leader_client::LeaderClient;
 
 use super::Node;
+use super::lease::Lease;
 use crate::error::{Error, Result};
 
 /// How long a decision may wait for the replica to catch up.
 const READ_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Node {
-    /// On the leader: confirms leadership with a quorum and returns the index reads must see.
+    /// On the leader: the index reads must see. Within a lease no round is needed: every
+    /// write acknowledged so far is applied here. Otherwise a quorum confirms leadership
+    /// first, which also renews the lease.
     pub async fn read_index_as_leader(&self) -> Result<u64> {
         let raft = self.raft();
+        let term = leading_term(&raft);
+        let lease = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        if lease.is_some_and(|l| l.covers(term, Instant::now())) {
+            return Ok(self.applied_index());
+        }
+        let started = Instant::now();
         match tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable()).await {
             Err(_) => Err(Error::Unavailable(
                 crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
             )),
-            Ok(Ok(read)) => Ok(read.map_or(0, |l| l.index)),
+            Ok(Ok(read)) => {
+                // Only a round that began and ended in the same term confirms that term.
+                if let Some(term) = term.filter(|t| leading_term(&raft) == Some(*t)) {
+                    let renewed = Lease::confirmed(term, started, crate::raft::followers_lease());
+                    *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(renewed);
+                }
+                Ok(read.map_or(0, |l| l.index).max(self.applied_index()))
+            }
             Ok(Err(e)) => Err(Error::Unavailable(format!(
                 "this member cannot serve a current read: {e}"
             ))),
@@ -29,12 +45,28 @@ impl Node {
     }
 
     /// Waits until this member's replica is at least as current as the leader's was now.
-    /// During an election it waits (bounded) for the new leader, as writes do.
+    /// During an election it waits (bounded) for the new leader, as writes do; past that,
+    /// the error explains what is unreachable.
     pub async fn read_barrier(&self) -> Result<()> {
+        match self.catch_up(READ_TIMEOUT).await {
+            Err(Behind::NoReadIndex) => Err(Error::Unavailable(
+                crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
+            )),
+            other => other.map_err(Behind::into_error),
+        }
+    }
+
+    /// [`Node::read_barrier`] giving up on finding the leader's index after `limit` (and on
+    /// catching up with it after as long again), without the diagnosis.
+    pub async fn read_barrier_within(&self, limit: Duration) -> Result<()> {
+        self.catch_up(limit).await.map_err(Behind::into_error)
+    }
+
+    async fn catch_up(&self, limit: Duration) -> std::result::Result<(), Behind> {
         if !self.is_clustered() {
             return Ok(());
         }
-        let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + limit;
         let index = loop {
             match self.read_index().await {
                 Ok(index) => break index,
@@ -45,24 +77,20 @@ impl Node {
                         tokio::time::timeout(Duration::from_millis(200), metrics.changed());
                     let _ = tokio::time::timeout_at(deadline, changed).await;
                 }
-                Err(_) => {
-                    return Err(Error::Unavailable(
-                        crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
-                    ));
-                }
+                Err(_) => return Err(Behind::NoReadIndex),
             }
         };
-        let mut metrics = self.raft().metrics();
-        let caught_up = metrics.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
-        tokio::time::timeout_at(deadline + READ_TIMEOUT, caught_up)
-            .await
-            .map_err(|_| {
-                Error::Unavailable(format!(
-                    "this member's replica did not reach log index {index} in time"
-                ))
-            })?
-            .map(|_| ())
-            .map_err(|_| Error::Internal("the database stopped".into()))
+        let mut applied = self
+            .applied
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let caught_up = applied.wait_for(|a| *a >= index);
+        match tokio::time::timeout_at(deadline + limit, caught_up).await {
+            Err(_) => Err(Behind::NotApplied(index)),
+            Ok(Err(_)) => Err(Behind::Stopped),
+            Ok(Ok(_)) => Ok(()),
+        }
     }
 
     /// The leader's read index: asked of the leader, or worked out here when this is it.
@@ -91,5 +119,37 @@ impl Node {
             ))
         })?;
         Ok(reply.into_inner().index)
+    }
+}
+
+/// The term this member leads in, if it is the leader.
+fn leading_term(raft: &crate::raft::Raft) -> Option<u64> {
+    let m = raft.metrics();
+    let m = m.borrow();
+    (m.state == openraft::ServerState::Leader).then_some(m.current_term)
+}
+
+/// Why a read barrier gave up.
+enum Behind {
+    /// No leader confirmed a current read index in time.
+    NoReadIndex,
+    /// The replica did not apply up to this index in time.
+    NotApplied(u64),
+    /// The database stopped while waiting.
+    Stopped,
+}
+
+impl Behind {
+    fn into_error(self) -> Error {
+        match self {
+            Behind::NoReadIndex => Error::Unavailable(
+                "no database leader confirmed a current read in time; see 'corral cluster doctor'"
+                    .into(),
+            ),
+            Behind::NotApplied(index) => Error::Unavailable(format!(
+                "this member's replica did not reach log index {index} in time"
+            )),
+            Behind::Stopped => Error::Internal("the database stopped".into()),
+        }
     }
 }

@@ -4,6 +4,7 @@
 // openraft's traits dictate `StorageError` as the error type, large as it is.
 #[allow(clippy::result_large_err)]
 pub mod log_store;
+mod log_tail;
 pub mod network;
 #[allow(clippy::result_large_err)]
 pub mod state_machine;
@@ -33,6 +34,18 @@ pub type NodeId = u64;
 /// knob, and how tests make snapshots and snapshot installs happen with few writes.
 pub const SNAPSHOT_EVERY_ENV: &str = "CORRAL_SNAPSHOT_EVERY";
 
+/// Raft heartbeat period, milliseconds.
+const HEARTBEAT_MS: u64 = 60;
+/// Election timeout range, milliseconds; the upper end is also openraft's leader lease.
+const ELECTION_MIN_MS: u64 = 200;
+const ELECTION_MAX_MS: u64 = 400;
+
+/// How long followers refuse to vote after hearing from the leader (openraft's leader lease
+/// is `election_timeout_max`).
+pub fn followers_lease() -> std::time::Duration {
+    std::time::Duration::from_millis(ELECTION_MAX_MS)
+}
+
 /// Timing chosen for sub-second failover that still tolerates fsync stalls on a loaded
 /// two-core machine: election timeouts stay well above heartbeat plus a slow fsync.
 pub fn config() -> Arc<openraft::Config> {
@@ -43,9 +56,9 @@ pub fn config() -> Arc<openraft::Config> {
         .unwrap_or(5000);
     let config = openraft::Config {
         cluster_name: "corral".into(),
-        heartbeat_interval: 60,
-        election_timeout_min: 200,
-        election_timeout_max: 400,
+        heartbeat_interval: HEARTBEAT_MS,
+        election_timeout_min: ELECTION_MIN_MS,
+        election_timeout_max: ELECTION_MAX_MS,
         install_snapshot_timeout: 2000,
         // Keep a window of log after a snapshot, so lagging members rarely need a snapshot.
         max_in_snapshot_log_to_keep: every.min(1000),
