@@ -1,13 +1,18 @@
-//! The Raft log and vote in the local SQLite database. An append is acknowledged to
-//! openraft only after its transaction is committed with `synchronous=FULL` (fsynced).
+//! The Raft log and vote in the local SQLite database. One writer thread applies every change
+//! in the order openraft made it; an append is reported flushed to openraft only after its
+//! transaction is committed with `synchronous=FULL` (fsynced), and a vote is saved before
+//! `save_vote` returns. Appended entries are readable at once from the in-memory tail.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 use rusqlite::{OptionalExtension, params};
 
+use super::log_tail::LogTail;
 use super::{NodeId, TypeConfig};
 use crate::db::local::LocalDb;
 
@@ -15,16 +20,45 @@ const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
 
-/// The log store; clones share the database.
+type Done = tokio::sync::oneshot::Sender<Result<(), StorageError<NodeId>>>;
+
+/// A change to the log, in the order openraft asked for it.
+enum Write {
+    Append {
+        rows: Vec<(LogId<NodeId>, Vec<u8>)>,
+        last: u64,
+        flushed: LogFlushed<TypeConfig>,
+    },
+    Vote(Vote<NodeId>, Done),
+    Committed(Option<LogId<NodeId>>, Done),
+    Truncate(u64, Done),
+    Purge(LogId<NodeId>, Done),
+}
+
+/// The log store; clones share the database, the tail and the writer.
 #[derive(Clone)]
 pub struct LogStore {
     db: LocalDb,
+    tail: Arc<Mutex<LogTail>>,
+    writer: mpsc::Sender<Write>,
 }
 
 impl LogStore {
-    /// A log store over the local database.
+    /// A log store over the local database, with its writer thread (which ends when the last
+    /// clone is dropped).
     pub fn new(db: LocalDb) -> Self {
-        Self { db }
+        let tail = Arc::new(Mutex::new(LogTail::default()));
+        let (writer, jobs) = mpsc::channel();
+        let (thread_db, thread_tail) = (db.clone(), tail.clone());
+        std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || write_in_order(&thread_db, &thread_tail, jobs))
+            .expect("a thread for the Raft log writer");
+        Self { db, tail, writer }
+    }
+
+    fn tail(&self) -> MutexGuard<'_, LogTail> {
+        self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StorageError<NodeId>>
@@ -38,6 +72,107 @@ impl LogStore {
             .map_err(|e| StorageIOError::read_logs(&e).into())
             .and_then(|r| r)
     }
+
+    /// Hands `make(done)` to the writer and waits until it is written.
+    async fn write(&self, make: impl FnOnce(Done) -> Write) -> Result<(), StorageError<NodeId>> {
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.writer.send(make(done)).map_err(|_| writer_gone())?;
+        written.await.map_err(|_| writer_gone())?
+    }
+}
+
+fn writer_gone() -> StorageError<NodeId> {
+    StorageIOError::write_logs(&std::io::Error::other("the Raft log writer stopped")).into()
+}
+
+/// The writer thread: every change in order, each in its own transaction.
+fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Write>) {
+    let tail = || tail.lock().unwrap_or_else(|p| p.into_inner());
+    for job in jobs {
+        let mut conn = db.lock();
+        match job {
+            Write::Append {
+                rows,
+                last,
+                flushed,
+            } => match append_rows(&mut conn, &rows) {
+                Ok(()) => {
+                    tail().flushed(last);
+                    flushed.log_io_completed(Ok(()));
+                }
+                Err(e) => flushed.log_io_completed(Err(std::io::Error::other(e.to_string()))),
+            },
+            Write::Vote(vote, done) => {
+                let _ = done.send(write_state(&conn, VOTE, &vote));
+            }
+            Write::Committed(committed, done) => {
+                let _ = done.send(write_committed(&conn, committed));
+            }
+            Write::Truncate(index, done) => {
+                tail().truncated_on_disk(index);
+                let _ = done.send(
+                    conn.execute("DELETE FROM log WHERE idx >= ?", [index as i64])
+                        .map(|_| ())
+                        .map_err(|e| StorageIOError::write_logs(&e).into()),
+                );
+            }
+            Write::Purge(log_id, done) => {
+                let _ = done.send(purge_rows(&mut conn, log_id));
+            }
+        }
+    }
+}
+
+fn append_rows(
+    conn: &mut rusqlite::Connection,
+    rows: &[(LogId<NodeId>, Vec<u8>)],
+) -> Result<(), StorageError<NodeId>> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| StorageIOError::write_logs(&e))?;
+    {
+        let mut stmt = tx
+            .prepare_cached("INSERT OR REPLACE INTO log (idx, term, entry) VALUES (?1, ?2, ?3)")
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        for (id, raw) in rows {
+            stmt.execute(params![id.index as i64, id.leader_id.term as i64, raw])
+                .map_err(|e| StorageIOError::write_logs(&e))?;
+        }
+    }
+    // The commit is the fsync (synchronous=FULL): only then is the append durable.
+    tx.commit()
+        .map_err(|e| StorageIOError::write_logs(&e).into())
+}
+
+/// The committed index is a hint that may trail the truth after a crash (openraft then
+/// re-learns it from the leader), so it is not worth an fsync of its own: the next append's
+/// fsync carries it to disk.
+fn write_committed(
+    conn: &rusqlite::Connection,
+    committed: Option<LogId<NodeId>>,
+) -> Result<(), StorageError<NodeId>> {
+    let relax = |level: &str| {
+        conn.pragma_update(None, "synchronous", level)
+            .map_err(|e| StorageError::from(StorageIOError::write(&e)))
+    };
+    relax("NORMAL")?;
+    let written = write_state(conn, COMMITTED, &committed);
+    relax("FULL")?;
+    written
+}
+
+fn purge_rows(
+    conn: &mut rusqlite::Connection,
+    log_id: LogId<NodeId>,
+) -> Result<(), StorageError<NodeId>> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| StorageIOError::write_logs(&e))?;
+    write_state(&tx, LAST_PURGED, &log_id)?;
+    tx.execute("DELETE FROM log WHERE idx <= ?", [log_id.index as i64])
+        .map_err(|e| StorageIOError::write_logs(&e))?;
+    tx.commit()
+        .map_err(|e| StorageIOError::write_logs(&e).into())
 }
 
 fn read_state<T: serde::de::DeserializeOwned>(
@@ -83,25 +218,40 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
         // Start is inclusive; end is exclusive, so both become a half-open [lo, hi).
-        let lo = bound(range.start_bound(), true).unwrap_or(0);
-        let hi = bound(range.end_bound(), false).unwrap_or(i64::MAX);
-        self.blocking(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
-                .map_err(|e| StorageIOError::read_logs(&e))?;
-            let rows = stmt
-                .query_map(params![lo, hi], |r| r.get::<_, Vec<u8>>(0))
-                .map_err(|e| StorageIOError::read_logs(&e))?;
-            let mut entries = Vec::new();
-            for raw in rows {
-                let raw = raw.map_err(|e| StorageIOError::read_logs(&e))?;
-                entries
-                    .push(serde_json::from_slice(&raw).map_err(|e| StorageIOError::read_logs(&e))?);
-            }
-            Ok(entries)
-        })
-        .await
+        let lo = bound(range.start_bound(), true).unwrap_or(0).max(0) as u64;
+        let hi = bound(range.end_bound(), false).unwrap_or(i64::MAX).max(0) as u64;
+        let wanted = lo..hi.max(lo);
+        let split = self.tail().first_held(&wanted);
+        let mut entries = if split > lo {
+            self.blocking(move |conn| read_rows(conn, lo, split))
+                .await?
+        } else {
+            Vec::new()
+        };
+        entries.extend(self.tail().get(split..wanted.end));
+        Ok(entries)
     }
+}
+
+fn read_rows(
+    conn: &rusqlite::Connection,
+    lo: u64,
+    hi: u64,
+) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+        .map_err(|e| StorageIOError::read_logs(&e))?;
+    let rows = stmt
+        .query_map(params![lo as i64, hi.min(i64::MAX as u64) as i64], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .map_err(|e| StorageIOError::read_logs(&e))?;
+    let mut entries = Vec::new();
+    for raw in rows {
+        let raw = raw.map_err(|e| StorageIOError::read_logs(&e))?;
+        entries.push(serde_json::from_slice(&raw).map_err(|e| StorageIOError::read_logs(&e))?);
+    }
+    Ok(entries)
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
@@ -134,8 +284,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
         let vote = *vote;
-        self.blocking(move |conn| write_state(conn, VOTE, &vote))
-            .await
+        self.write(|done| Write::Vote(vote, done)).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
@@ -146,8 +295,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        self.blocking(move |conn| write_state(conn, COMMITTED, &committed))
-            .await
+        self.write(|done| Write::Committed(committed, done)).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
@@ -157,68 +305,45 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .flatten())
     }
 
+    /// Returns once the entries are readable; openraft hears they are durable through
+    /// `flushed`, from the writer, after the fsync.
     async fn append<I>(
         &mut self,
         entries: I,
-        callback: LogFlushed<TypeConfig>,
+        flushed: LogFlushed<TypeConfig>,
     ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let encoded = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id, serde_json::to_vec(&e)?)))
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let rows = entries
+            .iter()
+            .map(|e| Ok((e.log_id, serde_json::to_vec(e)?)))
             .collect::<Result<Vec<_>, serde_json::Error>>()
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        let result = self
-            .blocking(move |conn| {
-                let tx = conn
-                    .transaction()
-                    .map_err(|e| StorageIOError::write_logs(&e))?;
-                {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO log (idx, term, entry) VALUES (?1, ?2, ?3)",
-                        )
-                        .map_err(|e| StorageIOError::write_logs(&e))?;
-                    for (id, raw) in &encoded {
-                        stmt.execute(params![id.index as i64, id.leader_id.term as i64, raw])
-                            .map_err(|e| StorageIOError::write_logs(&e))?;
-                    }
-                }
-                // The commit is the fsync (synchronous=FULL): only then is the append durable.
-                tx.commit()
-                    .map_err(|e| StorageIOError::write_logs(&e).into())
+        let Some(last) = entries.last().map(|e| e.log_id.index) else {
+            flushed.log_io_completed(Ok(()));
+            return Ok(());
+        };
+        // Readable first, then queued: replication may read them before they reach the disk.
+        self.tail().append(entries);
+        self.writer
+            .send(Write::Append {
+                rows,
+                last,
+                flushed,
             })
-            .await;
-        match &result {
-            Ok(()) => callback.log_io_completed(Ok(())),
-            Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
-        }
-        result
+            .map_err(|_| writer_gone())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.blocking(move |conn| {
-            conn.execute("DELETE FROM log WHERE idx >= ?", [log_id.index as i64])
-                .map_err(|e| StorageIOError::write_logs(&e))?;
-            Ok(())
-        })
-        .await
+        self.tail().truncate(log_id.index);
+        self.write(|done| Write::Truncate(log_id.index, done)).await
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.blocking(move |conn| {
-            let tx = conn
-                .transaction()
-                .map_err(|e| StorageIOError::write_logs(&e))?;
-            write_state(&tx, LAST_PURGED, &log_id)?;
-            tx.execute("DELETE FROM log WHERE idx <= ?", [log_id.index as i64])
-                .map_err(|e| StorageIOError::write_logs(&e))?;
-            tx.commit()
-                .map_err(|e| StorageIOError::write_logs(&e).into())
-        })
-        .await
+        self.tail().purge(log_id.index);
+        self.write(|done| Write::Purge(log_id, done)).await
     }
 }
