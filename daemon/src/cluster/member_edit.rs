@@ -62,9 +62,10 @@ pub fn check(current: &ClusterMember, put: &ClusterMemberPut, groups: &[String])
     Ok(())
 }
 
-/// Replaces the writable part of member `name`.
-pub async fn update(node: &Node, name: &str, mut put: ClusterMemberPut) -> Result<()> {
-    let current = members::get(node, name).await?;
+/// Replaces the writable part of member `current` (as read by the caller, after a read
+/// barrier when the request's ETag is to be judged).
+pub async fn update(node: &Node, current: &ClusterMember, mut put: ClusterMemberPut) -> Result<()> {
+    let name = current.server_name.as_str();
     let groups: Vec<String> = node
         .global
         .read(|c| {
@@ -72,7 +73,7 @@ pub async fn update(node: &Node, name: &str, mut put: ClusterMemberPut) -> Resul
             stmt.query_map([], |r| r.get(0))?.collect()
         })
         .await?;
-    check(&current, &put, &groups)?;
+    check(current, &put, &groups)?;
     if put.failure_domain.is_empty() {
         put.failure_domain = "default".into();
     }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use corral_shared::api::{Cluster, ClusterMemberPut, MemberConfigKey, etag_of};
+use corral_shared::api::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, etag_of};
 use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
@@ -128,7 +128,7 @@ pub fn start_apply(
 }
 
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
-    let all = members::list(&node).await?;
+    let all = members::list_current(&node).await?;
     if q.recursion > 0 {
         return sync(&all, None);
     }
@@ -152,22 +152,21 @@ async fn add(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
 }
 
 async fn member(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
-    let member = members::get(&node, &name).await?;
+    let member = members::get_current(&node, &name).await?;
     let etag = etag_of(&member.writable());
     sync(&member, Some(&etag))
 }
 
-async fn current_writable(
+async fn current_member(
     node: &Node,
     name: &str,
     headers: &HeaderMap,
-) -> Result<ClusterMemberPut, super::ApiError> {
+) -> Result<ClusterMember, super::ApiError> {
     // The ETag must be judged against the newest member, not a replica a moment behind.
     node.read_barrier().await?;
     let member = members::get(node, name).await?;
-    let writable = member.writable();
-    check_etag(headers, &etag_of(&writable))?;
-    Ok(writable)
+    check_etag(headers, &etag_of(&member.writable()))?;
+    Ok(member)
 }
 
 async fn replace_member(
@@ -176,9 +175,9 @@ async fn replace_member(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    current_writable(&node, &name, &headers).await?;
+    let current = current_member(&node, &name, &headers).await?;
     let put: ClusterMemberPut = json_body(&body)?;
-    member_edit::update(&node, &name, put).await?;
+    member_edit::update(&node, &current, put).await?;
     sync(&serde_json::json!({}), None)
 }
 
@@ -188,9 +187,10 @@ async fn patch_member(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let current = current_writable(&node, &name, &headers).await?;
+    let current = current_member(&node, &name, &headers).await?;
     let patch: serde_json::Value = json_body(&body)?;
-    member_edit::update(&node, &name, member_edit::merge(current, &patch)?).await?;
+    let put = member_edit::merge(current.writable(), &patch)?;
+    member_edit::update(&node, &current, put).await?;
     sync(&serde_json::json!({}), None)
 }
 

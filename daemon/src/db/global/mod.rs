@@ -44,7 +44,8 @@ impl GlobalDb {
         &self.path
     }
 
-    /// Runs a read off the async workers.
+    /// Runs a read off the async workers, in one read transaction: every query in `f` sees
+    /// the same state of the replica.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ReadError>
     where
         T: Send + 'static,
@@ -53,7 +54,11 @@ impl GlobalDb {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&guard).map_err(ReadError::from)
+            let snapshot = guard.unchecked_transaction()?;
+            let read = f(&snapshot)?;
+            // Nothing was written: ending the transaction either way only releases it.
+            snapshot.rollback()?;
+            Ok(read)
         })
         .await
         .map_err(|e| ReadError::Task(e.to_string()))?
