@@ -231,6 +231,24 @@ impl Client {
         Ok((raw.status, raw.body))
     }
 
+    /// Opens one connection kept alive for many requests, as benchmarks and busy scripts use.
+    pub async fn keep_alive(&self) -> Result<KeptConnection, ClientError> {
+        let connection =
+            tokio::time::timeout(self.timeout, transport::Connection::open(&self.socket))
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    what: format!(
+                        "a connection to the Corral daemon at {}",
+                        self.socket.display()
+                    ),
+                    after: self.timeout,
+                })??;
+        Ok(KeptConnection {
+            connection,
+            timeout: self.timeout,
+        })
+    }
+
     async fn exchange(
         &self,
         method: &str,
@@ -250,6 +268,35 @@ impl Client {
                 ),
                 after: limit,
             })?
+    }
+}
+
+/// One connection to the daemon kept alive; requests on it go one after another.
+pub struct KeptConnection {
+    connection: transport::Connection,
+    timeout: Duration,
+}
+
+impl KeptConnection {
+    /// Sends bytes as they are and returns the status and body untouched.
+    pub async fn raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let limit = self.timeout;
+        let work = self.connection.send(method, path, body, None);
+        let raw = tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                what: format!(
+                    "the Corral daemon to answer {} {path}",
+                    method.to_ascii_uppercase()
+                ),
+                after: limit,
+            })??;
+        Ok((raw.status, raw.body))
     }
 }
 

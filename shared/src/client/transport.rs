@@ -21,6 +21,64 @@ pub(super) struct RawAnswer {
     pub body: Vec<u8>,
 }
 
+/// One HTTP/1.1 connection to the daemon, kept open for any number of requests in turn.
+pub(super) struct Connection {
+    socket: std::path::PathBuf,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    /// Connects to the daemon's socket; the caller bounds the time it may take.
+    pub(super) async fn open(socket: &Path) -> Result<Connection, ClientError> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|source| ClientError::Connect {
+                socket: socket.to_path_buf(),
+                source,
+            })?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| broken(socket, e))?;
+        // The connection task ends on its own once the sender is dropped.
+        tokio::spawn(connection);
+        Ok(Connection {
+            socket: socket.to_path_buf(),
+            sender,
+        })
+    }
+
+    /// Sends one request and reads the whole answer; the caller bounds the time it may take.
+    pub(super) async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        if_match: Option<&str>,
+    ) -> Result<RawAnswer, ClientError> {
+        let request = build(method, path, body, if_match)?;
+        let socket = &self.socket;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| broken(socket, e))?;
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches('"').to_string());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| broken(socket, e))?
+            .to_bytes()
+            .to_vec();
+        Ok(RawAnswer { status, etag, body })
+    }
+}
+
 /// Sends one request on a fresh connection; the caller bounds the time it may take.
 pub(super) async fn exchange(
     socket: &Path,
@@ -29,37 +87,19 @@ pub(super) async fn exchange(
     body: Option<Vec<u8>>,
     if_match: Option<&str>,
 ) -> Result<RawAnswer, ClientError> {
-    let request = build(method, path, body, if_match)?;
-    let stream = UnixStream::connect(socket)
+    // Refuse a malformed request before connecting.
+    build(method, path, None, if_match)?;
+    Connection::open(socket)
+        .await?
+        .send(method, path, body, if_match)
         .await
-        .map_err(|source| ClientError::Connect {
-            socket: socket.to_path_buf(),
-            source,
-        })?;
-    let broken = |e: hyper::Error| ClientError::Transport {
+}
+
+fn broken(socket: &Path, e: hyper::Error) -> ClientError {
+    ClientError::Transport {
         socket: socket.to_path_buf(),
         message: e.to_string(),
-    };
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(broken)?;
-    // The connection task ends on its own once the sender is dropped and the answer read.
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(broken)?;
-    let status = response.status().as_u16();
-    let etag = response
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim_matches('"').to_string());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(broken)?
-        .to_bytes()
-        .to_vec();
-    Ok(RawAnswer { status, etag, body })
+    }
 }
 
 fn build(

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use corral_shared::client::Client;
+use corral_shared::client::{Client, KeptConnection};
 use corral_tests::{Member, count_role, leader_name};
 use serde_json::{Value, json};
 
@@ -476,9 +476,9 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         ));
         let client = nodes[i].client();
         let rate = rt
-            .block_on(rate(s.duration, 1, move |_| {
-                let client = client.clone();
-                async move { expect_ok(client.raw("GET", MEMBERS, None).await, "GET") }
+            .block_on(rate(s.duration, 1, client, |mut conn, _, _| async move {
+                expect_ok(conn.raw("GET", MEMBERS, None).await, "GET")?;
+                Ok(conn)
             }))
             .unwrap_or_else(|e| panic!("{e}"));
         figs.add(key, rate);
@@ -489,14 +489,22 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         stage(format!(
             "figure 6 (writes, {clients} clients), run {run}/{of}"
         ));
-        let socket = nodes[leader].socket();
+        let client = nodes[leader].client();
         let names: Vec<String> = nodes.iter().map(|m| m.name.clone()).collect();
         let rate = rt
-            .block_on(rate(s.duration, clients, move |(task, n)| {
-                let client = Client::unix(socket.clone());
-                let path = format!("/1.0/cluster/members/{}", names[task % names.len()]);
-                async move { write(&client, &path, n).await }
-            }))
+            .block_on(rate(
+                s.duration,
+                clients,
+                client,
+                move |mut conn, task, n| {
+                    let path = format!("/1.0/cluster/members/{}", names[task % names.len()]);
+                    async move {
+                        let body = write_body(n);
+                        expect_ok(conn.raw("PATCH", &path, Some(body)).await, "PATCH")?;
+                        Ok(conn)
+                    }
+                },
+            ))
             .unwrap_or_else(|e| panic!("{e}"));
         figs.add(key, rate);
     }
@@ -626,21 +634,31 @@ fn large_cluster(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figures)
     stage(format!("tearing down {n} members"));
 }
 
-/// Runs `clients` tasks, each repeating `op` until `duration` has passed; the total rate.
-async fn rate<F, Fut>(duration: Duration, clients: usize, op: F) -> Result<f64, String>
+/// Runs `clients` tasks, each on its own kept-alive connection repeating `op` until
+/// `duration` has passed; the total rate (as LXD's and etcd's figures were taken).
+async fn rate<F, Fut>(
+    duration: Duration,
+    clients: usize,
+    client: Client,
+    op: F,
+) -> Result<f64, String>
 where
-    F: Fn((usize, u64)) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
+    F: Fn(KeptConnection, usize, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<KeptConnection, String>> + Send,
 {
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        connections.push(client.keep_alive().await.map_err(|e| e.to_string())?);
+    }
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + duration;
     let mut tasks = Vec::new();
-    for task in 0..clients {
+    for (task, mut conn) in connections.into_iter().enumerate() {
         let op = op.clone();
         tasks.push(tokio::spawn(async move {
             let mut done = 0u64;
             while tokio::time::Instant::now() < deadline {
-                op((task, done)).await?;
+                conn = op(conn, task, done).await?;
                 done += 1;
             }
             Ok::<u64, String>(done)
@@ -653,11 +671,17 @@ where
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
-/// One replicated write: `PATCH path {"config": {"user.bench": "n"}}`.
+/// The body of one replicated write: `{"config": {"user.bench": "n"}}`.
+fn write_body(n: u64) -> Vec<u8> {
+    json!({ "config": { "user.bench": n.to_string() } })
+        .to_string()
+        .into_bytes()
+}
+
+/// One replicated write on a fresh connection: `PATCH path` with [`write_body`].
 async fn write(client: &Client, path: &str, n: u64) -> Result<(), String> {
-    let body = json!({ "config": { "user.bench": n.to_string() } }).to_string();
     expect_ok(
-        client.raw("PATCH", path, Some(body.into_bytes())).await,
+        client.raw("PATCH", path, Some(write_body(n))).await,
         "PATCH",
     )
 }
