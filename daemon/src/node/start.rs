@@ -207,7 +207,7 @@ pub(super) async fn wait_for_leader(node: &Node) {
 }
 
 /// Keeps the local `raft_nodes` table in step with the Raft membership, so the database
-/// members can be listed with the daemon stopped.
+/// members can be listed with the daemon stopped, and tells the network who the learners are.
 pub(super) fn record_raft_nodes(node: &Arc<Node>) {
     let node = Arc::downgrade(node);
     tokio::spawn(async move {
@@ -219,6 +219,8 @@ pub(super) fn record_raft_nodes(node: &Arc<Node>) {
             let membership = metrics.borrow().membership_config.clone();
             if last.as_ref() != Some(&membership) {
                 let Some(n) = node.upgrade() else { return };
+                n.network
+                    .set_learners(membership.membership().learner_ids().collect());
                 let rows = members::raft_node_rows(&n, membership.membership()).await;
                 if n.local.replace_raft_nodes(&rows).is_ok() {
                     last = Some(membership);

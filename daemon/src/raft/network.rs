@@ -1,7 +1,7 @@
 //! Raft RPCs to other members over gRPC, on the members' one TLS port. openraft's own
 //! request and response types travel as JSON inside `RaftPayload`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
 
+use super::heartbeat;
 use super::{NodeId, TypeConfig};
 use crate::api::grpc::dial;
 
@@ -30,6 +31,7 @@ use crate::api::grpc::dial;
 pub struct Network {
     tls: Arc<std::sync::RwLock<Option<Arc<ClientConfig>>>>,
     channels: Arc<std::sync::Mutex<HashMap<String, Channel>>>,
+    learners: Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
 }
 
 impl Network {
@@ -38,7 +40,21 @@ impl Network {
         Self {
             tls: Arc::new(std::sync::RwLock::new(None)),
             channels: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            learners: Arc::new(std::sync::RwLock::new(BTreeSet::new())),
         }
+    }
+
+    /// Records which members are Raft learners (stand-bys and spares): their idle
+    /// heartbeats may be spaced out (see [`heartbeat::Spacing`]).
+    pub fn set_learners(&self, learners: BTreeSet<NodeId>) {
+        *self.learners.write().unwrap_or_else(|p| p.into_inner()) = learners;
+    }
+
+    fn is_learner(&self, id: NodeId) -> bool {
+        self.learners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     /// Sets the client configuration members dial each other with (dropping old channels).
@@ -81,6 +97,7 @@ pub struct PeerConnection {
     address: String,
     network: Network,
     client: Option<RaftClient<Channel>>,
+    spacing: heartbeat::Spacing,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -93,6 +110,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             address: node.addr.clone(),
             network: self.clone(),
             client,
+            spacing: heartbeat::Spacing::default(),
         }
     }
 }
@@ -162,7 +180,15 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
-        self.call("append", &rpc, option.hard_ttl()).await
+        let now = std::time::Instant::now();
+        let learner = self.network.is_learner(self.target);
+        if self.spacing.may_skip(learner, &rpc, now) {
+            return Ok(AppendEntriesResponse::Success);
+        }
+        let sent = heartbeat::Sent::of(&rpc, now);
+        let answer = self.call("append", &rpc, option.hard_ttl()).await;
+        self.spacing.answered(sent, &answer);
+        answer
     }
 
     async fn install_snapshot(

@@ -521,7 +521,7 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
     let killed = nodes[leader].name.clone();
     let quick = nodes[survivor]
         .client()
-        .with_timeout(Duration::from_millis(250));
+        .with_timeout(Duration::from_secs(2));
     let path = format!("/1.0/cluster/members/{}", nodes[survivor].name);
     let t = Instant::now();
     nodes[leader].kill();
