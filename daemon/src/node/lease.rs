@@ -3,6 +3,11 @@
 //! followers refuse votes for that long after hearing from the leader). Reads in that window
 //! are current without another round. The lease kept here is shorter than the followers' by a
 //! margin for scheduling delays and clock-rate differences.
+//!
+//! The known limit of lease reads: a follower that restarts forgets when it last heard from
+//! the leader, so a read here could miss a write only if that restart, a partition between
+//! this leader and another member, and an election between them all fit inside one lease
+//! (135 ms with the default timing).
 
 use std::time::{Duration, Instant};
 
