@@ -2,11 +2,46 @@
 //! is its (schema, API extensions) pair; a member newer than another waits, refusing its
 //! public API, until every member runs its version.
 
-use crate::db::global::queries::MemberRow;
+use std::sync::Mutex;
+
+use crate::db::global::queries::{self, MemberRow};
+use crate::node::Node;
 
 /// The environment setting that makes this daemon claim more API extensions than it has:
 /// test-only, to exercise the Blocked state without building two versions.
 pub const EXTRA_EXTENSIONS_ENV: &str = "CORRAL_TEST_EXTRA_API_EXTENSIONS";
+
+/// The refusal this member answers its public API with while it waits for others, worked
+/// out again only when the replica has moved: versions change only through the log, and
+/// every request asks.
+#[derive(Default)]
+pub struct Gate {
+    /// (member id, applied index, refusal) of the last answer.
+    last: Mutex<Option<(u64, u64, Option<String>)>>,
+}
+
+impl Gate {
+    /// Why this member refuses public requests right now, if it does.
+    pub async fn refusal(&self, node: &Node) -> Option<String> {
+        // Read the position first: a read that sees more is only recomputed sooner.
+        let key = (node.id(), node.applied_index());
+        if let Some((id, applied, answer)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner())
+            && (*id, *applied) == key
+        {
+            return answer.clone();
+        }
+        let rows = node
+            .global
+            .read(queries::member_rows)
+            .await
+            .unwrap_or_default();
+        let mine = own();
+        let waiting = waiting_for(mine, key.0, &rows);
+        let answer = (!waiting.is_empty()).then(|| blocked_refusal(mine, &waiting));
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((key.0, key.1, answer.clone()));
+        answer
+    }
+}
 
 /// A member's version.
 pub type Version = (i64, i64);

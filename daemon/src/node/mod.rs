@@ -50,6 +50,8 @@ pub struct Node {
     shutdown: watch::Sender<bool>,
     /// Serialises membership changes (accept, role changes, removal), as LXD's mutex does.
     pub membership: tokio::sync::Mutex<()>,
+    /// Whether a rolling upgrade makes this member refuse public requests.
+    pub upgrade_gate: crate::cluster::versions::Gate,
 }
 
 impl Node {

@@ -129,6 +129,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         routers: OnceLock::new(),
         shutdown,
         membership: tokio::sync::Mutex::new(()),
+        upgrade_gate: Default::default(),
     });
     if let Some(identity) = cluster_identity {
         node.set_cluster_identity(identity)?;

@@ -109,19 +109,10 @@ async fn blocked(State(node): State<Arc<Node>>, req: Request, next: Next) -> Res
     if req.uri().path().starts_with("/internal") || !node.is_clustered() {
         return next.run(req).await;
     }
-    // Every request passes here: only the member rows themselves are needed.
-    let rows = node
-        .global
-        .read(queries::member_rows)
-        .await
-        .unwrap_or_default();
-    let mine = crate::cluster::versions::own();
-    let waiting = crate::cluster::versions::waiting_for(mine, node.id(), &rows);
-    if waiting.is_empty() {
-        return next.run(req).await;
+    match node.upgrade_gate.refusal(&node).await {
+        None => next.run(req).await,
+        Some(message) => ApiError(Error::Unavailable(message)).into_response(),
     }
-    let message = crate::cluster::versions::blocked_refusal(mine, &waiting);
-    ApiError(Error::Unavailable(message)).into_response()
 }
 
 /// A domain error as an LXD error envelope.
