@@ -30,7 +30,7 @@ enum Write {
         flushed: LogFlushed<TypeConfig>,
     },
     Vote(Vote<NodeId>, Done),
-    Committed(Option<LogId<NodeId>>, Done),
+    Committed(Option<LogId<NodeId>>),
     Truncate(u64, Done),
     Purge(LogId<NodeId>, Done),
 }
@@ -105,8 +105,10 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
             Write::Vote(vote, done) => {
                 let _ = done.send(write_state(&conn, VOTE, &vote));
             }
-            Write::Committed(committed, done) => {
-                let _ = done.send(write_committed(&conn, committed));
+            Write::Committed(committed) => {
+                if let Err(e) = write_committed(&conn, committed) {
+                    tracing::warn!("cannot record the committed log index (a hint): {e}");
+                }
             }
             Write::Truncate(index, done) => {
                 tail().truncated_on_disk(index);
@@ -295,7 +297,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        self.write(|done| Write::Committed(committed, done)).await
+        // Not waited for: a hint, written in turn with the appends around it.
+        self.writer
+            .send(Write::Committed(committed))
+            .map_err(|_| writer_gone())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
