@@ -212,7 +212,9 @@ pub(super) async fn wait_for_leader(node: &Node) {
 pub(super) fn record_raft_nodes(node: &Arc<Node>) {
     let node = Arc::downgrade(node);
     tokio::spawn(async move {
-        let Some(mut metrics) = node.upgrade().map(|n| n.raft().metrics()) else {
+        // The server metrics change with the membership, vote and leader only, not with
+        // every replication answer as the full metrics do.
+        let Some(mut metrics) = node.upgrade().map(|n| n.raft().server_metrics()) else {
             return;
         };
         let mut last = None;
