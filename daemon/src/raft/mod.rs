@@ -64,6 +64,11 @@ pub fn config() -> Arc<openraft::Config> {
         election_timeout_min: ELECTION_MIN_MS,
         election_timeout_max: ELECTION_MAX_MS,
         install_snapshot_timeout: 2000,
+        // openraft bounds every append RPC by the heartbeat interval (30 ms): a lagging
+        // follower's catch-up chunk (decode, insert, fsync) must fit in it, or the chunk is
+        // sent again while the new leader cannot commit. openraft's default of 300 entries
+        // leaves little room on a loaded two-core machine.
+        max_payload_entries: 64,
         // Keep a window of log after a snapshot, so lagging members rarely need a snapshot.
         max_in_snapshot_log_to_keep: every.min(1000),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(every),
