@@ -371,6 +371,9 @@ fn main() {
     std::panic::set_hook(Box::new(move |info| {
         let what = STAGE.lock().map(|s| s.clone()).unwrap_or_default();
         eprintln!("cluster-bench died while measuring: {what}");
+        if std::env::var_os("CORRAL_TEST_KEEP").is_none() {
+            eprintln!("(run it again with CORRAL_TEST_KEEP=1 to keep the members' logs)");
+        }
         default_hook(info);
     }));
     let rt = tokio::runtime::Builder::new_multi_thread()
