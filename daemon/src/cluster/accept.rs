@@ -213,21 +213,11 @@ mod tests {
 
     fn member(id: u64, name: &str, address: &str) -> queries::MemberRow {
         queries::MemberRow {
-            id,
             name: name.into(),
-            description: String::new(),
             address: address.into(),
             schema: crate::cluster::versions::own().0,
             api_extensions: crate::cluster::versions::own().1,
-            heartbeat: String::new(),
-            state: 0,
-            arch: "x86_64".into(),
-            failure_domain: "default".into(),
-            db_role: 0,
-            clock_skew_ms: 0,
-            config: Default::default(),
-            roles: vec![],
-            groups: vec![],
+            ..queries::MemberRow::sample(id)
         }
     }
 

@@ -62,6 +62,13 @@ pub fn check(current: &ClusterMember, put: &ClusterMemberPut, groups: &[String])
     Ok(())
 }
 
+/// Member `name` as an edit must see it: the newest, not a replica a moment behind (its
+/// ETag is judged against this).
+pub async fn current(node: &Node, name: &str) -> Result<ClusterMember> {
+    node.read_barrier().await?;
+    members::get(node, name).await
+}
+
 /// Replaces the writable part of member `current` (as read by the caller, after a read
 /// barrier when the request's ETag is to be judged).
 pub async fn update(node: &Node, current: &ClusterMember, mut put: ClusterMemberPut) -> Result<()> {

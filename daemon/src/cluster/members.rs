@@ -297,21 +297,10 @@ mod tests {
     fn row(id: u64, heartbeat: &str) -> MemberRow {
         let db_role = if id == 3 { 1 } else { 2 };
         MemberRow {
-            id,
-            name: format!("node{id}"),
-            description: String::new(),
-            address: format!("127.0.0.{id}:8443"),
-            schema: 1,
-            api_extensions: 1,
             heartbeat: heartbeat.into(),
-            state: 0,
-            arch: "x86_64".into(),
-            failure_domain: "default".into(),
             db_role,
-            clock_skew_ms: 0,
-            config: Default::default(),
-            roles: vec![],
             groups: vec!["default".into()],
+            ..MemberRow::sample(id)
         }
     }
 

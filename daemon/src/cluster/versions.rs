@@ -147,21 +147,9 @@ mod tests {
 
     fn row(id: u64, version: Version) -> MemberRow {
         MemberRow {
-            id,
-            name: format!("node{id}"),
-            description: String::new(),
-            address: format!("127.0.0.{id}:8443"),
             schema: version.0,
             api_extensions: version.1,
-            heartbeat: String::new(),
-            state: 0,
-            arch: "x86_64".into(),
-            failure_domain: "default".into(),
-            db_role: 0,
-            clock_skew_ms: 0,
-            config: Default::default(),
-            roles: vec![],
-            groups: vec![],
+            ..MemberRow::sample(id)
         }
     }
 

@@ -24,6 +24,15 @@ use crate::raft::network::Network;
 use crate::raft::{NodeId, Raft};
 use crate::tls::Identity;
 
+/// A Raft instance with a watch of its state machine's last applied index, which moves
+/// before clients hear of a write; the two are replaced together.
+pub struct RaftHandle {
+    /// The instance.
+    pub raft: Raft,
+    /// The state machine's applied index.
+    pub applied: watch::Receiver<u64>,
+}
+
 /// A member of a cluster (or a standalone server), running.
 pub struct Node {
     /// Where its state lives.
@@ -33,9 +42,7 @@ pub struct Node {
     pub local: LocalDb,
     /// Its replica of the global database.
     pub global: GlobalDb,
-    raft: RwLock<Raft>,
-    /// The state machine's last applied index (moves before clients hear of a write).
-    applied: RwLock<watch::Receiver<u64>>,
+    raft: RwLock<RaftHandle>,
     /// Leadership confirmed by a quorum recently enough to read without another round.
     lease: std::sync::Mutex<Option<lease::Lease>>,
     /// How it reaches other members.
@@ -62,24 +69,32 @@ impl Node {
 
     /// Its Raft instance (a joiner replaces its standalone one with the cluster's).
     pub fn raft(&self) -> Raft {
-        self.raft.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.raft
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .raft
+            .clone()
     }
 
     /// Switches to another Raft instance and id, after the old one was shut down.
-    pub fn replace_raft(&self, id: NodeId, raft: Raft, applied: watch::Receiver<u64>) {
-        *self.raft.write().unwrap_or_else(|p| p.into_inner()) = raft;
-        *self.applied.write().unwrap_or_else(|p| p.into_inner()) = applied;
+    pub fn replace_raft(&self, id: NodeId, handle: RaftHandle) {
+        *self.raft.write().unwrap_or_else(|p| p.into_inner()) = handle;
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.id.store(id, Ordering::Release);
     }
 
     /// The last log index applied to this member's replica.
     pub fn applied_index(&self) -> u64 {
-        *self
-            .applied
+        *self.applied_watch().borrow()
+    }
+
+    /// A watch of the last log index applied to this member's replica.
+    pub fn applied_watch(&self) -> watch::Receiver<u64> {
+        self.raft
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .borrow()
+            .applied
+            .clone()
     }
 
     /// The certificate this member presents: the cluster's once clustered, else its own.

@@ -80,11 +80,7 @@ impl Node {
                 Err(_) => return Err(Behind::NoReadIndex),
             }
         };
-        let mut applied = self
-            .applied
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let mut applied = self.applied_watch();
         let caught_up = applied.wait_for(|a| *a >= index);
         match tokio::time::timeout_at(deadline + limit, caught_up).await {
             Err(_) => Err(Behind::NotApplied(index)),

@@ -26,8 +26,8 @@ impl Node {
         let snapshots = self.dirs.snapshots();
         let _ = std::fs::remove_dir_all(&snapshots);
         let state_machine = StateMachine::open(&self.dirs.global_db(), &snapshots)?;
-        let (raft, applied) = build_raft(id, &self.local, state_machine, &self.network).await?;
-        self.replace_raft(id, raft, applied);
+        let raft = build_raft(id, &self.local, state_machine, &self.network).await?;
+        self.replace_raft(id, raft);
         if alone {
             self.raft()
                 .initialize(BTreeMap::from([(id, BasicNode::new(""))]))

@@ -109,7 +109,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         }
     };
 
-    let (raft, applied) = build_raft(id, &local, state_machine, &network).await?;
+    let raft = build_raft(id, &local, state_machine, &network).await?;
 
     let (shutdown, _) = watch::channel(false);
     let node = Arc::new(Node {
@@ -118,7 +118,6 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         local,
         global,
         raft: RwLock::new(raft),
-        applied: RwLock::new(applied),
         lease: std::sync::Mutex::new(None),
         network,
         operations: Operations::default(),
@@ -177,14 +176,13 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     Ok(Started { node, _lock: lock })
 }
 
-/// A Raft instance for member `id` over this member's databases, with a watch of its
-/// state machine's applied index.
+/// A Raft instance for member `id` over this member's databases.
 pub(super) async fn build_raft(
     id: u64,
     local: &LocalDb,
     state_machine: StateMachine,
     network: &Network,
-) -> Result<(crate::raft::Raft, watch::Receiver<u64>)> {
+) -> Result<super::RaftHandle> {
     let applied = state_machine.applied_index();
     let raft = crate::raft::Raft::new(
         id,
@@ -195,7 +193,7 @@ pub(super) async fn build_raft(
     )
     .await
     .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))?;
-    Ok((raft, applied))
+    Ok(super::RaftHandle { raft, applied })
 }
 
 pub(super) async fn wait_for_leader(node: &Node) {

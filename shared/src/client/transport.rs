@@ -55,7 +55,13 @@ impl Connection {
         body: Option<Vec<u8>>,
         if_match: Option<&str>,
     ) -> Result<RawAnswer, ClientError> {
-        let request = build(method, path, body, if_match)?;
+        self.send_built(build(method, path, body, if_match)?).await
+    }
+
+    async fn send_built(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<RawAnswer, ClientError> {
         let socket = &self.socket;
         let response = self
             .sender
@@ -87,12 +93,9 @@ pub(super) async fn exchange(
     body: Option<Vec<u8>>,
     if_match: Option<&str>,
 ) -> Result<RawAnswer, ClientError> {
-    // Refuse a malformed request before connecting.
-    build(method, path, None, if_match)?;
-    Connection::open(socket)
-        .await?
-        .send(method, path, body, if_match)
-        .await
+    // A malformed request is refused before connecting.
+    let request = build(method, path, body, if_match)?;
+    Connection::open(socket).await?.send_built(request).await
 }
 
 fn broken(socket: &Path, e: hyper::Error) -> ClientError {

@@ -415,33 +415,17 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
 
     // 2. Join by token: the joiner's init start -> listed ONLINE.
     stage(format!("figure 2 (join by token), run {run}/{of}"));
-    let node2 = Member::start("node2");
-    let preseed = node2.token_preseed(&node1, &node1.token_for("node2"));
-    let t = Instant::now();
-    node2.init(&preseed).ok();
-    poll(
-        rt,
-        &node1,
-        Duration::from_millis(5),
-        "node2 listed ONLINE",
-        |list| status_of(list, "node2") == Some("Online"),
-    );
-    figs.add("join", t.elapsed().as_secs_f64());
+    let (node2, took) = timed_join(rt, &node1, "node2", "node2 listed ONLINE", |list| {
+        status_of(list, "node2") == Some("Online")
+    });
+    figs.add("join", took);
 
     // 3. The third member: init start -> three `database` members.
     stage(format!("figure 3 (third member joins), run {run}/{of}"));
-    let node3 = Member::start("node3");
-    let preseed = node3.token_preseed(&node1, &node1.token_for("node3"));
-    let t = Instant::now();
-    node3.init(&preseed).ok();
-    poll(
-        rt,
-        &node1,
-        Duration::from_millis(5),
-        "three database members",
-        |list| count_role(list, "database") == 3,
-    );
-    figs.add("third", t.elapsed().as_secs_f64());
+    let (node3, took) = timed_join(rt, &node1, "node3", "three database members", |list| {
+        count_role(list, "database") == 3
+    });
+    figs.add("third", took);
     let mut nodes = vec![node1, node2, node3];
 
     // The threshold of figure 8, set now so the heartbeat period is settled by then.
@@ -580,6 +564,23 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
     );
     figs.add("online", t.elapsed().as_secs_f64());
     stage(format!("tearing down run {run}/{of}"));
+}
+
+/// Starts member `name`, joins it to `leader`'s cluster by token and returns it with the
+/// seconds from its init to `done` holding for the leader's member list.
+fn timed_join(
+    rt: &tokio::runtime::Runtime,
+    leader: &Member,
+    name: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> (Member, f64) {
+    let member = Member::start(name);
+    let preseed = member.token_preseed(leader, &leader.token_for(name));
+    let t = Instant::now();
+    member.init(&preseed).ok();
+    poll(rt, leader, Duration::from_millis(5), what, done);
+    (member, t.elapsed().as_secs_f64())
 }
 
 /// Figure 11: a large cluster formed by token, its idle CPU and its list time.

@@ -162,9 +162,7 @@ async fn current_member(
     name: &str,
     headers: &HeaderMap,
 ) -> Result<ClusterMember, super::ApiError> {
-    // The ETag must be judged against the newest member, not a replica a moment behind.
-    node.read_barrier().await?;
-    let member = members::get(node, name).await?;
+    let member = member_edit::current(node, name).await?;
     check_etag(headers, &etag_of(&member.writable()))?;
     Ok(member)
 }

@@ -409,21 +409,11 @@ mod tests {
     #[test]
     fn raft_members_missing_from_the_list_are_kept_apart() {
         let row = MemberRow {
-            id: 1,
-            name: "node1".into(),
-            description: String::new(),
             address: "a:1".into(),
-            schema: 1,
             api_extensions: 2,
-            heartbeat: String::new(),
-            state: 0,
             arch: String::new(),
             failure_domain: String::new(),
-            db_role: 0,
-            clock_skew_ms: 0,
-            config: Default::default(),
-            roles: Vec::new(),
-            groups: Vec::new(),
+            ..MemberRow::sample(1)
         };
         let raft = [
             RaftNode {

@@ -39,6 +39,31 @@ pub struct MemberRow {
     pub groups: Vec<String>,
 }
 
+#[cfg(test)]
+impl MemberRow {
+    /// A member for unit tests: `node{id}` at 127.0.0.{id}:8443, version (1, 1), voter
+    /// label, no heartbeat; tests change the fields they are about.
+    pub fn sample(id: u64) -> MemberRow {
+        MemberRow {
+            id,
+            name: format!("node{id}"),
+            description: String::new(),
+            address: format!("127.0.0.{id}:8443"),
+            schema: 1,
+            api_extensions: 1,
+            heartbeat: String::new(),
+            state: 0,
+            arch: "x86_64".into(),
+            failure_domain: "default".into(),
+            db_role: 0,
+            clock_skew_ms: 0,
+            config: Default::default(),
+            roles: vec![],
+            groups: vec![],
+        }
+    }
+}
+
 /// Every member, by name, without its config, roles and groups: one query, for hot paths
 /// that only look at the row itself (versions, addresses).
 pub fn member_rows(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
