@@ -223,15 +223,34 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let lo = bound(range.start_bound(), true).unwrap_or(0).max(0) as u64;
         let hi = bound(range.end_bound(), false).unwrap_or(i64::MAX).max(0) as u64;
         let wanted = lo..hi.max(lo);
-        let split = self.tail().first_held(&wanted);
+        // The tail's part is copied first, in one look: the writer may evict entries from it
+        // at any moment, but only ones already on disk, below where this copy starts.
+        let (split, held) = self.tail().serve(&wanted);
         let mut entries = if split > lo {
             self.blocking(move |conn| read_rows(conn, lo, split))
                 .await?
         } else {
             Vec::new()
         };
-        entries.extend(self.tail().get(split..wanted.end));
+        entries.extend(held);
+        contiguous(lo, &entries)?;
         Ok(entries)
+    }
+}
+
+/// A read must return the range with no hole: openraft applies and replicates by position.
+fn contiguous(lo: u64, entries: &[Entry<TypeConfig>]) -> Result<(), StorageError<NodeId>> {
+    let hole = entries
+        .iter()
+        .zip(lo..)
+        .find(|(e, want)| e.log_id.index != *want);
+    match hole {
+        None => Ok(()),
+        Some((e, want)) => Err(StorageIOError::read_logs(&std::io::Error::other(format!(
+            "the Raft log has a hole: entry {want} was expected, {} was found",
+            e.log_id.index
+        )))
+        .into()),
     }
 }
 

@@ -53,21 +53,20 @@ impl LogTail {
         self.entries = self.entries.split_off(&(index + 1));
     }
 
-    /// The part of `range` this tail can serve: from its first index held (or `range.end`
-    /// when it holds none of it) to the end. Below that, entries are read from disk.
-    pub fn first_held(&self, range: &Range<u64>) -> u64 {
-        match self.entries.keys().next() {
+    /// The part of `range` this tail serves, as one copy: where it starts (its first index
+    /// held, or `range.end` when it holds none of the range) and its entries up to the end.
+    /// Entries below the start are on disk, and stay there while the copy is used.
+    pub fn serve(&self, range: &Range<u64>) -> (u64, Vec<Entry<TypeConfig>>) {
+        let start = match self.entries.keys().next() {
             Some(&first) => first.clamp(range.start, range.end),
             None => range.end,
-        }
-    }
-
-    /// The entries in `range`, which must start at or above [`LogTail::first_held`].
-    pub fn get(&self, range: Range<u64>) -> Vec<Entry<TypeConfig>> {
-        if range.is_empty() {
-            return Vec::new();
-        }
-        self.entries.range(range).map(|(_, e)| e.clone()).collect()
+        };
+        let held = self
+            .entries
+            .range(start..range.end)
+            .map(|(_, e)| e.clone())
+            .collect();
+        (start, held)
     }
 
     fn evict(&mut self) {
@@ -105,10 +104,10 @@ mod tests {
         let n = KEEP_FLUSHED as u64 + 10;
         tail.append((1..=n).map(entry));
         // Nothing is on disk yet: all are held.
-        assert_eq!(tail.first_held(&(1..n + 1)), 1);
+        assert_eq!(tail.serve(&(1..n + 1)).0, 1);
         tail.flushed(n);
-        assert_eq!(tail.first_held(&(1..n + 1)), 11);
-        assert_eq!(indexes(&tail.get(11..14)), vec![11, 12, 13]);
+        let (start, held) = tail.serve(&(1..14));
+        assert_eq!((start, indexes(&held)), (11, vec![11, 12, 13]));
     }
 
     #[test]
@@ -117,11 +116,14 @@ mod tests {
         tail.append((1..=10).map(entry));
         tail.truncate(8);
         tail.truncated_on_disk(8);
-        assert_eq!(indexes(&tail.get(1..20)), (1..=7).collect::<Vec<_>>());
+        assert_eq!(
+            indexes(&tail.serve(&(1..20)).1),
+            (1..=7).collect::<Vec<_>>()
+        );
         tail.purge(3);
-        assert_eq!(tail.first_held(&(1..20)), 4);
+        assert_eq!(tail.serve(&(1..20)).0, 4);
         // A range wholly below the tail is read from disk; one above it is empty.
-        assert_eq!(tail.first_held(&(1..3)), 3);
-        assert!(tail.get(30..40).is_empty());
+        assert_eq!(tail.serve(&(1..3)), (3, vec![]));
+        assert!(tail.serve(&(30..40)).1.is_empty());
     }
 }
