@@ -159,19 +159,32 @@ pub async fn list(node: &Node) -> Result<Vec<ClusterMember>> {
     if !node.is_clustered() {
         return Err(not_clustered());
     }
-    let (rows, config) = node
-        .global
-        .read(|c| Ok((queries::members(c)?, queries::config(c)?)))
-        .await?;
-    let threshold = corral_shared::config::ClusterSettings::from_config(&config).offline_threshold;
+    let (rows, config) = node.global.read(rows_and_config).await?;
+    Ok(assemble(node, &rows, &config))
+}
+
+/// The member rows and the cluster config, read together.
+fn rows_and_config(
+    c: &rusqlite::Connection,
+) -> rusqlite::Result<(Vec<MemberRow>, std::collections::BTreeMap<String, String>)> {
+    Ok((queries::members(c)?, queries::config(c)?))
+}
+
+/// The members as the API shows them, judged now from their rows and Raft's view.
+fn assemble(
+    node: &Node,
+    rows: &[MemberRow],
+    config: &std::collections::BTreeMap<String, String>,
+) -> Vec<ClusterMember> {
+    let threshold = corral_shared::config::ClusterSettings::from_config(config).offline_threshold;
     let raft = RaftView::of(node);
     let judgement = Judgement {
-        rows: &rows,
+        rows,
         self_id: node.id(),
         now: OffsetDateTime::now_utc(),
         offline_threshold: threshold,
     };
-    Ok(rows.iter().map(|r| view(r, &raft, &judgement)).collect())
+    rows.iter().map(|r| view(r, &raft, &judgement)).collect()
 }
 
 /// One member by name.
@@ -192,10 +205,11 @@ const CURRENT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// cannot be confirmed within a second (quorum lost, say), the replica is listed as it is:
 /// in that state its heartbeat ages are what tell an operator who is gone.
 pub async fn list_current(node: &Node) -> Result<Vec<ClusterMember>> {
-    if let Err(e) = node.read_barrier_within(CURRENT_WAIT).await {
-        tracing::debug!("listing members from this replica as it is: {e}");
+    if !node.is_clustered() {
+        return Err(not_clustered());
     }
-    list(node).await
+    let (rows, config) = node.read_recent(CURRENT_WAIT, rows_and_config).await?;
+    Ok(assemble(node, &rows, &config))
 }
 
 /// One member by name, as [`list_current`] reads.
