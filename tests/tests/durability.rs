@@ -66,3 +66,40 @@ fn every_acknowledged_config_write_survives_sigkill() {
         );
     }
 }
+
+/// A member whose Raft stops by itself (here: applying an entry fails as a disk error
+/// would) exits and says why, rather than staying up unable to vote or replicate; started
+/// again it applies the entry and serves.
+#[test]
+fn a_member_whose_raft_stops_exits_and_recovers_on_restart() {
+    const MARKER: &str = "corral-fail-here";
+    let mut node1 = Member::new("node1").with_env("CORRAL_TEST_FAIL_APPLY", MARKER);
+    node1.launch();
+    node1.bootstrap();
+
+    let write = node1.corrald(
+        &[
+            "sql",
+            "global",
+            &format!("UPDATE config SET value = value WHERE key = '{MARKER}'"),
+        ],
+        None,
+    );
+    write.failed();
+    wait_until(
+        "corrald to exit",
+        std::time::Duration::from_secs(20),
+        || (!node1.is_running()).then_some(()),
+    );
+    let log = node1.log();
+    assert!(log.contains("the database's Raft stopped"), "{log}");
+
+    node1.kill();
+    node1.set_env("CORRAL_TEST_FAIL_APPLY", "");
+    node1.restart();
+    node1.corral(&["config", "set", "user.after", "yes"]).ok();
+    assert_eq!(
+        node1.corral(&["config", "get", "user.after"]).ok().trim(),
+        "yes"
+    );
+}

@@ -28,6 +28,11 @@ pub async fn run(verbose: u8) -> anyhow::Result<()> {
         _ = node.shutdown_requested() => {}
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        why = node.raft_failed() => {
+            tracing::error!("{why}; corrald stops so that it can be restarted (see the errors above)");
+            node.stop().await;
+            anyhow::bail!("{why}: restart corrald; if it fails again, see 'corral cluster doctor'");
+        }
     }
     tracing::info!("shutting down");
     // Bounded: a member that cannot hand over (quorum lost) still stops.

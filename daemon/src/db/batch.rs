@@ -1,5 +1,5 @@
-//! A Raft entry's payload: a batch of SQL statements with bound parameters, applied by
-//! every replica in one transaction. Everything non-deterministic (time, random ids) is
+//! One writer's change: a batch of SQL statements with bound parameters, applied by every
+//! replica all or nothing (Raft entries carry them grouped, see `proposal`). Everything non-deterministic (time, random ids) is
 //! computed before the batch is proposed, so every replica applies the same values.
 
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
@@ -108,6 +108,19 @@ impl Batch {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
+    }
+
+    /// Roughly how many bytes it takes in an entry: its SQL and parameter values.
+    pub fn size(&self) -> usize {
+        let value = |v: &SqlValue| match v {
+            SqlValue::Text(t) => t.len(),
+            SqlValue::Blob(b) => b.len(),
+            _ => 8,
+        };
+        self.statements
+            .iter()
+            .map(|s| s.sql.len() + s.params.iter().map(value).sum::<usize>())
+            .sum()
     }
 }
 

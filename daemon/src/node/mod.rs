@@ -1,6 +1,9 @@
 //! The running member: its databases, Raft, identities, listeners and lifecycle.
 
 mod dirs;
+// openraft's write error is large; it is passed on as openraft made it.
+#[allow(clippy::result_large_err)]
+mod group_commit;
 mod lease;
 mod propose;
 mod read;
@@ -25,12 +28,26 @@ use crate::raft::{NodeId, Raft};
 use crate::tls::Identity;
 
 /// A Raft instance with a watch of its state machine's last applied index, which moves
-/// before clients hear of a write; the two are replaced together.
+/// before clients hear of a write, and the queue its writes are grouped in; the three are
+/// replaced together.
 pub struct RaftHandle {
     /// The instance.
     pub raft: Raft,
     /// The state machine's applied index.
     pub applied: watch::Receiver<u64>,
+    writes: group_commit::GroupCommit,
+}
+
+impl RaftHandle {
+    /// A handle on `raft`, whose state machine reports its applied index to `applied`.
+    pub fn new(raft: Raft, applied: watch::Receiver<u64>) -> Self {
+        let writes = group_commit::GroupCommit::new(raft.clone());
+        Self {
+            raft,
+            applied,
+            writes,
+        }
+    }
 }
 
 /// A member of a cluster (or a standalone server), running.
@@ -43,6 +60,8 @@ pub struct Node {
     /// Its replica of the global database.
     pub global: GlobalDb,
     raft: RwLock<RaftHandle>,
+    /// Counts Raft replacements, so a watcher can tell one from a failure.
+    raft_generation: watch::Sender<u64>,
     /// Leadership confirmed by a quorum recently enough to read without another round.
     lease: std::sync::Mutex<Option<lease::Lease>>,
     /// How it reaches other members.
@@ -76,9 +95,19 @@ impl Node {
             .clone()
     }
 
+    /// The write queue of the current Raft instance.
+    fn writes(&self) -> group_commit::GroupCommit {
+        self.raft
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .writes
+            .clone()
+    }
+
     /// Switches to another Raft instance and id, after the old one was shut down.
     pub fn replace_raft(&self, id: NodeId, handle: RaftHandle) {
         *self.raft.write().unwrap_or_else(|p| p.into_inner()) = handle;
+        self.raft_generation.send_modify(|g| *g += 1);
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.id.store(id, Ordering::Release);
     }
@@ -243,6 +272,27 @@ impl Node {
     pub async fn shutdown_requested(&self) {
         let mut rx = self.shutdown.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Resolves if this member's Raft stops by itself (a storage error, a panic in its core)
+    /// rather than by a shutdown or a replacement, with why. A member without Raft can
+    /// neither vote nor replicate; staying up would only hide that from the cluster.
+    pub async fn raft_failed(&self) -> String {
+        loop {
+            let mut replaced = self.raft_generation.subscribe();
+            let raft = self.raft();
+            let mut metrics = raft.server_metrics();
+            while metrics.changed().await.is_ok() {}
+            match raft.with_raft_state(|_| ()).await {
+                // Shut down on purpose: watch its replacement, if one comes.
+                Err(openraft::error::Fatal::Stopped) | Ok(()) => {
+                    if replaced.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                Err(fatal) => return format!("the database's Raft stopped: {fatal}"),
+            }
+        }
     }
 
     /// Stops the listeners and Raft.

@@ -25,10 +25,10 @@ impl Node {
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         loop {
             let raft = self.raft();
-            let attempt = tokio::time::timeout_at(deadline, raft.client_write(batch.clone()));
+            let attempt = tokio::time::timeout_at(deadline, self.writes().write(batch.clone()));
             let err = match attempt.await {
                 Err(_) => return Err(self.write_timed_out().await),
-                Ok(Ok(resp)) => return outcome_checked(resp.data),
+                Ok(Ok(outcome)) => return outcome_checked(outcome),
                 Ok(Err(e)) => e,
             };
             match err {
@@ -71,9 +71,9 @@ impl Node {
 
     /// Proposes on this member only, refusing if it is not the leader.
     pub async fn propose_as_leader(&self, batch: Batch) -> Result<BatchOutcome> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft().client_write(batch)).await {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.writes().write(batch)).await {
             Err(_) => Err(self.write_timed_out().await),
-            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(e)) => Err(Error::Unavailable(format!(
                 "this member could not commit the forwarded write: {e}"
             ))),

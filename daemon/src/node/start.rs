@@ -118,6 +118,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         local,
         global,
         raft: RwLock::new(raft),
+        raft_generation: watch::channel(0).0,
         lease: std::sync::Mutex::new(None),
         network,
         operations: Operations::default(),
@@ -193,7 +194,7 @@ pub(super) async fn build_raft(
     )
     .await
     .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))?;
-    Ok(super::RaftHandle { raft, applied })
+    Ok(super::RaftHandle::new(raft, applied))
 }
 
 pub(super) async fn wait_for_leader(node: &Node) {

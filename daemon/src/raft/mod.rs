@@ -14,13 +14,14 @@ pub mod state_machine;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use crate::db::batch::{Batch, BatchOutcome};
+use crate::db::batch::BatchOutcome;
+use crate::db::proposal::Proposal;
 
 openraft::declare_raft_types!(
-    /// Corral's Raft types: entries are SQL batches, responses their outcomes.
+    /// Corral's Raft types: entries are groups of SQL batches, responses their outcomes.
     pub TypeConfig:
-        D = Batch,
-        R = BatchOutcome,
+        D = Proposal,
+        R = Vec<BatchOutcome>,
         NodeId = u64,
         Node = openraft::BasicNode,
         SnapshotData = Cursor<Vec<u8>>,

@@ -15,12 +15,16 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{NodeId, TypeConfig};
-use crate::db::batch::{self, BatchOutcome};
+use crate::db::batch::BatchOutcome;
 use crate::db::global::open_writer;
 
 pub(crate) type Membership = StoredMembership<NodeId, openraft::BasicNode>;
 
 pub(crate) const LAST_APPLIED: &str = "last_applied";
+
+/// Test setting: applying a batch whose SQL contains this setting's value fails as a disk
+/// error would, so tests can see what a member does when its Raft stops.
+pub const FAIL_APPLY_ENV: &str = "CORRAL_TEST_FAIL_APPLY";
 pub(crate) const MEMBERSHIP: &str = "membership";
 
 /// The state machine over the global database's writer connection.
@@ -29,6 +33,7 @@ pub struct StateMachine {
     db_path: PathBuf,
     snapshots: PathBuf,
     applied: tokio::sync::watch::Sender<u64>,
+    fail_on: Option<String>,
 }
 
 /// Builds snapshots from the shared writer connection.
@@ -61,6 +66,7 @@ impl StateMachine {
             db_path: db_path.to_owned(),
             snapshots: snapshots.to_owned(),
             applied: tokio::sync::watch::channel(applied).0,
+            fail_on: std::env::var(FAIL_APPLY_ENV).ok().filter(|v| !v.is_empty()),
         })
     }
 
@@ -207,12 +213,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .await
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchOutcome>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<BatchOutcome>>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
+        let fail_on = self.fail_on.clone();
         let (outcomes, last) = self
             .blocking(move |conn| {
                 // One transaction for the whole run of entries: one commit, same effect.
@@ -221,12 +228,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut last = None;
                 for entry in entries {
                     let outcome = match &entry.payload {
-                        EntryPayload::Blank => BatchOutcome::default(),
-                        EntryPayload::Normal(b) => batch::apply(&tx, b).map_err(io)?,
+                        EntryPayload::Blank => Vec::new(),
+                        EntryPayload::Normal(p) => {
+                            if let Some(marker) = &fail_on {
+                                let named = p.batches.iter().flat_map(|b| &b.statements);
+                                if named.into_iter().any(|s| s.sql.contains(marker.as_str())) {
+                                    return Err(io(std::io::Error::other(
+                                        "applying this entry failed (test setting)",
+                                    )));
+                                }
+                            }
+                            p.apply(&tx).map_err(io)?
+                        }
                         EntryPayload::Membership(m) => {
                             let stored = StoredMembership::new(Some(entry.log_id), m.clone());
                             write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
-                            BatchOutcome::default()
+                            Vec::new()
                         }
                     };
                     write_json(&tx, LAST_APPLIED, &entry.log_id).map_err(io)?;

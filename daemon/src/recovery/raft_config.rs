@@ -12,7 +12,6 @@ use openraft::{BasicNode, Entry, EntryPayload, LogId, Membership, SnapshotMeta, 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::db::batch;
 use crate::node::DataDir;
 use crate::raft::state_machine::{
     LAST_APPLIED, MEMBERSHIP, read_applied, read_membership, store_current, write_json,
@@ -249,8 +248,8 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
     let tx = global.transaction()?;
     let mut last = applied;
     for entry in &pending {
-        if let EntryPayload::Normal(b) = &entry.payload {
-            batch::apply(&tx, b)?;
+        if let EntryPayload::Normal(p) = &entry.payload {
+            p.apply(&tx)?;
         }
         write_json(&tx, LAST_APPLIED, &entry.log_id)?;
         last = Some(entry.log_id);
