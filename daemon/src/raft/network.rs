@@ -152,21 +152,30 @@ impl PeerConnection {
                 _ => client.install_snapshot(payload).await,
             }
         };
+        // Only a peer that cannot be reached makes openraft back off (500 ms); a slow answer
+        // or a refused request is a plain network error, retried on the next heartbeat.
+        let failed =
+            |why: String| RPCError::Network(NetworkError::new(&std::io::Error::other(why)));
         let reply = tokio::time::timeout(ttl, call)
             .await
             .map_err(|_| {
-                unreachable(format!(
+                failed(format!(
                     "{kind} to member {} at {} timed out after {ttl:?}",
                     self.target, self.address
                 ))
             })?
             .map_err(|status| {
-                unreachable(format!(
+                let why = format!(
                     "{kind} to member {} at {}: {}",
                     self.target,
                     self.address,
                     status.message()
-                ))
+                );
+                if status.code() == tonic::Code::Unavailable {
+                    unreachable(why)
+                } else {
+                    failed(why)
+                }
             })?;
         let result: Result<Resp, E> = serde_json::from_slice(&reply.into_inner().json)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
