@@ -85,9 +85,11 @@ fn writer_gone() -> StorageError<NodeId> {
     StorageIOError::write_logs(&std::io::Error::other("the Raft log writer stopped")).into()
 }
 
-/// The writer thread: every change in order, each in its own transaction.
+/// The writer thread: every change in order, each in its own transaction. The committed
+/// index rides along with the next append (see [`append_rows`]).
 fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Write>) {
     let tail = || tail.lock().unwrap_or_else(|p| p.into_inner());
+    let mut committed = None;
     for job in jobs {
         let mut conn = db.lock();
         match job {
@@ -95,7 +97,7 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
                 rows,
                 last,
                 flushed,
-            } => match append_rows(&mut conn, &rows) {
+            } => match append_rows(&mut conn, &rows, committed.take()) {
                 Ok(()) => {
                     tail().flushed(last);
                     flushed.log_io_completed(Ok(()));
@@ -105,11 +107,7 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
             Write::Vote(vote, done) => {
                 let _ = done.send(write_state(&conn, VOTE, &vote));
             }
-            Write::Committed(committed) => {
-                if let Err(e) = write_committed(&conn, committed) {
-                    tracing::warn!("cannot record the committed log index (a hint): {e}");
-                }
-            }
+            Write::Committed(c) => committed = Some(c),
             Write::Truncate(index, done) => {
                 tail().truncated_on_disk(index);
                 let _ = done.send(
@@ -125,13 +123,21 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
     }
 }
 
+/// Appends `rows` in one fsynced transaction, recording `committed` with them when given.
+/// The committed index is a hint that may trail the truth (openraft re-learns it from the
+/// leader, and a lone voter commits again when elected), so it costs no transaction or
+/// fsync of its own: it is written with the next append.
 fn append_rows(
     conn: &mut rusqlite::Connection,
     rows: &[(LogId<NodeId>, Vec<u8>)],
+    committed: Option<Option<LogId<NodeId>>>,
 ) -> Result<(), StorageError<NodeId>> {
     let tx = conn
         .transaction()
         .map_err(|e| StorageIOError::write_logs(&e))?;
+    if let Some(committed) = committed {
+        write_state(&tx, COMMITTED, &committed)?;
+    }
     {
         let mut stmt = tx
             .prepare_cached("INSERT OR REPLACE INTO log (idx, term, entry) VALUES (?1, ?2, ?3)")
@@ -144,23 +150,6 @@ fn append_rows(
     // The commit is the fsync (synchronous=FULL): only then is the append durable.
     tx.commit()
         .map_err(|e| StorageIOError::write_logs(&e).into())
-}
-
-/// The committed index is a hint that may trail the truth after a crash (openraft then
-/// re-learns it from the leader), so it is not worth an fsync of its own: the next append's
-/// fsync carries it to disk.
-fn write_committed(
-    conn: &rusqlite::Connection,
-    committed: Option<LogId<NodeId>>,
-) -> Result<(), StorageError<NodeId>> {
-    let relax = |level: &str| {
-        conn.pragma_update(None, "synchronous", level)
-            .map_err(|e| StorageError::from(StorageIOError::write(&e)))
-    };
-    relax("NORMAL")?;
-    let written = write_state(conn, COMMITTED, &committed);
-    relax("FULL")?;
-    written
 }
 
 fn purge_rows(
@@ -316,7 +305,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        // Not waited for: a hint, written in turn with the appends around it.
+        // Not waited for: a hint, written with the next append.
         self.writer
             .send(Write::Committed(committed))
             .map_err(|_| writer_gone())
