@@ -160,6 +160,15 @@ impl Member {
         std::fs::read_to_string(self.dir().join("corrald.log")).unwrap_or_default()
     }
 
+    /// Waits (at most 30 s) until the daemon's log contains `text`.
+    pub fn wait_log(&self, text: &str) {
+        wait_until(
+            &format!("{}'s log to say {text:?}", self.name),
+            Duration::from_secs(30),
+            || self.log().contains(text).then_some(()),
+        );
+    }
+
     /// Kills the daemon with SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

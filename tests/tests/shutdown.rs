@@ -37,3 +37,23 @@ fn a_stopped_member_comes_back_and_takes_a_role_again() {
     cluster[1].restart();
     wait_for_roles(&cluster[0], 3, 3, 0);
 }
+
+/// The whole cluster stopped, then started again one member at a time: the first one back
+/// cannot record that it runs (no quorum yet) and keeps trying, so once the others are up it
+/// is no longer marked as stopping and takes its voter role again.
+#[test]
+fn a_cluster_restarted_member_by_member_heals() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    for i in 0..3 {
+        cluster[i].shutdown();
+    }
+    cluster[1].spawn();
+    cluster[1].wait_log("could not announce this member");
+    cluster[0].spawn();
+    cluster[2].spawn();
+    for i in 0..3 {
+        cluster[i].wait_ready();
+    }
+    wait_for_roles(&cluster[0], 3, 3, 0);
+}

@@ -282,6 +282,35 @@ pub async fn announce(node: &Node) -> Result<()> {
     node.propose(batch).await.map(|_| ())
 }
 
+/// How long a member waits before announcing itself again after a failed try.
+const ANNOUNCE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`announce`], tried again until it is recorded, the member stops or leaves the cluster.
+/// A member that came back before a quorum did would otherwise stay marked as stopping,
+/// and a stopping member is never given a role again.
+pub async fn announce_until_recorded(node: &Node) {
+    let mut said = false;
+    while node.is_clustered() {
+        match announce(node).await {
+            Ok(()) => {
+                if said {
+                    tracing::info!("announced this member to the cluster");
+                }
+                return;
+            }
+            Err(e) if !said => {
+                tracing::warn!("could not announce this member to the cluster (trying again): {e}");
+                said = true;
+            }
+            Err(e) => tracing::debug!("could not announce this member yet: {e}"),
+        }
+        tokio::select! {
+            _ = node.shutdown_requested() => return,
+            _ = tokio::time::sleep(ANNOUNCE_RETRY) => {}
+        }
+    }
+}
+
 /// The `raft_nodes` rows for a membership: LXD's role numbers (0 voter, 1 stand-by).
 pub async fn raft_node_rows(
     node: &Node,

@@ -165,11 +165,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     if node.is_clustered() {
         // In the background: a member that cannot reach a quorum still starts, and says so.
         let announcing = node.clone();
-        tokio::spawn(async move {
-            if let Err(e) = members::announce(&announcing).await {
-                tracing::warn!("could not announce this member to the cluster: {e}");
-            }
-        });
+        tokio::spawn(async move { members::announce_until_recorded(&announcing).await });
     }
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
