@@ -45,6 +45,8 @@ pub struct Member {
     dir: tempfile::TempDir,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// The network namespace it runs in (see [`crate::Net`]), if not the machine's own.
+    netns: Option<String>,
 }
 
 /// Picks a loopback address nobody else in this machine is using: a distinct 127.x.y.z per
@@ -79,6 +81,27 @@ impl Member {
             dir,
             child: None,
             env: Vec::new(),
+            netns: None,
+        }
+    }
+
+    /// A member that runs, and is driven, inside network namespace `netns` at `address`.
+    pub fn in_namespace(name: &str, netns: &str, address: String) -> Self {
+        let mut m = Self::new(name);
+        m.address = address;
+        m.netns = Some(netns.to_owned());
+        m
+    }
+
+    /// A command running `program` where this member lives (its namespace, if any).
+    fn command(&self, program: PathBuf) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(program);
+                cmd
+            }
+            None => Command::new(program),
         }
     }
 
@@ -125,7 +148,8 @@ impl Member {
             .append(true)
             .open(self.dir().join("corrald.log"))
             .expect("log file");
-        let child = Command::new(corrald_bin())
+        let child = self
+            .command(corrald_bin())
             .env("CORRAL_DIR", self.dir())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -324,12 +348,12 @@ impl Member {
 
     /// Runs `corral ARGS` against this member.
     pub fn corral(&self, args: &[&str]) -> CommandOutput {
-        run(Command::new(corral_bin()).args(args), self.dir(), None)
+        run(self.command(corral_bin()).args(args), self.dir(), None)
     }
 
     /// Runs `corrald ARGS` against this member, with `stdin` if given.
     pub fn corrald(&self, args: &[&str], stdin: Option<&str>) -> CommandOutput {
-        run(Command::new(corrald_bin()).args(args), self.dir(), stdin)
+        run(self.command(corrald_bin()).args(args), self.dir(), stdin)
     }
 
     /// `corral cluster list --format json`, parsed.

@@ -1,0 +1,64 @@
+//! Network partitions, made with network namespaces (root and `ip` needed): an isolated
+//! leader is replaced by the majority, refuses writes it cannot commit, and catches up once
+//! the partition heals.
+
+use std::time::Duration;
+
+use corral_tests::{Member, Net, leader_name, wait_for_roles, wait_until};
+
+/// Members node1..nodeN, each in its own namespace of `net`, formed into one cluster.
+fn form(net: &Net, n: usize) -> Vec<Member> {
+    let mut members: Vec<Member> = Vec::new();
+    for i in 0..n {
+        let name = format!("node{}", i + 1);
+        let mut m = Member::in_namespace(&name, net.namespace(i), net.address(i));
+        m.launch();
+        match members.first() {
+            None => m.bootstrap(),
+            Some(first) => m.join_by_token(first),
+        }
+        members.push(m);
+    }
+    members
+}
+
+#[test]
+fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
+    // Declared first, dropped last: the members are killed before their namespaces go.
+    let net = Net::new(3);
+    let cluster = form(&net, 3);
+    let roles = wait_for_roles(&cluster[0], 3, 3, 0);
+    let old = leader_name(&roles).expect("a leader");
+    let cut = cluster
+        .iter()
+        .position(|m| m.name == old)
+        .expect("the leader is a member");
+    let other = (cut + 1) % cluster.len();
+
+    net.isolate(cut);
+    // The majority elects a leader among itself; the write waits through the election.
+    cluster[other]
+        .corral(&["config", "set", "user.side", "majority"])
+        .ok();
+    let leader = leader_name(&cluster[other].members());
+    assert!(
+        leader.is_some() && leader.as_deref() != Some(old.as_str()),
+        "the majority is led by {leader:?}"
+    );
+
+    // The isolated member cannot commit anything, and says why within its bounded wait.
+    let refused = cluster[cut].corral(&["config", "set", "user.side", "minority"]);
+    let why = refused.failed();
+    assert!(why.contains("quorum"), "{why}");
+
+    net.heal(cut);
+    wait_until(
+        "the healed member to hold the majority's write",
+        Duration::from_secs(30),
+        || {
+            let out = cluster[cut].corral(&["config", "get", "user.side"]);
+            (out.code == 0 && out.stdout.trim() == "majority").then_some(())
+        },
+    );
+    wait_for_roles(&cluster[cut], 3, 3, 0);
+}
