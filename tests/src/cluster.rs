@@ -37,6 +37,11 @@ impl Cluster {
         &self.members
     }
 
+    /// The members, to act on several at once (each from its own thread, say).
+    pub fn members_mut(&mut self) -> &mut [Member] {
+        &mut self.members
+    }
+
     /// Takes a member out of the harness (it keeps running until dropped).
     pub fn take(&mut self, index: usize) -> Member {
         self.members.remove(index)

@@ -57,3 +57,25 @@ fn a_cluster_restarted_member_by_member_heals() {
     }
     wait_for_roles(&cluster[0], 3, 3, 0);
 }
+
+/// Every member stopped at once (a power cut announced, say) and started again together:
+/// handovers interrupted half-way must not cost any member its place in the database.
+#[test]
+fn a_cluster_stopped_all_at_once_comes_back_whole() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    std::thread::scope(|s| {
+        for m in cluster.members_mut() {
+            s.spawn(move || m.shutdown());
+        }
+    });
+    for i in 0..3 {
+        cluster[i].spawn();
+    }
+    for i in 0..3 {
+        cluster[i].wait_ready();
+    }
+    for i in 0..3 {
+        wait_for_roles(&cluster[i], 3, 3, 0);
+    }
+}

@@ -176,9 +176,10 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
     if let Some(change) = roles::handover(leaving, node.id(), &states) {
         match change.role {
             DbRole::Voter => {
+                // Retained: see rebalance's promotion.
                 node.change_membership(
                     ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
-                    false,
+                    true,
                     &format!("give member {}'s vote to member {}", leaving, change.id),
                 )
                 .await?;

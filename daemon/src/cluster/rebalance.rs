@@ -176,9 +176,13 @@ async fn apply(
                 )
                 .await?;
             }
+            // Retained: if an earlier change was cut off half-way (its leader stopped while
+            // the joint configuration was in force), this one finishes it, and openraft
+            // would otherwise drop the voters it leaves out from the membership altogether:
+            // such a member stays up, no longer replicated, its replica frozen.
             node.change_membership(
                 ChangeMembers::AddVoterIds(BTreeSet::from([change.id])),
-                false,
+                true,
                 &format!("make member {} a voter", change.id),
             )
             .await?;
