@@ -1,6 +1,6 @@
 //! Network partitions, made with network namespaces (root and `ip` needed): an isolated
 //! leader is replaced by the majority, refuses writes it cannot commit, and catches up once
-//! the partition heals.
+//! the partition heals; a follower cut off while writes go on catches up soon after.
 
 use std::time::Duration;
 
@@ -61,4 +61,44 @@ fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
         },
     );
     wait_for_roles(&cluster[cut], 3, 3, 0);
+}
+
+/// A follower cut off while writes go on (long enough for TCP's retransmissions to back off
+/// to seconds) is caught up soon after the partition heals, not whenever a stalled
+/// connection happens to retry.
+#[test]
+fn a_follower_cut_off_for_long_catches_up_soon_after_healing() {
+    let net = Net::new(3);
+    let cluster = form(&net, 3);
+    let roles = wait_for_roles(&cluster[0], 3, 3, 0);
+    let leader = leader_name(&roles).expect("a leader");
+    let cut = cluster
+        .iter()
+        .position(|m| m.name != leader)
+        .expect("a follower");
+    let writer = cluster
+        .iter()
+        .position(|m| m.name == leader)
+        .expect("the leader is a member");
+
+    net.isolate(cut);
+    // Writes go on without it, long enough for its stalled connections to back off.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    while std::time::Instant::now() < until {
+        n += 1;
+        cluster[writer]
+            .corral(&["config", "set", "user.during", &n.to_string()])
+            .ok();
+    }
+
+    net.heal(cut);
+    wait_until(
+        "the healed follower to hold the last write",
+        Duration::from_secs(10),
+        || {
+            let out = cluster[cut].corral(&["config", "get", "user.during"]);
+            (out.code == 0 && out.stdout.trim() == n.to_string()).then_some(())
+        },
+    );
 }
