@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use corral_daemon::raft::state_machine::FAIL_APPLY_ENV;
 use corral_tests::{Member, wait_until};
 
 #[test]
@@ -73,7 +74,7 @@ fn every_acknowledged_config_write_survives_sigkill() {
 #[test]
 fn a_member_whose_raft_stops_exits_and_recovers_on_restart() {
     const MARKER: &str = "corral-fail-here";
-    let mut node1 = Member::new("node1").with_env("CORRAL_TEST_FAIL_APPLY", MARKER);
+    let mut node1 = Member::new("node1").with_env(FAIL_APPLY_ENV, MARKER);
     node1.launch();
     node1.bootstrap();
 
@@ -95,7 +96,7 @@ fn a_member_whose_raft_stops_exits_and_recovers_on_restart() {
     assert!(log.contains("the database's Raft stopped"), "{log}");
 
     node1.kill();
-    node1.set_env("CORRAL_TEST_FAIL_APPLY", "");
+    node1.set_env(FAIL_APPLY_ENV, "");
     node1.restart();
     node1.corral(&["config", "set", "user.after", "yes"]).ok();
     assert_eq!(

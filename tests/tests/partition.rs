@@ -22,17 +22,36 @@ fn form(net: &Net, n: usize) -> Vec<Member> {
     members
 }
 
+/// Three members formed in `net`, once their roles settle, with the leader's position.
+fn three_with_leader(net: &Net) -> (Vec<Member>, usize) {
+    let cluster = form(net, 3);
+    let roles = wait_for_roles(&cluster[0], 3, 3, 0);
+    let leader = leader_name(&roles).expect("a leader");
+    let at = cluster
+        .iter()
+        .position(|m| m.name == leader)
+        .expect("the leader is a member");
+    (cluster, at)
+}
+
+/// Waits (bounded) until `member` reads `value` for config `key`.
+fn wait_for_config(member: &Member, key: &str, value: &str, within: Duration) {
+    wait_until(
+        &format!("{} to hold {key}={value}", member.name),
+        within,
+        || {
+            let out = member.corral(&["config", "get", key]);
+            (out.code == 0 && out.stdout.trim() == value).then_some(())
+        },
+    );
+}
+
 #[test]
 fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
     // Declared first, dropped last: the members are killed before their namespaces go.
     let net = Net::new(3);
-    let cluster = form(&net, 3);
-    let roles = wait_for_roles(&cluster[0], 3, 3, 0);
-    let old = leader_name(&roles).expect("a leader");
-    let cut = cluster
-        .iter()
-        .position(|m| m.name == old)
-        .expect("the leader is a member");
+    let (cluster, cut) = three_with_leader(&net);
+    let old = cluster[cut].name.clone();
     let other = (cut + 1) % cluster.len();
 
     net.isolate(cut);
@@ -52,13 +71,11 @@ fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
     assert!(why.contains("quorum"), "{why}");
 
     net.heal(cut);
-    wait_until(
-        "the healed member to hold the majority's write",
+    wait_for_config(
+        &cluster[cut],
+        "user.side",
+        "majority",
         Duration::from_secs(30),
-        || {
-            let out = cluster[cut].corral(&["config", "get", "user.side"]);
-            (out.code == 0 && out.stdout.trim() == "majority").then_some(())
-        },
     );
     wait_for_roles(&cluster[cut], 3, 3, 0);
 }
@@ -69,17 +86,8 @@ fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
 #[test]
 fn a_follower_cut_off_for_long_catches_up_soon_after_healing() {
     let net = Net::new(3);
-    let cluster = form(&net, 3);
-    let roles = wait_for_roles(&cluster[0], 3, 3, 0);
-    let leader = leader_name(&roles).expect("a leader");
-    let cut = cluster
-        .iter()
-        .position(|m| m.name != leader)
-        .expect("a follower");
-    let writer = cluster
-        .iter()
-        .position(|m| m.name == leader)
-        .expect("the leader is a member");
+    let (cluster, writer) = three_with_leader(&net);
+    let cut = (writer + 1) % cluster.len();
 
     net.isolate(cut);
     // Writes go on without it, long enough for its stalled connections to back off.
@@ -93,12 +101,10 @@ fn a_follower_cut_off_for_long_catches_up_soon_after_healing() {
     }
 
     net.heal(cut);
-    wait_until(
-        "the healed follower to hold the last write",
+    wait_for_config(
+        &cluster[cut],
+        "user.during",
+        &n.to_string(),
         Duration::from_secs(10),
-        || {
-            let out = cluster[cut].corral(&["config", "get", "user.during"]);
-            (out.code == 0 && out.stdout.trim() == n.to_string()).then_some(())
-        },
     );
 }

@@ -1,6 +1,7 @@
 //! One writer's change: a batch of SQL statements with bound parameters, applied by every
-//! replica all or nothing (Raft entries carry them grouped, see `proposal`). Everything non-deterministic (time, random ids) is
-//! computed before the batch is proposed, so every replica applies the same values.
+//! replica all or nothing (Raft entries carry them grouped, see `proposal`). Everything
+//! non-deterministic (time, random ids) is computed before the batch is proposed, so every
+//! replica applies the same values.
 
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 use serde::{Deserialize, Serialize};

@@ -32,12 +32,6 @@ impl From<Stored> for Proposal {
     }
 }
 
-impl From<Batch> for Proposal {
-    fn from(b: Batch) -> Self {
-        Self { batches: vec![b] }
-    }
-}
-
 impl Proposal {
     /// Applies every batch inside `tx`, each all or nothing on its own; one outcome per batch.
     pub fn apply(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<BatchOutcome>> {
@@ -81,7 +75,9 @@ mod tests {
         let cases = [
             (
                 "grouped",
-                serde_json::to_string(&Proposal::from(batch.clone())),
+                serde_json::to_string(&Proposal {
+                    batches: vec![batch.clone()],
+                }),
             ),
             (
                 "a bare batch, as before grouping",

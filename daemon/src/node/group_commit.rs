@@ -102,16 +102,15 @@ impl GroupCommit {
 /// Takes the next group off the front of the queue: in order, within both limits, and
 /// always at least one batch when any is waiting.
 fn take_group(waiting: &mut Vec<Waiting>) -> Vec<Waiting> {
-    let sizes: Vec<usize> = waiting.iter().map(|w| w.batch.size()).collect();
-    let n = group_len(&sizes);
+    let n = group_len(waiting.iter().map(|w| w.batch.size()));
     waiting.drain(..n).collect()
 }
 
 /// How many of the queued batches (their sizes in order) go in the next group.
-fn group_len(sizes: &[usize]) -> usize {
+fn group_len(sizes: impl IntoIterator<Item = usize>) -> usize {
     let mut bytes = 0;
     let mut n = 0;
-    for size in sizes.iter().take(MAX_BATCHES) {
+    for size in sizes.into_iter().take(MAX_BATCHES) {
         if n > 0 && bytes + size > MAX_BYTES {
             break;
         }
@@ -137,7 +136,7 @@ mod tests {
             ("stops before the byte limit", vec![big / 2, big / 2, 1], 2),
         ];
         for (name, sizes, want) in cases {
-            assert_eq!(group_len(&sizes), want, "{name}");
+            assert_eq!(group_len(sizes), want, "{name}");
         }
     }
 }

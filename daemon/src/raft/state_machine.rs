@@ -17,15 +17,16 @@ use serde::{Deserialize, Serialize};
 use super::{NodeId, TypeConfig};
 use crate::db::batch::BatchOutcome;
 use crate::db::global::open_writer;
+use crate::db::proposal::Proposal;
 
 pub(crate) type Membership = StoredMembership<NodeId, openraft::BasicNode>;
 
 pub(crate) const LAST_APPLIED: &str = "last_applied";
+pub(crate) const MEMBERSHIP: &str = "membership";
 
 /// Test setting: applying a batch whose SQL contains this setting's value fails as a disk
 /// error would, so tests can see what a member does when its Raft stops.
 pub const FAIL_APPLY_ENV: &str = "CORRAL_TEST_FAIL_APPLY";
-pub(crate) const MEMBERSHIP: &str = "membership";
 
 /// The state machine over the global database's writer connection.
 pub struct StateMachine {
@@ -119,6 +120,16 @@ pub(crate) fn read_applied(conn: &Connection) -> rusqlite::Result<Option<LogId<N
 
 pub(crate) fn read_membership(conn: &Connection) -> rusqlite::Result<Membership> {
     Ok(read_json(conn, MEMBERSHIP)?.unwrap_or_default())
+}
+
+/// Whether a statement of `p` contains `marker` (the [`FAIL_APPLY_ENV`] test setting).
+fn names(p: &Proposal, marker: Option<&str>) -> bool {
+    marker.is_some_and(|m| {
+        p.batches
+            .iter()
+            .flat_map(|b| &b.statements)
+            .any(|s| s.sql.contains(m))
+    })
 }
 
 fn current_paths(dir: &Path) -> (PathBuf, PathBuf) {
@@ -229,17 +240,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 for entry in entries {
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Vec::new(),
-                        EntryPayload::Normal(p) => {
-                            if let Some(marker) = &fail_on {
-                                let named = p.batches.iter().flat_map(|b| &b.statements);
-                                if named.into_iter().any(|s| s.sql.contains(marker.as_str())) {
-                                    return Err(io(std::io::Error::other(
-                                        "applying this entry failed (test setting)",
-                                    )));
-                                }
-                            }
-                            p.apply(&tx).map_err(io)?
+                        EntryPayload::Normal(p) if names(p, fail_on.as_deref()) => {
+                            return Err(io(std::io::Error::other(
+                                "applying this entry failed (test setting)",
+                            )));
                         }
+                        EntryPayload::Normal(p) => p.apply(&tx).map_err(io)?,
                         EntryPayload::Membership(m) => {
                             let stored = StoredMembership::new(Some(entry.log_id), m.clone());
                             write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
