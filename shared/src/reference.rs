@@ -1,12 +1,12 @@
-//! LXD's captured answers beside the repository (`../shared/reference/lxd-samples`): what
-//! tests compare Corral's output with.
+//! LXD's captured answers, kept in the repository (`tests/fixtures/lxd`, see its README.txt):
+//! what tests compare Corral's output with.
 
 use std::path::PathBuf;
 
 /// Where a sample lives.
 pub fn lxd_sample_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/lxd-samples")
+        .join("../tests/fixtures/lxd")
         .join(name)
 }
 
@@ -15,7 +15,7 @@ pub fn lxd_sample_output(name: &str) -> String {
     let path = lxd_sample_path(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; the reference material must sit beside the repository",
+            "{}: {e}; LXD's captures live in the repository's tests/fixtures/lxd",
             path.display()
         )
     });

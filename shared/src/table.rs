@@ -145,7 +145,7 @@ mod tests {
     fn boxed_matches_lxcs_group_list() {
         let sample = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/lxc_cluster_group_list.txt"
+            "/../tests/fixtures/lxd/lxc_cluster_group_list.txt"
         ))
         .unwrap();
         let expected = sample.strip_suffix("[exit status 0]\n").unwrap();

@@ -167,7 +167,7 @@ mod tests {
     fn sample_certificates() -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/query_certificates_recursion1.json"
+            "/../tests/fixtures/lxd/query_certificates_recursion1.json"
         ))
         .unwrap();
         serde_json::from_str(&text).unwrap()

@@ -34,9 +34,9 @@ pub fn asset(relative: &str) -> std::path::PathBuf {
         .join(relative)
 }
 
-/// Path of a file under the reference samples beside the repository (`../shared/`).
+/// Path of one of LXD's captures kept in the repository (`tests/fixtures/lxd`).
 pub fn lxd_sample(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/lxd-samples")
+        .join("fixtures/lxd")
         .join(name)
 }

@@ -47,7 +47,7 @@ mod tests {
     fn lxds_certificate_dates_become_console_dates() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/query_certificates_recursion1.json"
+            "/../tests/fixtures/lxd/query_certificates_recursion1.json"
         ))
         .unwrap();
         let certs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();

@@ -19,7 +19,7 @@ use crate::api::{Cluster, ClusterMember, Role};
 
 const SAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/lxd-samples/"
+    "/../tests/fixtures/lxd/"
 );
 
 /// A request as the stand-in server saw it.

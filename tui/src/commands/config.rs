@@ -131,7 +131,7 @@ mod tests {
     fn show_matches_lxc() {
         let sample = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/lxc_config_show.yaml"
+            "/../tests/fixtures/lxd/lxc_config_show.yaml"
         ))
         .unwrap();
         let expected = sample.strip_suffix("[exit status 0]\n").unwrap();

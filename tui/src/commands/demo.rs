@@ -375,7 +375,7 @@ mod tests {
     fn the_cluster_is_settled_with_three_online_voters_and_a_leader() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/query_cluster_members_recursion1.json"
+            "/../tests/fixtures/lxd/query_cluster_members_recursion1.json"
         ))
         .unwrap();
         let mut members: Vec<ClusterMember> = serde_json::from_str(&text).unwrap();

@@ -138,7 +138,7 @@ mod tests {
 
     const SAMPLES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/lxd-samples/"
+        "/../tests/fixtures/lxd/"
     );
 
     /// The body of a recorded raw HTTP answer, with its status.

@@ -119,7 +119,7 @@ mod tests {
 
     const SAMPLES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/lxd-samples/"
+        "/../tests/fixtures/lxd/"
     );
 
     #[test]

@@ -132,7 +132,7 @@ mod tests {
     fn certificates() -> Vec<Certificate> {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/reference/lxd-samples/query_certificates_recursion1.json"
+            "/../tests/fixtures/lxd/query_certificates_recursion1.json"
         ))
         .unwrap();
         serde_json::from_str(&text).unwrap()
