@@ -4,12 +4,14 @@
 //! turns into an error naming what was awaited instead of a hang.
 
 mod error;
+mod stale;
 mod transport;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -19,6 +21,7 @@ use crate::api::{Envelope, Operation, OperationStatus, ResponseType};
 use crate::paths::{corral_dir, unix_socket};
 
 pub use error::ClientError;
+pub use stale::{STALE_HEADER, Stale};
 
 /// How long a request may take unless the caller says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,13 +32,15 @@ const WAIT_MARGIN: Duration = Duration::from_secs(5);
 /// How often [`Client::wait_ready`] asks again.
 const READY_POLL: Duration = Duration::from_millis(50);
 
-/// A decoded answer: HTTP status, ETag (without quotes) and the LXD envelope.
+/// A decoded answer: HTTP status, ETag (without quotes), stale mark and the LXD envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
     /// The resource's ETag, when the daemon sent one.
     pub etag: Option<String>,
+    /// Set when the member answered from its own copy, which no leader confirmed current.
+    pub stale: Option<Stale>,
     /// The LXD envelope (never of type `error`: those become [`ClientError::Api`]).
     pub envelope: Envelope,
 }
@@ -59,11 +64,25 @@ impl Response {
     }
 }
 
-/// A client of one daemon's REST API.
+/// A client of one daemon's REST API. Clones share the record of stale answers.
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
     timeout: Duration,
+    stale: StaleAnswers,
+}
+
+/// Every stale mark a client (and its clones and kept connections) received, oldest first.
+type StaleAnswers = Arc<Mutex<Vec<Stale>>>;
+
+/// Records the stale mark of `raw`, if it has one; a mark that cannot be read is an error,
+/// so that such an answer is never taken for a current one.
+fn note_stale(record: &StaleAnswers, raw: &transport::RawAnswer) -> Result<(), ClientError> {
+    if let Some(value) = &raw.stale {
+        let stale = Stale::parse(value).map_err(ClientError::Protocol)?;
+        record.lock().unwrap_or_else(|p| p.into_inner()).push(stale);
+    }
+    Ok(())
 }
 
 impl Client {
@@ -72,6 +91,7 @@ impl Client {
         Client {
             socket: path,
             timeout: DEFAULT_TIMEOUT,
+            stale: StaleAnswers::default(),
         }
     }
 
@@ -89,6 +109,13 @@ impl Client {
     /// The socket this client talks to.
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    /// The stale marks received since the last call (by this client, its clones and its
+    /// kept connections), oldest first: answers that came from a member's own copy because
+    /// no leader could confirm it current. Callers show them; see [`Stale::warning`].
+    pub fn take_stale(&self) -> Vec<Stale> {
+        std::mem::take(&mut *self.stale.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Sends a request and decodes the envelope; an error envelope becomes `ClientError::Api`.
@@ -246,6 +273,7 @@ impl Client {
         Ok(KeptConnection {
             connection,
             timeout: self.timeout,
+            stale: self.stale.clone(),
         })
     }
 
@@ -258,7 +286,7 @@ impl Client {
         limit: Duration,
     ) -> Result<transport::RawAnswer, ClientError> {
         let work = transport::exchange(&self.socket, method, path, body, if_match);
-        tokio::time::timeout(limit, work)
+        let raw = tokio::time::timeout(limit, work)
             .await
             .map_err(|_| ClientError::Timeout {
                 what: format!(
@@ -267,7 +295,9 @@ impl Client {
                     method.to_ascii_uppercase()
                 ),
                 after: limit,
-            })?
+            })??;
+        note_stale(&self.stale, &raw)?;
+        Ok(raw)
     }
 }
 
@@ -275,6 +305,7 @@ impl Client {
 pub struct KeptConnection {
     connection: transport::Connection,
     timeout: Duration,
+    stale: StaleAnswers,
 }
 
 impl KeptConnection {
@@ -296,6 +327,7 @@ impl KeptConnection {
                 ),
                 after: limit,
             })??;
+        note_stale(&self.stale, &raw)?;
         Ok((raw.status, raw.body))
     }
 }
@@ -331,9 +363,12 @@ fn decode(method: &str, path: &str, raw: transport::RawAnswer) -> Result<Respons
         };
         return Err(ClientError::Api { status, message });
     }
+    // The mark was read once already, when the answer arrived.
+    let stale = raw.stale.as_deref().and_then(|v| Stale::parse(v).ok());
     Ok(Response {
         status: raw.status,
         etag: raw.etag,
+        stale,
         envelope,
     })
 }

@@ -17,10 +17,7 @@ use tokio::net::UnixListener;
 use super::*;
 use crate::api::{Cluster, ClusterMember, Role};
 
-const SAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/lxd/"
-);
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/lxd/");
 
 /// A request as the stand-in server saw it.
 #[derive(Debug, Clone)]
@@ -77,8 +74,13 @@ fn answer(seen: &Seen) -> (u16, Option<String>, String) {
             (200, None, sync_text(operation_json("Running", 103, "")))
         }
         ("GET", "/not-json") => (200, None, "hello".into()),
+        ("GET", "/stale" | "/stale-garbled") => (200, None, sync_text(json!({"k": "v"}))),
         _ => (404, None, "404 page not found".into()),
     }
+}
+
+fn path_of(uri: &str) -> &str {
+    uri.split('?').next().unwrap_or_default()
 }
 
 fn sync_text(metadata: serde_json::Value) -> String {
@@ -145,12 +147,21 @@ async fn respond(req: Request<Incoming>, log: &Mutex<Vec<Seen>>) -> HttpResponse
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     let (status, etag, text) = answer(&seen);
+    let seen_uri = seen.uri.clone();
     log.lock().unwrap().push(seen);
     let mut response = HttpResponse::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("Content-Type", "application/json");
     if let Some(etag) = etag {
         response = response.header("Etag", etag);
+    }
+    let stale = match path_of(&seen_uri) {
+        "/stale" => Some("member=node2; applied-index=42; as-of=2026-12-01T13:40:02Z"),
+        "/stale-garbled" => Some("applied-index=lots"),
+        _ => None,
+    };
+    if let Some(value) = stale {
+        response = response.header(STALE_HEADER, value);
     }
     response.body(Full::new(Bytes::from(text))).unwrap()
 }
@@ -326,4 +337,38 @@ async fn readiness_waits_end_with_the_last_answer() {
             .contains("to be ready (last answer: cannot reach"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn stale_marks_reach_the_response_and_the_record_clones_share() {
+    let (socket, _, _dir) = serve().await;
+    let client = Client::unix(socket);
+    let fresh = client
+        .request("GET", "/1.0/cluster", None, None)
+        .await
+        .unwrap();
+    assert_eq!(fresh.stale, None);
+    assert!(client.take_stale().is_empty());
+
+    let stale = client.request("GET", "/stale", None, None).await.unwrap();
+    let mark = stale.stale.expect("the mark");
+    assert_eq!(mark.member, "node2");
+    assert_eq!(mark.applied_index, 42);
+    // Clones, plain GETs, raw requests and kept connections all record the mark.
+    let clone = client.clone();
+    let _: serde_json::Value = clone.get("/stale").await.unwrap();
+    clone.raw("GET", "/stale", None).await.unwrap();
+    let mut kept = client.keep_alive().await.unwrap();
+    kept.raw("GET", "/stale", None).await.unwrap();
+    let taken = client.take_stale();
+    assert_eq!(taken.len(), 4);
+    assert!(taken.iter().all(|s| *s == mark));
+    assert!(client.take_stale().is_empty(), "taking empties the record");
+
+    // A mark that cannot be read is an error, never a current answer.
+    let err = client
+        .get::<serde_json::Value>("/stale-garbled")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Protocol(_)), "{err}");
 }

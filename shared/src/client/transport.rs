@@ -17,6 +17,8 @@ pub(super) struct RawAnswer {
     pub status: u16,
     /// The ETag header without its quotes.
     pub etag: Option<String>,
+    /// The stale mark ([`super::STALE_HEADER`]) as sent.
+    pub stale: Option<String>,
     /// The whole body.
     pub body: Vec<u8>,
 }
@@ -74,6 +76,11 @@ impl Connection {
             .get(ETAG)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim_matches('"').to_string());
+        let stale = response
+            .headers()
+            .get(super::STALE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .into_body()
             .collect()
@@ -81,7 +88,12 @@ impl Connection {
             .map_err(|e| broken(socket, e))?
             .to_bytes()
             .to_vec();
-        Ok(RawAnswer { status, etag, body })
+        Ok(RawAnswer {
+            status,
+            etag,
+            stale,
+            body,
+        })
     }
 }
 
