@@ -10,15 +10,43 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::prompt::Check;
 
-/// What the wizard knows of the machine: defaults and the current time.
+/// Where the wizard reads the time from: the system clock, or one a test moves.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
+
+impl Clock {
+    /// The system clock (UTC).
+    pub fn system() -> Self {
+        Self(Arc::new(OffsetDateTime::now_utc))
+    }
+
+    /// A clock reading whatever `f` returns, for tests.
+    pub fn new(f: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// The time now: read when a check runs, not when the wizard started, so a token that
+    /// expired while the questions were asked is refused when it is pasted.
+    pub fn now(&self) -> OffsetDateTime {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
+}
+
+/// What the wizard knows of the machine: defaults and the clock.
 #[derive(Debug, Clone)]
 pub struct Environment {
     /// The default member name.
     pub hostname: String,
     /// The default address (`host:port`).
     pub default_address: String,
-    /// Now, for token expiry.
-    pub now: OffsetDateTime,
+    /// The clock, for token expiry.
+    pub clock: Clock,
 }
 
 impl Environment {
@@ -32,7 +60,7 @@ impl Environment {
         Self {
             hostname,
             default_address: format!("{}:8443", default_ip()),
-            now: OffsetDateTime::now_utc(),
+            clock: Clock::system(),
         }
     }
 }
@@ -103,18 +131,18 @@ fn check(f: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) -> Chec
     Arc::new(f)
 }
 
-/// The pasted token.
-pub fn token(now: OffsetDateTime) -> Check {
-    check(move |text| check_token(text, now).map(|_| ()))
+/// The pasted token, checked against the clock as it is pasted.
+pub fn token(clock: Clock) -> Check {
+    check(move |text| check_token(text, clock.now()).map(|_| ()))
 }
 
 /// yes, no, or the token itself.
-pub fn token_or_yes_no(now: OffsetDateTime) -> Check {
+pub fn token_or_yes_no(clock: Clock) -> Check {
     check(move |text| {
         if yes_no(text).is_some() {
             return Ok(());
         }
-        check_token(text, now)
+        check_token(text, clock.now())
             .map(|_| ())
             .map_err(|e| format!("{e} (answer yes, no, or paste the token)"))
     })

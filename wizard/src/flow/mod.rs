@@ -20,7 +20,7 @@ use corral_shared::preseed::{
 use crate::prompt::{Answer, Confirm, Password, Prompter, Question, Reply, Select, Text, ask};
 use crate::remote::{Certificate, Remote};
 
-pub use checks::{Environment, token_expired, yes_no};
+pub use checks::{Clock, Environment, token_expired, yes_no};
 
 /// Said whenever the wizard stops before applying anything.
 pub const NOTHING_CHANGED: &str = "Nothing was changed.";
@@ -287,13 +287,13 @@ impl<'a> Flow<'a> {
                 Some(
                     "Run 'corral cluster add <name>' on a member to get one; you may paste it here",
                 ),
-                Some(checks::token_or_yes_no(self.env.now)),
+                Some(checks::token_or_yes_no(self.env.clock.clone())),
             ),
             Step::Token => text(
                 "Please provide join token:",
                 None,
                 Some("The token 'corral cluster add <name>' printed"),
-                Some(checks::token(self.env.now)),
+                Some(checks::token(self.env.clock.clone())),
             ),
             Step::MemberName => text(
                 "What member name should be used to identify this server in the cluster?",
@@ -493,7 +493,7 @@ impl<'a> Flow<'a> {
     }
 
     fn take_token(&mut self, text: &str) -> Result<(), Halt> {
-        let token = checks::check_token(text, self.env.now).map_err(Halt::Retry)?;
+        let token = checks::check_token(text, self.env.clock.now()).map_err(Halt::Retry)?;
         self.a.token_text = text.to_owned();
         self.a.server_name = token.server_name.clone();
         self.a.token = Some(token);

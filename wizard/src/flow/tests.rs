@@ -11,6 +11,8 @@ use super::*;
 use crate::prompt::{Confirm, Password, Select, Text};
 use crate::remote::Certificate;
 
+mod clock;
+
 /// One scripted keystroke sequence.
 #[derive(Debug, Clone)]
 enum Say {
@@ -186,7 +188,7 @@ fn env() -> Environment {
     Environment {
         hostname: "host7".into(),
         default_address: "10.1.1.7:8443".into(),
-        now: datetime!(2026-01-01 00:00 UTC),
+        clock: Clock::new(|| datetime!(2026-01-01 00:00 UTC)),
     }
 }
 
