@@ -126,7 +126,8 @@ pub struct ClusterPreseed {
     /// This member's name in the cluster (taken from the token when joining with one).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub server_name: String,
-    /// Whether clustering is wanted at all.
+    /// Whether clustering is wanted at all (`yes`/`no`, `on`/`off` too, as LXD reads them).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub enabled: bool,
     /// Answers to the member-specific keys of the cluster's pools and networks (joining).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -121,3 +121,60 @@ fn strings(raw: Option<UniqueMap<Scalar>>) -> BTreeMap<String, String> {
         .map(|(k, v)| (k, v.0))
         .collect()
 }
+
+/// The words go-yaml v2 (LXD's YAML parser) reads as booleans, YAML 1.1 style.
+pub const YAML11_BOOLEANS: &[(&str, bool)] = &[
+    ("y", true),
+    ("Y", true),
+    ("yes", true),
+    ("Yes", true),
+    ("YES", true),
+    ("true", true),
+    ("True", true),
+    ("TRUE", true),
+    ("on", true),
+    ("On", true),
+    ("ON", true),
+    ("n", false),
+    ("N", false),
+    ("no", false),
+    ("No", false),
+    ("NO", false),
+    ("false", false),
+    ("False", false),
+    ("FALSE", false),
+    ("off", false),
+    ("Off", false),
+    ("OFF", false),
+];
+
+/// The boolean a YAML 1.1 word stands for, as LXD reads it; other words are `None`.
+pub fn yaml11_bool(word: &str) -> Option<bool> {
+    YAML11_BOOLEANS
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, b)| *b)
+}
+
+struct BoolVisitor;
+
+impl<'de> Visitor<'de> for BoolVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a boolean: true/false, yes/no, on/off or y/n")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        Ok(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        yaml11_bool(v).ok_or_else(|| de::Error::invalid_value(de::Unexpected::Str(v), &self))
+    }
+}
+
+/// Deserialises a boolean field accepting YAML 1.1's words (`yes`, `off`...), as LXD does.
+pub(crate) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    d.deserialize_any(BoolVisitor)
+}

@@ -407,3 +407,22 @@ fn serialises_without_empty_fields() {
     );
     assert_eq!(serde_json::from_value::<Preseed>(v).unwrap(), p);
 }
+
+#[test]
+fn yaml_1_1_boolean_words_are_those_go_yaml_v2_reads() {
+    for (word, want) in [
+        ("yes", Some(true)),
+        ("ON", Some(true)),
+        ("Y", Some(true)),
+        ("off", Some(false)),
+        ("No", Some(false)),
+        ("FALSE", Some(false)),
+        ("yEs", None),
+        ("1", None),
+        ("", None),
+        ("enabled", None),
+    ] {
+        assert_eq!(scalar::yaml11_bool(word), want, "{word:?}");
+    }
+    assert_eq!(scalar::YAML11_BOOLEANS.len(), 22);
+}

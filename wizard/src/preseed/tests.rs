@@ -228,3 +228,57 @@ fn to_yaml_round_trips() {
     assert!(printed.starts_with("config:\n  core.https_address: 10.55.60.171:8443\n"));
     assert!(printed.contains("\nstorage_pools:\n- name: default\n  driver: dir\n"));
 }
+
+#[test]
+fn yaml_1_1_booleans_are_read_as_lxd_reads_them() {
+    let bootstrap = |word: &str| {
+        format!(
+            "config:\n  core.https_address: 10.0.0.1:8443\ncluster:\n  server_name: node1\n  enabled: {word}\n"
+        )
+    };
+    for (word, want) in [
+        ("y", true),
+        ("Y", true),
+        ("yes", true),
+        ("Yes", true),
+        ("YES", true),
+        ("on", true),
+        ("On", true),
+        ("ON", true),
+        ("true", true),
+        ("True", true),
+        ("TRUE", true),
+        ("n", false),
+        ("N", false),
+        ("no", false),
+        ("No", false),
+        ("NO", false),
+        ("off", false),
+        ("Off", false),
+        ("OFF", false),
+        ("false", false),
+        ("False", false),
+        ("FALSE", false),
+    ] {
+        let p = parse_preseed(&bootstrap(word)).unwrap_or_else(|e| panic!("{word}: {e}"));
+        assert_eq!(p.cluster.unwrap().enabled, want, "{word}");
+    }
+    // Real mistakes keep their place.
+    for (word, want) in [
+        (
+            "maybe",
+            "line 5, column 12: cluster.enabled: invalid value: string \"maybe\", expected a boolean: true/false, yes/no, on/off or y/n",
+        ),
+        (
+            "yEs",
+            "line 5, column 12: cluster.enabled: invalid value: string \"yEs\", expected a boolean: true/false, yes/no, on/off or y/n",
+        ),
+        (
+            "[yes]",
+            "line 5, column 12: cluster.enabled: invalid type: sequence, expected a boolean: true/false, yes/no, on/off or y/n",
+        ),
+    ] {
+        let err = parse_preseed(&bootstrap(word)).unwrap_err();
+        assert_eq!(err.to_string(), want, "{word}");
+    }
+}
