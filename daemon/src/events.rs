@@ -1,6 +1,8 @@
 //! What watchers see: the cluster as one snapshot, read from this member, and the
 //! differences between two snapshots as `WatchEvent`s. The diff and the Raft summary are
-//! pure functions; only `snapshot` touches the node.
+//! pure functions; only `look`, `raft_view` and [`voters`] touch the node.
+
+pub mod voters;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,14 +15,31 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::raft::NodeId;
 
+/// Member names by Raft id.
+pub type Names = BTreeMap<NodeId, String>;
+
 /// The cluster as this member sees it now.
 pub async fn snapshot(node: &Node) -> Result<ClusterSnapshot> {
+    look(node).await.map(|(snapshot, _)| snapshot)
+}
+
+/// Raft's view alone (cheap enough to look at several times a second), with `names` from
+/// the last full look.
+pub async fn raft_view(node: &Node, names: &Names) -> RaftState {
+    let metrics = node.raft().metrics().borrow().clone();
+    let mut state = raft_state(&metrics, names);
+    voters::fill(node, &metrics, names, &mut state).await;
+    state
+}
+
+/// The cluster as this member sees it now, and the member names it used.
+pub async fn look(node: &Node) -> Result<(ClusterSnapshot, Names)> {
     // Metrics first: the database can only be as new as or newer than what they say, so a
     // watcher never sees an index that runs ahead of the rows.
     let metrics = node.raft().metrics().borrow().clone();
     let clustered = node.is_clustered();
     let rows = node.global.read(queries::members).await?;
-    let names: BTreeMap<NodeId, String> = rows.iter().map(|r| (r.id, r.name.clone())).collect();
+    let names: Names = rows.iter().map(|r| (r.id, r.name.clone())).collect();
     let server_name = match names.get(&node.id()) {
         Some(name) => name.clone(),
         None if !clustered => members::STANDALONE_NAME.to_owned(),
@@ -45,15 +64,18 @@ pub async fn snapshot(node: &Node) -> Result<ClusterSnapshot> {
     if clustered {
         operations.extend(tokens::list(node).await?);
     }
-    Ok(ClusterSnapshot {
+    let mut raft = raft_state(&metrics, &names);
+    voters::fill(node, &metrics, &names, &mut raft).await;
+    let snapshot = ClusterSnapshot {
         server_name,
         taken_at: crate::operations::now_rfc3339(),
         members: member_list,
         heartbeats,
-        raft: raft_state(&metrics, &names),
+        raft,
         config: corral_shared::config::public_view(&config::current(node).await?),
         operations,
-    })
+    };
+    Ok((snapshot, names))
 }
 
 /// The Raft summary watchers see, from this member's metrics; `names` maps ids to members.
@@ -85,6 +107,7 @@ pub fn raft_state(
         applied_index: applied,
         voters: voters.len(),
         quorum: quorum(voters.len()),
+        ..RaftState::default()
     }
 }
 
@@ -238,6 +261,7 @@ mod tests {
                 applied_index: 10,
                 voters: 2,
                 quorum: 2,
+                ..RaftState::default()
             },
             config: [("user.a".to_owned(), json!("1"))].into(),
             operations: vec![operation("op1", OperationStatus::Running)],
@@ -321,6 +345,7 @@ mod tests {
                     applied_index: 11,
                     voters: 2,
                     quorum: 2,
+                    ..RaftState::default()
                 })],
             ),
             (
@@ -395,6 +420,7 @@ mod tests {
                         applied_index: 10,
                         voters: 2,
                         quorum: 2,
+                        ..RaftState::default()
                     }),
                     WatchEvent::Config {
                         key: "user.a".into(),
@@ -494,6 +520,7 @@ mod tests {
                 applied_index: 18,
                 voters: 3,
                 quorum: 2,
+                ..RaftState::default()
             }
         );
 

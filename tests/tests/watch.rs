@@ -180,3 +180,90 @@ fn only_trusted_certificates_may_watch_over_tls() {
     let mut watch = Watch::tls(&node1.address, tls).expect("a trusted client may watch");
     assert_eq!(first_snapshot(&mut watch).server_name, "node1");
 }
+
+/// The first Raft event for which `pick` says something, from a watch reading until `deadline`.
+fn raft_until<T>(
+    watch: &mut Watch,
+    what: &str,
+    deadline: Duration,
+    mut pick: impl FnMut(&corral_shared::api::RaftState) -> Option<T>,
+) -> T {
+    watch.wait_for(what, deadline, |e| match e {
+        WatchEvent::Raft(raft) | WatchEvent::Snapshot(ClusterSnapshot { raft, .. }) => pick(raft),
+        _ => None,
+    })
+}
+
+#[test]
+fn killing_the_leader_of_three_is_seen_in_raft_view_within_moments() {
+    let mut cluster = Cluster::form(3);
+    let mut watch = Watch::unix(&cluster[0].socket());
+    let snapshot = first_snapshot(&mut watch);
+    let leader = snapshot.raft.leader.clone().expect("a leader");
+    // Watch from a survivor: a member that is not the leader.
+    let survivor = ["node1", "node2", "node3"]
+        .into_iter()
+        .position(|n| n != leader)
+        .expect("a follower");
+    let mut watch = Watch::unix(&cluster[survivor].socket());
+    first_snapshot(&mut watch);
+    raft_until(&mut watch, "all three voters reachable", SOON, |r| {
+        (r.voters_reachable.len() == 3 && r.voters_reachable.values().all(|up| *up)).then_some(())
+    });
+
+    let leader_index = ["node1", "node2", "node3"]
+        .into_iter()
+        .position(|n| n == leader)
+        .expect("the leader is a member");
+    cluster[leader_index].kill();
+    // Raft's own view moves within about a second: an election, a leader that does not
+    // answer, or a new leader seeing the old one silent. A loaded machine gets some slack.
+    raft_until(
+        &mut watch,
+        "the watch to show the leader's loss",
+        Duration::from_secs(3),
+        |r| {
+            (r.leader.is_none()
+                || r.leader_unreachable
+                || r.voters_reachable.get(&leader) == Some(&false))
+            .then_some(())
+        },
+    );
+    // And it settles on a new leader that reports the old one down: degraded, not OK.
+    let settled = raft_until(&mut watch, "a new leader seeing the old one down", SOON, |r| {
+        (r.leader.as_ref().is_some_and(|l| *l != leader)
+            && r.voters_reachable.get(&leader) == Some(&false))
+        .then(|| r.clone())
+    });
+    assert_eq!(
+        settled.voters_reachable.values().filter(|up| **up).count(),
+        2,
+        "{settled:?}"
+    );
+}
+
+#[test]
+fn a_stand_by_sees_its_only_voter_go_silent() {
+    let mut cluster = Cluster::form(2);
+    let mut watch = Watch::unix(&cluster[1].socket());
+    let snapshot = first_snapshot(&mut watch);
+    assert_eq!(
+        (snapshot.raft.voters, snapshot.raft.leader.as_deref()),
+        (1, Some("node1")),
+        "{:?}",
+        snapshot.raft
+    );
+    raft_until(&mut watch, "node1 reachable as seen by node2", SOON, |r| {
+        (r.voters_reachable.get("node1") == Some(&true)).then_some(())
+    });
+
+    cluster[0].kill();
+    // A stand-by holds no election, so it still names node1 as the leader; but node1 does
+    // not answer, and the view says so.
+    raft_until(
+        &mut watch,
+        "node2 to report its leader unreachable",
+        Duration::from_secs(3),
+        |r| (r.leader_unreachable && r.voters_reachable.is_empty()).then_some(()),
+    );
+}

@@ -32,15 +32,24 @@ pub struct Network {
     tls: Arc<std::sync::RwLock<Option<Arc<ClientConfig>>>>,
     channels: Arc<std::sync::Mutex<HashMap<String, Channel>>>,
     learners: Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
+    /// When each peer last answered a Raft RPC: the leader's view of who is reachable.
+    answered: Arc<std::sync::Mutex<HashMap<NodeId, std::time::Instant>>>,
 }
 
 impl Network {
+    /// When `id` last answered a Raft RPC from this member (only a leader sends them often).
+    pub fn last_answer(&self, id: NodeId) -> Option<std::time::Instant> {
+        let answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        answered.get(&id).copied()
+    }
+
     /// A network whose TLS settings are filled in once the member is clustered.
     pub fn new() -> Self {
         Self {
             tls: Arc::new(std::sync::RwLock::new(None)),
             channels: Arc::new(std::sync::Mutex::new(HashMap::new())),
             learners: Arc::new(std::sync::RwLock::new(BTreeSet::new())),
+            answered: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
 
@@ -177,6 +186,11 @@ impl PeerConnection {
                     failed(why)
                 }
             })?;
+        self.network
+            .answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.target, std::time::Instant::now());
         let result: Result<Resp, E> = serde_json::from_slice(&reply.into_inner().json)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e)))

@@ -12,7 +12,7 @@ pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, Mem
 pub use envelope::{Envelope, ResponseType, etag_of};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
 pub use server::{Server, ServerEnvironment, ServerPut, ServerUntrusted};
-pub use watch::{ClusterSnapshot, RaftState, WatchEvent};
+pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};
 
 /// The API extensions Corral implements, in LXD's order; `GET /1.0` lists them.
 pub const API_EXTENSIONS: &[&str] = &[

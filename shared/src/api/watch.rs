@@ -40,6 +40,34 @@ pub struct RaftState {
     pub voters: usize,
     /// Voters that must be up for writes to succeed (a majority).
     pub quorum: usize,
+    /// This member's part in Raft.
+    #[serde(default)]
+    pub role: RaftRole,
+    /// Each voter by name, and whether the leader heard from it within the last second.
+    /// Empty when no leader could be asked: see `leader_unreachable` and `role`.
+    #[serde(default)]
+    pub voters_reachable: BTreeMap<String, bool>,
+    /// A leader is known but did not answer this member: its view is unknown, and
+    /// it may well be down.
+    #[serde(default)]
+    pub leader_unreachable: bool,
+}
+
+/// A member's part in Raft, as openraft reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaftRole {
+    /// Not reported (a daemon older than this field).
+    #[default]
+    Unknown,
+    /// Leads: it replicates to the others.
+    Leader,
+    /// A voter following a leader.
+    Follower,
+    /// A voter asking for votes: an election is in progress.
+    Candidate,
+    /// A non-voter (stand-by or spare) following the leader.
+    Learner,
 }
 
 /// One message of the stream.

@@ -3,12 +3,14 @@
 //! Every replicated write (heartbeats and configuration included) moves this member's Raft
 //! metrics, so their change is the signal to look again; a tick covers what moves without a
 //! write (local operations, members turning offline as time passes). Each look rebuilds the
-//! snapshot and sends its difference from the previous one.
+//! snapshot and sends its difference from the previous one. Raft's own view (leader,
+//! election, which voters answer the leader) is looked at more often, alone, since it is
+//! cheap and is what an operator needs first when a member goes down.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_proto::v1::{WatchMessage, WatchRequest};
+use corral_proto::v1::{VotersReply, VotersRequest, WatchMessage, WatchRequest};
 use corral_shared::api::{ClusterSnapshot, WatchEvent};
 use openraft::{BasicNode, RaftMetrics};
 use tokio::sync::{mpsc, watch};
@@ -26,6 +28,8 @@ use crate::raft::NodeId;
 const BUFFER: usize = 64;
 /// How often to look even without a write.
 const TICK: Duration = Duration::from_secs(1);
+/// How often to look at Raft's view alone: a voter going silent moves no metric.
+const RAFT_TICK: Duration = Duration::from_millis(250);
 /// Quiet time after a change before looking, so a burst of writes yields one diff.
 const SETTLE: Duration = Duration::from_millis(50);
 /// The longest a steady stream of writes may hold a look back.
@@ -87,15 +91,24 @@ impl corral_proto::v1::operator_server::Operator for OperatorService {
         authorize(&self.node, &req).await?;
         // Subscribe before the first snapshot, so a change made while it is read is seen.
         let signal = Signal::new(&self.node);
-        let first = events::snapshot(&self.node)
+        let (first, names) = events::look(&self.node)
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
         let (tx, rx) = mpsc::channel(BUFFER);
         tx.send(Ok(message(&WatchEvent::Snapshot(first.clone()))?))
             .await
             .map_err(|_| Status::cancelled("the client went away"))?;
-        tokio::spawn(follow(self.node.clone(), signal, first, tx));
+        tokio::spawn(follow(self.node.clone(), signal, (first, names), tx));
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn voters(&self, req: Request<VotersRequest>) -> Result<Response<VotersReply>, Status> {
+        authorize(&self.node, &req).await?;
+        let metrics = self.node.raft().metrics().borrow().clone();
+        let view = events::voters::local_view(&self.node, &metrics);
+        let json = serde_json::to_vec(&view)
+            .map_err(|e| Status::internal(format!("cannot encode the voters' view: {e}")))?;
+        Ok(Response::new(VotersReply { json }))
     }
 }
 
@@ -103,22 +116,38 @@ impl corral_proto::v1::operator_server::Operator for OperatorService {
 async fn follow(
     node: Arc<Node>,
     mut signal: Signal,
-    mut prev: ClusterSnapshot,
+    (mut prev, mut names): (ClusterSnapshot, events::Names),
     tx: mpsc::Sender<Result<WatchMessage, Status>>,
 ) {
     let shutdown = node.shutdown_requested();
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut raft_tick = tokio::time::interval(RAFT_TICK);
+    raft_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = &mut shutdown => return,
             () = tx.closed() => return,
             () = signal.changed(&node) => signal.settle(&node).await,
             _ = tick.tick() => {}
+            _ = raft_tick.tick() => {
+                let raft = events::raft_view(&node, &names).await;
+                if raft != prev.raft {
+                    prev.raft = raft.clone();
+                    let Ok(m) = message(&WatchEvent::Raft(raft)) else { return };
+                    if tx.send(Ok(m)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
         }
-        let next = match events::snapshot(&node).await {
-            Ok(next) => next,
+        let next = match events::look(&node).await {
+            Ok((next, now_named)) => {
+                names = now_named;
+                next
+            }
             Err(e) => {
                 // Transient (a joiner catching up, a busy database): the next look retries,
                 // and its diff covers whatever this one missed.
