@@ -115,3 +115,107 @@ fn the_dump_is_only_served_on_the_local_socket() {
     assert_eq!(reply.status, 403, "{}", reply.body);
     assert!(!reply.body.contains("core.https_address"), "{}", reply.body);
 }
+
+/// Everything `init` may change: the dump, the replicated rows a preseed writes (with the
+/// ids AUTOINCREMENT hands out), this member's row, its local config and Raft's record.
+fn state(m: &Member) -> String {
+    let mut out = dump(m);
+    for table in [
+        "config",
+        "storage_pools",
+        "storage_pools_config",
+        "networks",
+        "networks_config",
+        "profiles",
+        "profiles_config",
+        "profiles_devices",
+        "profiles_devices_config",
+        "sqlite_sequence",
+        "certificates",
+    ] {
+        let query = format!("SELECT * FROM {table} ORDER BY 1, 2");
+        out.push_str(m.corrald(&["sql", "global", &query], None).ok());
+    }
+    let nodes = "SELECT id, name, address, db_role FROM nodes ORDER BY id";
+    out.push_str(m.corrald(&["sql", "global", nodes], None).ok());
+    for query in [
+        "SELECT * FROM config ORDER BY key",
+        "SELECT * FROM raft_nodes",
+    ] {
+        out.push_str(m.corrald(&["sql", "local", query], None).ok());
+    }
+    out
+}
+
+#[test]
+fn an_address_in_use_is_refused_before_anything_changes() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let fresh = Member::start("fresh");
+    let before = state(&fresh);
+    // node1 already listens on its address: the bootstrap and the standalone example given
+    // that address must be refused, and leave the server as it was.
+    let bootstrap = fresh
+        .bootstrap_preseed()
+        .replace(&fresh.address, &node1.address);
+    let standalone = std::fs::read_to_string(asset("preseed/standalone.yaml"))
+        .expect("the standalone example")
+        .replace("127.0.0.1:8443", &node1.address);
+    for preseed in [&bootstrap, &standalone] {
+        let err = fresh.init(preseed).failed().to_owned();
+        assert!(err.contains("cannot listen on"), "{err}");
+        assert!(err.contains(&node1.address), "{err}");
+        assert!(err.contains("Nothing was changed."), "{err}");
+        assert_eq!(state(&fresh), before, "after: {preseed}");
+    }
+    // Nothing left behind: the right address now works, and the cluster has one member.
+    fresh.bootstrap();
+    assert_eq!(fresh.members().len(), 1);
+    // A clustered member already listening on its own address may name it again.
+    let again = format!("config:\n  core.https_address: {}\n", fresh.address);
+    fresh.init(&again).ok();
+}
+
+#[test]
+fn a_failure_after_the_commit_is_undone() {
+    let fresh = Member::start("fresh");
+    let before = state(&fresh);
+    // The cluster certificate cannot be saved where a directory stands: this fails after
+    // the rows were committed and the local config written, so they must be put back.
+    let blocker = fresh.dir().join("cluster.crt");
+    std::fs::create_dir(&blocker).expect("a directory in the way");
+    let err = fresh.init(&fresh.bootstrap_preseed()).failed().to_owned();
+    assert!(err.contains("cannot save the cluster certificate"), "{err}");
+    assert!(err.contains("Nothing was changed."), "{err}");
+    assert_eq!(state(&fresh), before);
+    assert!(
+        std::net::TcpStream::connect(&fresh.address).is_err(),
+        "nothing listens on {}",
+        fresh.address
+    );
+    std::fs::remove_dir(&blocker).expect("remove the directory");
+    fresh.bootstrap();
+    assert_eq!(fresh.members().len(), 1);
+}
+
+#[test]
+fn a_join_whose_address_is_in_use_is_refused_before_asking_the_cluster() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let joiner = Member::start("node2");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let taken = taken.local_addr().expect("bound").to_string();
+    let before = state(&joiner);
+    let token = node1.token_for("node2");
+    let preseed = joiner
+        .token_preseed(&node1, &token)
+        .replace(&joiner.address, &taken);
+    let err = joiner.init(&preseed).failed().to_owned();
+    assert!(err.contains("cannot listen on"), "{err}");
+    assert!(err.contains("Nothing was changed."), "{err}");
+    assert_eq!(state(&joiner), before);
+    assert_eq!(node1.members().len(), 1);
+    // The token was not used up: the same join with a free address succeeds.
+    joiner.init(&joiner.token_preseed(&node1, &token)).ok();
+    assert_eq!(node1.members().len(), 2);
+}

@@ -235,7 +235,8 @@ pub async fn preseed_for_cluster(node: &Node, cluster: ClusterPreseed) -> Result
 }
 
 /// Validates and applies a preseed on this member (bootstrapping or joining a cluster, or
-/// configuring a standalone server); nothing changes if any part is refused.
+/// configuring a standalone server); nothing changes if any part is refused, and a step
+/// that fails after the commit is undone, so a refusal always leaves the server as it was.
 pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
     if let Err(violations) = preseed.validate() {
         let lines: Vec<String> = violations.iter().map(|v| v.message()).collect();
@@ -244,7 +245,13 @@ pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
     if preseed.is_join() {
         return super::join::join(node, preseed).await;
     }
-    let plan = plan(preseed, &existing(node).await?, node.id())?;
+    let existing = existing(node).await?;
+    let plan = plan(preseed, &existing, node.id())?;
+    let served = node.listening_addresses().await;
+    let after = local_after(&existing.config, &plan.local);
+    for address in to_bind(&after, &served) {
+        check_bindable(&address).await?;
+    }
     // Made before the commit so that a failure to make it changes nothing.
     let identity = match &plan.cluster {
         Some((name, address)) => Some(
@@ -256,16 +263,36 @@ pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         ),
         None => None,
     };
+    let before = snapshot(node).await?;
+    let raft_address = own_raft_address(node);
     if !plan.batch.is_empty() {
         node.propose(plan.batch).await?;
     }
-    if !plan.local.is_empty() {
-        node.local.set_config(&plan.local)?;
+    let plan_bootstraps = plan.cluster.is_some();
+    let result = adopt(node, &plan.local, identity, plan.cluster).await;
+    if let Err(e) = result {
+        let undo = local_changes(&after, &existing.config);
+        let drop_identity = plan_bootstraps && !existing.clustered;
+        restore(node, before, &undo, raft_address, drop_identity).await;
+        return Err(e);
     }
-    if let (Some(identity), Some((name, address))) = (identity, plan.cluster) {
+    Ok(())
+}
+
+/// The steps after the commit: local config, cluster certificate, Raft address, listeners.
+async fn adopt(
+    node: &Arc<Node>,
+    local: &BTreeMap<String, String>,
+    identity: Option<Identity>,
+    cluster: Option<(String, String)>,
+) -> Result<()> {
+    if !local.is_empty() {
+        node.local.set_config(local)?;
+    }
+    if let (Some(identity), Some((name, address))) = (identity, cluster) {
         identity
             .save(node.dirs.root(), "cluster")
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(format!("cannot save the cluster certificate: {e}")))?;
         node.set_cluster_identity(identity)?;
         // Raft's own record of where this member is, used by members forwarding to it.
         let nodes = BTreeMap::from([(node.id(), BasicNode::new(address))]);
@@ -278,6 +305,182 @@ pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         node.operations.set_location(&name);
     }
     node.reconcile_listeners().await
+}
+
+/// The member-local config once `changes` ("" removes) are made to `config`.
+fn local_after(
+    config: &BTreeMap<String, String>,
+    changes: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut after = config.clone();
+    for (k, v) in changes {
+        if v.is_empty() {
+            after.remove(k);
+        } else {
+            after.insert(k.clone(), v.clone());
+        }
+    }
+    after
+}
+
+/// The addresses `config` asks the listeners for that are not served yet (the running
+/// daemon may already listen on the address a preseed names; that one is fine).
+pub fn to_bind(config: &BTreeMap<String, String>, served: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in ["core.https_address", "cluster.https_address"] {
+        let Some(address) = config.get(key).filter(|a| !a.is_empty()) else {
+            continue;
+        };
+        let address =
+            corral_shared::config::canonical_address(address).unwrap_or_else(|_| address.clone());
+        if !served.contains(&address) && !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    out
+}
+
+/// Refuses an address this machine cannot listen on, before anything is changed.
+pub async fn check_bindable(address: &str) -> Result<()> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            drop(listener);
+            Ok(())
+        }
+        Err(e) => Err(bad(format!(
+            "cannot listen on {address}: {e}; choose an address of this machine that is free (core.https_address or server_address)"
+        ))),
+    }
+}
+
+/// Tables a preseed writes, children after their parents.
+const TABLES: &[&str] = &[
+    "config",
+    "storage_pools",
+    "storage_pools_config",
+    "networks",
+    "networks_config",
+    "profiles",
+    "profiles_config",
+    "profiles_devices",
+    "profiles_devices_config",
+];
+
+/// The rows a preseed may change, as statements that put them back.
+async fn snapshot(node: &Node) -> Result<Batch> {
+    let member = node.id() as i64;
+    let batch = node
+        .global
+        .read(move |c| {
+            let mut batch = Batch::new();
+            for table in TABLES.iter().rev() {
+                batch.push(format!("DELETE FROM {table}"), vec![]);
+            }
+            for table in TABLES {
+                copy_rows(c, &mut batch, table, &format!("SELECT * FROM {table}"))?;
+            }
+            let (name, address): (String, String) = c.query_row(
+                "SELECT name, address FROM nodes WHERE id = ?",
+                [member],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            batch.push(
+                "UPDATE nodes SET name = ?, address = ? WHERE id = ?",
+                vec![name.into(), address.into(), member.into()],
+            );
+            // Ids handed out by AUTOINCREMENT are part of the state too.
+            batch.push("DELETE FROM sqlite_sequence", vec![]);
+            copy_rows(
+                c,
+                &mut batch,
+                "sqlite_sequence",
+                "SELECT * FROM sqlite_sequence",
+            )?;
+            Ok(batch)
+        })
+        .await?;
+    Ok(batch)
+}
+
+/// Appends an INSERT per row `query` returns into `table`.
+fn copy_rows(
+    c: &rusqlite::Connection,
+    batch: &mut Batch,
+    table: &str,
+    query: &str,
+) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare(query)?;
+    let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({marks})",
+        columns.join(", ")
+    );
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let mut params = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            params.push(match row.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => SqlValue::Null,
+                rusqlite::types::ValueRef::Integer(v) => SqlValue::Integer(v),
+                rusqlite::types::ValueRef::Real(v) => SqlValue::Real(v),
+                rusqlite::types::ValueRef::Text(t) => {
+                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                rusqlite::types::ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+            });
+        }
+        batch.push(sql.clone(), params);
+    }
+    Ok(())
+}
+
+/// Where Raft records this member to be, before a bootstrap changes it.
+fn own_raft_address(node: &Node) -> Option<String> {
+    let id = node.id();
+    let metrics = node.raft().metrics().borrow().clone();
+    metrics
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .map(|n| n.addr.clone())
+}
+
+/// Puts back what a failed apply changed: the replicated rows, the local config, the
+/// cluster certificate, Raft's record of this member and the listeners. Best effort: each
+/// step is tried even if one before it failed, and failures are logged.
+async fn restore(
+    node: &Arc<Node>,
+    rows: Batch,
+    local: &BTreeMap<String, String>,
+    raft_address: Option<String>,
+    drop_identity: bool,
+) {
+    if drop_identity {
+        let _ = std::fs::remove_file(node.dirs.root().join("cluster.crt"));
+        let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
+        node.clear_cluster_identity();
+    }
+    if let Some(address) = raft_address.filter(|a| Some(a) != own_raft_address(node).as_ref()) {
+        let nodes = BTreeMap::from([(node.id(), BasicNode::new(address))]);
+        if let Err(e) = node
+            .change_membership(ChangeMembers::SetNodes(nodes), false, "undo a failed init")
+            .await
+        {
+            tracing::error!("undoing a failed init: Raft address: {e}");
+        }
+    }
+    if let Err(e) = node.propose(rows).await {
+        tracing::error!("undoing a failed init: database rows: {e}");
+    }
+    if !local.is_empty()
+        && let Err(e) = node.local.set_config(local)
+    {
+        tracing::error!("undoing a failed init: local config: {e}");
+    }
+    if let Err(e) = node.reconcile_listeners().await {
+        tracing::error!("undoing a failed init: listeners: {e}");
+    }
 }
 
 fn host_of(address: &str) -> String {
@@ -376,6 +579,58 @@ mod tests {
                 .iter()
                 .any(|s| s.sql.starts_with("UPDATE nodes"))
         );
+    }
+
+    #[test]
+    fn only_addresses_not_served_yet_need_binding() {
+        let config = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let served = vec!["127.0.0.1:8443".to_owned()];
+        let cases: Vec<(&str, BTreeMap<String, String>, Vec<&str>)> = vec![
+            ("nothing asked", config(&[]), vec![]),
+            (
+                "already served",
+                config(&[("core.https_address", "127.0.0.1:8443")]),
+                vec![],
+            ),
+            (
+                "served, spelled without the port",
+                config(&[("core.https_address", "127.0.0.1")]),
+                vec![],
+            ),
+            (
+                "a new one",
+                config(&[("core.https_address", "127.0.0.2:8443")]),
+                vec!["127.0.0.2:8443"],
+            ),
+            (
+                "both keys, same address",
+                config(&[
+                    ("core.https_address", "127.0.0.2:8443"),
+                    ("cluster.https_address", "127.0.0.2"),
+                ]),
+                vec!["127.0.0.2:8443"],
+            ),
+            (
+                "other keys are not addresses",
+                config(&[("user.x", "127.0.0.3:1")]),
+                vec![],
+            ),
+        ];
+        for (name, config, want) in cases {
+            assert_eq!(to_bind(&config, &served), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn local_after_applies_removals() {
+        let config = BTreeMap::from([("core.https_address".to_owned(), "a:1".to_owned())]);
+        let changes = BTreeMap::from([("core.https_address".to_owned(), String::new())]);
+        assert!(local_after(&config, &changes).is_empty());
     }
 
     #[test]

@@ -155,6 +155,11 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         .ok_or_else(|| Error::BadRequest("the preseed has no cluster section".into()))?;
     let local_before = server_config::current(node).await?;
     let t = target(c, &local_before)?;
+    // Checked before anyone is asked: a join that could not listen would be undone anyway.
+    let served = node.listening_addresses().await;
+    if !served.contains(&t.address) {
+        super::bootstrap::check_bindable(&t.address).await?;
+    }
     let contact = get_trusted(node, &t).await?;
 
     let (schema, api_extensions) = super::versions::own();
@@ -177,7 +182,8 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         .map_err(|e| Error::Internal(format!("malformed accept reply: {e}")))?;
 
     if let Err(e) = become_member(node, &t, &reply, &contact).await {
-        rollback(node, &t, &contact).await;
+        let address = local_before.get("core.https_address").cloned();
+        rollback(node, &t, &contact, address.unwrap_or_default()).await;
         return Err(e);
     }
     node.operations.set_location(&t.name);
@@ -243,8 +249,8 @@ async fn wait_until_replica(node: &Node) -> Result<()> {
 }
 
 /// Undoes a half-made join: the cluster forgets the member, and this server goes back to
-/// being a standalone server.
-async fn rollback(node: &Arc<Node>, t: &Target, contact: &str) {
+/// being a standalone server listening where it did (`address`, "" for nowhere).
+async fn rollback(node: &Arc<Node>, t: &Target, contact: &str, address: String) {
     if let Some(identity) = node.cluster_identity()
         && let Ok(tls) = crate::tls::pinned_client_config(&identity, identity.fingerprint())
     {
@@ -257,6 +263,8 @@ async fn rollback(node: &Arc<Node>, t: &Target, contact: &str) {
     let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
     node.clear_cluster_identity();
     let _ = node.reset_database(1, true).await;
+    let local = BTreeMap::from([("core.https_address".to_owned(), address)]);
+    let _ = node.local.set_config(&local);
     let _ = node.reconcile_listeners().await;
 }
 
