@@ -9,7 +9,7 @@ use corral_shared::config::{ConfigError, apply_changes};
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
-use crate::node::Node;
+use crate::node::{Node, Read};
 
 /// Keys that belong to one member, not to the cluster (as in LXD).
 pub const LOCAL_KEYS: &[&str] = &["core.https_address", "cluster.https_address"];
@@ -37,6 +37,35 @@ pub async fn current(node: &Node) -> Result<BTreeMap<String, String>> {
             .filter(|(k, _)| is_local(k)),
     );
     Ok(config)
+}
+
+/// What `GET /1.0` shows of the replicated state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    /// The whole configuration, as [`current`] has it.
+    pub config: BTreeMap<String, String>,
+    /// This member's name, once its row is replicated.
+    pub member_name: Option<String>,
+}
+
+/// The configuration and this member's name as of now: a linearizable read, or this
+/// member's copy marked stale when no leader can confirm it.
+pub async fn shown_current(node: &Node) -> Result<Read<Shown>> {
+    let id = node.id();
+    let read = node
+        .read_current(move |c| {
+            let name = queries::member_by_id(c, id)?.map(|r| r.name);
+            Ok((queries::config(c)?, name))
+        })
+        .await?;
+    let local = node.local.config()?;
+    Ok(read.map(|(mut config, member_name)| {
+        config.extend(local.into_iter().filter(|(k, _)| is_local(k)));
+        Shown {
+            config,
+            member_name,
+        }
+    }))
 }
 
 /// The statements that turn the cluster-wide `old` config into `new`.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use corral_shared::api::{ClusterMember, MemberStatus, Role};
+use corral_shared::api::{Cluster, ClusterMember, MemberStatus, Role};
 use openraft::{BasicNode, Membership};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -12,7 +12,7 @@ use crate::db::batch::Batch;
 use crate::db::global::{queries, queries::MemberRow};
 use crate::db::local::RaftNode;
 use crate::error::{Error, Result};
-use crate::node::Node;
+use crate::node::{Node, Read};
 use crate::raft::NodeId;
 
 /// The name a server that is not clustered has in its own database (as in LXD).
@@ -198,23 +198,52 @@ fn find(all: Vec<ClusterMember>, name: &str) -> Result<ClusterMember> {
         .ok_or_else(|| Error::NotFound("Cluster member not found".into()))
 }
 
-/// How long a listing waits for this replica to be confirmed current.
-const CURRENT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Every member as of now (a linearizable read, as LXD's go through its leader). When that
-/// cannot be confirmed within a second (quorum lost, say), the replica is listed as it is:
-/// in that state its heartbeat ages are what tell an operator who is gone.
-pub async fn list_current(node: &Node) -> Result<Vec<ClusterMember>> {
+/// cannot be confirmed (quorum lost, say), the replica is listed as it is, marked stale: in
+/// that state its heartbeat ages are what tell an operator who is gone.
+pub async fn list_current(node: &Node) -> Result<Read<Vec<ClusterMember>>> {
     if !node.is_clustered() {
         return Err(not_clustered());
     }
-    let (rows, config) = node.read_recent(CURRENT_WAIT, rows_and_config).await?;
-    Ok(assemble(node, &rows, &config))
+    let read = node.read_current(rows_and_config).await?;
+    Ok(read.map(|(rows, config)| assemble(node, &rows, &config)))
 }
 
-/// One member by name, as [`list_current`] reads.
-pub async fn get_current(node: &Node, name: &str) -> Result<ClusterMember> {
-    find(list_current(node).await?, name)
+/// One member by name, as [`list_current`] reads (LXD's error when there is none).
+pub async fn get_current(node: &Node, name: &str) -> Result<Read<Result<ClusterMember>>> {
+    Ok(list_current(node).await?.map(|all| find(all, name)))
+}
+
+/// What `GET /1.0/cluster` shows, as of now: this member's name and the keys a joiner
+/// must answer for the cluster's storage pools and networks.
+pub async fn cluster_current(node: &Node) -> Result<Read<Result<Cluster>>> {
+    let clustered = node.is_clustered();
+    let id = node.id();
+    let read = node
+        .read_current(move |c| {
+            let me = queries::member_by_id(c, id)?;
+            Ok((me, queries::storage_pools(c)?, queries::networks(c)?))
+        })
+        .await?;
+    Ok(read.map(|(me, pools, networks)| {
+        if !clustered {
+            return Ok(Cluster {
+                server_name: String::new(),
+                enabled: false,
+                member_config: Vec::new(),
+            });
+        }
+        let me = me.ok_or_else(|| no_row(id))?;
+        Ok(Cluster {
+            server_name: me.name,
+            enabled: true,
+            member_config: super::member_config::required(&pools, &networks),
+        })
+    }))
+}
+
+fn no_row(id: NodeId) -> Error {
+    Error::Internal(format!("member {id} has no row in the database yet"))
 }
 
 /// This member's name ("none" until it is clustered).

@@ -143,6 +143,19 @@ pub async fn list(node: &Node) -> Result<Vec<Operation>> {
         .collect())
 }
 
+/// Every token, as operations, as of now: a linearizable read, or this member's copy
+/// marked stale when no leader can confirm it.
+pub async fn list_current(node: &Node) -> Result<crate::node::Read<Vec<Operation>>> {
+    let read = node
+        .read_current(|c| Ok((queries::tokens(c)?, queries::members(c)?)))
+        .await?;
+    Ok(read.map(|(rows, members)| {
+        rows.iter()
+            .map(|r| as_operation(r, &location_of(&members, r.node_id)))
+            .collect()
+    }))
+}
+
 /// Deletes the token shown as operation `uuid`; false if there is none.
 pub async fn revoke(node: &Node, uuid: &str) -> Result<bool> {
     let mut batch = Batch::new();

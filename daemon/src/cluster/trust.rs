@@ -10,7 +10,7 @@ use crate::api::Peer;
 use crate::db::batch::Batch;
 use crate::db::global::queries::{self, CertificateRow};
 use crate::error::{Error, Result};
-use crate::node::Node;
+use crate::node::{Node, Read};
 
 /// LXD's type number for client certificates.
 pub const CLIENT: i64 = 1;
@@ -67,9 +67,15 @@ pub fn der_of(text: &str) -> Result<Vec<u8>> {
         .map_err(|at| bad(&format!("bad base64 at byte {at}")))
 }
 
-/// Adds a certificate. Untrusted callers must present a join token (which is burned) or
-/// the trust password; anything else is refused with LXD's "not authorized".
-pub async fn add(node: &Node, post: &CertificatesPost, peer: &Peer, trusted: bool) -> Result<()> {
+/// Adds a certificate and returns its fingerprint. Untrusted callers must present a join
+/// token (which is burned) or the trust password; anything else is refused with LXD's
+/// "not authorized".
+pub async fn add(
+    node: &Node,
+    post: &CertificatesPost,
+    peer: &Peer,
+    trusted: bool,
+) -> Result<String> {
     let der = if post.certificate.is_empty() {
         peer.certificate.as_deref().cloned().ok_or_else(|| {
             Error::BadRequest(
@@ -113,34 +119,36 @@ pub async fn add(node: &Node, post: &CertificatesPost, peer: &Peer, trusted: boo
     batch.push(
         "INSERT INTO certificates (fingerprint, type, name, certificate) VALUES (?, ?, ?, ?)
          ON CONFLICT (fingerprint) DO UPDATE SET type = max(type, excluded.type), name = excluded.name",
-        vec![fingerprint.into(), kind.into(), name.into(), pem_of(&der).into()],
+        vec![(&fingerprint).into(), kind.into(), name.into(), pem_of(&der).into()],
     );
-    node.propose(batch).await.map(|_| ())
+    node.propose(batch).await?;
+    Ok(fingerprint)
 }
 
-/// Every trusted certificate.
-pub async fn list(node: &Node) -> Result<Vec<Certificate>> {
-    Ok(node
-        .global
-        .read(queries::certificates)
-        .await?
-        .iter()
-        .map(view)
-        .collect())
+/// Every trusted certificate as of now: a linearizable read, or this member's copy marked
+/// stale when no leader can confirm it.
+pub async fn list_current(node: &Node) -> Result<Read<Vec<Certificate>>> {
+    let read = node.read_current(queries::certificates).await?;
+    Ok(read.map(|rows| rows.iter().map(view).collect()))
 }
 
-/// One certificate by fingerprint.
-pub async fn get(node: &Node, fingerprint: &str) -> Result<Certificate> {
-    list(node)
-        .await?
-        .into_iter()
+/// One certificate by fingerprint, as [`list_current`] reads (LXD's error when there is none).
+pub async fn get_current(node: &Node, fingerprint: &str) -> Result<Read<Result<Certificate>>> {
+    Ok(list_current(node).await?.map(|all| find(all, fingerprint)))
+}
+
+fn find(all: Vec<Certificate>, fingerprint: &str) -> Result<Certificate> {
+    all.into_iter()
         .find(|c| c.fingerprint == fingerprint)
         .ok_or_else(|| Error::NotFound("Certificate not found".into()))
 }
 
 /// Removes a client certificate; members' server certificates are refused.
 pub async fn delete(node: &Node, fingerprint: &str) -> Result<()> {
-    let cert = get(node, fingerprint).await?;
+    // A certificate added through another member a moment ago must be found here.
+    node.read_barrier().await?;
+    let rows = node.global.read(queries::certificates).await?;
+    let cert = find(rows.iter().map(view).collect(), fingerprint)?;
     if cert.kind == "server" {
         return Err(Error::BadRequest(format!(
             "the certificate of member {:?} is a server certificate and cannot be removed here; remove the member with 'corral cluster remove {}'",

@@ -21,8 +21,19 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Why this member refuses public requests right now, if it does.
+    /// Why this member refuses public requests right now, if it does. A refusal is checked
+    /// again on a replica confirmed current: the upgrade of the last older member may have
+    /// been acknowledged a moment ago, and this member must not refuse after that.
     pub async fn refusal(&self, node: &Node) -> Option<String> {
+        self.refusal_at_replica(node).await?;
+        if let Err(e) = node.read_barrier_within(crate::node::CONFIRM_WAIT).await {
+            tracing::debug!("judging the upgrade state on this replica as it is: {e}");
+        }
+        self.refusal_at_replica(node).await
+    }
+
+    /// [`Gate::refusal`] as this member's replica has it.
+    async fn refusal_at_replica(&self, node: &Node) -> Option<String> {
         // Read the position first: a read that sees more is only recomputed sooner.
         let key = (node.id(), node.applied_index());
         if let Some((id, applied, answer)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner())

@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 pub use dirs::DataDir;
 pub use propose::WRITE_TIMEOUT;
+pub use read::{CONFIRM_WAIT, Read};
 pub use start::{Started, hostname, start};
 use tokio::sync::watch;
 
@@ -64,6 +65,8 @@ pub struct Node {
     raft_generation: watch::Sender<u64>,
     /// Leadership confirmed by a quorum recently enough to read without another round.
     lease: std::sync::Mutex<Option<lease::Lease>>,
+    /// When the replica was last confirmed current (what a stale answer is "as of").
+    confirmed: read::Confirmed,
     /// How it reaches other members.
     pub network: Network,
     /// Its background operations.
@@ -109,6 +112,7 @@ impl Node {
         *self.raft.write().unwrap_or_else(|p| p.into_inner()) = handle;
         self.raft_generation.send_modify(|g| *g += 1);
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.confirmed.clear();
         self.id.store(id, Ordering::Release);
     }
 

@@ -1,19 +1,79 @@
-//! The read barrier: before deciding on something (is this certificate trusted, does this
+//! Current reads. Before deciding on something (is this certificate trusted, does this
 //! token exist, what is the config being changed), a member makes sure its replica holds
-//! everything the leader had committed when the decision was asked for.
+//! everything the leader had committed when the decision was asked for (the read barrier).
+//! Every API read of replicated state does the same ([`Node::read_current`]); when no leader
+//! can confirm the replica in time (quorum lost), the answer comes from the replica as it is
+//! and carries a [`Stale`] mark saying whose copy it is, how far it goes and since when.
 
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
 use corral_proto::v1::ReadIndexRequest;
 use corral_proto::v1::leader_client::LeaderClient;
+use corral_shared::client::Stale;
 
 use super::Node;
 use super::lease::Lease;
+use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::raft::state_machine::read_applied;
 
 /// How long a decision may wait for the replica to catch up.
 const READ_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long an API read waits for a leader to confirm this replica current before it
+/// answers from the replica as it is, marked stale. An election (about 0.35 s) fits in it.
+pub const CONFIRM_WAIT: Duration = Duration::from_secs(1);
+
+/// A value read from this member's replica, and whether a leader confirmed it current.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read<T> {
+    /// What was read.
+    pub value: T,
+    /// Set when no leader confirmed the replica in time: then `value` is this member's
+    /// copy as it was, and the answer must say so.
+    pub stale: Option<Stale>,
+}
+
+impl<T> Read<T> {
+    /// A value read from a replica confirmed current.
+    pub fn current(value: T) -> Self {
+        Read { value, stale: None }
+    }
+
+    /// The same read, its value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Read<U> {
+        Read {
+            value: f(self.value),
+            stale: self.stale,
+        }
+    }
+}
+
+/// When this member's replica was last confirmed to hold every write acknowledged before
+/// then: the moment a read that a leader confirmed began.
+#[derive(Debug, Default)]
+pub(super) struct Confirmed(Mutex<Option<SystemTime>>);
+
+impl Confirmed {
+    /// Records a confirmation of a read that began at `at` (an older one changes nothing).
+    fn note(&self, at: SystemTime) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|l| l < at) {
+            *last = Some(at);
+        }
+    }
+
+    /// The last confirmation, if there was one.
+    fn last(&self) -> Option<SystemTime> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets confirmations (the replica was replaced).
+    pub(super) fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
 
 impl Node {
     /// On the leader: the index reads must see. Within a lease no round is needed: every
@@ -67,17 +127,31 @@ impl Node {
         if !self.is_clustered() {
             return Ok(());
         }
+        let started = SystemTime::now();
         let deadline = tokio::time::Instant::now() + limit;
         let index = self.confirmed_index(deadline).await?;
-        self.applied_up_to(index, deadline + limit).await
+        self.applied_up_to(index, deadline + limit).await?;
+        self.confirmed.note(started);
+        Ok(())
+    }
+
+    /// Runs `query` on the replica, answering as [`Node::read_recent`] does within
+    /// [`CONFIRM_WAIT`]: what every API read of replicated state uses.
+    pub async fn read_current<T, F>(&self, query: F) -> Result<Read<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
+    {
+        self.read_recent(CONFIRM_WAIT, query).await
     }
 
     /// Runs `query` on the replica so that it reflects every write acknowledged before the
-    /// call (a linearizable read) when a leader confirms its read index within `limit`, and
-    /// on the replica as it is otherwise (logged). Away from the leader the query runs while
-    /// the leader is asked: the replica nearly always holds that index already, so the
-    /// answer costs one round trip rather than a round trip and then the query.
-    pub async fn read_recent<T, F>(&self, limit: Duration, query: F) -> Result<T>
+    /// call (a linearizable read) when a leader confirms its read index within `limit`;
+    /// otherwise on the replica as it is, with a [`Stale`] mark. Away from the leader the
+    /// query runs while the leader is asked: the replica nearly always holds that index
+    /// already, so the answer costs one round trip rather than a round trip and then the
+    /// query.
+    pub async fn read_recent<T, F>(&self, limit: Duration, query: F) -> Result<Read<T>>
     where
         T: Send + 'static,
         F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
@@ -88,28 +162,69 @@ impl Node {
                 Ok((seen, q(c)?))
             })
         };
-        if !self.is_clustered() || self.is_leader() {
-            // Here the index is known without a round trip (within the lease).
-            if let Err(e) = self.read_barrier_within(limit).await {
-                tracing::debug!("reading this replica as it is: {e}");
-            }
-            return Ok(read(query).await?.1);
+        if !self.is_clustered() {
+            // A standalone server's replica is the only one: always current.
+            return Ok(Read::current(read(query).await?.1));
         }
+        if self.is_leader() {
+            // Here the index is known without a round trip (within the lease).
+            let behind = self.catch_up(limit).await.err();
+            let (seen, value) = read(query).await?;
+            return self.answer(value, seen, behind, None).await;
+        }
+        let started = SystemTime::now();
         let deadline = tokio::time::Instant::now() + limit;
         let (index, early) = tokio::join!(self.confirmed_index(deadline), read(query.clone()));
         let (seen, value) = early?;
         let index = match index {
-            Ok(index) if seen >= index => return Ok(value),
-            Ok(index) => index,
-            Err(e) => {
-                tracing::debug!("reading this replica as it is: {}", e.into_error());
-                return Ok(value);
+            Ok(index) if seen >= index => {
+                return self.answer(value, seen, None, Some(started)).await;
             }
+            Ok(index) => index,
+            Err(e) => return self.answer(value, seen, Some(e), None).await,
         };
-        if let Err(e) = self.applied_up_to(index, deadline + limit).await {
-            tracing::debug!("reading this replica as it is: {}", e.into_error());
-        }
-        Ok(read(query).await?.1)
+        let behind = self.applied_up_to(index, deadline + limit).await.err();
+        let (seen, value) = read(query).await?;
+        self.answer(value, seen, behind, Some(started)).await
+    }
+
+    /// The answer to a read of `value` from the replica at applied index `seen`: current
+    /// unless the replica could not be confirmed (`behind`), then marked stale. A read that
+    /// began at `started` and was confirmed here is recorded.
+    async fn answer<T>(
+        &self,
+        value: T,
+        seen: u64,
+        behind: Option<Behind>,
+        started: Option<SystemTime>,
+    ) -> Result<Read<T>> {
+        let why = match behind {
+            None => {
+                if let Some(at) = started {
+                    self.confirmed.note(at);
+                }
+                return Ok(Read::current(value));
+            }
+            Some(Behind::Stopped) => return Err(Behind::Stopped.into_error()),
+            Some(why) => why.into_error(),
+        };
+        tracing::debug!("answering from this replica as it is (log index {seen}): {why}");
+        let id = self.id();
+        let member = self
+            .global
+            .read(move |c| queries::member_by_id(c, id))
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(super::hostname, |r| r.name);
+        Ok(Read {
+            value,
+            stale: Some(Stale {
+                member,
+                applied_index: seen,
+                as_of: self.confirmed.last().map(time::OffsetDateTime::from),
+            }),
+        })
     }
 
     /// The leader's read index, retrying (until `deadline`) while no leader answers.
@@ -118,16 +233,19 @@ impl Node {
         deadline: tokio::time::Instant,
     ) -> std::result::Result<u64, Behind> {
         loop {
-            match self.read_index().await {
-                Ok(index) => return Ok(index),
-                Err(_) if tokio::time::Instant::now() < deadline => {
+            // The leader's own confirmation may wait long for a quorum; the deadline bounds it.
+            let asked = tokio::time::timeout_at(deadline, self.read_index()).await;
+            match asked {
+                Ok(Ok(index)) => return Ok(index),
+                Err(_) => return Err(Behind::NoReadIndex),
+                Ok(Err(_)) if tokio::time::Instant::now() < deadline => {
                     // The leader we knew may be gone: wait for Raft to learn more, then retry.
                     let mut metrics = self.raft().metrics();
                     let changed =
                         tokio::time::timeout(Duration::from_millis(200), metrics.changed());
                     let _ = tokio::time::timeout_at(deadline, changed).await;
                 }
-                Err(_) => return Err(Behind::NoReadIndex),
+                Ok(Err(_)) => return Err(Behind::NoReadIndex),
             }
         }
     }

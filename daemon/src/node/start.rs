@@ -120,6 +120,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         raft: RwLock::new(raft),
         raft_generation: watch::channel(0).0,
         lease: std::sync::Mutex::new(None),
+        confirmed: Default::default(),
         network,
         operations: Operations::default(),
         server_identity,

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod query;
 pub mod version;
+pub mod warnings;
 
 use std::io::Write;
 
@@ -15,8 +16,26 @@ use corral_shared::client::Client;
 use crate::cli::Command;
 use crate::error::CliError;
 
-/// Runs one command against the daemon behind `client`, printing to `out`.
+/// Runs one command against the daemon behind `client`, printing to `out`; then warns on
+/// stderr of every answer that came from a member's unconfirmed copy.
 pub async fn run(command: Command, client: &Client, out: &mut dyn Write) -> Result<(), CliError> {
+    // The full-screen views mark such data on screen themselves.
+    let warns = !matches!(command, Command::Dashboard { .. } | Command::Demo { .. });
+    let result = run_command(command, client, out).await;
+    if warns {
+        let now = time::OffsetDateTime::now_utc();
+        for line in warnings::stale_warnings(&client.take_stale(), now) {
+            eprintln!("{line}");
+        }
+    }
+    result
+}
+
+async fn run_command(
+    command: Command,
+    client: &Client,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match command {
         Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
         Command::Config(cmd) => config::run(client, cmd, out).await,

@@ -8,7 +8,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::routing::get;
 use corral_shared::api::CertificatesPost;
 
-use super::{ApiResult, Recursion, Trusted, json_body, sync};
+use super::{ApiResult, Recursion, Trusted, answer_read, created, json_body, sync, sync_read};
 use crate::api::Peer;
 use crate::cluster::trust;
 use crate::node::Node;
@@ -20,15 +20,16 @@ pub fn routes() -> Router<Arc<Node>> {
 }
 
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
-    let all = trust::list(&node).await?;
+    let all = trust::list_current(&node).await?;
     if q.recursion > 0 {
-        return sync(&all, None);
+        return sync_read(&all, None);
     }
-    let urls: Vec<String> = all
-        .iter()
-        .map(|c| format!("/1.0/certificates/{}", c.fingerprint))
-        .collect();
-    sync(&urls, None)
+    let urls = all.map(|all| {
+        all.iter()
+            .map(|c| format!("/1.0/certificates/{}", c.fingerprint))
+            .collect::<Vec<_>>()
+    });
+    sync_read(&urls, None)
 }
 
 async fn add(
@@ -38,12 +39,14 @@ async fn add(
     body: Bytes,
 ) -> ApiResult {
     let post: CertificatesPost = json_body(&body)?;
-    trust::add(&node, &post, &peer, trusted).await?;
-    sync(&serde_json::json!({}), None)
+    let fingerprint = trust::add(&node, &post, &peer, trusted).await?;
+    created(&format!("/1.0/certificates/{fingerprint}"))
 }
 
 async fn show(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
-    sync(&trust::get(&node, &fingerprint).await?, None)
+    answer_read(trust::get_current(&node, &fingerprint).await?, |cert| {
+        sync(&cert, None)
+    })
 }
 
 async fn remove(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {

@@ -8,13 +8,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use corral_shared::api::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, etag_of};
+use corral_shared::api::{ClusterMember, ClusterMemberPut, MemberConfigKey, etag_of};
 use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
-use super::{ApiResult, Recursion, check_etag, forward, json_body, operation_created, sync};
-use crate::cluster::{bootstrap, member_config, member_edit, members, remove, tokens};
-use crate::db::global::queries;
+use super::{
+    ApiResult, Recursion, answer_read, check_etag, forward, json_body, operation_created, sync,
+    sync_read,
+};
+use crate::cluster::{bootstrap, member_edit, members, remove, tokens};
 use crate::error::Error;
 use crate::node::Node;
 
@@ -34,27 +36,9 @@ pub fn routes() -> Router<Arc<Node>> {
 }
 
 async fn show(State(node): State<Arc<Node>>) -> ApiResult {
-    let clustered = node.is_clustered();
-    let name = if clustered {
-        members::own_name(&node).await?
-    } else {
-        String::new()
-    };
-    let (pools, networks) = node
-        .global
-        .read(|c| Ok((queries::storage_pools(c)?, queries::networks(c)?)))
-        .await?;
-    let cluster = Cluster {
-        server_name: name,
-        enabled: clustered,
-        member_config: if clustered {
-            member_config::required(&pools, &networks)
-        } else {
-            Vec::new()
-        },
-    };
-    let etag = etag_of(&cluster);
-    sync(&cluster, Some(&etag))
+    answer_read(members::cluster_current(&node).await?, |cluster| {
+        sync(&cluster, Some(&etag_of(&cluster)))
+    })
 }
 
 /// LXD's `ClusterPut`: bootstrap (no cluster address) or join.
@@ -130,13 +114,14 @@ pub fn start_apply(
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
     let all = members::list_current(&node).await?;
     if q.recursion > 0 {
-        return sync(&all, None);
+        return sync_read(&all, None);
     }
-    let urls: Vec<String> = all
-        .iter()
-        .map(|m| format!("/1.0/cluster/members/{}", m.server_name))
-        .collect();
-    sync(&urls, None)
+    let urls = all.map(|all| {
+        all.iter()
+            .map(|m| format!("/1.0/cluster/members/{}", m.server_name))
+            .collect::<Vec<_>>()
+    });
+    sync_read(&urls, None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,9 +137,9 @@ async fn add(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
 }
 
 async fn member(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
-    let member = members::get_current(&node, &name).await?;
-    let etag = etag_of(&member.writable());
-    sync(&member, Some(&etag))
+    answer_read(members::get_current(&node, &name).await?, |member| {
+        sync(&member, Some(&etag_of(&member.writable())))
+    })
 }
 
 async fn current_member(

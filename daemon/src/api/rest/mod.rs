@@ -19,12 +19,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use corral_shared::api::{Envelope, Operation};
+use corral_shared::client::{STALE_HEADER, Stale};
 use serde::Serialize;
 
 use super::Peer;
 use crate::db::global::queries;
 use crate::error::Error;
-use crate::node::Node;
+use crate::node::{Node, Read};
 
 /// Whether the caller is trusted, decided once per request by the trust layer.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +153,49 @@ fn envelope(status: u16, body: Envelope, etag: Option<&str>) -> Response {
 pub fn sync<T: Serialize>(metadata: &T, etag: Option<&str>) -> ApiResult {
     let value = serde_json::to_value(metadata).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(envelope(200, Envelope::sync(value), etag))
+}
+
+/// A sync answer to a read, marked when the read came from a copy no leader confirmed.
+pub fn sync_read<T: Serialize>(read: &Read<T>, etag: Option<&str>) -> ApiResult {
+    mark(sync(&read.value, etag), read.stale.as_ref())
+}
+
+/// Answers a lookup with `respond` on what it found, or with its error; marked as
+/// [`sync_read`] marks, error or not.
+pub fn answer_read<T>(
+    read: Read<Result<T, Error>>,
+    respond: impl FnOnce(T) -> ApiResult,
+) -> ApiResult {
+    let answer = read.value.map_err(ApiError).and_then(respond);
+    mark(answer, read.stale.as_ref())
+}
+
+/// Adds the stale mark to an answer (an error too: it may be wrong for the same reason).
+fn mark(answer: ApiResult, stale: Option<&Stale>) -> ApiResult {
+    let Some(stale) = stale else {
+        return answer;
+    };
+    let mut resp = answer.unwrap_or_else(IntoResponse::into_response);
+    let value = HeaderValue::from_str(&stale.header_value()).or_else(|_| {
+        // Member names are plain ASCII; should one not be, the mark stays, unnamed.
+        let unnamed = Stale {
+            member: "this member".into(),
+            ..stale.clone()
+        };
+        HeaderValue::from_str(&unnamed.header_value())
+    });
+    if let Ok(value) = value {
+        resp.headers_mut().insert(STALE_HEADER, value);
+    }
+    Ok(resp)
+}
+
+/// LXD's answer to a request that created `location`: 201 with its Location.
+pub fn created(location: &str) -> ApiResult {
+    let mut resp = envelope(201, Envelope::sync(serde_json::Value::Null), None);
+    let value = HeaderValue::from_str(location).map_err(|e| Error::Internal(e.to_string()))?;
+    resp.headers_mut().insert(header::LOCATION, value);
+    Ok(resp)
 }
 
 /// An async answer: 202 with the operation and its Location.

@@ -10,10 +10,10 @@ use axum::routing::get;
 use corral_shared::api::Operation;
 use serde::Deserialize;
 
-use super::{ApiResult, Recursion, sync};
+use super::{ApiResult, Recursion, answer_read, sync, sync_read};
 use crate::cluster::tokens;
 use crate::error::Error;
-use crate::node::Node;
+use crate::node::{Node, Read};
 
 /// The longest a `/wait` may block: every wait is bounded, even `timeout=-1`.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
@@ -36,31 +36,38 @@ fn by_status(ops: Vec<Operation>) -> BTreeMap<String, Vec<Operation>> {
     grouped
 }
 
-/// This member's operations and the cluster's join tokens (which any member can show).
-async fn all(node: &Node) -> Result<Vec<Operation>, Error> {
-    let mut ops = node.operations.list();
-    if node.is_clustered() {
-        ops.extend(tokens::list(node).await?);
+/// This member's operations and the cluster's join tokens (which any member can show, as
+/// of now: see [`tokens::list_current`]).
+async fn all(node: &Node) -> Result<Read<Vec<Operation>>, Error> {
+    let local = node.operations.list();
+    if !node.is_clustered() {
+        return Ok(Read::current(local));
     }
-    Ok(ops)
+    Ok(tokens::list_current(node).await?.map(|tokens| {
+        let mut ops = local;
+        ops.extend(tokens);
+        ops
+    }))
 }
 
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
-    let grouped = by_status(all(&node).await?);
+    let grouped = all(&node).await?.map(by_status);
     if q.recursion > 0 {
-        return sync(&grouped, None);
+        return sync_read(&grouped, None);
     }
-    let urls: BTreeMap<String, Vec<String>> = grouped
-        .into_iter()
-        .map(|(status, ops)| {
-            let urls = ops
-                .into_iter()
-                .map(|o| format!("/1.0/operations/{}", o.id))
-                .collect();
-            (status, urls)
-        })
-        .collect();
-    sync(&urls, None)
+    let urls = grouped.map(|grouped| {
+        grouped
+            .into_iter()
+            .map(|(status, ops)| {
+                let urls = ops
+                    .into_iter()
+                    .map(|o| format!("/1.0/operations/{}", o.id))
+                    .collect::<Vec<_>>();
+                (status, urls)
+            })
+            .collect::<BTreeMap<_, _>>()
+    });
+    sync_read(&urls, None)
 }
 
 fn missing() -> Error {
@@ -68,12 +75,10 @@ fn missing() -> Error {
 }
 
 async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
-    let op = all(&node)
+    let found = all(&node)
         .await?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or_else(missing)?;
-    sync(&op, None)
+        .map(|ops| ops.into_iter().find(|o| o.id == id).ok_or_else(missing));
+    answer_read(found, |op| sync(&op, None))
 }
 
 /// Cancelling a token operation revokes the token (`corral cluster revoke-token`).

@@ -11,7 +11,7 @@ use corral_shared::api::{
     API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted, etag_of,
 };
 
-use super::{ApiResult, Trusted, check_etag, json_body, sync};
+use super::{ApiResult, Trusted, check_etag, json_body, sync, sync_read};
 use crate::cluster::{config, members};
 use crate::node::Node;
 
@@ -58,15 +58,19 @@ async fn show(
             None,
         );
     }
-    let put = writable(&node).await?;
+    let read = config::shown_current(&node).await?;
+    let put = ServerPut {
+        config: corral_shared::config::public_view(&read.value.config),
+    };
     let etag = etag_of(&put);
     let identity = node.presented_identity();
     let (os_name, os_version) = os_release();
-    let server_name = match members::own_name(&node).await {
-        Ok(name) if name != members::STANDALONE_NAME => name,
+    let server_name = match &read.value.member_name {
+        Some(name) if name != members::STANDALONE_NAME => name.clone(),
         _ => crate::node::hostname(),
     };
-    let server = Server {
+    let addresses = node.listening_addresses().await;
+    let read = read.map(|_| Server {
         api_extensions: extensions(),
         api_status: "stable".into(),
         api_version: "1.0".into(),
@@ -74,7 +78,7 @@ async fn show(
         auth_methods: vec!["tls".into()],
         config: put.config,
         environment: ServerEnvironment {
-            addresses: node.listening_addresses().await,
+            addresses,
             architectures: vec![std::env::consts::ARCH.into()],
             certificate: identity.cert_pem().to_owned(),
             certificate_fingerprint: identity.fingerprint().to_owned(),
@@ -94,8 +98,8 @@ async fn show(
             server_version: env!("CARGO_PKG_VERSION").into(),
         },
         public: false,
-    };
-    sync(&server, Some(&etag))
+    });
+    sync_read(&read, Some(&etag))
 }
 
 async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) -> ApiResult {
