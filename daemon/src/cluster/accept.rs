@@ -53,12 +53,7 @@ pub fn check(
     certificate_name: Option<&str>,
     required: &[MemberConfigKey],
 ) -> Result<()> {
-    corral_shared::preseed::check_name("member name", &req.name).map_err(Error::BadRequest)?;
-    if req.name == members::STANDALONE_NAME {
-        return Err(Error::BadRequest(
-            "the member name \"none\" is reserved; choose another".into(),
-        ));
-    }
+    corral_shared::config::check_member_name(&req.name).map_err(Error::BadRequest)?;
     if certificate_name != Some(req.name.as_str()) {
         return Err(Error::Forbidden(format!(
             "the joiner's certificate is not trusted as member {:?}: add it first with a join token issued for that name ('corral cluster add {}') or the trust password",

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use openraft::ChangeMembers;
+use serde::{Deserialize, Serialize};
 
 use super::rebalance::{self, STOPPING};
 use super::roles::{self, DbRole};
@@ -41,10 +42,123 @@ fn peer(node: &Node) -> Result<PeerClient> {
     Ok(PeerClient::new(tls, HANDOVER))
 }
 
+/// What a stopping member holds in the database, which decides what it hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Holding {
+    /// Not clustered: nothing to hand over.
+    Nothing,
+    /// A member without a database role.
+    Spare,
+    /// A stand-by (a non-voting copy of the database).
+    StandBy,
+    /// A voter.
+    Voter,
+    /// The leader (a voter).
+    Leader,
+}
+
+impl Holding {
+    /// What this member holds now, from its own view of Raft and its own replica (no quorum
+    /// needed: a member that lost quorum must still say what it will try).
+    pub async fn of(node: &Node) -> Self {
+        if !node.is_clustered() {
+            return Self::Nothing;
+        }
+        let raft = super::members::RaftView::of(node);
+        let me = node.id();
+        if raft.leader == Some(me) {
+            return Self::Leader;
+        }
+        if raft.voters.contains(&me) {
+            return Self::Voter;
+        }
+        let label = node
+            .global
+            .read(queries::members)
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().find(|r| r.id == me))
+            .map(|r| r.db_role);
+        if raft.standbys.contains(&me) && label == Some(1) {
+            Self::StandBy
+        } else {
+            Self::Spare
+        }
+    }
+
+    /// What stopping attempts first, for `corrald shutdown` to say before it waits.
+    pub fn plan(self) -> Option<String> {
+        let what = match self {
+            Self::Nothing => return None,
+            Self::Spare => "records that this member is stopping",
+            Self::StandBy => {
+                "records that this member is stopping and has the leader give its stand-by role to another member"
+            }
+            Self::Voter => {
+                "records that this member is stopping and has the leader give its vote to another member"
+            }
+            Self::Leader => {
+                "records that this member is stopping, hands the database leadership to another voter, and gives its vote to another member"
+            }
+        };
+        Some(format!(
+            "Before stopping, corrald {what}; this needs a quorum of the database's voters \
+             (waiting at most {}s)",
+            HANDOVER.as_secs()
+        ))
+    }
+
+    /// What a stop without the handover leaves behind.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Nothing | Self::Spare => {
+                "the cluster may list this member as online until cluster.offline_threshold passes"
+            }
+            Self::StandBy => {
+                "the cluster counts one stand-by fewer until the leader notices this member is offline \
+                 (after cluster.offline_threshold) and gives the role to another member"
+            }
+            Self::Voter | Self::Leader => {
+                "this member still holds a vote, and is now down: until it is back, or the leader \
+                 replaces it after cluster.offline_threshold, losing one more voter loses quorum. \
+                 If the cluster has no quorum now, start enough voters again, or see \
+                 'corrald cluster recover-from-quorum-loss'"
+            }
+        }
+    }
+}
+
+/// How a stop went, as `PUT /internal/shutdown` answers `corrald shutdown`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departure {
+    /// What the member held.
+    pub holding: Holding,
+    /// Why the handover did not happen; empty when it did.
+    pub error: String,
+}
+
 /// Run on the member that is stopping: mark it stopping, hand over leadership if it leads,
-/// then ask the leader to hand over its role. Errors are returned for logging; the member
-/// stops either way.
+/// then ask the leader to hand over its role, within [`HANDOVER`]. It runs once: a stop
+/// asked for by `corrald shutdown` and the signal path share the outcome. Errors are
+/// returned for reporting; the member stops either way.
 pub async fn leave_gracefully(node: &Node) -> Result<()> {
+    node.departure
+        .get_or_init(|| async {
+            match tokio::time::timeout(HANDOVER, attempt(node)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!(
+                    "the handover did not finish within {}s",
+                    HANDOVER.as_secs()
+                )),
+            }
+        })
+        .await
+        .clone()
+        .map_err(Error::Unavailable)
+}
+
+async fn attempt(node: &Node) -> Result<()> {
     if !node.is_clustered() {
         return Ok(());
     }
@@ -72,6 +186,46 @@ pub async fn leave_gracefully(node: &Node) -> Result<()> {
         })
 }
 
+/// Makes another member lead, for a leader about to be removed: when it is the only voter,
+/// the most caught-up other member of the database gets a vote first (as LXD promotes the
+/// other member of a two-member database), then leadership moves to a voter. This member
+/// stops campaigning; on an error the caller lets it campaign again.
+pub async fn step_down(node: &Node) -> Result<()> {
+    let me = node.id();
+    let metrics = node.raft().metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    if !membership.voter_ids().any(|v| v != me) {
+        let learners: Vec<u64> = membership.learner_ids().collect();
+        let next = successor(&learners, me, &matched(&metrics)).ok_or_else(|| {
+            Error::Unavailable("no other member holds a copy of the database to take over".into())
+        })?;
+        node.change_membership(
+            ChangeMembers::AddVoterIds(BTreeSet::from([next])),
+            true,
+            &format!("give member {next} a vote so that it can lead"),
+        )
+        .await?;
+    }
+    transfer_leadership(node).await?;
+    if node.is_leader() {
+        return Err(Error::Unavailable("no other voter took the lead".into()));
+    }
+    Ok(())
+}
+
+/// How far each member's copy of the log has been replicated, as the leader sees it.
+fn matched(metrics: &openraft::RaftMetrics<u64, openraft::BasicNode>) -> Vec<(u64, u64)> {
+    metrics
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// How long one candidate gets to win the election before the next is asked.
 const ONE_TRY: Duration = Duration::from_secs(3);
 
@@ -93,16 +247,7 @@ async fn transfer_leadership(node: &Node) -> Result<()> {
             .voter_ids()
             .filter(|v| !tried.contains(v))
             .collect();
-        let matched: Vec<(u64, u64)> = metrics
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let Some(next) = successor(&voters, me, &matched) else {
+        let Some(next) = successor(&voters, me, &matched(&metrics)) else {
             if tried.is_empty() {
                 return Ok(()); // The only voter: nobody to hand over to.
             }

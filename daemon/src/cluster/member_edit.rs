@@ -158,12 +158,7 @@ pub fn merge(current: ClusterMemberPut, patch: &serde_json::Value) -> Result<Clu
 
 /// Renames member `old` to `new`.
 pub async fn rename(node: &Node, old: &str, new: &str) -> Result<()> {
-    corral_shared::preseed::check_name("member name", new).map_err(Error::BadRequest)?;
-    if new == members::STANDALONE_NAME {
-        return Err(Error::BadRequest(
-            "the member name \"none\" is reserved; choose another".into(),
-        ));
-    }
+    corral_shared::config::check_member_name(new).map_err(Error::BadRequest)?;
     let all = members::list(node).await?;
     if !all.iter().any(|m| m.server_name == old) {
         return Err(Error::NotFound("Cluster member not found".into()));

@@ -82,6 +82,25 @@ pub struct Judgement<'a> {
     pub offline_threshold: std::time::Duration,
 }
 
+/// `nodes.state` of a member that `recover-from-quorum-loss` left out of the database: it
+/// is offline whatever its last heartbeat says, until it is removed.
+pub const LOST: i64 = 4;
+
+/// A duration as LXD (Go) prints one, to hundredths: `45.20s`, `1m2.35s`, `2h0m5.00s`.
+pub fn go_duration(secs: f64) -> String {
+    let secs = secs.max(0.0);
+    let whole = secs as u64;
+    let (h, m) = (whole / 3600, (whole % 3600) / 60);
+    let s = secs - (h * 3600 + m * 60) as f64;
+    if h > 0 {
+        format!("{h}h{m}m{s:.2}s")
+    } else if m > 0 {
+        format!("{m}m{s:.2}s")
+    } else {
+        format!("{s:.2}s")
+    }
+}
+
 /// How far a member's clock may be from the leader's before it is flagged.
 const MAX_SKEW_MS: i64 = 5000;
 
@@ -98,12 +117,23 @@ pub fn status(row: &MemberRow, j: &Judgement<'_>) -> (MemberStatus, String) {
         let seen = OffsetDateTime::parse(&row.heartbeat, &Rfc3339).ok();
         let age = seen.map(|t| j.now - t);
         let stale = age.is_none_or(|a| a > j.offline_threshold);
-        if stale {
-            let secs = age.map_or(0.0, |a| a.as_seconds_f64());
-            return (
-                MemberStatus::Offline,
-                format!("No heartbeat for {secs:.2}s ({})", row.heartbeat),
-            );
+        if stale || row.state == LOST {
+            let mut message = match age {
+                Some(age) => format!(
+                    "No heartbeat for {} ({})",
+                    go_duration(age.as_seconds_f64()),
+                    row.heartbeat
+                ),
+                None => "No heartbeat recorded".to_owned(),
+            };
+            if row.state == LOST {
+                message.push_str(
+                    "; left out of the database by recover-from-quorum-loss: remove it \
+                     ('corral cluster remove --force NAME') and join it again",
+                );
+                message = message.replace("NAME", &row.name);
+            }
+            return (MemberStatus::Offline, message);
         }
     }
     if let Some(message) = super::versions::blocked_message(row, j.rows) {
@@ -425,6 +455,28 @@ mod tests {
         let (_, message) = status(&rows[0], &j);
         assert_eq!(message, "No heartbeat for 30.00s (2026-11-23T18:00:00Z)");
 
+        // A member recovery left out is offline even with a recent heartbeat, which it shows.
+        let mut lost = row(2, "2026-11-23T18:00:25Z");
+        lost.state = LOST;
+        let rows = vec![lost, row(3, "")];
+        let j = Judgement {
+            rows: &rows,
+            self_id: 1,
+            now,
+            offline_threshold: threshold,
+        };
+        let (got, message) = status(&rows[0], &j);
+        assert_eq!(got, MemberStatus::Offline);
+        assert!(
+            message.starts_with("No heartbeat for 5.00s (2026-11-23T18:00:25Z); left out"),
+            "{message}"
+        );
+        let (got, message) = status(&rows[1], &j);
+        assert_eq!(
+            (got, message.as_str()),
+            (MemberStatus::Offline, "No heartbeat recorded")
+        );
+
         let mut skewed = row(2, "2026-11-23T18:00:25Z");
         skewed.clock_skew_ms = -7200;
         let rows = vec![skewed];
@@ -440,6 +492,19 @@ mod tests {
             message.starts_with("Clock is 7.20s behind the database leader's"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn durations_read_as_lxds() {
+        for (secs, want) in [
+            (0.0, "0.00s"),
+            (45.2, "45.20s"),
+            (62.346, "1m2.35s"),
+            (7205.0, "2h0m5.00s"),
+            (-1.0, "0.00s"),
+        ] {
+            assert_eq!(go_duration(secs), want, "{secs}");
+        }
     }
 
     #[test]

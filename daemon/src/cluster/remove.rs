@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use openraft::ChangeMembers;
 
-use super::{rebalance, trust};
-use crate::api::peer::PeerClient;
+use super::{handover, rebalance, trust};
+use crate::api::peer::{PeerClient, PeerError};
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
@@ -17,25 +17,51 @@ use crate::node::Node;
 /// How long a removed member may take to reset itself.
 const LEAVE: Duration = Duration::from_secs(30);
 
+/// How long a member gets to show it can be reached before a removal without `--force`.
+const PROBE: Duration = Duration::from_secs(3);
+
+/// How long the member that takes over may take to remove a leader that stepped down.
+const BY_NEW_LEADER: Duration = Duration::from_secs(60);
+
 /// Whether `name` may be removed from a cluster of `count` members (pure checks).
-pub fn check(count: usize, target_is_leader: bool, name: &str) -> Result<()> {
+pub fn check(count: usize, name: &str) -> Result<()> {
     if count <= 1 {
         return Err(Error::BadRequest(format!(
             "Member is the only member in the cluster; {name} cannot be removed (there would be no cluster left)"
         )));
     }
-    if target_is_leader {
-        return Err(Error::BadRequest(format!(
-            "{name} is the database leader and cannot remove itself: stop it first ('corrald shutdown' on {name}) \
-             so another member takes over, then remove it from another member"
-        )));
-    }
     Ok(())
 }
 
-/// Removes member `name`. Leader only. With `force` the member is not contacted and only its
-/// own rows are deleted.
-pub async fn remove(node: &Node, name: &str, force: bool) -> Result<()> {
+/// The refusal of a removal without `--force` of a member that cannot be told to leave.
+pub fn unreachable(name: &str, address: &str, why: &str) -> Error {
+    Error::Unavailable(format!(
+        "Cluster member {name} at {address} cannot be reached ({why}), so it cannot be told to \
+         leave; nothing was changed. If {name} is only down, start it again and retry; if it is \
+         gone for good, remove it with --force ('corral cluster remove --force {name}')"
+    ))
+}
+
+/// Removes member `name`. Leader only. Without `force` the member must answer first, and it
+/// is told to leave; with `force` it is not contacted and only its own rows are deleted. The
+/// leader removing itself first hands its leadership over, and the new leader removes it.
+pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
+    let rows = node.global.read(queries::members).await?;
+    let target = rows
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?
+        .clone();
+    check(rows.len(), name)?;
+    if target.id == node.id() {
+        return remove_self(node, name, force).await;
+    }
+    // Refused before anything changes, as LXD's removal stops when it cannot reach the member.
+    if !force {
+        probe(node, &target.address)
+            .await
+            .map_err(|why| unreachable(name, &target.address, &why))?;
+    }
     let leave_at = {
         let _guard = node.membership.lock().await;
         let rows = node.global.read(queries::members).await?;
@@ -44,7 +70,7 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> Result<()> {
             .find(|m| m.name == name)
             .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?
             .clone();
-        check(rows.len(), target.id == node.id(), name)?;
+        check(rows.len(), name)?;
 
         let raft = node.raft();
         let membership = raft.metrics().borrow().membership_config.clone();
@@ -80,13 +106,65 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-async fn tell_to_leave(node: &Node, name: &str, address: &str) -> Result<()> {
+fn peer(node: &Node, timeout: Duration) -> Result<PeerClient> {
     let identity = node
         .cluster_identity()
         .ok_or_else(|| Error::Internal("no cluster certificate".into()))?;
     let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
         .map_err(|e| Error::Internal(e.to_string()))?;
-    PeerClient::new(tls, LEAVE)
+    Ok(PeerClient::new(tls, timeout))
+}
+
+/// Whether the member at `address` answers (any answer will do: even "not ready" proves it
+/// is there to be told to leave); the reason when it does not.
+async fn probe(node: &Node, address: &str) -> std::result::Result<(), String> {
+    let client = peer(node, PROBE).map_err(|e| e.to_string())?;
+    match client.call(address, "GET", "/internal/ready", None).await {
+        Ok(_) | Err(PeerError::Refused { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The leader removing itself: another member takes the lead, then removes this one (and,
+/// unless forced, tells it to leave); a forced removal leaves here, as LXD's leader does.
+async fn remove_self(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
+    if let Err(e) = handover::step_down(node).await {
+        node.raft().runtime_config().elect(true);
+        return Err(Error::Unavailable(format!(
+            "{name} leads the database and could not hand the lead to another member ({e}); \
+             nothing was changed: retry in a moment, or stop {name} ('corrald shutdown') and \
+             remove it from another member"
+        )));
+    }
+    let leader = node.leader_address().ok_or_else(|| {
+        Error::Unavailable(format!(
+            "{name} handed the lead over, but no new leader is known yet; nothing was changed: retry in a moment"
+        ))
+    })?;
+    let path = format!("/1.0/cluster/members/{name}?force={}", u8::from(force));
+    let removed = peer(node, BY_NEW_LEADER)?
+        .call(&leader, "DELETE", &path, None)
+        .await;
+    if let Err(e) = removed {
+        if node.is_clustered() {
+            // Still a member: let it stand for election again.
+            node.raft().runtime_config().elect(true);
+        }
+        return Err(match e {
+            PeerError::Refused { status, message } => Error::from_status(status, message),
+            e => Error::Unavailable(format!(
+                "{name} handed the lead to the member at {leader}, which could not be asked to remove it: {e}"
+            )),
+        });
+    }
+    if node.is_clustered() {
+        leave(node).await?;
+    }
+    Ok(())
+}
+
+async fn tell_to_leave(node: &Node, name: &str, address: &str) -> Result<()> {
+    peer(node, LEAVE)?
         .call(address, "PUT", "/internal/cluster/leave", None)
         .await
         .map(|_| ())
@@ -116,23 +194,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn removal_needs_another_member_and_another_leader() {
-        for (count, leader, ok) in [
-            (1, false, false),
-            (2, false, true),
-            (3, true, false),
-            (5, false, true),
-        ] {
-            assert_eq!(
-                check(count, leader, "node2").is_ok(),
-                ok,
-                "{count} members, leader={leader}"
-            );
+    fn removal_needs_another_member() {
+        for (count, ok) in [(1, false), (2, true), (3, true), (5, true)] {
+            assert_eq!(check(count, "node2").is_ok(), ok, "{count} members");
         }
-        let err = check(1, false, "node1").unwrap_err().to_string();
+        let err = check(1, "node1").unwrap_err().to_string();
         assert!(
             err.starts_with("Member is the only member in the cluster"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_unreachable_member_is_refused_pointing_at_force() {
+        let err = unreachable("node3", "127.0.0.3:8443", "connection refused");
+        assert!(matches!(err, Error::Unavailable(_)));
+        let text = err.to_string();
+        for part in [
+            "node3 at 127.0.0.3:8443 cannot be reached (connection refused)",
+            "nothing was changed",
+            "'corral cluster remove --force node3'",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
     }
 }

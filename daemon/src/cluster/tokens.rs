@@ -67,6 +67,19 @@ fn location_of(rows: &[queries::MemberRow], node_id: u64) -> String {
         .map_or_else(String::new, |m| m.name.clone())
 }
 
+/// Whether a token may be issued for `name`, given the current members' names: a valid
+/// name no member has (LXD refuses the same; an earlier token for it is replaced instead).
+pub fn check_new_name(name: &str, members: &[&str]) -> Result<()> {
+    corral_shared::config::check_member_name(name).map_err(Error::BadRequest)?;
+    if members.contains(&name) {
+        return Err(Error::Conflict(format!(
+            "The cluster already has a member with name: {name}; choose another name for the \
+             new member, or remove {name} first ('corral cluster remove {name}') to replace it"
+        )));
+    }
+    Ok(())
+}
+
 /// Issues a token for `name`, replacing any earlier one for the same name.
 pub async fn issue(node: &Node, name: &str) -> Result<Operation> {
     if !node.is_clustered() {
@@ -74,13 +87,9 @@ pub async fn issue(node: &Node, name: &str) -> Result<Operation> {
             "This server is not clustered: bootstrap a cluster before adding members".into(),
         ));
     }
-    if name == members::STANDALONE_NAME {
-        return Err(Error::BadRequest(format!(
-            "Invalid member name {name:?}: \"none\" is reserved for servers that are not clustered"
-        )));
-    }
-    corral_shared::preseed::check_name("member name", name).map_err(Error::BadRequest)?;
     let listed = members::list(node).await?;
+    let names: Vec<&str> = listed.iter().map(|m| m.server_name.as_str()).collect();
+    check_new_name(name, &names)?;
     let addresses: Vec<String> = listed
         .iter()
         .filter(|m| m.status == MemberStatus::Online)
@@ -226,6 +235,33 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn tokens_are_for_valid_names_no_member_has() {
+        let members = ["node1", "node2"];
+        for (name, want) in [
+            ("node3", None),
+            (
+                "node2",
+                Some("The cluster already has a member with name: node2;"),
+            ),
+            ("bad name", Some("Invalid member name \"bad name\": ")),
+            ("none", Some("Invalid member name \"none\"")),
+        ] {
+            let got = check_new_name(name, &members);
+            match want {
+                None => assert!(got.is_ok(), "{name}: {got:?}"),
+                Some(text) => {
+                    let err = got.unwrap_err().to_string();
+                    assert!(err.contains(text), "{name}: {err}");
+                }
+            }
+        }
+        assert!(matches!(
+            check_new_name("node1", &members),
+            Err(Error::Conflict(_))
+        ));
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Node {
     unix_listener: std::sync::Mutex<Option<Listener>>,
     routers: OnceLock<(axum::Router, axum::Router)>,
     shutdown: watch::Sender<bool>,
+    /// How leaving gracefully went, once tried (a stop is tried once, however asked for).
+    pub departure: tokio::sync::OnceCell<std::result::Result<(), String>>,
     /// Serialises membership changes (accept, role changes, removal), as LXD's mutex does.
     pub membership: tokio::sync::Mutex<()>,
     /// Whether a rolling upgrade makes this member refuse public requests.
@@ -287,14 +289,21 @@ impl Node {
             let raft = self.raft();
             let mut metrics = raft.server_metrics();
             while metrics.changed().await.is_ok() {}
-            match raft.with_raft_state(|_| ()).await {
+            // The core's last word is in its metrics. (Asking the stopped core instead makes
+            // openraft log an ERROR, which a planned stop, a join's say, must not.)
+            let last = raft.metrics().borrow().running_state.clone();
+            match last {
                 // Shut down on purpose: watch its replacement, if one comes.
-                Err(openraft::error::Fatal::Stopped) | Ok(()) => {
+                Err(openraft::error::Fatal::Stopped) => {
                     if replaced.changed().await.is_err() {
                         std::future::pending::<()>().await;
                     }
                 }
                 Err(fatal) => return format!("the database's Raft stopped: {fatal}"),
+                // Gone without a word: its task panicked.
+                Ok(()) => {
+                    return "the database's Raft stopped: its task ended abruptly (a panic; see the log above)".into();
+                }
             }
         }
     }

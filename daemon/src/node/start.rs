@@ -129,6 +129,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         unix_listener: std::sync::Mutex::new(None),
         routers: OnceLock::new(),
         shutdown,
+        departure: Default::default(),
         membership: tokio::sync::Mutex::new(()),
         upgrade_gate: Default::default(),
     });

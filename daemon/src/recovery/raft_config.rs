@@ -281,14 +281,15 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
             params![m.address, label, m.id as i64],
         )?;
     }
-    // Members left out are declared lost: no recent heartbeat may make them look alive.
+    // Members left out are declared lost: offline however recent their last heartbeat,
+    // which is kept so that their status still says when they were last heard of.
     let kept: Vec<String> = config.members.iter().map(|m| m.id.to_string()).collect();
     tx.execute(
         &format!(
-            "UPDATE nodes SET heartbeat = '', db_role = 2 WHERE id NOT IN ({})",
+            "UPDATE nodes SET state = ?, db_role = 2 WHERE id NOT IN ({})",
             kept.join(",")
         ),
-        [],
+        [crate::cluster::members::LOST],
     )?;
     tx.commit()?;
 

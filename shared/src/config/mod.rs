@@ -6,6 +6,7 @@
 mod address;
 mod expiry;
 mod keys;
+mod member_name;
 mod password;
 mod settings;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 pub use address::{DEFAULT_PORT, ListenAddress, canonical_address};
 pub use expiry::{ExpiryError, parse_expiry};
 pub use keys::{KeyInfo, USER_NAMESPACE};
+pub use member_name::check_member_name;
 pub use password::{hash_trust_password, is_hashed, verify_trust_password};
 pub use settings::ClusterSettings;
 

@@ -7,23 +7,49 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::State;
-use axum::routing::{delete, post};
+use axum::extract::{Extension, State};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 
+use super::internal::local_only;
 use super::{ApiResult, forward, json_body, sync};
+use crate::api::Peer;
 use crate::cluster::{handover, raft_node};
 use crate::error::Error;
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
+        .route("/internal/shutdown", get(shutdown_plan).put(shutdown))
         .route("/internal/cluster/elect", post(elect))
         .route("/internal/cluster/handover", post(hand_over))
         .route(
             "/internal/cluster/raft-node/{address}",
             delete(remove_raft_node),
         )
+}
+
+/// `corrald shutdown` asks what stopping will try first, to say so before it waits.
+async fn shutdown_plan(
+    State(node): State<Arc<Node>>,
+    Extension(peer): Extension<Peer>,
+) -> ApiResult {
+    local_only(&peer)?;
+    let holding = handover::Holding::of(&node).await;
+    sync(&serde_json::json!({ "plan": holding.plan() }), None)
+}
+
+/// `corrald shutdown`: hands over (bounded), answers how that went, then stops the daemon.
+async fn shutdown(State(node): State<Arc<Node>>, Extension(peer): Extension<Peer>) -> ApiResult {
+    local_only(&peer)?;
+    let holding = handover::Holding::of(&node).await;
+    let outcome = handover::leave_gracefully(&node).await;
+    node.request_shutdown();
+    let departure = handover::Departure {
+        holding,
+        error: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
+    };
+    sync(&departure, None)
 }
 
 /// A leader about to stop asks this voter to stand for election.

@@ -19,7 +19,6 @@ use crate::node::Node;
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/internal/ready", get(ready))
-        .route("/internal/shutdown", put(shutdown))
         .route("/internal/init", post(init))
         .route("/internal/preseed", get(preseed))
         .route("/internal/cluster/accept", post(accept_member))
@@ -48,12 +47,6 @@ async fn ready(State(node): State<Arc<Node>>) -> ApiResult {
                 .into(),
         )
     }
-}
-
-async fn shutdown(State(node): State<Arc<Node>>, Extension(peer): Extension<Peer>) -> ApiResult {
-    local_only(&peer)?;
-    node.request_shutdown();
-    sync(&serde_json::json!({}), None)
 }
 
 /// Applies a whole preseed (already parsed and checked by `corrald init`) as one operation.
