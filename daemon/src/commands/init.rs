@@ -58,7 +58,29 @@ fn read_preseed(source: &str) -> anyhow::Result<Preseed> {
             .with_context(|| format!("cannot read the preseed {source}"))?;
         (source.to_owned(), text)
     };
-    corral_wizard::parse_preseed(&text).map_err(|e| anyhow!("invalid preseed ({origin}): {e}"))
+    let mut preseed = corral_wizard::parse_preseed(&text)
+        .map_err(|e| anyhow!("invalid preseed ({origin}): {e}"))?;
+    inline_certificate(&mut preseed)?;
+    Ok(preseed)
+}
+
+/// As `lxd init` does, the command (not the daemon) reads `cluster_certificate_path`, so a
+/// relative path is taken from where the command runs and the daemon needs no access to it.
+fn inline_certificate(preseed: &mut Preseed) -> anyhow::Result<()> {
+    let Some(c) = preseed.cluster.as_mut() else {
+        return Ok(());
+    };
+    if c.cluster_certificate_path.is_empty() || !c.cluster_certificate.is_empty() {
+        return Ok(());
+    }
+    let path = std::mem::take(&mut c.cluster_certificate_path);
+    c.cluster_certificate = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cluster.cluster_certificate_path {path:?}: cannot read it; copy cluster.crt from a member there \
+             (it is in the member's CORRAL_DIR), or give its PEM text as cluster_certificate. Nothing was changed."
+        )
+    })?;
+    Ok(())
 }
 
 /// `--auto`: a standalone server with a `dir` pool, reachable at `address` if given.
@@ -160,5 +182,36 @@ mod tests {
         let p = auto(Some("127.0.0.9")).unwrap();
         assert_eq!(p.config["core.https_address"], "127.0.0.9:8443");
         assert!(auto(Some("127.0.0.9:0x")).is_err());
+    }
+
+    #[test]
+    fn the_certificate_path_is_read_by_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.crt");
+        std::fs::write(&path, "PEM").unwrap();
+        let join = |path: &str| Preseed {
+            cluster: Some(corral_shared::preseed::ClusterPreseed {
+                enabled: true,
+                cluster_certificate_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut p = join(path.to_str().unwrap());
+        inline_certificate(&mut p).unwrap();
+        let c = p.cluster.unwrap();
+        assert_eq!(
+            (
+                c.cluster_certificate.as_str(),
+                c.cluster_certificate_path.as_str()
+            ),
+            ("PEM", "")
+        );
+        let missing = dir.path().join("nowhere.crt");
+        let err = inline_certificate(&mut join(missing.to_str().unwrap())).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("cluster.cluster_certificate_path"), "{err}");
+        assert!(err.contains("nowhere.crt"), "{err}");
+        assert!(err.contains("copy cluster.crt"), "{err}");
     }
 }
