@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::cluster::ClusterCommand;
 use crate::commands::config::ConfigCommand;
+use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::query::QueryArgs;
 
@@ -32,7 +33,7 @@ pub enum Command {
     /// Start a three-member cluster on loopback to try Corral (Ctrl-C stops and removes it)
     Demo(DemoArgs),
     /// Watch and manage the cluster live, full screen (q quits, ? lists the keys)
-    Dashboard,
+    Dashboard(DashboardArgs),
 }
 
 #[cfg(test)]
@@ -254,7 +255,10 @@ mod tests {
 
     #[test]
     fn dashboard_parses_and_takes_no_arguments() {
-        assert_eq!(parse(&["dashboard"]), Command::Dashboard);
+        assert_eq!(
+            parse(&["dashboard"]),
+            Command::Dashboard(DashboardArgs::default())
+        );
         assert!(Cli::try_parse_from(["corral", "dashboard", "node1"]).is_err());
     }
 }

@@ -1,10 +1,51 @@
 //! `corral dashboard`: the full-screen live view of the cluster (see `crate::dashboard`).
 
+use std::path::PathBuf;
+
+use clap::Args;
 use corral_shared::client::Client;
 
 use crate::error::CliError;
 
+/// Arguments of `corral dashboard`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct DashboardArgs {
+    /// Another member's directory (its CORRAL_DIR) or unix socket, watched when the local
+    /// daemon cannot be reached; may be given more than once
+    #[arg(long = "also", value_name = "DIR_OR_SOCKET")]
+    pub also: Vec<PathBuf>,
+}
+
 /// Opens the dashboard on the local daemon until the user quits.
-pub async fn run(client: &Client) -> Result<(), CliError> {
-    crate::dashboard::run(client.clone()).await
+pub async fn run(client: &Client, args: DashboardArgs) -> Result<(), CliError> {
+    let options = crate::dashboard::Options {
+        fallbacks: args.also.iter().map(|p| socket_of(p)).collect(),
+        about: Vec::new(),
+    };
+    crate::dashboard::run(client.clone(), options).await
+}
+
+/// A member's socket: `path` itself if it is one, else the socket inside that directory.
+pub fn socket_of(path: &std::path::Path) -> PathBuf {
+    if path.is_dir() {
+        corral_shared::paths::unix_socket(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_means_its_socket_and_a_socket_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            socket_of(dir.path()),
+            corral_shared::paths::unix_socket(dir.path())
+        );
+        let socket = dir.path().join("unix.socket");
+        assert_eq!(socket_of(&socket), socket);
+    }
 }

@@ -79,8 +79,16 @@ pub async fn run_foreground_ui(demo: &mut Demo, out: &mut dyn Write) -> Result<(
             .members
             .first()
             .ok_or_else(|| CliError::Failed("the demo has no member to watch".into()))?;
-        // A member killed meanwhile is the dashboard's to show (OFFLINE), not an error.
-        return crate::dashboard::run(node1.client()).await;
+        // A member killed meanwhile is the dashboard's to show (OFFLINE), not an error;
+        // if it is the watched one, the dashboard moves to another member.
+        let options = crate::dashboard::Options {
+            fallbacks: demo.members[1..]
+                .iter()
+                .map(|m| m.client().socket().to_path_buf())
+                .collect(),
+            about: dashboard_about(demo),
+        };
+        return crate::dashboard::run(node1.client(), options).await;
     }
     writeln!(out, "Press Ctrl-C to stop the cluster.")?;
     let mut interrupt = std::pin::pin!(interrupted());
@@ -237,6 +245,23 @@ pub fn is_settled(members: &[ClusterMember]) -> bool {
         && members
             .iter()
             .any(|m| m.roles.contains(&Role::DatabaseLeader))
+}
+
+/// What the demo's dashboard shows under its title: what the demo printed before the
+/// dashboard covered it.
+pub fn dashboard_about(demo: &Demo) -> Vec<String> {
+    let pids: Vec<String> = demo
+        .members
+        .iter()
+        .map(|m| format!("{} pid {}", m.name, m.pid()))
+        .collect();
+    vec![
+        format!("demo: {}", pids.join(" · ")),
+        format!(
+            "from another shell: CORRAL_DIR={}/node1 corral cluster list",
+            demo.path().display()
+        ),
+    ]
 }
 
 /// What the demo prints once the cluster is up.

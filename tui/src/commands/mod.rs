@@ -42,6 +42,6 @@ async fn run_command(
         Command::Query(args) => query::run(client, args, out).await,
         Command::Version => version::run(client, out).await,
         Command::Demo(args) => demo::run(args, out).await,
-        Command::Dashboard => dashboard::run(client).await,
+        Command::Dashboard(args) => dashboard::run(client, args).await,
     }
 }

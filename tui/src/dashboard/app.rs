@@ -5,20 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_shared::api::{
-    ClusterMember, ClusterSnapshot, MemberStatus, Operation, OperationClass, OperationStatus,
-    RaftState, Role, WatchEvent,
-};
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-use ratatui::layout::{Position, Rect};
+use corral_shared::api::{ClusterMember, MemberStatus, Operation, RaftState, Role, WatchEvent};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
 use super::action::{Action, CLUSTER_SETTINGS, Outcome};
 use super::clock::{Stamp, parse_rfc3339_ms, short_duration};
-use super::keys::{self, KeyAction};
-use super::prompt::{self, Parsed};
-use super::view;
+use super::{input, stream, view};
 use crate::commands::cluster::natural_cmp;
 use crate::commands::config::value_text;
 
@@ -58,7 +50,7 @@ pub enum Pane {
 }
 
 impl Pane {
-    fn next(self) -> Pane {
+    pub(super) fn next(self) -> Pane {
         match self {
             Pane::Members => Pane::Detail,
             Pane::Detail => Pane::Log,
@@ -66,7 +58,7 @@ impl Pane {
         }
     }
 
-    fn prev(self) -> Pane {
+    pub(super) fn prev(self) -> Pane {
         self.next().next()
     }
 }
@@ -178,6 +170,17 @@ pub enum Row<'a> {
 pub struct App {
     /// Where the stream comes from (the socket), for the title.
     pub source: String,
+    /// Every member socket the dashboard may watch, `source` among them: when the watched
+    /// one cannot be reached, the next is tried.
+    pub sources: Vec<String>,
+    /// Which of `sources` is watched.
+    pub watching: usize,
+    /// Lines shown under the title (`corral demo`: the members' PIDs and directories).
+    pub about: Vec<String>,
+    /// The last moment the data was known live (stream up, quorum confirmed).
+    pub fresh_at: Option<Stamp>,
+    /// The member watched before the stream moved to another one, while it stays away.
+    pub lost: Option<String>,
     /// The member answering the stream.
     pub server: String,
     /// The members, in natural name order.
@@ -278,6 +281,11 @@ impl App {
     pub fn new(source: &str, colors: bool, size: (u16, u16), now: Stamp) -> App {
         App {
             source: source.to_string(),
+            sources: vec![source.to_string()],
+            watching: 0,
+            about: Vec::new(),
+            fresh_at: None,
+            lost: None,
             server: String::new(),
             members: Vec::new(),
             heartbeats: BTreeMap::new(),
@@ -302,6 +310,19 @@ impl App {
             colors,
             dirty: true,
         }
+    }
+
+    /// Also watches `others` (sockets of members of the same cluster) when `source` fails.
+    pub fn with_fallbacks(mut self, others: &[String]) -> App {
+        self.sources
+            .extend(others.iter().filter(|o| **o != self.source).cloned());
+        self
+    }
+
+    /// With `lines` shown under the title.
+    pub fn with_about(mut self, lines: Vec<String>) -> App {
+        self.about = lines;
+        self
     }
 
     /// The commands to run at start: open the stream.
@@ -449,7 +470,7 @@ impl App {
         Some(format!("cluster.{{{}}}", parts.join(", ")))
     }
 
-    fn push_log(&mut self, kind: LogKind, text: String) {
+    pub(super) fn push_log(&mut self, kind: LogKind, text: String) {
         self.log.push(LogLine {
             clock: self.now.clock.clone(),
             text,
@@ -464,7 +485,7 @@ impl App {
         }
     }
 
-    fn record_roles(&mut self, m: &ClusterMember) {
+    pub(super) fn record_roles(&mut self, m: &ClusterMember) {
         let clock = self.now.clock.clone();
         let history = self.history.entry(m.server_name.clone()).or_default();
         if history.last().is_none_or(|last| last.roles != m.roles) {
@@ -521,7 +542,7 @@ impl App {
             .collect()
     }
 
-    fn select_by(&mut self, pick: impl FnOnce(Option<usize>, usize) -> usize) {
+    pub(super) fn select_by(&mut self, pick: impl FnOnce(Option<usize>, usize) -> usize) {
         let names: Vec<String> = self
             .visible_in_row_order()
             .into_iter()
@@ -541,7 +562,7 @@ impl App {
         }
     }
 
-    fn move_selection(&mut self, delta: isize) {
+    pub(super) fn move_selection(&mut self, delta: isize) {
         self.select_by(|current, _| match current {
             Some(i) => i.saturating_add_signed(delta),
             None => 0,
@@ -560,10 +581,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     let commands = match msg {
         Msg::Key(key) if key.kind != KeyEventKind::Release => {
             app.dirty = true;
-            on_key(app, key)
+            input::on_key(app, key)
         }
         Msg::Key(_) => Vec::new(),
-        Msg::Mouse(mouse) => on_mouse(app, mouse),
+        Msg::Mouse(mouse) => input::on_mouse(app, mouse),
         Msg::Resize(columns, rows) => {
             app.size = (columns, rows);
             app.dirty = true;
@@ -580,514 +601,23 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Watch(event, at) => {
             app.now = at;
             app.dirty = true;
-            on_watch(app, event);
+            stream::on_watch(app, event);
             Vec::new()
         }
-        Msg::StreamEnded { error, at } => {
-            app.now = at.clone();
-            app.dirty = true;
-            let (since, attempt) = match &app.link {
-                Link::Down { since, attempt, .. } => (since.clone(), attempt + 1),
-                Link::Live | Link::Connecting => {
-                    app.push_log(LogKind::Bad, format!("stream lost: {error}"));
-                    (at, 1)
-                }
-            };
-            let retry_in = backoff(attempt);
-            app.link = Link::Down {
-                since,
-                attempt,
-                retry_in,
-                error,
-            };
-            vec![Command::Connect { after: retry_in }]
-        }
+        Msg::StreamEnded { error, at } => stream::on_stream_ended(app, error, at),
         Msg::Done { action, result, at } => {
             app.now = at;
             app.dirty = true;
-            on_done(app, action, result);
+            stream::on_done(app, action, result);
             Vec::new()
         }
         Msg::Interrupted => vec![Command::Quit],
     };
     app.fix_selection();
+    if app.stale().is_none() {
+        app.fresh_at = Some(app.now.clone());
+    }
     commands
-}
-
-fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        return vec![Command::Quit];
-    }
-    match app.mode.clone() {
-        Mode::Normal => on_normal_key(app, key),
-        Mode::Help => {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q' | '?') | KeyCode::F(1)
-            ) {
-                app.mode = Mode::Normal;
-            }
-            Vec::new()
-        }
-        Mode::Confirm(action) => match key.code {
-            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-                app.mode = Mode::Normal;
-                app.notice = None;
-                app.busy.push(action.clone());
-                vec![Command::Run(action)]
-            }
-            KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => {
-                app.mode = Mode::Normal;
-                app.notice = Some(Notice {
-                    text: format!("cancelled: nothing was changed ({})", action.doing()),
-                    error: false,
-                });
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-        Mode::Token { .. } => {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) {
-                app.mode = Mode::Normal;
-            }
-            Vec::new()
-        }
-        Mode::Filter => {
-            match key.code {
-                KeyCode::Enter => app.mode = Mode::Normal,
-                KeyCode::Esc => {
-                    app.filter.clear();
-                    app.mode = Mode::Normal;
-                }
-                KeyCode::Backspace => {
-                    app.filter.pop();
-                }
-                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    app.filter.clear();
-                }
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    app.filter.push(c);
-                }
-                _ => {}
-            }
-            Vec::new()
-        }
-        Mode::Prompt(mut line) => match key.code {
-            KeyCode::Esc => {
-                app.mode = Mode::Normal;
-                Vec::new()
-            }
-            KeyCode::Enter => {
-                app.mode = Mode::Normal;
-                apply_command(app, &line)
-            }
-            KeyCode::Backspace => {
-                if line.pop().is_none() {
-                    app.mode = Mode::Normal;
-                } else {
-                    app.mode = Mode::Prompt(line);
-                }
-                Vec::new()
-            }
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                app.mode = Mode::Prompt(String::new());
-                Vec::new()
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                line.push(c);
-                app.mode = Mode::Prompt(line);
-                Vec::new()
-            }
-            _ => Vec::new(),
-        },
-    }
-}
-
-fn apply_command(app: &mut App, line: &str) -> Vec<Command> {
-    match prompt::parse(line) {
-        Ok(Parsed::Confirm(action)) => app.mode = Mode::Confirm(action),
-        Ok(Parsed::View(view)) => app.view = view,
-        Ok(Parsed::Filter(text)) => app.filter = text,
-        Ok(Parsed::Help) => app.mode = Mode::Help,
-        Ok(Parsed::Quit) => return vec![Command::Quit],
-        Err(message) => {
-            app.notice = Some(Notice {
-                text: format!(":{} — {message}", line.trim()),
-                error: true,
-            });
-        }
-    }
-    Vec::new()
-}
-
-fn on_normal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let Some(action) = keys::lookup(&key) else {
-        app.dirty = false;
-        return Vec::new();
-    };
-    let selected = app.selected_member().cloned();
-    let need_selection = |app: &mut App| {
-        app.notice = Some(Notice {
-            text: "no member selected (the filter may hide them all)".into(),
-            error: true,
-        });
-    };
-    match action {
-        KeyAction::Up => scroll(app, -1),
-        KeyAction::Down => scroll(app, 1),
-        KeyAction::Top => match app.focus {
-            Pane::Members => app.select_by(|_, _| 0),
-            Pane::Detail => app.detail_scroll = 0,
-            Pane::Log => app.log_scroll = app.log.len().saturating_sub(1),
-        },
-        KeyAction::Bottom => match app.focus {
-            Pane::Members => app.select_by(|_, len| len.saturating_sub(1)),
-            Pane::Detail => app.detail_scroll = u16::MAX / 2,
-            Pane::Log => app.log_scroll = 0,
-        },
-        KeyAction::NextPane => app.focus = app.focus.next(),
-        KeyAction::PrevPane => app.focus = app.focus.prev(),
-        KeyAction::ToggleView => {
-            app.view = match app.view {
-                View::Members => View::Domains,
-                View::Domains => View::Members,
-            };
-            app.table_offset = 0;
-        }
-        KeyAction::Filter => app.mode = Mode::Filter,
-        KeyAction::Prompt => app.mode = Mode::Prompt(String::new()),
-        KeyAction::NewToken => app.mode = Mode::Prompt("add ".into()),
-        KeyAction::SetConfig => app.mode = Mode::Prompt("set ".into()),
-        KeyAction::Remove | KeyAction::ForceRemove => match selected {
-            Some(m) => {
-                app.mode = Mode::Confirm(Action::Remove {
-                    name: m.server_name,
-                    force: action == KeyAction::ForceRemove,
-                });
-            }
-            None => need_selection(app),
-        },
-        KeyAction::ToggleEventHub | KeyAction::ToggleOvnChassis => match selected {
-            Some(m) => {
-                let role = if action == KeyAction::ToggleEventHub {
-                    Role::EventHub
-                } else {
-                    Role::OvnChassis
-                };
-                app.mode = Mode::Confirm(Action::Role {
-                    add: !m.roles.contains(&role),
-                    name: m.server_name,
-                    role,
-                });
-            }
-            None => need_selection(app),
-        },
-        KeyAction::SetDomain => match selected {
-            Some(m) => app.mode = Mode::Prompt(format!("domain {} ", m.server_name)),
-            None => need_selection(app),
-        },
-        KeyAction::Help => app.mode = Mode::Help,
-        KeyAction::Back => {
-            if app.notice.is_some() {
-                app.notice = None;
-            } else if !app.filter.is_empty() {
-                app.filter.clear();
-            } else {
-                app.focus = Pane::Members;
-            }
-        }
-        KeyAction::Quit => return vec![Command::Quit],
-    }
-    Vec::new()
-}
-
-/// Up/down in the focused pane.
-fn scroll(app: &mut App, delta: isize) {
-    match app.focus {
-        Pane::Members => app.move_selection(delta),
-        Pane::Detail => {
-            app.detail_scroll = app
-                .detail_scroll
-                .saturating_add_signed(delta as i16)
-                .min(u16::MAX / 2);
-        }
-        Pane::Log => {
-            // Up goes back in time.
-            let back = app.log_scroll.saturating_add_signed(-delta);
-            app.log_scroll = back.min(app.log.len().saturating_sub(1));
-        }
-    }
-}
-
-fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Command> {
-    if app.mode != Mode::Normal {
-        return Vec::new();
-    }
-    let screen = Rect::new(0, 0, app.size.0, app.size.1);
-    let areas = view::areas(screen, app);
-    let at = Position::new(mouse.column, mouse.row);
-    let pane = if areas.table.contains(at) {
-        Pane::Members
-    } else if areas.detail.contains(at) {
-        Pane::Detail
-    } else if areas.log.contains(at) {
-        Pane::Log
-    } else {
-        return Vec::new();
-    };
-    match mouse.kind {
-        MouseEventKind::Down(MouseButton::Left) => {
-            app.focus = pane;
-            app.dirty = true;
-            // Border and heading come first.
-            let first = areas.table.y + 2;
-            if pane == Pane::Members && at.y >= first && at.y < areas.table.bottom() - 1 {
-                let index = app.table_offset + usize::from(at.y - first);
-                if let Some(Row::Member(m)) = app.rows().get(index) {
-                    let name = m.server_name.clone();
-                    if app.selected.as_ref() != Some(&name) {
-                        app.selected = Some(name);
-                        app.detail_scroll = 0;
-                    }
-                }
-            }
-        }
-        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-            let delta = if mouse.kind == MouseEventKind::ScrollUp {
-                -1
-            } else {
-                1
-            };
-            let focus = app.focus;
-            app.focus = pane;
-            scroll(app, delta);
-            app.focus = focus;
-            app.dirty = true;
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn on_watch(app: &mut App, event: WatchEvent) {
-    if app.link != Link::Live {
-        let text = match &app.link {
-            Link::Down { since, .. } => format!("stream back (down since {})", since.clock),
-            _ => format!("watching {}", app.source),
-        };
-        app.link = Link::Live;
-        app.push_log(LogKind::Good, text);
-    }
-    match event {
-        WatchEvent::Snapshot(snapshot) => on_snapshot(app, snapshot),
-        WatchEvent::Member { name, after } => on_member(app, &name, after),
-        WatchEvent::Heartbeat { name, at } => {
-            app.heartbeats.insert(name, at);
-        }
-        WatchEvent::Raft(raft) => on_raft(app, raft),
-        WatchEvent::Config { key, value } => {
-            let text = match &value {
-                Some(v) => format!("{key} = {}", value_text(Some(v))),
-                None => format!("{key} unset"),
-            };
-            app.push_log(LogKind::Info, text);
-            match value {
-                Some(v) => app.config.insert(key, v),
-                None => app.config.remove(&key),
-            };
-        }
-        WatchEvent::Operation { id, after } => on_operation(app, id, after),
-    }
-}
-
-fn on_snapshot(app: &mut App, snapshot: ClusterSnapshot) {
-    let first = app.server.is_empty();
-    app.server = snapshot.server_name;
-    if first {
-        app.members.clear();
-        app.push_log(
-            LogKind::Info,
-            format!(
-                "{} members, leader {}",
-                snapshot.members.len(),
-                snapshot.raft.leader.as_deref().unwrap_or("unknown")
-            ),
-        );
-        app.raft = snapshot.raft;
-    } else {
-        // A fresh picture after a gap: report what changed meanwhile.
-        let gone: Vec<String> = app
-            .members
-            .iter()
-            .filter(|old| {
-                !snapshot
-                    .members
-                    .iter()
-                    .any(|m| m.server_name == old.server_name)
-            })
-            .map(|m| m.server_name.clone())
-            .collect();
-        for name in gone {
-            on_member(app, &name, None);
-        }
-        on_raft(app, snapshot.raft);
-    }
-    for m in snapshot.members {
-        if first {
-            app.record_roles(&m);
-            let at = app.members.partition_point(|x| {
-                natural_cmp(&x.server_name, &m.server_name) == std::cmp::Ordering::Less
-            });
-            app.members.insert(at, m);
-        } else {
-            let name = m.server_name.clone();
-            on_member(app, &name, Some(m));
-        }
-    }
-    app.heartbeats = snapshot.heartbeats;
-    app.config = snapshot.config;
-    app.operations = snapshot
-        .operations
-        .into_iter()
-        .map(|op| (op.id.clone(), op))
-        .collect();
-}
-
-fn on_member(app: &mut App, name: &str, after: Option<ClusterMember>) {
-    let index = app.members.iter().position(|m| m.server_name == name);
-    match (index, after) {
-        (Some(i), None) => {
-            app.members.remove(i);
-            app.heartbeats.remove(name);
-            app.push_log(LogKind::Warn, format!("{name} left the cluster"));
-        }
-        (None, None) => {}
-        (None, Some(m)) => {
-            app.push_log(
-                LogKind::Good,
-                format!("{name} joined ({})", m.status.to_string().to_uppercase()),
-            );
-            app.record_roles(&m);
-            let at = app
-                .members
-                .partition_point(|x| natural_cmp(&x.server_name, name).is_lt());
-            app.members.insert(at, m);
-        }
-        (Some(i), Some(m)) => {
-            let old = &app.members[i];
-            let mut news = Vec::new();
-            if old.status != m.status {
-                let kind = match m.status {
-                    MemberStatus::Online => LogKind::Good,
-                    MemberStatus::Offline => LogKind::Bad,
-                    MemberStatus::Evacuated | MemberStatus::Blocked => LogKind::Warn,
-                };
-                news.push((
-                    kind,
-                    format!(
-                        "{name} {} → {}",
-                        old.status.to_string().to_uppercase(),
-                        m.status.to_string().to_uppercase()
-                    ),
-                ));
-            }
-            if old.roles != m.roles {
-                news.push((
-                    LogKind::Info,
-                    format!(
-                        "{name} roles: {} → {}",
-                        roles_text(&old.roles),
-                        roles_text(&m.roles)
-                    ),
-                ));
-            }
-            if old.failure_domain != m.failure_domain {
-                news.push((
-                    LogKind::Info,
-                    format!(
-                        "{name} failure domain: {} → {}",
-                        old.failure_domain, m.failure_domain
-                    ),
-                ));
-            }
-            for (kind, text) in news {
-                app.push_log(kind, text);
-            }
-            app.record_roles(&m);
-            app.members[i] = m;
-        }
-    }
-}
-
-fn on_raft(app: &mut App, raft: RaftState) {
-    if raft.leader != app.raft.leader {
-        let text = match &raft.leader {
-            Some(leader) => format!("leader is now {leader} (term {})", raft.term),
-            None => format!("no leader (term {})", raft.term),
-        };
-        let kind = if raft.leader.is_some() {
-            LogKind::Info
-        } else {
-            LogKind::Bad
-        };
-        app.push_log(kind, text);
-    }
-    app.raft = raft;
-}
-
-fn on_operation(app: &mut App, id: String, after: Option<Operation>) {
-    let token_for = |op: &Operation| {
-        (op.class == OperationClass::Token)
-            .then(|| op.metadata.get("serverName").and_then(|v| v.as_str()))
-            .flatten()
-            .map(str::to_string)
-    };
-    match after {
-        Some(op) => {
-            let fresh = !app.operations.contains_key(&id);
-            if fresh
-                && op.status == OperationStatus::Running
-                && let Some(name) = token_for(&op)
-            {
-                app.push_log(LogKind::Info, format!("join token issued for {name}"));
-            }
-            app.operations.insert(id, op);
-        }
-        None => {
-            if let Some(old) = app.operations.remove(&id)
-                && let Some(name) = token_for(&old)
-            {
-                app.push_log(
-                    LogKind::Info,
-                    format!("join token for {name} used or revoked"),
-                );
-            }
-        }
-    }
-}
-
-fn on_done(app: &mut App, action: Action, result: Result<Outcome, String>) {
-    if let Some(i) = app.busy.iter().position(|a| *a == action) {
-        app.busy.remove(i);
-    }
-    match result {
-        Ok(Outcome::Token { name, token }) => {
-            app.push_log(LogKind::Good, format!("join token created for {name}"));
-            app.notice = None;
-            app.mode = Mode::Token { name, token };
-        }
-        Ok(Outcome::Done(text)) => {
-            app.push_log(LogKind::Good, text.clone());
-            app.notice = Some(Notice { text, error: false });
-        }
-        Err(error) => {
-            app.push_log(LogKind::Bad, format!("{} failed: {error}", action.doing()));
-            app.notice = Some(Notice {
-                text: error,
-                error: true,
-            });
-        }
-    }
 }
 
 /// Roles as the dashboard writes them: the leader folded into `database (leader)`.

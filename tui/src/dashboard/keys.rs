@@ -17,6 +17,8 @@ pub enum KeyAction {
     NextPane,
     /// Focus the previous pane.
     PrevPane,
+    /// Open the selected member's detail (focus it); from the detail, back to the table.
+    Open,
     /// Switch between the members table and the failure-domain view.
     ToggleView,
     /// Edit the filter.
@@ -104,6 +106,12 @@ pub const BINDINGS: &[Binding] = &[
         label: "S-Tab",
         help: "previous pane",
         action: KeyAction::PrevPane,
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, NONE)],
+        label: "Enter",
+        help: "open selected member's detail",
+        action: KeyAction::Open,
     },
     Binding {
         keys: &[(KeyCode::Char('v'), NONE)],

@@ -8,9 +8,13 @@
 
 pub mod action;
 pub mod app;
+pub mod input;
 pub mod clock;
+pub mod dialogs;
 pub mod keys;
 pub mod prompt;
+pub mod status;
+pub mod stream;
 pub mod term;
 pub mod theme;
 pub mod view;
@@ -44,8 +48,17 @@ pub fn colors_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// What the dashboard may know besides the daemon it watches.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Sockets of other members of the same cluster, watched when the first cannot be.
+    pub fallbacks: Vec<std::path::PathBuf>,
+    /// Lines shown under the title (`corral demo`: PIDs and directories).
+    pub about: Vec<String>,
+}
+
 /// Runs the dashboard against the daemon behind `client` until the user quits.
-pub async fn run(client: Client) -> Result<(), CliError> {
+pub async fn run(client: Client, options: Options) -> Result<(), CliError> {
     if !std::io::stdout().is_terminal() {
         return Err(CliError::Usage(
             "corral dashboard needs a terminal on standard output; in scripts use \
@@ -55,12 +68,27 @@ pub async fn run(client: Client) -> Result<(), CliError> {
     }
     let mut screen = Screen::enter()?;
     let size = screen.terminal.size()?;
+    let fallbacks: Vec<String> = options
+        .fallbacks
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut app = App::new(
         &client.socket().display().to_string(),
         colors_allowed(),
         (size.width, size.height),
         Stamp::now(),
-    );
+    )
+    .with_fallbacks(&fallbacks)
+    .with_about(options.about);
+    // Actions go to the member being watched.
+    let client_of = |app: &App| {
+        if app.watching == 0 {
+            client.clone()
+        } else {
+            Client::unix(app.source.clone().into())
+        }
+    };
     let (tx, mut rx) = unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let input = term::spawn_input(tx.clone(), stop.clone());
@@ -77,7 +105,7 @@ pub async fn run(client: Client) -> Result<(), CliError> {
                 match command {
                     Command::Quit => return Ok(()),
                     Command::Connect { after } => {
-                        let (tx, socket) = (tx.clone(), client.socket().to_path_buf());
+                        let (tx, socket) = (tx.clone(), std::path::PathBuf::from(&app.source));
                         tasks.spawn(async move {
                             tokio::time::sleep(after).await;
                             let error = watch::pump(socket, &tx).await;
@@ -88,7 +116,7 @@ pub async fn run(client: Client) -> Result<(), CliError> {
                         });
                     }
                     Command::Run(action) => {
-                        let (tx, client) = (tx.clone(), client.clone());
+                        let (tx, client) = (tx.clone(), client_of(&app));
                         tasks.spawn(async move {
                             let result = action::perform(&client, &action).await;
                             let _ = tx.send(Msg::Done {

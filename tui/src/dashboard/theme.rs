@@ -57,6 +57,21 @@ impl Theme {
         self.fg(Color::DarkGray)
     }
 
+    /// Data that is not live: faded, whatever its own colour was.
+    pub fn stale(self) -> Style {
+        self.fg(Color::DarkGray).add_modifier(Modifier::DIM)
+    }
+
+    /// Worth a look, not yet a failure.
+    pub fn warn(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+
+    /// A focused pane's title: marked in words too (`▶`), and in reverse video.
+    pub fn focused_title(self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    }
+
     /// Keys in hints and help.
     pub fn key(self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)

@@ -6,12 +6,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row as TableRow, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table, TableState};
 
 use super::action::Action;
 use super::app::{App, Link, Mode, Pane, Row, View, down_text, roles_text};
 use super::clock::short_age;
-use super::keys::{BINDINGS, COMMANDS, MOUSE, NOT_YET};
+use super::status::Quorum;
+use super::dialogs;
 use super::theme::Theme;
 
 /// Where each part of the screen goes.
@@ -47,8 +48,9 @@ pub fn areas(screen: Rect, app: &App) -> Areas {
             u16::try_from(lines.clamp(1, 3)).unwrap_or(3)
         })
     };
+    let about = u16::try_from(app.about.len()).unwrap_or(0).min(2);
     let [title, quorum, body, notice, footer] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(1 + about),
         Constraint::Length(1),
         Constraint::Min(0),
         Constraint::Length(notice),
@@ -100,38 +102,48 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_notice(frame, app, theme, a.notice);
     draw_footer(frame, app, theme, a.footer);
     match &app.mode {
-        Mode::Help => draw_help(frame, theme),
-        Mode::Confirm(action) => draw_confirm(frame, app, theme, action),
-        Mode::Token { name, token } => draw_token(frame, theme, name, token),
+        Mode::Help => dialogs::draw_help(frame, theme),
+        Mode::Confirm(action) => dialogs::draw_confirm(frame, app, theme, action),
+        Mode::Token { name, token } => dialogs::draw_token(frame, theme, name, token),
         Mode::Normal | Mode::Filter | Mode::Prompt(_) => {}
     }
 }
 
 fn draw_title(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
-    let line = match &app.link {
+    let first = match &app.link {
         Link::Down {
             since,
             attempt,
             retry_in,
             error,
-        } => Line::styled(
-            format!(" {}", down_text(since, *attempt, *retry_in, error)),
-            theme.banner(),
-        ),
+        } => {
+            let mut text = format!(" {}", down_text(since, *attempt, *retry_in, error));
+            if app.sources.len() > 1 {
+                text.push_str(&format!(" · next try: {}", app.source));
+            }
+            Line::styled(text, theme.banner())
+        }
         Link::Connecting => Line::from(vec![
             Span::styled(" corral dashboard", theme.heading()),
             Span::styled(format!("  connecting to {} ...", app.source), theme.dim()),
         ]),
         Link::Live => {
-            let left = format!(" corral dashboard · {}", app.server);
+            let left = format!(" corral dashboard · watching {}", app.server);
+            let lost = app
+                .lost
+                .as_ref()
+                .map(|old| format!(" · {old} cannot be reached"))
+                .unwrap_or_default();
             let right = format!(
                 "term {} · commit {} · applied {} ",
                 app.raft.term, app.raft.commit_index, app.raft.applied_index
             );
-            let gap = usize::from(area.width)
-                .saturating_sub(left.chars().count() + right.chars().count());
+            let gap = usize::from(area.width).saturating_sub(
+                left.chars().count() + lost.chars().count() + right.chars().count(),
+            );
             Line::from(vec![
                 Span::styled(left, theme.heading()),
+                Span::styled(lost, theme.warn()),
                 Span::raw(" ".repeat(gap.max(1))),
                 Span::styled(right, theme.dim()),
             ])
@@ -142,7 +154,11 @@ fn draw_title(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     } else {
         Style::new()
     };
-    frame.render_widget(Paragraph::new(line).style(style), area);
+    let mut lines = vec![first.style(style)];
+    for about in app.about.iter().take(2) {
+        lines.push(Line::styled(format!(" {about}"), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_quorum(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
@@ -156,30 +172,101 @@ fn draw_quorum(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         );
         return;
     }
-    let (online, voters, needed, standby_online, standbys) = app.quorum();
-    let ok = online >= needed && voters > 0;
-    let bar: String = (0..voters)
-        .map(|i| if i < online { '■' } else { '□' })
-        .collect();
-    let (word, style) = if ok {
-        ("OK", theme.good())
-    } else {
-        ("LOST", theme.bad())
-    };
+    let (_, _, _, standby_online, standbys) = app.quorum();
+    let (word, style, detail) = quorum_words(&app.quorum_view(), theme);
     let leader = app.raft.leader.as_deref().unwrap_or("none");
-    let line = Line::from(vec![
+    let stale = app.stale();
+    let mut spans = vec![
         Span::styled(" Quorum ", theme.heading()),
-        Span::styled(format!("{word} {bar}"), style),
+        Span::styled(word, style),
         Span::raw(format!(
-            " {online} of {voters} voters online, {needed} needed · stand-bys {standby_online} of \
-             {standbys} · leader "
+            " {detail} · stand-bys {standby_online} of {standbys} · leader "
         )),
         Span::styled(leader.to_string(), theme.heading()),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+    ];
+    if let Some(stale) = &stale {
+        // Not live: every part fades, and the line starts with since when it is known.
+        for span in &mut spans {
+            span.style = theme.stale();
+        }
+        spans.insert(
+            0,
+            Span::styled(format!(" as of {} ·", stale.as_of), theme.warn()),
+        );
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The quorum line's verdict, its style, and its figures in words.
+fn quorum_words(q: &Quorum, theme: Theme) -> (String, Style, String) {
+    let bar = |up: usize, voters: usize| -> String {
+        (0..voters).map(|i| if i < up { '■' } else { '□' }).collect()
+    };
+    match q {
+        Quorum::Ok { voters } => (
+            format!("OK {}", bar(*voters, *voters)),
+            theme.good(),
+            format!("{voters} of {voters} voters answer the leader"),
+        ),
+        Quorum::Degraded {
+            up,
+            voters,
+            needed,
+            down,
+        } => (
+            format!("DEGRADED {}", bar(*up, *voters)),
+            theme.warn(),
+            format!(
+                "{up} of {voters} voters answer, {needed} needed; down: {}",
+                down.join(", ")
+            ),
+        ),
+        Quorum::Lost {
+            up,
+            voters,
+            needed,
+            down,
+        } => (
+            format!("LOST {}", bar(*up, *voters)),
+            theme.bad(),
+            format!(
+                "{up} of {voters} voters answer, {needed} needed; down: {}",
+                down.join(", ")
+            ),
+        ),
+        Quorum::Election { term } => (
+            "ELECTION".into(),
+            theme.bad(),
+            format!("no leader (term {term}): writes wait"),
+        ),
+        Quorum::LeaderSilent { leader } => (
+            "UNKNOWN".into(),
+            theme.bad(),
+            format!("the leader {leader} does not answer"),
+        ),
+        Quorum::FromStatuses {
+            online,
+            voters,
+            needed,
+        } => {
+            let ok = q.holds();
+            (
+                format!("{} {}", if ok { "OK" } else { "LOST" }, bar(*online, *voters)),
+                if ok { theme.good() } else { theme.bad() },
+                format!("{online} of {voters} voters online, {needed} needed"),
+            )
+        }
+    }
+}
+
+/// A pane's frame; the focused one says so in its title (`▶`, reverse video), not only
+/// by the colour of its border.
 fn pane_block(title: String, focused: bool, theme: Theme) -> Block<'static> {
+    let title = if focused {
+        Line::styled(format!("▶{title}"), theme.focused_title())
+    } else {
+        Line::raw(title)
+    };
     Block::bordered()
         .title(title)
         .border_style(theme.border(focused))
@@ -198,6 +285,10 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     if !app.filter.is_empty() {
         title.push_str(&format!(" · filter: {}", app.filter));
     }
+    let stale = app.stale();
+    if let Some(stale) = &stale {
+        title.push_str(&format!(" · NOT LIVE: as of {} ({})", stale.as_of, stale.why));
+    }
     title.push(' ');
     let block = pane_block(title, app.focus == Pane::Members, theme);
     if app.members.is_empty() {
@@ -212,14 +303,7 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         return;
     }
     let wide = area.width >= WIDE;
-    let name_width = app
-        .members
-        .iter()
-        .map(|m| m.server_name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 16) as u16
-        + if app.view == View::Domains { 2 } else { 0 };
+    let name_width = name_width(app);
     let mut header = vec!["NAME"];
     let mut widths = vec![Constraint::Length(name_width)];
     if wide {
@@ -261,21 +345,54 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
                 }
                 TableRow::new(cells).style(theme.heading())
             }
-            Row::Member(m) => member_row(app, theme, m, wide),
+            Row::Member(m) => member_row(app, theme, m, wide, stale.is_some()),
         })
         .collect();
-    let table = Table::new(table_rows, widths)
+    let mut table = Table::new(table_rows, widths)
         .header(TableRow::new(header).style(theme.heading()))
         .block(block)
         .column_spacing(1)
         .row_highlight_style(theme.selected());
+    if stale.is_some() {
+        table = table.style(theme.stale());
+    }
     let mut state = TableState::default()
         .with_offset(app.table_offset)
         .with_selected(app.selected_row());
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn member_row<'a>(app: &App, theme: Theme, m: &'a ClusterMember, wide: bool) -> TableRow<'a> {
+/// The NAME column: wide enough for every member, and in the failure-domain view for
+/// every domain heading (`▸ rack-1`) too, so no name is cut.
+pub fn name_width(app: &App) -> u16 {
+    let members = app
+        .members
+        .iter()
+        .map(|m| m.server_name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 16);
+    let width = if app.view == View::Domains {
+        let domains = app
+            .members
+            .iter()
+            .map(|m| m.failure_domain.chars().count() + 2)
+            .max()
+            .unwrap_or(0);
+        (members + 2).max(domains).min(40)
+    } else {
+        members
+    };
+    u16::try_from(width).unwrap_or(16)
+}
+
+fn member_row<'a>(
+    app: &App,
+    theme: Theme,
+    m: &'a ClusterMember,
+    wide: bool,
+    stale: bool,
+) -> TableRow<'a> {
     let indent = if app.view == View::Domains { "  " } else { "" };
     let age = app
         .heartbeat_age_ms(&m.server_name)
@@ -284,9 +401,14 @@ fn member_row<'a>(app: &App, theme: Theme, m: &'a ClusterMember, wide: bool) -> 
     if wide {
         cells.push(Cell::from(address(m)));
     }
+    let status_style = if stale {
+        theme.stale()
+    } else {
+        theme.status(m.status)
+    };
     cells.push(Cell::from(Span::styled(
         m.status.to_string().to_uppercase(),
-        theme.status(m.status),
+        status_style,
     )));
     cells.push(Cell::from(roles_text(&m.roles)));
     cells.push(Cell::from(m.failure_domain.clone()));
@@ -435,7 +557,7 @@ fn draw_notice(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
 }
 
 /// Key hints: `(keys, what)` pairs, keys marked.
-fn hints(pairs: &[(&str, &str)], theme: Theme) -> Line<'static> {
+pub(super) fn hints(pairs: &[(&str, &str)], theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     for (i, (key, what)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -480,7 +602,7 @@ fn draw_footer(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             line
         }
         Mode::Help => hints(&[("Esc", "close help")], theme),
-        Mode::Confirm(_) => hints(&[("y Enter", "go ahead"), ("n Esc", "cancel")], theme),
+        Mode::Confirm(_) => hints(&[("y", "go ahead"), ("n Esc", "cancel")], theme),
         Mode::Token { .. } => hints(&[("Esc Enter", "close")], theme),
         Mode::Normal if !app.busy.is_empty() => {
             let doing: Vec<String> = app.busy.iter().map(Action::doing).collect();
@@ -508,18 +630,6 @@ fn draw_footer(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// A `width` x `height` rectangle centred in `area` (clipped to it).
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    )
-}
-
 /// Greedy word wrap to `width` columns.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -538,125 +648,4 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-fn dialog(frame: &mut Frame, theme: Theme, title: &str, lines: Vec<Line>, width: u16) {
-    let screen = frame.area();
-    let height = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(2);
-    let area = centered(screen, width, height);
-    frame.render_widget(Clear, area);
-    let block = Block::bordered()
-        .title(format!(" {title} "))
-        .border_style(theme.border(true));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
-}
-
-fn draw_confirm(frame: &mut Frame, app: &App, theme: Theme, action: &Action) {
-    let width = frame.area().width.saturating_sub(4).min(70);
-    let current = match action {
-        Action::SetConfig { key, .. } => Some(app.setting(key)),
-        _ => None,
-    };
-    let mut lines: Vec<Line> = vec![Line::default()];
-    for text in wrap(
-        &action.explain(current.as_deref()),
-        usize::from(width.saturating_sub(4)),
-    ) {
-        lines.push(Line::raw(format!(" {text}")));
-    }
-    lines.push(Line::default());
-    lines.push(hints(
-        &[("y Enter", "go ahead"), ("n Esc", "cancel")],
-        theme,
-    ));
-    dialog(frame, theme, action.title(), lines, width);
-}
-
-/// The first line of the token dialog; the token's lines follow it, then a blank line.
-pub const TOKEN_INTRO: &str = "Join token (give it to the new server's init):";
-
-fn draw_token(frame: &mut Frame, theme: Theme, name: &str, token: &str) {
-    let width = frame.area().width.saturating_sub(4).min(100);
-    let inner = usize::from(width.saturating_sub(4)).max(1);
-    let mut lines = vec![Line::default(), Line::raw(format!(" {TOKEN_INTRO}"))];
-    let chars: Vec<char> = token.chars().collect();
-    for chunk in chars.chunks(inner) {
-        lines.push(Line::styled(
-            format!(" {}", chunk.iter().collect::<String>()),
-            theme.heading(),
-        ));
-    }
-    lines.push(Line::default());
-    for text in wrap(
-        &format!(
-            "It is valid for one server named {name}; 'corral cluster revoke-token {name}' \
-             cancels it. While the dashboard has the mouse, hold Shift to select text."
-        ),
-        inner,
-    ) {
-        lines.push(Line::styled(format!(" {text}"), theme.dim()));
-    }
-    lines.push(hints(&[("Esc Enter", "close")], theme));
-    dialog(
-        frame,
-        theme,
-        &format!("Join token for {name}"),
-        lines,
-        width,
-    );
-}
-
-fn draw_help(frame: &mut Frame, theme: Theme) {
-    let area = centered(frame.area(), 80, 23);
-    frame.render_widget(Clear, area);
-    let block = Block::bordered()
-        .title(" Help: keys and commands ")
-        .border_style(theme.border(true));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(36), Constraint::Min(0)]).areas(inner);
-
-    let mut keys = vec![Line::styled("Keys", theme.heading())];
-    for b in BINDINGS {
-        keys.push(Line::from(vec![
-            Span::styled(format!("{:<7}", b.label), theme.key()),
-            Span::raw(b.help),
-        ]));
-    }
-    frame.render_widget(Paragraph::new(keys), left);
-
-    let mut more = vec![Line::styled("Commands (after :)", theme.heading())];
-    for (usage, what) in COMMANDS {
-        more.push(if usage.is_empty() {
-            Line::raw(format!("  {what}"))
-        } else {
-            Line::from(vec![
-                Span::styled(format!("{usage:<23}"), theme.key()),
-                Span::raw(*what),
-            ])
-        });
-    }
-    more.push(Line::default());
-    more.push(Line::styled("Mouse", theme.heading()));
-    for (what, does) in MOUSE {
-        more.push(Line::from(vec![
-            Span::styled(format!("{what:<7}"), theme.key()),
-            Span::raw(*does),
-        ]));
-    }
-    more.push(Line::default());
-    more.push(Line::styled(NOT_YET, theme.dim()));
-    more.push(Line::styled(
-        "version: not in the API; ARCH shown",
-        theme.dim(),
-    ));
-    frame.render_widget(Paragraph::new(more), right);
 }

@@ -4,10 +4,12 @@
 
 pub mod member;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use corral_shared::api::{ClusterMember, Role};
 use tokio::time::Instant;
 
 use crate::error::CliError;
@@ -66,15 +68,29 @@ impl Demo {
     }
 
     /// Stops every member cleanly: all are asked at once, then each gets until a shared
-    /// deadline to exit before it is killed. Says what happened on `out`.
+    /// deadline to exit before it is killed. Says on `out` what it is doing as it does it:
+    /// a clean stop hands the database roles over, which takes seconds.
     pub async fn stop(&mut self, out: &mut dyn Write) -> Result<(), CliError> {
+        let roles = self.roles().await;
         for member in &mut self.members {
+            if !member.is_running() {
+                continue;
+            }
+            let line = stop_line(&member.name, member.pid(), roles.get(&member.name));
+            writeln!(out, "{line}")?;
+            out.flush()?;
             member.ask_to_stop().await;
         }
-        let deadline = Instant::now() + STOP_TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + STOP_TIMEOUT;
         for member in &mut self.members {
             if member.wait_exit(deadline).await {
-                writeln!(out, "Stopped {}", member.name)?;
+                writeln!(
+                    out,
+                    "Stopped {} ({:.1}s)",
+                    member.name,
+                    started.elapsed().as_secs_f64()
+                )?;
             } else {
                 member.kill();
                 writeln!(
@@ -85,8 +101,26 @@ impl Demo {
                     member.log.display()
                 )?;
             }
+            out.flush()?;
         }
         Ok(())
+    }
+
+    /// Each member's roles, as the first member that answers lists them (none if none does).
+    async fn roles(&mut self) -> BTreeMap<String, Vec<Role>> {
+        for member in &mut self.members {
+            if !member.is_running() {
+                continue;
+            }
+            let client = member.client().with_timeout(Duration::from_secs(2));
+            if let Ok(list) = client
+                .get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1")
+                .await
+            {
+                return list.into_iter().map(|m| (m.server_name, m.roles)).collect();
+            }
+        }
+        BTreeMap::new()
     }
 
     /// Ends the demo: the directory is removed, or kept and returned with `keep`.
@@ -103,6 +137,19 @@ impl Demo {
             .map_err(|e| CliError::Failed(format!("cannot remove {}: {e}", path.display())))?;
         Ok(None)
     }
+}
+
+/// What stopping a member involves, said before it starts: `roles` as last listed.
+pub fn stop_line(name: &str, pid: u32, roles: Option<&Vec<Role>>) -> String {
+    let has = |role| roles.is_some_and(|r| r.contains(&role));
+    let what = if has(Role::DatabaseLeader) {
+        ": handing over leadership"
+    } else if has(Role::Database) {
+        ": handing over its database vote"
+    } else {
+        ""
+    };
+    format!("Stopping {name} (pid {pid}){what} ...")
 }
 
 impl Drop for Demo {
@@ -142,6 +189,31 @@ mod tests {
         assert!(!path.exists());
     }
 
+    #[test]
+    fn the_stop_line_says_what_stopping_involves() {
+        let cases: [(&str, Option<Vec<Role>>, &str); 4] = [
+            (
+                "the leader",
+                Some(vec![Role::DatabaseLeader, Role::Database]),
+                "Stopping node1 (pid 7): handing over leadership ...",
+            ),
+            (
+                "a voter",
+                Some(vec![Role::Database]),
+                "Stopping node1 (pid 7): handing over its database vote ...",
+            ),
+            (
+                "a stand-by",
+                Some(vec![Role::DatabaseStandby]),
+                "Stopping node1 (pid 7) ...",
+            ),
+            ("roles unknown", None, "Stopping node1 (pid 7) ..."),
+        ];
+        for (what, roles, want) in cases {
+            assert_eq!(stop_line("node1", 7, roles.as_ref()), want, "{what}");
+        }
+    }
+
     #[tokio::test]
     async fn members_live_in_the_directory_and_die_with_the_guard() {
         use std::os::unix::fs::PermissionsExt;
@@ -156,7 +228,11 @@ mod tests {
         assert!(member.address.starts_with("127.0.0.1:"));
         let mut out = Vec::new();
         demo.stop(&mut out).await.unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "Stopped node1\n");
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!("Stopping node1 (pid {pid}) ...\nStopped node1 (")),
+            "{out}"
+        );
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
         demo.finish().unwrap();
         assert!(!path.exists());
