@@ -27,7 +27,30 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// What partition tests need, as [`crate::runs_here`] words it.
+const NEED: &str = "root for network namespaces";
+
+/// Why network namespaces cannot be made here, if they cannot: they take root and `ip`.
+fn unavailable() -> Option<String> {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Some(format!("running as uid {euid}"));
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!("`ip -V` failed: {}", out.status)),
+        Err(e) => Some(format!("`ip` (iproute2) cannot run: {e}")),
+    }
+}
+
 impl Net {
+    /// Whether network namespaces can be made here (root and `ip`); otherwise the calling
+    /// test is skipped with one line saying so, or fails under `CORRAL_TEST_REQUIRE_ALL=1`.
+    pub fn available() -> bool {
+        crate::runs_here(NEED, unavailable())
+    }
+
     /// Creates the switch and `n` member namespaces, all wired up.
     pub fn new(n: usize) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
