@@ -1,5 +1,8 @@
 //! The command line: `corral <family> <action> ...`, worded as `lxc`'s.
 
+use std::ffi::OsString;
+use std::path::Path;
+
 use clap::{Parser, Subcommand};
 
 use crate::commands::cluster::ClusterCommand;
@@ -34,6 +37,24 @@ pub enum Command {
     Demo(DemoArgs),
     /// Watch and manage the cluster live, full screen (q quits, ? lists the keys)
     Dashboard(DashboardArgs),
+}
+
+/// The daemon's name: `corral` run under it (argv[0] `corrald`, as `corral demo` starts its
+/// members, or through a `corrald -> corral` link) is the daemon, as is `corral corrald ...`.
+pub const DAEMON: &str = "corrald";
+
+/// corrald's command line when `args` (argv, program name first) asks for the daemon rather
+/// than the console: the same arguments under argv[0] `corrald`, or those after `corral
+/// corrald`. `None` for every console command.
+pub fn daemon_args(args: Vec<OsString>) -> Option<Vec<OsString>> {
+    let program = args.first()?;
+    if Path::new(program).file_name() == Some(DAEMON.as_ref()) {
+        return Some(args);
+    }
+    match args.get(1) {
+        Some(first) if first == DAEMON => Some(args.into_iter().skip(1).collect()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -260,5 +281,30 @@ mod tests {
             Command::Dashboard(DashboardArgs::default())
         );
         assert!(Cli::try_parse_from(["corral", "dashboard", "node1"]).is_err());
+    }
+
+    #[test]
+    fn corral_is_the_daemon_under_its_name_or_its_subcommand() {
+        let argv = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        let cases: [(&[&str], Option<&[&str]>); 8] = [
+            (&["corral", "cluster", "list"], None),
+            (&["corral"], None),
+            (&[], None),
+            // Console commands whose arguments merely mention the daemon.
+            (&["corral", "query", "corrald"], None),
+            (&["/usr/bin/corrald-helper"], None),
+            (
+                &["corral", "corrald", "init", "--preseed", "p.yaml"],
+                Some(&["corrald", "init", "--preseed", "p.yaml"]),
+            ),
+            (&["corrald"], Some(&["corrald"])),
+            (
+                &["/tmp/x/corrald", "waitready"],
+                Some(&["/tmp/x/corrald", "waitready"]),
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(daemon_args(argv(args)), expected.map(argv), "{args:?}");
+        }
     }
 }

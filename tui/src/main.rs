@@ -15,6 +15,9 @@ use clap::Parser;
 use corral_shared::client::Client;
 
 fn main() -> ExitCode {
+    if let Some(args) = cli::daemon_args(std::env::args_os().collect()) {
+        return run_as_daemon(args);
+    }
     let cli = cli::Cli::parse();
     // One request at a time: a single-threaded runtime is all a command needs.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -38,4 +41,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs this binary as corrald (the same code as the `corrald` binary), named `corrald` in
+/// `ps` and `pgrep` so that operators and scripts find the daemon under its usual name.
+fn run_as_daemon(args: Vec<std::ffi::OsString>) -> ExitCode {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a static.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"corrald".as_ptr());
+    }
+    corral_daemon::cli::main_from(args)
 }

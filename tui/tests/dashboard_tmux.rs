@@ -25,19 +25,26 @@ const TO_SHOW: Duration = Duration::from_secs(60);
 /// The line the token dialog puts above the token (see `dashboard::view::TOKEN_INTRO`).
 const TOKEN_INTRO: &str = "Join token (give it to the new server's init):";
 
-fn tmux_binary() -> PathBuf {
-    let found = std::env::var_os("PATH")
+/// tmux on PATH, if installed.
+fn find_tmux() -> Option<PathBuf> {
+    std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/bin")])
         .map(|dir| dir.join("tmux"))
-        .find(|path| path.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "tmux is not installed, and the dashboard's end-to-end test drives the dashboard \
-             through it: install tmux (e.g. `apt-get install tmux`) and run the test again"
-        )
-    })
+        .find(|path| path.is_file())
+}
+
+/// Whether tmux is here to drive the dashboard: without it the test says "skipped: needs
+/// tmux" and passes, or fails under `CORRAL_TEST_REQUIRE_ALL=1` (as `.ci/run` sets).
+fn tmux_available() -> bool {
+    let missing = find_tmux().is_none().then(|| {
+        "not on PATH; install it (e.g. `apt-get install tmux`) to run this test".to_owned()
+    });
+    corral_tests::runs_here("tmux", missing)
+}
+
+fn tmux_binary() -> PathBuf {
+    find_tmux().expect("tmux is installed (the test checked with tmux_available)")
 }
 
 /// A private tmux server (its own socket, no user configuration) with one session running
@@ -257,6 +264,9 @@ fn token_preseed(address: &str, token: &str, cluster: &serde_json::Value) -> Str
 
 #[test]
 fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
+    if !tmux_available() {
+        return;
+    }
     let corral_bin = PathBuf::from(env!("CARGO_BIN_EXE_corral"));
     let corrald = corral_bin.with_file_name("corrald");
     assert!(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
@@ -13,7 +13,7 @@ use corral_shared::preseed::{ClusterPreseed, Preseed};
 use tokio::time::Instant;
 
 use crate::commands::cluster::{member_list, tokens};
-use crate::demo::{Demo, Member};
+use crate::demo::{DaemonProgram, Demo, Member};
 use crate::error::CliError;
 use crate::format::Format;
 
@@ -125,24 +125,20 @@ async fn interrupted() {
     }
 }
 
-/// The `corrald` next to this `corral`.
-fn corrald_path() -> Result<PathBuf, CliError> {
+/// The daemon the members run: this very `corral`, started as `corrald` (it holds the
+/// daemon), so that they always match the console and building `corral` alone suffices.
+fn corrald_path() -> Result<DaemonProgram, CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Failed(format!("cannot find where corral runs from: {e}")))?;
-    let corrald = exe.with_file_name("corrald");
-    if corrald.is_file() {
-        Ok(corrald)
-    } else {
-        Err(CliError::Failed(format!(
-            "corral demo runs the corrald next to corral, and {} does not exist; build both \
-             with 'cargo build' (or install corrald beside corral)",
-            corrald.display()
-        )))
-    }
+    Ok(DaemonProgram::this_corral(&exe))
 }
 
 /// Starts the three daemons, forms the cluster, and prints it.
-async fn form(demo: &mut Demo, corrald: &Path, out: &mut dyn Write) -> Result<(), CliError> {
+async fn form(
+    demo: &mut Demo,
+    corrald: &DaemonProgram,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let password = random_password()?;
     for (name, ip) in MEMBERS {
         let member = demo.start_member(corrald, name, ip)?;

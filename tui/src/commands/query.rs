@@ -136,10 +136,7 @@ pub fn render(body: &str, envelope: &Envelope, raw: bool) -> String {
 mod tests {
     use super::*;
 
-    const SAMPLES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/lxd/"
-    );
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/lxd/");
 
     /// The body of a recorded raw HTTP answer, with its status.
     fn raw_sample(name: &str) -> (u16, String) {

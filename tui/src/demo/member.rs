@@ -1,5 +1,7 @@
 //! One `corrald` process of the demo: its directory, address, log, and its life.
 
+use std::ffi::OsString;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::TcpListener;
@@ -18,6 +20,48 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// How much of a log an error quotes.
 const LOG_TAIL_LINES: usize = 15;
+
+/// How the demo starts a member's daemon: a program, and the name it runs under (argv[0]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonProgram {
+    /// The executable.
+    pub program: PathBuf,
+    /// argv[0] when it is not the program's path: `corrald` makes `corral` the daemon.
+    pub arg0: Option<OsString>,
+}
+
+impl DaemonProgram {
+    /// `program` run as it is (a `corrald`, or a stand-in in tests).
+    pub fn binary(program: &Path) -> DaemonProgram {
+        DaemonProgram {
+            program: program.to_path_buf(),
+            arg0: None,
+        }
+    }
+
+    /// The `corral` at `exe` run as the daemon (see [`crate::cli::daemon_args`]): the
+    /// members are then always the console's own version, and nothing else needs building.
+    pub fn this_corral(exe: &Path) -> DaemonProgram {
+        DaemonProgram {
+            program: exe.to_path_buf(),
+            arg0: Some(crate::cli::DAEMON.into()),
+        }
+    }
+}
+
+impl fmt::Display for DaemonProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.arg0 {
+            None => write!(f, "{}", self.program.display()),
+            Some(name) => write!(
+                f,
+                "{} (as {})",
+                self.program.display(),
+                name.to_string_lossy()
+            ),
+        }
+    }
+}
 
 /// A running (or stopped) demo member. Dropping it kills the process if it still runs.
 #[derive(Debug)]
@@ -53,7 +97,7 @@ impl Member {
     /// console, which then stops the members in order; and it is sent SIGTERM if the console
     /// dies without doing so.
     pub fn spawn(
-        corrald: &Path,
+        corrald: &DaemonProgram,
         name: &str,
         address: String,
         dir: PathBuf,
@@ -61,7 +105,10 @@ impl Member {
     ) -> Result<Member, CliError> {
         std::fs::create_dir_all(&dir)?;
         let out = File::create(&log)?;
-        let mut command = Command::new(corrald);
+        let mut command = Command::new(&corrald.program);
+        if let Some(arg0) = &corrald.arg0 {
+            command.arg0(arg0);
+        }
         command
             .env("CORRAL_DIR", &dir)
             .stdin(Stdio::null())
@@ -79,12 +126,9 @@ impl Member {
                 }
             });
         }
-        let child = command.spawn().map_err(|e| {
-            CliError::Failed(format!(
-                "cannot start {} for {name}: {e}",
-                corrald.display()
-            ))
-        })?;
+        let child = command
+            .spawn()
+            .map_err(|e| CliError::Failed(format!("cannot start {corrald} for {name}: {e}")))?;
         Ok(Member {
             name: name.to_string(),
             address,
@@ -237,6 +281,16 @@ mod tests {
     }
 
     #[test]
+    fn the_daemon_program_says_how_it_runs() {
+        let corrald = DaemonProgram::binary(Path::new("/opt/corrald"));
+        assert_eq!(corrald.arg0, None);
+        assert_eq!(corrald.to_string(), "/opt/corrald");
+        let corral = DaemonProgram::this_corral(Path::new("/opt/corral"));
+        assert_eq!(corral.arg0, Some(OsString::from("corrald")));
+        assert_eq!(corral.to_string(), "/opt/corral (as corrald)");
+    }
+
+    #[test]
     fn log_tails_keep_the_last_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
@@ -256,7 +310,7 @@ mod tests {
 
     fn spawn(program: &Path, dir: &Path, name: &str) -> Member {
         Member::spawn(
-            program,
+            &DaemonProgram::binary(program),
             name,
             "127.0.0.1:1".into(),
             dir.join(name),

@@ -13,7 +13,7 @@ use corral_shared::api::{ClusterMember, Role};
 use tokio::time::Instant;
 
 use crate::error::CliError;
-pub use member::Member;
+pub use member::{DaemonProgram, Member};
 
 /// How long members get to stop after being asked, before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -55,7 +55,7 @@ impl Demo {
     /// `CORRAL_DIR` and `DIR/NAME.log` as its log.
     pub fn start_member(
         &mut self,
-        corrald: &Path,
+        corrald: &DaemonProgram,
         name: &str,
         ip: &str,
     ) -> Result<&mut Member, CliError> {
@@ -222,7 +222,9 @@ mod tests {
         std::fs::write(&program, "#!/bin/sh\nexec sleep 60\n").unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = demo.path().to_path_buf();
-        let member = demo.start_member(&program, "node1", "127.0.0.1").unwrap();
+        let member = demo
+            .start_member(&DaemonProgram::binary(&program), "node1", "127.0.0.1")
+            .unwrap();
         let pid = member.pid();
         assert_eq!(member.dir, path.join("node1"));
         assert!(member.address.starts_with("127.0.0.1:"));

@@ -117,10 +117,7 @@ fn indent(depth: usize, out: &mut String) {
 mod tests {
     use super::*;
 
-    const SAMPLES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/lxd/"
-    );
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/lxd/");
 
     #[test]
     fn sorted_tabs_matches_lxc_query_output() {
