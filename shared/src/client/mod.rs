@@ -41,6 +41,8 @@ pub struct Response {
     pub etag: Option<String>,
     /// Set when the member answered from its own copy, which no leader confirmed current.
     pub stale: Option<Stale>,
+    /// What the request created (LXD's Location header: an operation, a certificate).
+    pub location: Option<String>,
     /// The LXD envelope (never of type `error`: those become [`ClientError::Api`]).
     pub envelope: Envelope,
 }
@@ -369,6 +371,7 @@ fn decode(method: &str, path: &str, raw: transport::RawAnswer) -> Result<Respons
         status: raw.status,
         etag: raw.etag,
         stale,
+        location: raw.location,
         envelope,
     })
 }

@@ -30,16 +30,21 @@ struct Seen {
     body: String,
 }
 
-/// A recorded answer: status, ETag and body of a `raw_*.http` sample.
-fn sample(name: &str) -> (u16, Option<String>, String) {
+/// Headers an answer carries besides its content type.
+type Headers = Vec<(String, String)>;
+
+/// A recorded answer: status, ETag and Location headers, and body of a `raw_*.http` sample.
+fn sample(name: &str) -> (u16, Headers, String) {
     let text = std::fs::read_to_string(format!("{SAMPLES}{name}")).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let etag = head
+    let headers = head
         .lines()
-        .find_map(|l| l.strip_prefix("Etag: "))
-        .map(str::to_string);
-    (status, etag, body.to_string())
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(name, _)| ["Etag", "Location"].contains(name))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    (status, headers, body.to_string())
 }
 
 fn operation_json(status: &str, code: u16, err: &str) -> serde_json::Value {
@@ -52,7 +57,7 @@ fn operation_json(status: &str, code: u16, err: &str) -> serde_json::Value {
     })
 }
 
-fn answer(seen: &Seen) -> (u16, Option<String>, String) {
+fn answer(seen: &Seen) -> (u16, Headers, String) {
     let path = seen.uri.split('?').next().unwrap_or_default();
     match (seen.method.as_str(), path) {
         ("GET", "/1.0/cluster") => sample("raw_GET_cluster.http"),
@@ -64,18 +69,18 @@ fn answer(seen: &Seen) -> (u16, Option<String>, String) {
         ("PATCH", "/1.0") => sample("raw_err_PATCH_max_voters_4.http"),
         ("POST", "/1.0/cluster/members") => sample("raw_POST_cluster_members_token.http"),
         ("GET", "/1.0/operations/good/wait") => {
-            (200, None, sync_text(operation_json("Success", 200, "")))
+            (200, vec![], sync_text(operation_json("Success", 200, "")))
         }
         ("GET", "/1.0/operations/bad/wait") => {
             let op = operation_json("Failure", 400, "Failed to join: no quorum");
-            (200, None, sync_text(op))
+            (200, vec![], sync_text(op))
         }
         ("GET", "/1.0/operations/slow/wait") => {
-            (200, None, sync_text(operation_json("Running", 103, "")))
+            (200, vec![], sync_text(operation_json("Running", 103, "")))
         }
-        ("GET", "/not-json") => (200, None, "hello".into()),
-        ("GET", "/stale" | "/stale-garbled") => (200, None, sync_text(json!({"k": "v"}))),
-        _ => (404, None, "404 page not found".into()),
+        ("GET", "/not-json") => (200, vec![], "hello".into()),
+        ("GET", "/stale" | "/stale-garbled") => (200, vec![], sync_text(json!({"k": "v"}))),
+        _ => (404, vec![], "404 page not found".into()),
     }
 }
 
@@ -146,14 +151,14 @@ async fn respond(req: Request<Incoming>, log: &Mutex<Vec<Seen>>) -> HttpResponse
     if seen.uri == "/slow" {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    let (status, etag, text) = answer(&seen);
+    let (status, headers, text) = answer(&seen);
     let seen_uri = seen.uri.clone();
     log.lock().unwrap().push(seen);
     let mut response = HttpResponse::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("Content-Type", "application/json");
-    if let Some(etag) = etag {
-        response = response.header("Etag", etag);
+    for (name, value) in headers {
+        response = response.header(name, value);
     }
     let stale = match path_of(&seen_uri) {
         "/stale" => Some("member=node2; applied-index=42; as-of=2026-12-01T13:40:02Z"),
@@ -222,6 +227,10 @@ async fn async_answers_name_their_operation_and_waits_report_the_outcome() {
         .await
         .unwrap();
     assert_eq!(created.status, 202);
+    assert_eq!(
+        created.location.as_deref(),
+        Some("/1.0/operations/a1049f2e-2e6b-4897-9869-f8381a776540")
+    );
     assert_eq!(created.envelope.kind, ResponseType::Async);
     assert_eq!(
         created.envelope.operation,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderValue, IF_MATCH};
+use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
@@ -19,6 +19,8 @@ pub(super) struct RawAnswer {
     pub etag: Option<String>,
     /// The stale mark ([`super::STALE_HEADER`]) as sent.
     pub stale: Option<String>,
+    /// The Location header: what a request created.
+    pub location: Option<String>,
     /// The whole body.
     pub body: Vec<u8>,
 }
@@ -81,6 +83,11 @@ impl Connection {
             .get(super::STALE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .into_body()
             .collect()
@@ -92,6 +99,7 @@ impl Connection {
             status,
             etag,
             stale,
+            location,
             body,
         })
     }
