@@ -23,7 +23,6 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-
 fn dialog(frame: &mut Frame, theme: Theme, title: &str, lines: Vec<Line>, width: u16) {
     let screen = frame.area();
     let height = u16::try_from(lines.len())
@@ -56,10 +55,7 @@ pub(super) fn draw_confirm(frame: &mut Frame, app: &App, theme: Theme, action: &
         lines.push(Line::raw(format!(" {text}")));
     }
     lines.push(Line::default());
-    lines.push(hints(
-        &[("y", "go ahead"), ("n Esc", "cancel")],
-        theme,
-    ));
+    lines.push(hints(&[("y", "go ahead"), ("n Esc", "cancel")], theme));
     dialog(frame, theme, action.title(), lines, width);
 }
 

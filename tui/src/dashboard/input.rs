@@ -102,7 +102,9 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
 
 fn apply_command(app: &mut App, line: &str) -> Vec<Command> {
     match prompt::parse(line) {
-        Ok(Parsed::Confirm(Action::SetConfig { key, value })) if refused(&key, &value).is_some() => {
+        Ok(Parsed::Confirm(Action::SetConfig { key, value }))
+            if refused(&key, &value).is_some() =>
+        {
             // Refused here, with the rule: asking "go ahead?" first would only waste a step.
             let why = refused(&key, &value).unwrap_or_default();
             app.notice = Some(Notice {
@@ -284,7 +286,7 @@ pub(super) fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Command> {
 
 /// Why setting `key` to `value` would be refused (the key's rule, and what to do), if it would.
 pub fn refused(key: &str, value: &str) -> Option<String> {
-    corral_shared::config::validate(key, value).err().map(|e| {
-        format!("{e}; nothing was changed: type another value (:set {key} VALUE)")
-    })
+    corral_shared::config::validate(key, value)
+        .err()
+        .map(|e| format!("{e}; nothing was changed: type another value (:set {key} VALUE)"))
 }

@@ -8,9 +8,9 @@
 
 pub mod action;
 pub mod app;
-pub mod input;
 pub mod clock;
 pub mod dialogs;
+pub mod input;
 pub mod keys;
 pub mod prompt;
 pub mod status;
@@ -22,6 +22,8 @@ pub mod watch;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_truth;
 
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -62,7 +62,11 @@ impl Quorum {
     pub fn holds(&self) -> bool {
         match self {
             Quorum::Ok { .. } | Quorum::Degraded { .. } => true,
-            Quorum::FromStatuses { online, needed, voters } => *voters > 0 && online >= needed,
+            Quorum::FromStatuses {
+                online,
+                needed,
+                voters,
+            } => *voters > 0 && online >= needed,
             Quorum::Lost { .. } | Quorum::Election { .. } | Quorum::LeaderSilent { .. } => false,
         }
     }
@@ -275,12 +279,7 @@ mod tests {
                 false,
             ),
             (Quorum::Election { term: 1 }, false),
-            (
-                Quorum::LeaderSilent {
-                    leader: "n".into(),
-                },
-                false,
-            ),
+            (Quorum::LeaderSilent { leader: "n".into() }, false),
             (
                 Quorum::FromStatuses {
                     online: 2,

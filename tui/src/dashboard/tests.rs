@@ -22,23 +22,23 @@ use super::view;
 /// The moment the tests happen: 2025-06-15 15:06:40 UTC, shown as 14:00:00.
 const NOW_MS: i64 = 1_750_000_000_000;
 
-fn now() -> Stamp {
+pub(super) fn now() -> Stamp {
     Stamp::at(NOW_MS, "14:00:00")
 }
 
-fn later(seconds: i64, clock: &str) -> Stamp {
+pub(super) fn later(seconds: i64, clock: &str) -> Stamp {
     Stamp::at(NOW_MS + seconds * 1000, clock)
 }
 
 /// RFC 3339 for `seconds` before [`NOW_MS`].
-fn ago(seconds: i64) -> String {
+pub(super) fn ago(seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(NOW_MS / 1000 - seconds)
         .unwrap()
         .format(&Rfc3339)
         .unwrap()
 }
 
-fn member(
+pub(super) fn member(
     name: &str,
     ip: &str,
     roles: &[Role],
@@ -71,7 +71,7 @@ fn member(
 }
 
 /// Five members: a leader, a voter, an offline voter, a stand-by, and a blocked spare.
-fn snapshot() -> ClusterSnapshot {
+pub(super) fn snapshot() -> ClusterSnapshot {
     use MemberStatus::*;
     let mut node1 = member(
         "node1",
@@ -130,7 +130,7 @@ fn snapshot() -> ClusterSnapshot {
 }
 
 /// A dashboard that received the snapshot, of a `width` x `height` terminal.
-fn live(width: u16, height: u16) -> App {
+pub(super) fn live(width: u16, height: u16) -> App {
     let mut app = App::new("/tmp/corral/unix.socket", true, (width, height), now());
     update(
         &mut app,
@@ -141,11 +141,11 @@ fn live(width: u16, height: u16) -> App {
 
 use super::app::Msg;
 
-fn key(code: KeyCode) -> Msg {
+pub(super) fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn chars(app: &mut App, text: &str) -> Vec<Command> {
+pub(super) fn chars(app: &mut App, text: &str) -> Vec<Command> {
     let mut commands = Vec::new();
     for c in text.chars() {
         commands.extend(update(app, key(KeyCode::Char(c))));
@@ -153,13 +153,13 @@ fn chars(app: &mut App, text: &str) -> Vec<Command> {
     commands
 }
 
-fn render(app: &App) -> Terminal<TestBackend> {
+pub(super) fn render(app: &App) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
     terminal.draw(|frame| view::draw(frame, app)).unwrap();
     terminal
 }
 
-fn screen_text(app: &App) -> String {
+pub(super) fn screen_text(app: &App) -> String {
     render(app).backend().to_string()
 }
 

@@ -10,9 +10,9 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table, TableStat
 
 use super::action::Action;
 use super::app::{App, Link, Mode, Pane, Row, View, down_text, roles_text};
-use super::clock::short_age;
-use super::status::Quorum;
+use super::clock::{short_age, short_duration};
 use super::dialogs;
+use super::status::Quorum;
 use super::theme::Theme;
 
 /// Where each part of the screen goes.
@@ -117,10 +117,17 @@ fn draw_title(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             retry_in,
             error,
         } => {
-            let mut text = format!(" {}", down_text(since, *attempt, *retry_in, error));
-            if app.sources.len() > 1 {
-                text.push_str(&format!(" · next try: {}", app.source));
-            }
+            let text = if app.sources.len() > 1 {
+                // Which member comes next matters more than why the last one failed.
+                format!(
+                    " disconnected since {}; next try: {} (attempt {attempt}, in {}): {error}",
+                    since.clock,
+                    app.source,
+                    short_duration(*retry_in)
+                )
+            } else {
+                format!(" {}", down_text(since, *attempt, *retry_in, error))
+            };
             Line::styled(text, theme.banner())
         }
         Link::Connecting => Line::from(vec![
@@ -200,7 +207,9 @@ fn draw_quorum(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
 /// The quorum line's verdict, its style, and its figures in words.
 fn quorum_words(q: &Quorum, theme: Theme) -> (String, Style, String) {
     let bar = |up: usize, voters: usize| -> String {
-        (0..voters).map(|i| if i < up { '■' } else { '□' }).collect()
+        (0..voters)
+            .map(|i| if i < up { '■' } else { '□' })
+            .collect()
     };
     match q {
         Quorum::Ok { voters } => (
@@ -251,7 +260,11 @@ fn quorum_words(q: &Quorum, theme: Theme) -> (String, Style, String) {
         } => {
             let ok = q.holds();
             (
-                format!("{} {}", if ok { "OK" } else { "LOST" }, bar(*online, *voters)),
+                format!(
+                    "{} {}",
+                    if ok { "OK" } else { "LOST" },
+                    bar(*online, *voters)
+                ),
                 if ok { theme.good() } else { theme.bad() },
                 format!("{online} of {voters} voters online, {needed} needed"),
             )
@@ -287,7 +300,10 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     }
     let stale = app.stale();
     if let Some(stale) = &stale {
-        title.push_str(&format!(" · NOT LIVE: as of {} ({})", stale.as_of, stale.why));
+        title.push_str(&format!(
+            " · NOT LIVE: as of {} ({})",
+            stale.as_of, stale.why
+        ));
     }
     title.push(' ');
     let block = pane_block(title, app.focus == Pane::Members, theme);
