@@ -515,3 +515,81 @@ fn the_printed_bootstrap_preseed_replayed_on_a_fresh_daemon_gives_the_same_resul
     // Same trust password: the hash differs, the password works on both (nothing shows it).
     assert!(!first.dump().contains("trust_password"));
 }
+
+/// Answers the bootstrap questions after the member name with no pool, no bridge, no
+/// password, and asks for the preseed; returns it as printed.
+fn finish_bare_bootstrap(mut w: Wizard) -> (String, i32) {
+    w.answer("configure a new storage pool?", "n");
+    w.answer("create a new network bridge?", "n");
+    w.answer("Trust password for new clients:", "");
+    w.answer("Again:", "");
+    w.answer("preseed to be printed?", "y");
+    let (rest, code) = w.finish();
+    (plain(&rest), code)
+}
+
+#[test]
+fn ctrl_u_ctrl_w_edit_the_line_and_esc_offers_the_earlier_answer() {
+    let d = Daemon::start();
+    let mut w = d.wizard();
+    w.answer("Would you like to use clustering?", "y");
+    // Ctrl-U erases the whole line typed so far.
+    w.expect("should be used to reach this server?");
+    w.send("10.9.9.9 junk");
+    w.send("\u{15}");
+    w.send(&d.address);
+    w.send("\r");
+    w.answer("Are you joining an existing cluster?", "n");
+    // Ctrl-W erases the last word (and Backspace the space before it).
+    w.expect("What member name should be used");
+    w.send("boot1 typo");
+    w.send("\u{17}");
+    w.send("\u{7f}\r");
+    // Esc goes back to the name, which is offered again as the default.
+    w.expect("configure a new storage pool?");
+    w.send("\u{1b}");
+    w.expect("What member name should be used");
+    w.expect("(boot1)");
+    w.send("\r");
+    let (rest, code) = finish_bare_bootstrap(w);
+    assert_eq!(code, 0, "{rest}");
+    let yaml = &rest[rest.find("config:").expect("the preseed is printed")..];
+    let preseed = corral_wizard::parse_preseed(yaml).expect("a valid preseed");
+    assert_eq!(preseed.config["core.https_address"], d.address);
+    assert_eq!(preseed.cluster.expect("clustered").server_name, "boot1");
+    d.wait_online("boot1");
+}
+
+#[test]
+fn a_clustered_server_is_told_so_before_any_question() {
+    let d = Daemon::bootstrapped("node1");
+    let (rest, code) = d.wizard().finish();
+    let rest = plain(&rest);
+    assert_ne!(code, 0, "{rest}");
+    assert!(rest.contains("already clustered"), "{rest}");
+    assert!(rest.contains("Nothing was changed."), "{rest}");
+    assert!(
+        !rest.contains("Would you like to use clustering?"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn an_address_in_use_fails_the_wizard_and_changes_nothing() {
+    let holder = Daemon::bootstrapped("holder");
+    let d = Daemon::start();
+    let before = d.dump();
+    let mut w = d.wizard();
+    w.answer("Would you like to use clustering?", "y");
+    w.answer("should be used to reach this server?", &holder.address);
+    w.answer("Are you joining an existing cluster?", "n");
+    w.answer("What member name should be used", "boot1");
+    let (rest, code) = finish_bare_bootstrap(w);
+    assert_ne!(code, 0, "{rest}");
+    assert!(rest.contains("cannot listen on"), "{rest}");
+    assert!(rest.contains("Nothing was changed."), "{rest}");
+    assert_eq!(d.dump(), before);
+    // Not "already clustered": the wizard asks its questions again.
+    let mut again = d.wizard();
+    again.expect("Would you like to use clustering?");
+}

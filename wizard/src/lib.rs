@@ -3,6 +3,7 @@
 //! errors, and printing the equivalent preseed.
 
 pub mod flow;
+pub mod line;
 pub mod preseed;
 pub mod prompt;
 pub mod remote;

@@ -121,9 +121,11 @@ async fn interactive(client: &Client) -> anyhow::Result<()> {
         .is_ready()
         .await
         .context("the Corral daemon must be running before 'corrald init'")?;
-    let outcome = tokio::task::spawn_blocking(|| {
+    let mut env = Environment::detect();
+    env.clustered_as = clustered_as(client).await?;
+    let outcome = tokio::task::spawn_blocking(move || {
         let remote = TlsRemote::default();
-        Flow::new(Environment::detect(), &remote).run(&mut InquirePrompter)
+        Flow::new(env, &remote).run(&mut InquirePrompter)
     })
     .await
     .context("the questions stopped unexpectedly")?;
@@ -136,6 +138,20 @@ async fn interactive(client: &Client) -> anyhow::Result<()> {
             apply(client, &preseed).await
         }
     }
+}
+
+/// This member's name if the server is already clustered (the wizard then asks nothing).
+async fn clustered_as(client: &Client) -> anyhow::Result<Option<String>> {
+    let cluster: serde_json::Value = client
+        .get("/1.0/cluster")
+        .await
+        .context("cannot ask the daemon whether it is clustered")?;
+    let enabled = cluster["enabled"].as_bool().unwrap_or(false);
+    let name = cluster["server_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(enabled.then_some(name))
 }
 
 /// Sends a checked preseed to the daemon and waits until it is applied.

@@ -47,6 +47,8 @@ pub struct Environment {
     pub default_address: String,
     /// The clock, for token expiry.
     pub clock: Clock,
+    /// The member name, when the server is already clustered (nothing can be applied then).
+    pub clustered_as: Option<String>,
 }
 
 impl Environment {
@@ -61,6 +63,7 @@ impl Environment {
             hostname,
             default_address: format!("{}:8443", default_ip()),
             clock: Clock::system(),
+            clustered_as: None,
         }
     }
 }

@@ -173,7 +173,16 @@ impl<'a> Flow<'a> {
 
     /// Asks every question the answers lead to, and returns what to apply.
     pub fn run(mut self, prompter: &mut dyn Prompter) -> Outcome {
+        if let Some(name) = &self.env.clustered_as {
+            // Checked before the first question: no answer could be applied.
+            return stopped(format!(
+                "This server is already clustered (member \"{name}\"); to start over, remove it \
+                 from its cluster first ('corral cluster remove {name}' on another member)."
+            ));
+        }
         let mut history: Vec<Step> = Vec::new();
+        // The last answer given at each step, offered as the default when it is asked again.
+        let mut given: Vec<(Step, Answer)> = Vec::new();
         let mut step = Step::Clustering;
         loop {
             if step == Step::Done {
@@ -193,10 +202,15 @@ impl<'a> Flow<'a> {
                 }
                 continue;
             }
-            let question = self.question(step);
+            let mut question = self.question(step);
+            if let Some((_, earlier)) = given.iter().find(|(s, _)| *s == step) {
+                offer(&mut question, earlier);
+            }
             match ask(prompter, &question) {
-                Reply::Answer(answer) => match self.record(step, answer) {
+                Reply::Answer(answer) => match self.record(step, answer.clone()) {
                     Ok(()) => {
+                        given.retain(|(s, _)| *s != step);
+                        given.push((step, answer));
                         history.push(step);
                         step = self.next(step);
                     }
@@ -692,6 +706,21 @@ impl<'a> Flow<'a> {
             preseed: Box::new(preseed),
             print: self.a.print,
         }
+    }
+}
+
+/// Makes an earlier answer the default of a question asked again (after Esc). Secrets are
+/// not offered: they would have to be shown.
+fn offer(question: &mut Question, earlier: &Answer) {
+    match (question, earlier) {
+        (Question::Text(q), Answer::Text(t)) => q.default = Some(t.clone()),
+        (Question::Confirm(q), Answer::Bool(b)) => q.default = *b,
+        (Question::Select(q), Answer::Text(t)) => {
+            if let Some(i) = q.options.iter().position(|o| o == t) {
+                q.default = i;
+            }
+        }
+        _ => {}
     }
 }
 

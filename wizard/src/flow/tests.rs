@@ -12,6 +12,7 @@ use crate::prompt::{Confirm, Password, Select, Text};
 use crate::remote::Certificate;
 
 mod clock;
+mod going_back;
 
 /// One scripted keystroke sequence.
 #[derive(Debug, Clone)]
@@ -189,6 +190,7 @@ fn env() -> Environment {
         hostname: "host7".into(),
         default_address: "10.1.1.7:8443".into(),
         clock: Clock::new(|| datetime!(2026-01-01 00:00 UTC)),
+        clustered_as: None,
     }
 }
 
