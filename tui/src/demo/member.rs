@@ -31,7 +31,8 @@ pub struct DaemonProgram {
 }
 
 impl DaemonProgram {
-    /// `program` run as it is (a `corrald`, or a stand-in in tests).
+    /// `program` run as it is: a stand-in for the daemon in tests.
+    #[cfg(test)]
     pub fn binary(program: &Path) -> DaemonProgram {
         DaemonProgram {
             program: program.to_path_buf(),
