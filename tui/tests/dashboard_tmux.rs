@@ -262,6 +262,36 @@ fn token_preseed(address: &str, token: &str, cluster: &serde_json::Value) -> Str
     yaml
 }
 
+/// `corral demo` in a tmux pane of 120x30, once its three members show ONLINE with a
+/// leader: the pane, that screen, and the demo's directory.
+fn start_demo(corral_bin: &Path, tmp: &Path) -> (Tmux, String, PathBuf) {
+    // The demo makes its directory under TMPDIR, so the test knows where the members live.
+    // When it ends, the shell says how, and the pane stays for the test to read.
+    let command = format!(
+        "env TMPDIR={} {} demo; echo \"corral exited: $?\"; sleep 600",
+        tmp.display(),
+        corral_bin.display()
+    );
+    let tmux = Tmux::start(&command, 120, 30);
+    let screen = tmux.wait_for("three ONLINE members and a leader", FORMING, |s| {
+        ["node1", "node2", "node3"]
+            .iter()
+            .all(|n| row_says(s, n, "ONLINE"))
+            && s.contains("database (leader)")
+            && s.contains("Quorum OK")
+    });
+    let demo_dir = std::fs::read_dir(tmp)
+        .expect("the test directory")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("corral-demo-"))
+        })
+        .expect("the demo's directory under TMPDIR");
+    (tmux, screen, demo_dir)
+}
+
 #[test]
 fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
     if !tmux_available() {
@@ -280,34 +310,11 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
         .tempdir()
         .expect("a directory");
     let _leftovers = Leftovers(tmp.path().to_path_buf());
-
-    // The demo makes its directory under TMPDIR, so the test knows where the members live.
-    // When it ends, the shell says how, and the pane stays for the test to read.
-    let command = format!(
-        "env TMPDIR={} {} demo; echo \"corral exited: $?\"; sleep 600",
-        tmp.path().display(),
-        corral_bin.display()
+    let (tmux, screen, demo_dir) = start_demo(&corral_bin, tmp.path());
+    assert!(
+        screen.contains("corral dashboard · watching node1"),
+        "{screen}"
     );
-    let tmux = Tmux::start(&command, 120, 30);
-
-    let screen = tmux.wait_for("three ONLINE members and a leader", FORMING, |s| {
-        ["node1", "node2", "node3"]
-            .iter()
-            .all(|n| row_says(s, n, "ONLINE"))
-            && s.contains("database (leader)")
-            && s.contains("Quorum OK")
-    });
-    assert!(screen.contains("corral dashboard · node1"), "{screen}");
-
-    let demo_dir = std::fs::read_dir(tmp.path())
-        .expect("the test directory")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("corral-demo-"))
-        })
-        .expect("the demo's directory under TMPDIR");
     let node1_dir = demo_dir.join("node1");
     let node2_dir = demo_dir.join("node2");
 
@@ -390,4 +397,76 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
     let screen = tmux.wait_for("the demo to end", TO_SHOW, |s| s.contains("corral exited:"));
     assert!(screen.contains("corral exited: 0"), "{screen}");
     assert!(screen.contains("Stopping the cluster"), "{screen}");
+}
+
+#[test]
+fn killing_the_watched_member_moves_the_dashboard_and_a_lost_quorum_is_marked() {
+    if !tmux_available() {
+        return;
+    }
+    let corral_bin = PathBuf::from(env!("CARGO_BIN_EXE_corral"));
+    let tmp = tempfile::Builder::new()
+        .prefix("corral-dash-truth-")
+        .tempdir()
+        .expect("a directory");
+    let _leftovers = Leftovers(tmp.path().to_path_buf());
+    let (tmux, screen, demo_dir) = start_demo(&corral_bin, tmp.path());
+    // What `corral demo` printed before the dashboard covered it stays on screen.
+    assert!(screen.contains("demo: node1 pid "), "{screen}");
+    assert!(
+        screen.contains(&format!("CORRAL_DIR={}/node1", demo_dir.display())),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("▶ Members 3"),
+        "the focused pane is marked:\n{screen}"
+    );
+
+    // The watched member dies: the dashboard moves to another one and says so, and Raft's
+    // view (from the new member) shows node1 down rather than "3 of 3".
+    let node1 = daemons_under(&demo_dir.join("node1"));
+    assert_eq!(node1.len(), 1, "node1's corrald: {node1:?}");
+    kill(node1[0].0);
+    let screen = tmux.wait_for("the dashboard on another member", TO_SHOW, |s| {
+        s.contains("node1 cannot be reached")
+            && (s.contains("watching node2") || s.contains("watching node3"))
+    });
+    let survivor = if screen.contains("watching node2") {
+        "node2"
+    } else {
+        "node3"
+    };
+    let other = if survivor == "node2" {
+        "node3"
+    } else {
+        "node2"
+    };
+    tmux.wait_for("a degraded quorum with node1 down", TO_SHOW, |s| {
+        s.contains("Quorum DEGRADED") && s.contains("down: node1")
+    });
+
+    // The last other voter dies too: the survivor has no quorum behind its copy, and the
+    // dashboard marks what it shows as not live, with the time it is from.
+    let victim = daemons_under(&demo_dir.join(other));
+    assert_eq!(victim.len(), 1, "{other}'s corrald: {victim:?}");
+    kill(victim[0].0);
+    let screen = tmux.wait_for("the data marked not live", TO_SHOW, |s| {
+        s.contains("NOT LIVE: as of") && s.contains("no quorum confirms it")
+    });
+    assert!(
+        screen.contains(&format!("watching {survivor}")),
+        "still on the survivor:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Quorum OK") && !screen.contains("Quorum DEGRADED"),
+        "{screen}"
+    );
+
+    // q says what it stops while it stops it.
+    tmux.press("q");
+    let screen = tmux.wait_for("the demo to end", TO_SHOW, |s| s.contains("corral exited:"));
+    assert!(
+        screen.contains(&format!("Stopping {survivor} (pid ")),
+        "{screen}"
+    );
 }
