@@ -203,7 +203,13 @@ impl Member {
 
     /// Stops the daemon cleanly with `corrald shutdown` and reaps it.
     pub fn shutdown(&mut self) {
-        self.corrald(&["shutdown", "--timeout", "30"], None).ok();
+        self.stop().ok();
+    }
+
+    /// Stops the daemon with `corrald shutdown`, reaps it, and returns what the command said
+    /// (it fails when the member could not hand its role over, though the daemon stops).
+    pub fn stop(&mut self) -> CommandOutput {
+        let out = self.corrald(&["shutdown", "--timeout", "30"], None);
         if let Some(mut child) = self.child.take() {
             let status = wait_until("corrald to exit", Duration::from_secs(30), || {
                 child.try_wait().ok().flatten()
@@ -214,6 +220,7 @@ impl Member {
                 self.log()
             );
         }
+        out
     }
 
     /// Starts it again after `kill` or `shutdown`.

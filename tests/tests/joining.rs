@@ -295,3 +295,63 @@ fn a_clustered_server_cannot_join_another_cluster() {
     assert!(err.contains("already clustered"), "{err}");
     assert_eq!(node1.members().len(), 1);
 }
+
+/// The lines of a member's log at level ERROR (colour codes ignored).
+fn error_lines(log: &str) -> Vec<String> {
+    let plain = |line: &str| {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // Skip an ANSI sequence: ESC '[' ... final letter.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    log.lines()
+        .map(plain)
+        .filter(|l| l.split_whitespace().take(3).any(|w| w == "ERROR"))
+        .collect()
+}
+
+#[test]
+fn log_levels_are_told_apart_in_spite_of_colours() {
+    let log = "2026-12-01T15:00:00Z \u{1b}[31mERROR\u{1b}[0m openraft::raft: rx recv error\n\
+               2026-12-01T15:00:01Z  INFO corral: ERROR is a word here\n\
+               2026-12-01T15:00:02Z ERROR corral: plain\n";
+    assert_eq!(error_lines(log).len(), 2, "{:?}", error_lines(log));
+}
+
+/// Joining is normal operation: no member logs an error for it (a Raft instance replaced on
+/// join once made openraft log "rx recv error ... channel closed").
+#[test]
+fn joining_logs_no_errors() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    // A fourth member joins a cluster that already has its voters, through another member.
+    let node4 = Member::start("node4");
+    node4.join_by_token(&cluster[1]);
+    wait_for_roles(&cluster[0], 4, 3, 1);
+    cluster.add("node5");
+    wait_for_roles(&cluster[0], 5, 3, 2);
+    let mut members: Vec<&Member> = cluster.members().iter().collect();
+    members.push(&node4);
+    for m in members {
+        let (name, log) = (&m.name, m.log());
+        // The log is the daemon's: this proves the check below reads the right file.
+        assert!(log.contains("corrald is serving"), "{name}'s log:\n{log}");
+        let errors = error_lines(&log);
+        assert!(
+            errors.is_empty(),
+            "{name} logged errors:\n{}",
+            errors.join("\n")
+        );
+    }
+}

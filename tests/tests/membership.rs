@@ -112,3 +112,50 @@ fn members_are_edited_with_etags_and_renamed() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(node1.member("second")["failure_domain"], "az2");
 }
+
+/// `corral cluster add` refuses a member's name, as LXD does, and a name against the rule
+/// (as `rename` does), naming the value and the rule; a second token for a new name
+/// replaces the first, as LXD's does.
+#[test]
+fn tokens_and_renames_refuse_taken_and_invalid_names() {
+    let cluster = Cluster::form(2);
+    let node1 = &cluster[0];
+    let err = node1
+        .corral(&["cluster", "add", "node2"])
+        .failed()
+        .to_owned();
+    assert!(
+        err.contains("The cluster already has a member with name: node2"),
+        "{err}"
+    );
+    let tokens = node1.corral(&["cluster", "list-tokens", "--format", "csv"]);
+    assert!(!tokens.ok().contains("node2"), "no token was issued");
+
+    for args in [
+        vec!["cluster", "add", "bad name"],
+        vec!["cluster", "rename", "node2", "bad name"],
+    ] {
+        let err = node1.corral(&args).failed().to_owned();
+        assert!(
+            err.contains("Invalid member name \"bad name\": a member name starts with a letter"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("name name"), "{err}");
+    }
+    assert_eq!(node1.member("node2")["server_name"], "node2");
+
+    let first = node1.token_for("node9");
+    let second = node1.token_for("node9");
+    assert_ne!(first, second);
+    let listed = node1.corral(&["cluster", "list-tokens", "--format", "csv"]);
+    let lines: Vec<&str> = listed
+        .ok()
+        .lines()
+        .filter(|l| l.starts_with("node9,"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(&second),
+        "the later token is the one kept"
+    );
+}

@@ -3,7 +3,20 @@
 
 use std::time::{Duration, Instant};
 
-use corral_tests::{Cluster, wait_for_roles, wait_until};
+use corral_tests::{Cluster, Member, wait_for_roles, wait_until};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The last heartbeat recorded for member `name`, as `via`'s replica of the database has it.
+fn last_heartbeat(via: &Member, name: &str) -> Option<OffsetDateTime> {
+    let query = format!("SELECT heartbeat FROM nodes WHERE name = '{name}'");
+    let out = via.corrald(&["sql", "global", &query], None);
+    out.ok()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('|')?.strip_suffix('|'))
+        .map(str::trim)
+        .find_map(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
+}
 
 #[test]
 fn a_killed_member_is_offline_at_the_threshold_and_online_again_on_restart() {
@@ -12,9 +25,14 @@ fn a_killed_member_is_offline_at_the_threshold_and_online_again_on_restart() {
     cluster[0]
         .corral(&["config", "set", "cluster.offline_threshold", "11"])
         .ok();
-    // Heartbeats at the new pace (a quarter of the threshold) are under way once one lands.
-    let beat = |c: &Cluster| c[0].member("node3")["message"].clone();
-    let _ = beat(&cluster);
+    // Heartbeats at the new pace (a quarter of the threshold) are under way once one lands
+    // after the change: the leader reads the pace again after every round.
+    let set_at = OffsetDateTime::now_utc();
+    wait_until(
+        "a heartbeat from node3 recorded after the threshold changed",
+        Duration::from_secs(10),
+        || (last_heartbeat(&cluster[0], "node3")? > set_at).then_some(()),
+    );
 
     cluster[2].kill();
     let died = Instant::now();

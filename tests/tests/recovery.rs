@@ -4,9 +4,44 @@
 use std::time::Duration;
 
 use corral_tests::{Cluster, Member, wait_for_roles, wait_until};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 fn config_of(member: &Member) -> serde_json::Value {
     member.server_info()["config"].clone()
+}
+
+/// The seconds and the time in "No heartbeat for [1h][2m]3.45s (<RFC 3339 time>)...".
+fn heartbeat_message(message: &str) -> Option<(f64, OffsetDateTime)> {
+    let rest = message.strip_prefix("No heartbeat for ")?;
+    let (duration, rest) = rest.split_once(" (")?;
+    let (at, _) = rest.split_once(')')?;
+    let mut secs = 0.0;
+    let mut number = String::new();
+    for c in duration.chars() {
+        match c {
+            'h' | 'm' | 's' => {
+                let unit = match c {
+                    'h' => 3600.0,
+                    'm' => 60.0,
+                    _ => 1.0,
+                };
+                secs += number.parse::<f64>().ok()? * unit;
+                number.clear();
+            }
+            _ => number.push(c),
+        }
+    }
+    Some((secs, OffsetDateTime::parse(at, &Rfc3339).ok()?))
+}
+
+#[test]
+fn heartbeat_messages_are_read_back() {
+    let (secs, at) =
+        heartbeat_message("No heartbeat for 1m2.50s (2026-11-23T18:00:00Z); left out").unwrap();
+    assert_eq!(secs, 62.5);
+    assert_eq!(at.unix_timestamp(), 1_795_456_800);
+    assert!(heartbeat_message("No heartbeat for 0.00s ()").is_none());
 }
 
 #[test]
@@ -69,6 +104,18 @@ fn a_survivor_recovers_everything_after_losing_two_members_for_good() {
                 .then_some(())
         },
     );
+    // Each says when it was last heard of, as LXD does: "No heartbeat for 12.34s (<time>)".
+    for m in node1.members().iter().filter(|m| m["status"] == "Offline") {
+        let message = m["message"].as_str().unwrap_or_default();
+        let (age, at) = heartbeat_message(message).unwrap_or_else(|| panic!("{message}"));
+        let since = OffsetDateTime::now_utc() - at;
+        assert!(age > 0.0, "{message}");
+        assert!(
+            (since.as_seconds_f64() - age).abs() < 10.0,
+            "{message}: its heartbeat was {since} ago"
+        );
+        assert!(message.contains("recover-from-quorum-loss"), "{message}");
+    }
     for name in ["node2", "node3"] {
         let (status, body) = node1.raw(
             "DELETE",

@@ -1,6 +1,8 @@
 //! Graceful shutdown: a leaving member hands over leadership and its role first, so
 //! stopping members one by one never loses quorum.
 
+use std::time::Instant;
+
 use corral_tests::{Cluster, leader_name, wait_for_roles};
 
 #[test]
@@ -66,7 +68,8 @@ fn a_cluster_stopped_all_at_once_comes_back_whole() {
     wait_for_roles(&cluster[0], 3, 3, 0);
     std::thread::scope(|s| {
         for m in cluster.members_mut() {
-            s.spawn(move || m.shutdown());
+            // Stopped together, some cannot hand over (and say so): they stop all the same.
+            s.spawn(move || m.stop());
         }
     });
     for i in 0..3 {
@@ -78,4 +81,35 @@ fn a_cluster_stopped_all_at_once_comes_back_whole() {
     for i in 0..3 {
         wait_for_roles(&cluster[i], 3, 3, 0);
     }
+}
+
+/// Without quorum, `corrald shutdown` says what it waits for as it starts waiting, stops the
+/// daemon all the same, and fails saying the handover did not happen and what that means.
+#[test]
+fn a_stop_without_quorum_says_what_it_waited_for_and_fails() {
+    let mut cluster = Cluster::form(3);
+    wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster[1].kill();
+    cluster[2].kill();
+    let started = Instant::now();
+    let out = cluster[0].stop();
+    let err = out.failed();
+    assert!(
+        err.starts_with("Before stopping, corrald records that this member is stopping"),
+        "{err}"
+    );
+    assert!(
+        err.contains("this needs a quorum of the database's voters (waiting at most 15s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("corrald stopped without handing over: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("What this means: this member still holds a vote"),
+        "{err}"
+    );
+    assert!(!cluster[0].is_running(), "the daemon stopped all the same");
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
 }

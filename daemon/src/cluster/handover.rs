@@ -367,6 +367,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stop_says_what_it_attempts_and_what_its_failure_means() {
+        for (holding, attempts, means) in [
+            (Holding::Nothing, None, "offline_threshold"),
+            (
+                Holding::Spare,
+                Some("records that this member is stopping;"),
+                "offline_threshold",
+            ),
+            (
+                Holding::StandBy,
+                Some("its stand-by role"),
+                "one stand-by fewer",
+            ),
+            (Holding::Voter, Some("give its vote"), "still holds a vote"),
+            (
+                Holding::Leader,
+                Some("hands the database leadership"),
+                "still holds a vote",
+            ),
+        ] {
+            let plan = holding.plan();
+            match attempts {
+                None => assert_eq!(plan, None),
+                Some(text) => {
+                    let plan = plan.unwrap_or_default();
+                    assert!(plan.contains(text), "{holding:?}: {plan}");
+                    assert!(plan.contains("needs a quorum"), "{plan}");
+                    assert!(plan.contains("at most 15s"), "{plan}");
+                }
+            }
+            assert!(holding.meaning().contains(means), "{holding:?}");
+        }
+    }
+
+    #[test]
     fn the_successor_is_the_most_caught_up_other_voter() {
         for (voters, me, matched, want) in [
             (vec![1, 2, 3], 1, vec![(2, 10), (3, 12)], Some(3)),
