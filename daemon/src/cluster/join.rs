@@ -183,7 +183,7 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
 
     if let Err(e) = become_member(node, &t, &reply, &contact).await {
         let address = local_before.get("core.https_address").cloned();
-        rollback(node, &t, &contact, address.unwrap_or_default()).await;
+        rollback(node, &t, &contact, &reply, address.unwrap_or_default()).await;
         return Err(e);
     }
     node.operations.set_location(&t.name);
@@ -250,14 +250,44 @@ async fn wait_until_replica(node: &Node) -> Result<()> {
 
 /// Undoes a half-made join: the cluster forgets the member, and this server goes back to
 /// being a standalone server listening where it did (`address`, "" for nowhere).
-async fn rollback(node: &Arc<Node>, t: &Target, contact: &str, address: String) {
-    if let Some(identity) = node.cluster_identity()
-        && let Ok(tls) = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+async fn rollback(
+    node: &Arc<Node>,
+    t: &Target,
+    contact: &str,
+    reply: &AcceptReply,
+    address: String,
+) {
+    // The cluster certificate from the reply, even if adopting it is what failed.
+    let identity = node.cluster_identity().or_else(|| {
+        Identity::from_pem(
+            &reply.cluster_certificate,
+            &reply.cluster_key,
+            std::path::Path::new("accept reply"),
+        )
+        .ok()
+    });
+    let forgotten = match identity
+        .as_ref()
+        .map(|i| crate::tls::pinned_client_config(i, &t.fingerprint))
     {
-        let path = format!("/1.0/cluster/members/{}?force=1", t.name);
-        let _ = PeerClient::new(tls, CALL)
-            .call(contact, "DELETE", &path, None)
-            .await;
+        Some(Ok(tls)) => {
+            let path = format!("/1.0/cluster/members/{}?force=1", t.name);
+            PeerClient::new(tls, CALL)
+                .call(contact, "DELETE", &path, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("no cluster certificate to ask with".into()),
+    };
+    if let Err(e) = forgotten {
+        tracing::error!(
+            "undoing a failed join: the cluster at {contact} did not forget {}: {e}; \
+             remove it there with 'corral cluster remove --force {}'",
+            t.name,
+            t.name
+        );
     }
     let _ = std::fs::remove_file(node.dirs.root().join("cluster.crt"));
     let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
