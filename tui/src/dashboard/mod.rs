@@ -10,9 +10,11 @@ pub mod action;
 pub mod app;
 pub mod clock;
 pub mod dialogs;
+pub mod header;
 pub mod input;
 pub mod keys;
 pub mod prompt;
+pub mod selection;
 pub mod status;
 pub mod stream;
 pub mod term;
@@ -101,6 +103,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), CliError> {
 
     let result = async {
         let mut commands = app.start();
+        let mut stream: Option<tokio::task::AbortHandle> = None;
         let mut last_draw: Option<Instant> = None;
         loop {
             for command in commands.drain(..) {
@@ -108,14 +111,18 @@ pub async fn run(client: Client, options: Options) -> Result<(), CliError> {
                     Command::Quit => return Ok(()),
                     Command::Connect { after } => {
                         let (tx, socket) = (tx.clone(), std::path::PathBuf::from(&app.source));
-                        tasks.spawn(async move {
+                        // One stream at a time: a refused one (another cluster) is dropped.
+                        if let Some(old) = stream.take() {
+                            old.abort();
+                        }
+                        stream = Some(tasks.spawn(async move {
                             tokio::time::sleep(after).await;
                             let error = watch::pump(socket, &tx).await;
                             let _ = tx.send(Msg::StreamEnded {
                                 error,
                                 at: Stamp::now(),
                             });
-                        });
+                        }));
                     }
                     Command::Run(action) => {
                         let (tx, client) = (tx.clone(), client_of(&app));

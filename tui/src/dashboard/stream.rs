@@ -11,7 +11,13 @@ use super::clock::Stamp;
 use crate::commands::cluster::natural_cmp;
 use crate::commands::config::value_text;
 
-pub(super) fn on_watch(app: &mut App, event: WatchEvent) {
+pub(super) fn on_watch(app: &mut App, event: WatchEvent) -> Vec<Command> {
+    if let WatchEvent::Snapshot(snapshot) = &event
+        && app.sources.len() > 1
+        && !same_cluster(&app.members, snapshot)
+    {
+        return refuse_foreign(app, snapshot);
+    }
     if app.link != Link::Live {
         let text = match &app.link {
             Link::Down { since, .. } => format!("stream back (down since {})", since.clock),
@@ -40,6 +46,40 @@ pub(super) fn on_watch(app: &mut App, event: WatchEvent) {
         }
         WatchEvent::Operation { id, after } => on_operation(app, id, after),
     }
+    Vec::new()
+}
+
+/// Whether `snapshot` comes from the cluster already shown (`known`, empty before the first
+/// snapshot): some member is in both. A standalone server belongs to none.
+pub fn same_cluster(known: &[ClusterMember], snapshot: &ClusterSnapshot) -> bool {
+    known.is_empty()
+        || snapshot.members.iter().any(|m| {
+            known
+                .iter()
+                .any(|k| k.url == m.url && k.server_name == m.server_name)
+        })
+}
+
+/// A fallback socket led to another cluster (or a standalone server): says so, and tries
+/// the next one rather than show a different cluster as if it were this one.
+fn refuse_foreign(app: &mut App, snapshot: &ClusterSnapshot) -> Vec<Command> {
+    let server = if snapshot.server_name.is_empty() {
+        "a server"
+    } else {
+        snapshot.server_name.as_str()
+    };
+    app.push_log(
+        LogKind::Bad,
+        format!(
+            "{} is {server}, not a member of this cluster: not watched",
+            app.source
+        ),
+    );
+    on_stream_ended(
+        app,
+        format!("{} belongs to another cluster", app.source),
+        app.now.clone(),
+    )
 }
 
 fn on_snapshot(app: &mut App, snapshot: ClusterSnapshot) {

@@ -367,3 +367,59 @@ fn only_y_confirms_a_force_removal() {
         vec![Command::Run(force)]
     );
 }
+
+#[test]
+fn a_fallback_from_another_cluster_is_not_shown_as_this_one() {
+    let mut app = App::new("/d/node1/unix.socket", true, (100, 24), now())
+        .with_fallbacks(&["/other/unix.socket".into(), "/d/node2/unix.socket".into()]);
+    update(
+        &mut app,
+        Msg::Watch(WatchEvent::Snapshot(snapshot()), now()),
+    );
+    update(
+        &mut app,
+        Msg::StreamEnded {
+            error: "connection reset".into(),
+            at: later(1, "14:00:01"),
+        },
+    );
+    assert_eq!(app.source, "/other/unix.socket");
+    // The other socket answers for a different cluster: refused, and the next one tried.
+    let mut foreign = snapshot();
+    foreign.server_name = "web1".into();
+    for (m, name) in foreign
+        .members
+        .iter_mut()
+        .zip(["web1", "web2", "web3", "web4", "web5"])
+    {
+        m.server_name = name.into();
+        m.url = format!("https://10.0.0.{}:8443", &name[3..]);
+    }
+    let commands = update(
+        &mut app,
+        Msg::Watch(WatchEvent::Snapshot(foreign), later(2, "14:00:02")),
+    );
+    assert!(
+        matches!(commands.as_slice(), [Command::Connect { .. }]),
+        "{commands:?}"
+    );
+    assert_eq!(app.source, "/d/node2/unix.socket");
+    assert_eq!(
+        app.server, "node1",
+        "nothing of the other cluster was taken in"
+    );
+    assert!(
+        app.members
+            .iter()
+            .all(|m| m.server_name.starts_with("node"))
+    );
+    assert!(
+        app.log
+            .iter()
+            .any(|l| l.text
+                == "/other/unix.socket is web1, not a member of this cluster: not watched"),
+        "{:?}",
+        app.log
+    );
+    assert!(app.stale().is_some(), "still not live");
+}
