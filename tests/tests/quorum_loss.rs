@@ -9,6 +9,19 @@ use corral_tests::{Cluster, wait_for_roles};
 fn losing_two_of_three_fails_fast_and_names_them() {
     let mut cluster = Cluster::form(3);
     wait_for_roles(&cluster[0], 3, 3, 0);
+    cluster[0]
+        .corral(&["config", "set", "user.before", "written"])
+        .ok();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = cluster[0].client();
+    // Reads while the cluster is whole are confirmed current, and not marked.
+    let confirmed = runtime
+        .block_on(client.request("GET", "/1.0", None, None))
+        .expect("GET /1.0");
+    assert_eq!(confirmed.stale, None);
     cluster[1].kill();
     cluster[2].kill();
 
@@ -37,8 +50,50 @@ fn losing_two_of_three_fails_fast_and_names_them() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("lost quorum"), "{body}");
 
-    // Reads still answer from the local replica.
+    // Reads still answer from the local replica, and say so: a header names the copy, and
+    // `corral` warns on stderr.
     let started = Instant::now();
-    assert_eq!(cluster[0].members().len(), 3);
+    let listed = cluster[0].corral(&["cluster", "list", "--format", "json"]);
+    let members: Vec<serde_json::Value> = serde_json::from_str(listed.ok()).expect("JSON");
+    assert_eq!(members.len(), 3);
     assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        listed
+            .stderr
+            .starts_with("Warning: quorum lost: this is node1's local copy as of "),
+        "{}",
+        listed.stderr
+    );
+    let got = cluster[0].corral(&["config", "get", "user.before"]);
+    assert_eq!(got.ok().trim(), "written");
+    assert!(got.stderr.contains("node1's local copy"), "{}", got.stderr);
+
+    for path in [
+        "/1.0",
+        "/1.0/cluster",
+        "/1.0/cluster/members",
+        "/1.0/cluster/members/node2",
+        "/1.0/certificates",
+        "/1.0/operations",
+    ] {
+        let response = runtime
+            .block_on(client.request("GET", path, None, None))
+            .expect("an answer");
+        let stale = response
+            .stale
+            .unwrap_or_else(|| panic!("GET {path} is not marked as node1's local copy"));
+        assert_eq!(stale.member, "node1", "{path}");
+        assert!(stale.applied_index > 0, "{path}: {stale:?}");
+        let as_of = stale.as_of.expect("node1 confirmed reads before the loss");
+        let age = time::OffsetDateTime::now_utc() - as_of;
+        assert!(age < time::Duration::minutes(2), "{path}: as of {as_of}");
+    }
+    // A lookup that fails on the local copy is marked too: the copy may be what is missing.
+    let missing = runtime.block_on(client.request("GET", "/1.0/certificates/feed", None, None));
+    assert_eq!(missing.err().and_then(|e| e.status()), Some(404));
+    assert_eq!(
+        client.take_stale().len(),
+        7,
+        "every answer above was marked"
+    );
 }

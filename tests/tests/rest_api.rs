@@ -46,7 +46,14 @@ fn resources_have_lxds_field_names() {
         .iter()
         .filter_map(|e| e.as_str())
         .collect();
-    assert!(extensions.contains(&"clustering"), "{extensions:?}");
+    // What `lxc cluster edit` and `lxc cluster role` check before they ask.
+    for needed in [
+        "clustering",
+        "clustering_edit_roles",
+        "clustering_failure_domains",
+    ] {
+        assert!(extensions.contains(&needed), "{needed}: {extensions:?}");
+    }
     let env = &server["environment"];
     assert_eq!(env["server_clustered"], true);
     assert_eq!(env["server_name"], "node1");
@@ -194,4 +201,61 @@ fn an_unclustered_server_says_so() {
     let cluster = metadata(&node1, "/1.0/cluster");
     assert_eq!(cluster["enabled"], false);
     assert_eq!(cluster["server_name"], "");
+}
+
+/// The header `name` of a raw HTTP capture.
+fn sample_header(name: &str, header: &str) -> Option<String> {
+    let text = std::fs::read_to_string(lxd_sample(name)).expect("the LXD sample");
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{header}: ")))
+        .map(|v| v.trim().to_owned())
+}
+
+#[test]
+fn creations_answer_with_lxds_location_headers() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let client = node1.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // A certificate: 201 Created pointing at it, as LXD's SyncResponseLocation answers.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["ci".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cert.der()));
+    let body = serde_json::json!({"type": "client", "name": "ci", "certificate": cert.pem()});
+    let added = runtime
+        .block_on(client.post("/1.0/certificates", &body))
+        .expect("the certificate is added");
+    assert_eq!(added.status, 201);
+    assert_eq!(added.envelope.status_code, 200);
+    let location = added.location.expect("a Location header");
+    assert_eq!(location, format!("/1.0/certificates/{fingerprint}"));
+    let shown = metadata(&node1, &location);
+    assert_eq!(shown["fingerprint"], fingerprint.as_str());
+    assert_eq!(shown["name"], "ci");
+
+    // An operation: 202 Accepted with its Location, as in LXD's capture.
+    let lxd = sample_header("raw_POST_cluster_members_token.http", "Location").expect("LXD's");
+    let body = serde_json::json!({"server_name": "node9"});
+    let issued = runtime
+        .block_on(client.post("/1.0/cluster/members", &body))
+        .expect("a token");
+    assert_eq!(issued.status, 202);
+    let location = issued.location.expect("a Location header");
+    assert_eq!(location, issued.envelope.operation);
+    let shape = |l: &str| {
+        l.rsplit_once('/')
+            .map(|(base, id)| (base.to_owned(), id.len()))
+    };
+    assert_eq!(shape(&location), shape(&lxd), "{location} vs LXD's {lxd}");
+    let op = metadata(&node1, &location);
+    assert_eq!(op["class"], "token");
+    assert_eq!(op["metadata"]["serverName"], "node9");
 }

@@ -136,7 +136,8 @@ fn a_client_trusted_with_the_password_may_manage_the_cluster_and_server_certific
         "/1.0/certificates",
         Some(r#"{"name": "ops", "password": "sekret"}"#),
     );
-    assert_eq!(added.status, 200, "{}", added.body);
+    // LXD answers a creation with 201 Created (and the new certificate's Location).
+    assert_eq!(added.status, 201, "{}", added.body);
     // Trusted now, on every member once the trust store has replicated there.
     for member in [&node1, &node2] {
         corral_tests::wait_until(
