@@ -110,7 +110,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[(KeyCode::Enter, NONE)],
         label: "Enter",
-        help: "open selected member's detail",
+        help: "open the member's detail",
         action: KeyAction::Open,
     },
     Binding {
