@@ -133,7 +133,7 @@ fn writer(me: usize, ctx: &Context<'_>) {
         let listing = other.request("GET", "/1.0/cluster/members?recursion=1", None, None);
         match block_on(&runtime, listing) {
             Ok(response) => {
-                let seen = descriptions_seen(&response, &ctx.names);
+                let seen = descriptions_seen(&response, ctx.names);
                 judge(ctx.tally, &what, &response, seen, floor)
             }
             Err(e) => fail(format!("{what}: {e}")),
