@@ -575,21 +575,32 @@ fn a_clustered_server_is_told_so_before_any_question() {
 }
 
 #[test]
-fn an_address_in_use_fails_the_wizard_and_changes_nothing() {
+fn an_address_in_use_is_refused_at_its_question_and_nothing_changes() {
     let holder = Daemon::bootstrapped("holder");
     let d = Daemon::start();
     let before = d.dump();
     let mut w = d.wizard();
     w.answer("Would you like to use clustering?", "y");
     w.answer("should be used to reach this server?", &holder.address);
+    w.expect(&format!("cannot listen on {}", holder.address));
+    // Ctrl-C: stop there.
+    w.send("\u{3}");
+    let (rest, code) = w.finish();
+    let rest = plain(&rest);
+    assert_ne!(code, 0, "{rest}");
+    assert!(rest.contains("Nothing was changed."), "{rest}");
+    assert_eq!(d.dump(), before);
+    // Not "already clustered": the questions are asked again, and a free address works.
+    let mut w = d.wizard();
+    w.answer("Would you like to use clustering?", "y");
+    w.answer("should be used to reach this server?", &holder.address);
+    w.expect("cannot listen on");
+    w.send("\u{15}");
+    w.send(&d.address);
+    w.send("\r");
     w.answer("Are you joining an existing cluster?", "n");
     w.answer("What member name should be used", "boot1");
     let (rest, code) = finish_bare_bootstrap(w);
-    assert_ne!(code, 0, "{rest}");
-    assert!(rest.contains("cannot listen on"), "{rest}");
-    assert!(rest.contains("Nothing was changed."), "{rest}");
-    assert_eq!(d.dump(), before);
-    // Not "already clustered": the wizard asks its questions again.
-    let mut again = d.wizard();
-    again.expect("Would you like to use clustering?");
+    assert_eq!(code, 0, "{rest}");
+    d.wait_online("boot1");
 }

@@ -9,7 +9,7 @@ pub mod prompt;
 pub mod remote;
 pub mod terminal;
 
-pub use flow::{Clock, Environment, Flow, NOTHING_CHANGED, Outcome};
+pub use flow::{Clock, Environment, Flow, ListenCheck, NOTHING_CHANGED, Outcome};
 pub use preseed::{PreseedError, parse_preseed, to_yaml, validate_all};
 pub use prompt::{Answer, Prompter, Question, Reply};
 pub use remote::{Certificate, Remote, TlsRemote};

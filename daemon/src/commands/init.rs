@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use corral_shared::client::{Client, ClientError};
 use corral_shared::preseed::{Preseed, StoragePoolPreseed};
-use corral_wizard::{Environment, Flow, InquirePrompter, NOTHING_CHANGED, Outcome, TlsRemote};
+use corral_wizard::{
+    Environment, Flow, InquirePrompter, ListenCheck, NOTHING_CHANGED, Outcome, TlsRemote,
+};
 
 /// How long applying a preseed may take (a join waits for the database to arrive).
 const APPLY: Duration = Duration::from_secs(120);
@@ -123,6 +125,7 @@ async fn interactive(client: &Client) -> anyhow::Result<()> {
         .context("the Corral daemon must be running before 'corrald init'")?;
     let mut env = Environment::detect();
     env.clustered_as = clustered_as(client).await?;
+    env.can_listen = ListenCheck::system(served(client).await?);
     let outcome = tokio::task::spawn_blocking(move || {
         let remote = TlsRemote::default();
         Flow::new(env, &remote).run(&mut InquirePrompter)
@@ -152,6 +155,19 @@ async fn clustered_as(client: &Client) -> anyhow::Result<Option<String>> {
         .unwrap_or_default()
         .to_owned();
     Ok(enabled.then_some(name))
+}
+
+/// The addresses the daemon already listens on (canonical), which the wizard may offer again.
+async fn served(client: &Client) -> anyhow::Result<Vec<String>> {
+    let server: serde_json::Value = client
+        .get("/1.0")
+        .await
+        .context("cannot read the daemon's configuration")?;
+    Ok(["core.https_address", "cluster.https_address"]
+        .iter()
+        .filter_map(|k| server["config"][k].as_str())
+        .filter_map(|a| corral_shared::config::canonical_address(a).ok())
+        .collect())
 }
 
 /// Sends a checked preseed to the daemon and waits until it is applied.

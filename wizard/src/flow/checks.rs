@@ -38,6 +38,44 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// Whether this machine can listen on an address: asked when the address is typed, so a
+/// wrong one is refused at its question rather than after every other one.
+#[derive(Clone)]
+pub struct ListenCheck(Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>);
+
+impl ListenCheck {
+    /// Binds the address for a moment; `served` (the daemon's own, canonical) are fine as is.
+    pub fn system(served: Vec<String>) -> Self {
+        Self(Arc::new(move |address: &str| {
+            if served.iter().any(|s| s == address) {
+                return Ok(());
+            }
+            std::net::TcpListener::bind(address).map(drop).map_err(|e| {
+                format!(
+                    "Invalid address: cannot listen on {address}: {e}; give an address of this \
+                     machine that no other program uses"
+                )
+            })
+        }))
+    }
+
+    /// A check answering with `f`, for tests.
+    pub fn new(f: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Whether `address` (canonical `host:port`) can be listened on, or why not.
+    pub fn check(&self, address: &str) -> Result<(), String> {
+        (self.0)(address)
+    }
+}
+
+impl std::fmt::Debug for ListenCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenCheck")
+    }
+}
+
 /// What the wizard knows of the machine: defaults and the clock.
 #[derive(Debug, Clone)]
 pub struct Environment {
@@ -49,6 +87,8 @@ pub struct Environment {
     pub clock: Clock,
     /// The member name, when the server is already clustered (nothing can be applied then).
     pub clustered_as: Option<String>,
+    /// Whether this server's own address can be listened on.
+    pub can_listen: ListenCheck,
 }
 
 impl Environment {
@@ -64,6 +104,7 @@ impl Environment {
             default_address: format!("{}:8443", default_ip()),
             clock: Clock::system(),
             clustered_as: None,
+            can_listen: ListenCheck::system(Vec::new()),
         }
     }
 }
@@ -195,6 +236,16 @@ pub fn address(reached_by_others: bool) -> Check {
             );
         }
         Ok(())
+    })
+}
+
+/// This server's own address: valid as [`address`] says, and one it can listen on.
+pub fn own_address(reached_by_others: bool, can_listen: ListenCheck) -> Check {
+    let valid = address(reached_by_others);
+    check(move |text| {
+        valid(text)?;
+        let canonical = corral_shared::config::canonical_address(text)?;
+        can_listen.check(&canonical)
     })
 }
 

@@ -20,7 +20,7 @@ use corral_shared::preseed::{
 use crate::prompt::{Answer, Confirm, Password, Prompter, Question, Reply, Select, Text, ask};
 use crate::remote::{Certificate, Remote};
 
-pub use checks::{Clock, Environment, token_expired, yes_no};
+pub use checks::{Clock, Environment, ListenCheck, token_expired, yes_no};
 
 /// Said whenever the wizard stops before applying anything.
 pub const NOTHING_CHANGED: &str = "Nothing was changed.";
@@ -286,13 +286,13 @@ impl<'a> Flow<'a> {
                 Some(
                     "Other members and clients connect here; host or host:port (port 8443 when omitted)",
                 ),
-                Some(checks::address(true)),
+                Some(checks::own_address(true, self.env.can_listen.clone())),
             ),
             Step::Address => text(
                 "Address to bind to (host or host:port)?",
                 Some(self.env.default_address.clone()),
                 Some("Clients connect here; port 8443 when omitted; :8443 for every interface"),
-                Some(checks::address(false)),
+                Some(checks::own_address(false, self.env.can_listen.clone())),
             ),
             Step::Joining => confirm("Are you joining an existing cluster?", false, None),
             Step::HaveToken => text(

@@ -13,6 +13,7 @@ use crate::remote::Certificate;
 
 mod clock;
 mod going_back;
+mod listen;
 
 /// One scripted keystroke sequence.
 #[derive(Debug, Clone)]
@@ -191,6 +192,8 @@ fn env() -> Environment {
         default_address: "10.1.1.7:8443".into(),
         clock: Clock::new(|| datetime!(2026-01-01 00:00 UTC)),
         clustered_as: None,
+        // Every scripted address may be listened on, unless a test says otherwise.
+        can_listen: ListenCheck::new(|_| Ok(())),
     }
 }
 
