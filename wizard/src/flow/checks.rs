@@ -41,7 +41,7 @@ impl std::fmt::Debug for Clock {
 /// Whether this machine can listen on an address: asked when the address is typed, so a
 /// wrong one is refused at its question rather than after every other one.
 #[derive(Clone)]
-pub struct ListenCheck(Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>);
+pub struct ListenCheck(Check);
 
 impl ListenCheck {
     /// Binds the address for a moment; `served` (the daemon's own, canonical) are fine as is.
