@@ -187,11 +187,18 @@ async fn rename_member(
     sync(&serde_json::json!({}), None)
 }
 
+/// A member's live state, asked of that member once it is found as every read finds it
+/// (current, or marked as this member's own copy).
 async fn member_state(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
-    sync(
-        &crate::cluster::member_state::get(&node, &name).await?,
-        None,
-    )
+    let found = members::get_current(&node, &name).await?;
+    let answer = match found.value {
+        Err(e) => Err(e.into()),
+        Ok(_) => match crate::cluster::member_state::get(&node, &name).await {
+            Ok(state) => sync(&state, None),
+            Err(e) => Err(e.into()),
+        },
+    };
+    super::mark(answer, found.stale.as_ref())
 }
 
 #[derive(Debug, Deserialize, Default)]
