@@ -33,6 +33,16 @@ pub type Raft = openraft::Raft<TypeConfig>;
 /// A Raft node id.
 pub type NodeId = u64;
 
+/// Whether a log event is kept. openraft reports each failed call to a peer twice: a WARN
+/// ("error replication to target=N", which stays) and again an ERROR ("RPCError", dropped
+/// here). A peer that is slow or down is no fault of this member, and a member's log must
+/// show no ERROR in normal operation, a busy moment included.
+pub fn log_event_wanted(meta: &tracing::Metadata<'_>) -> bool {
+    !(meta.target() == "openraft::replication"
+        && *meta.level() == tracing::Level::ERROR
+        && meta.fields().field("err").is_some())
+}
+
 /// Environment setting: take a snapshot after this many log entries (default 5000). A tuning
 /// knob, and how tests make snapshots and snapshot installs happen with few writes.
 pub const SNAPSHOT_EVERY_ENV: &str = "CORRAL_SNAPSHOT_EVERY";
@@ -80,4 +90,54 @@ pub fn config() -> Arc<openraft::Config> {
             .validate()
             .expect("the built-in Raft timing is valid"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_call_to_a_peer_is_a_warning_not_an_error() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .with(tracing_subscriber::filter::filter_fn(
+                super::log_event_wanted,
+            ));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "openraft::replication", error = "timed out", "error replication to target=2");
+            tracing::error!(target: "openraft::replication", err = "timed out", "RPCError");
+            tracing::error!(target: "openraft::replication", error = "disk", "error replication to target=2");
+            tracing::error!(target: "openraft::core", err = "x", "other");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("WARN openraft::replication: error replication"),
+            "{text}"
+        );
+        assert!(!text.contains("RPCError"), "{text}");
+        assert!(
+            text.contains("ERROR openraft::replication: error replication"),
+            "{text}"
+        );
+        assert!(text.contains("ERROR openraft::core: other"), "{text}");
+    }
 }
