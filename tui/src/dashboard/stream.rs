@@ -19,12 +19,17 @@ pub(super) fn on_watch(app: &mut App, event: WatchEvent) -> Vec<Command> {
         return refuse_foreign(app, snapshot);
     }
     if app.link != Link::Live {
+        // Another member answering is news of its own (see `on_snapshot`), not "back".
+        let moved = matches!(&event, WatchEvent::Snapshot(s)
+            if !app.server.is_empty() && s.server_name != app.server);
         let text = match &app.link {
             Link::Down { since, .. } => format!("stream back (down since {})", since.clock),
             _ => format!("watching {}", app.source),
         };
         app.link = Link::Live;
-        app.push_log(LogKind::Good, text);
+        if !moved {
+            app.push_log(LogKind::Good, text);
+        }
     }
     match event {
         WatchEvent::Snapshot(snapshot) => on_snapshot(app, snapshot),

@@ -184,6 +184,10 @@ fn when_the_watched_member_goes_the_dashboard_moves_to_another() {
         texts.contains(&"now watching node3 (/d/node3/unix.socket): node1 cannot be reached"),
         "{texts:?}"
     );
+    assert!(
+        !texts.iter().any(|t| t.starts_with("stream back")),
+        "node1 is not back: {texts:?}"
+    );
     let title = screen_text(&app)
         .lines()
         .next()

@@ -72,8 +72,10 @@ impl Demo {
     /// a clean stop hands the database roles over, which takes seconds.
     pub async fn stop(&mut self, out: &mut dyn Write) -> Result<(), CliError> {
         let roles = self.roles().await;
+        let mut gone = Vec::new();
         for member in &mut self.members {
             if !member.is_running() {
+                gone.push(member.name.clone());
                 continue;
             }
             let line = stop_line(&member.name, member.pid(), roles.get(&member.name));
@@ -84,7 +86,9 @@ impl Demo {
         let started = Instant::now();
         let deadline = started + STOP_TIMEOUT;
         for member in &mut self.members {
-            if member.wait_exit(deadline).await {
+            if gone.contains(&member.name) {
+                writeln!(out, "{} had already exited", member.name)?;
+            } else if member.wait_exit(deadline).await {
                 writeln!(
                     out,
                     "Stopped {} ({:.1}s)",
@@ -238,5 +242,23 @@ mod tests {
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
         demo.finish().unwrap();
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_member_that_died_earlier_is_said_to_have_exited_not_stopped() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut demo = Demo::new(false).unwrap();
+        let program = demo.path().join("fake-corrald");
+        std::fs::write(&program, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let member = demo
+            .start_member(&DaemonProgram::binary(&program), "node1", "127.0.0.1")
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        assert!(member.wait_exit(deadline).await, "the stand-in exits at once");
+        let mut out = Vec::new();
+        demo.stop(&mut out).await.unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "node1 had already exited\n");
+        demo.finish().unwrap();
     }
 }
