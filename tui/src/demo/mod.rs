@@ -255,10 +255,16 @@ mod tests {
             .start_member(&DaemonProgram::binary(&program), "node1", "127.0.0.1")
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        assert!(member.wait_exit(deadline).await, "the stand-in exits at once");
+        assert!(
+            member.wait_exit(deadline).await,
+            "the stand-in exits at once"
+        );
         let mut out = Vec::new();
         demo.stop(&mut out).await.unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "node1 had already exited\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "node1 had already exited\n"
+        );
         demo.finish().unwrap();
     }
 }
