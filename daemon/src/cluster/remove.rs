@@ -121,6 +121,8 @@ async fn probe(node: &Node, address: &str) -> std::result::Result<(), String> {
     let client = peer(node, PROBE).map_err(|e| e.to_string())?;
     match client.call(address, "GET", "/internal/ready", None).await {
         Ok(_) | Err(PeerError::Refused { .. }) => Ok(()),
+        // The address is in the refusal already.
+        Err(PeerError::Unreachable { reason, .. }) => Err(reason),
         Err(e) => Err(e.to_string()),
     }
 }
