@@ -1,3 +1,4 @@
+//! `/internal/shutdown` (`corrald shutdown`: what stopping tries, then how it went),
 //! `/internal/cluster/elect` and `/internal/cluster/handover`: the member-to-member calls
 //! of a graceful shutdown; and `/internal/cluster/raft-node/{address}` for cleaning up
 //! after a member that left uncleanly.

@@ -1,5 +1,5 @@
-//! `/internal/...`: calls for the daemon's own tools (`corrald init`, `waitready`,
-//! `shutdown`) over the unix socket, and member-to-member calls over TLS.
+//! `/internal/...`: calls for the daemon's own tools (`corrald init`, `waitready`) over the
+//! unix socket, and member-to-member calls over TLS (`shutdown` is in `handover`).
 
 use std::sync::Arc;
 
