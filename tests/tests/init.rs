@@ -177,7 +177,10 @@ fn an_address_in_use_is_refused_before_anything_changes() {
         assert!(err.contains("Nothing was changed."), "{err}");
         assert_eq!(state(&fresh), before, "after: {preseed}");
     }
-    // Nothing left behind: the right address now works, and the cluster has one member.
+    // Nothing left behind: an empty preseed applies, the right address works, and the
+    // cluster has one member.
+    fresh.init("config: {}\n").ok();
+    assert_eq!(state(&fresh), before);
     fresh.bootstrap();
     assert_eq!(fresh.members().len(), 1);
     // A clustered member already listening on its own address may name it again.
