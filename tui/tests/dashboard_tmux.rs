@@ -47,6 +47,9 @@ fn tmux_binary() -> PathBuf {
     find_tmux().expect("tmux is installed (the test checked with tmux_available)")
 }
 
+/// How many tmux servers this process started, to name each one's socket.
+static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A private tmux server (its own socket, no user configuration) with one session running
 /// `command`; dropping it kills the server and so everything in the pane.
 struct Tmux {
@@ -58,7 +61,12 @@ impl Tmux {
     fn start(command: &str, columns: u16, rows: u16) -> Tmux {
         let tmux = Tmux {
             binary: tmux_binary(),
-            socket: format!("corral-dashboard-test-{}", std::process::id()),
+            // One server per test: tests of this file run at once in one process.
+            socket: format!(
+                "corral-dashboard-test-{}-{}",
+                std::process::id(),
+                SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
         };
         let out = tmux.run(&[
             "-f",
