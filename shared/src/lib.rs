@@ -10,4 +10,5 @@ pub mod paths;
 pub mod preseed;
 pub mod reference;
 pub mod table;
+pub mod tls;
 pub mod x509;
