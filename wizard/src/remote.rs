@@ -2,17 +2,13 @@
 //! presents (to show and compare fingerprints) and the member-specific questions its
 //! `GET /1.0/cluster` lists. Behind the [`Remote`] trait so the flow is tested offline.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corral_shared::api::{Cluster, Envelope, MemberConfigKey};
+use corral_shared::tls::{ServerTrust, client_config};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// A certificate a server presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +52,8 @@ pub trait Remote {
     ) -> Result<Vec<MemberConfigKey>, String>;
 }
 
-/// The real network: TLS with rustls (ring), no client certificate (neither call needs trust).
+/// The real network: TLS with Corral's one client configuration, no client certificate
+/// (neither call needs trust).
 #[derive(Debug, Clone)]
 pub struct TlsRemote {
     /// Bound on each call (connect, handshake and answer).
@@ -125,42 +122,35 @@ fn on_own_runtime<T: Send + 'static>(
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
+/// Connects to `address`: trusting the certificate with fingerprint `pin`, or, without a
+/// pin, any certificate (the person or the token judges the one recorded).
 async fn connect(
     address: &str,
     pin: Option<String>,
     timeout: Duration,
 ) -> Result<(Tls, Certificate), String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let seen = Arc::new(Mutex::new(None));
-    let verifier = Recorder {
-        seen: seen.clone(),
-        pin,
-        provider: provider.clone(),
+    let trust = match pin {
+        Some(pin) => ServerTrust::Fingerprint(pin),
+        None => ServerTrust::Any,
     };
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+    // Neither call needs trust, so no client certificate is presented.
+    let tls = client_config(&trust, None, &[]).map_err(|e| e.to_string())?;
     let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
         .await
         .map_err(|_| format!("cannot reach {address}: no answer within {timeout:?}"))?
         .map_err(|e| format!("cannot reach {address}: {e}"))?;
-    let name = ServerName::try_from("corral").expect("a valid name");
-    let tls = tokio::time::timeout(
+    let stream = tokio::time::timeout(
         timeout,
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        tokio_rustls::TlsConnector::from(tls.config.clone()).connect(tls.server_name.clone(), tcp),
     )
     .await
     .map_err(|_| format!("{address} did not finish the TLS handshake within {timeout:?}"))?
     .map_err(|e| format!("TLS handshake with {address} failed: {e}"))?;
-    let cert = seen
-        .lock()
-        .expect("lock")
-        .take()
+    let cert = tls
+        .seen_certificate()
+        .map(Certificate::from_der)
         .ok_or_else(|| format!("{address} presented no certificate"))?;
-    Ok((tls, cert))
+    Ok((stream, cert))
 }
 
 async fn get(tls: Tls, path: &str, timeout: Duration) -> Result<Bytes, String> {
@@ -183,72 +173,6 @@ async fn get(tls: Tls, path: &str, timeout: Duration) -> Result<Bytes, String> {
         .map_err(|_| format!("no answer within {timeout:?}"))?
         .map_err(|e| e.to_string())?;
     Ok(body.to_bytes())
-}
-
-/// Records the server's certificate rather than judging it by a CA: the person (or the
-/// token) judges its fingerprint. With a pin, any other certificate ends the handshake.
-#[derive(Debug)]
-struct Recorder {
-    seen: Arc<Mutex<Option<Certificate>>>,
-    pin: Option<String>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = Certificate::from_der(end_entity.to_vec());
-        if let Some(pin) = &self.pin
-            && *pin != cert.fingerprint
-        {
-            return Err(rustls::Error::General(format!(
-                "the server presents certificate {} instead of {pin}",
-                cert.fingerprint
-            )));
-        }
-        *self.seen.lock().expect("lock") = Some(cert);
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]
