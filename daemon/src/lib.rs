@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod node;
 pub mod operations;
+pub mod peers;
 pub mod raft;
 pub mod recovery;
 pub mod tls;

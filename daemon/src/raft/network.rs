@@ -21,16 +21,16 @@ use tonic::transport::Channel;
 
 use super::heartbeat;
 use super::{NodeId, TypeConfig};
-use crate::api::grpc::dial;
+use crate::peers::Dialer;
+use crate::peers::tls::ClientTls;
 
-/// Connections to peers, authenticated with the cluster certificate: one multiplexed HTTP/2
-/// channel per address, shared by Raft, reads and forwarded writes. openraft asks for a new
-/// client for every leadership check; dialling each time cost a TLS handshake per peer per
-/// decision.
+/// Connections to peers, authenticated with the cluster certificate: the member's one
+/// [`Dialer`], whose multiplexed HTTP/2 channel per address Raft shares with every other
+/// member call. openraft asks for a new client for every leadership check; dialling each
+/// time cost a TLS handshake per peer per decision.
 #[derive(Clone)]
 pub struct Network {
-    tls: Arc<std::sync::RwLock<Option<Arc<ClientConfig>>>>,
-    channels: Arc<std::sync::Mutex<HashMap<String, Channel>>>,
+    dialer: Dialer,
     learners: Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
     /// When each peer last answered a Raft RPC: the leader's view of who is reachable.
     answered: Arc<std::sync::Mutex<HashMap<NodeId, std::time::Instant>>>,
@@ -46,8 +46,7 @@ impl Network {
     /// A network whose TLS settings are filled in once the member is clustered.
     pub fn new() -> Self {
         Self {
-            tls: Arc::new(std::sync::RwLock::new(None)),
-            channels: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            dialer: Dialer::new(),
             learners: Arc::new(std::sync::RwLock::new(BTreeSet::new())),
             answered: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
@@ -68,29 +67,18 @@ impl Network {
 
     /// Sets the client configuration members dial each other with (dropping old channels).
     pub fn set_tls(&self, tls: Arc<ClientConfig>) {
-        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = Some(tls);
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.dialer.set_tls(ClientTls::from_h2(tls));
     }
 
-    /// The client configuration, if this member is clustered.
-    pub fn tls(&self) -> Option<Arc<ClientConfig>> {
-        self.tls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The member's way of dialling its peers, shared with every other member call.
+    pub fn dialer(&self) -> &Dialer {
+        &self.dialer
     }
 
     /// The shared channel to `address`, if this member is clustered. It connects lazily and
     /// reconnects by itself after a failure.
     pub fn channel(&self, address: &str) -> Option<Channel> {
-        let tls = self.tls()?;
-        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            channels
-                .entry(address.to_owned())
-                .or_insert_with(|| dial::channel(address, tls))
-                .clone(),
-        )
+        self.dialer.channel(address)
     }
 }
 

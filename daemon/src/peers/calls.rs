@@ -1,0 +1,253 @@
+//! The calls members make to each other, one typed method each: the path, the method and
+//! how long the remote work may take live here, not at call sites.
+
+use std::time::Duration;
+
+use corral_proto::v1::leader_client::LeaderClient;
+use corral_proto::v1::member_client::MemberClient;
+use corral_proto::v1::{
+    HeartbeatReply, HeartbeatRequest, ProposeReply, ProposeRequest, ReadIndexRequest,
+};
+use corral_shared::api::{CertificatesPost, Envelope};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::transport::Channel;
+
+use super::dial::Dialer;
+use super::error::PeerError;
+use super::rest::Rest;
+
+/// Getting trusted, being accepted: a joiner's calls to a member.
+const JOIN: Duration = Duration::from_secs(10);
+/// The leader bringing an accepted joiner into the database.
+const FINISH: Duration = Duration::from_secs(45);
+/// The leader removing a member (Raft membership, rows, rebalancing, telling it to leave).
+const REMOVE: Duration = Duration::from_secs(60);
+/// A member answering at all, before a removal without `--force`.
+const READY: Duration = Duration::from_secs(3);
+/// A removed member resetting itself.
+const LEAVE: Duration = Duration::from_secs(30);
+/// A stopping member's handover (the whole of it, as `corrald shutdown` waits).
+const HANDOVER: Duration = Duration::from_secs(15);
+/// The leader applying the role rule.
+const REBALANCE: Duration = Duration::from_secs(60);
+/// A member's live state.
+const STATE: Duration = Duration::from_secs(2);
+/// Where a member's log ends (the doctor must answer fast when members are gone).
+const LOG_POSITION: Duration = Duration::from_secs(1);
+/// The leader confirming a read index; a heartbeat's answer.
+const BRIEF: Duration = Duration::from_secs(2);
+
+/// Another member (or the leader), to be called.
+#[derive(Clone)]
+pub struct Member {
+    address: String,
+    dialer: Dialer,
+    within: Option<Duration>,
+}
+
+impl Member {
+    pub(super) fn new(address: &str, dialer: Dialer) -> Self {
+        Self {
+            address: address.to_owned(),
+            dialer,
+            within: None,
+        }
+    }
+
+    /// The member's address (`host:port`).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The same member, with every call bounded by `wait` instead of the call's own bound.
+    pub fn within(mut self, wait: Duration) -> Self {
+        self.within = Some(wait);
+        self
+    }
+
+    async fn rest(
+        &self,
+        bound: Duration,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<Envelope, PeerError> {
+        let tls = self.dialer.tls().ok_or_else(|| self.no_certificate())?;
+        Rest::new(tls.http1, self.within.unwrap_or(bound))
+            .call(&self.address, method, path, body.as_ref())
+            .await
+    }
+
+    fn decode<R: DeserializeOwned>(
+        &self,
+        envelope: Envelope,
+        what: &'static str,
+    ) -> Result<R, PeerError> {
+        serde_json::from_value(envelope.metadata).map_err(|e| PeerError::Unexpected {
+            address: self.address.clone(),
+            what,
+            reason: e.to_string(),
+        })
+    }
+
+    fn channel(&self) -> Result<Channel, PeerError> {
+        self.dialer
+            .channel(&self.address)
+            .ok_or_else(|| self.no_certificate())
+    }
+
+    fn no_certificate(&self) -> PeerError {
+        PeerError::Unreachable {
+            address: self.address.clone(),
+            reason: "this member has no cluster certificate to call it with".into(),
+        }
+    }
+
+    /// Bounds a gRPC call, naming the member when it does not answer in time.
+    async fn bounded<T>(
+        &self,
+        bound: Duration,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, PeerError> {
+        let wait = self.within.unwrap_or(bound);
+        match tokio::time::timeout(wait, call).await {
+            Err(_) => Err(PeerError::Unreachable {
+                address: self.address.clone(),
+                reason: format!("no answer within {wait:?}"),
+            }),
+            Ok(answer) => self.answered(answer),
+        }
+    }
+
+    fn answered<T>(
+        &self,
+        answer: Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, PeerError> {
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(|status| PeerError::Rpc {
+                address: self.address.clone(),
+                message: status.message().to_owned(),
+            })
+    }
+
+    /// Has this server's certificate trusted, with a token or the trust password
+    /// (`POST /1.0/certificates`).
+    pub async fn trust(&self, post: &CertificatesPost) -> Result<(), PeerError> {
+        let body = serde_json::to_value(post).ok();
+        self.rest(JOIN, "POST", "/1.0/certificates", body)
+            .await
+            .map(drop)
+    }
+
+    /// Asks to be accepted as a member (any member; the call is redirected to the leader).
+    pub async fn accept<R: DeserializeOwned>(
+        &self,
+        request: &impl Serialize,
+    ) -> Result<R, PeerError> {
+        let body = serde_json::to_value(request).ok();
+        let envelope = self
+            .rest(JOIN, "POST", "/internal/cluster/accept", body)
+            .await?;
+        self.decode(envelope, "an accept reply")
+    }
+
+    /// Asks for the accepted member `id`, now running an empty database, to be brought in.
+    pub async fn finish(&self, id: u64) -> Result<(), PeerError> {
+        let body = Some(serde_json::json!({ "id": id }));
+        self.rest(FINISH, "POST", "/internal/cluster/finish", body)
+            .await
+            .map(drop)
+    }
+
+    /// Removes member `name` from the cluster (`DELETE /1.0/cluster/members/NAME`).
+    pub async fn remove_member(&self, name: &str, force: bool) -> Result<(), PeerError> {
+        let path = format!("/1.0/cluster/members/{name}?force={}", u8::from(force));
+        self.rest(REMOVE, "DELETE", &path, None).await.map(drop)
+    }
+
+    /// Takes the Raft node at `address` out of the membership (`corrald cluster
+    /// remove-raft-node`).
+    pub async fn remove_raft_node(&self, address: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/cluster/raft-node/{address}");
+        self.rest(REMOVE, "DELETE", &path, None).await.map(drop)
+    }
+
+    /// Whether the member is ready; any answer proves it is there.
+    pub async fn ready(&self) -> Result<(), PeerError> {
+        self.rest(READY, "GET", "/internal/ready", None)
+            .await
+            .map(drop)
+    }
+
+    /// Tells a removed member to become a standalone server again.
+    pub async fn leave(&self) -> Result<(), PeerError> {
+        self.rest(LEAVE, "PUT", "/internal/cluster/leave", None)
+            .await
+            .map(drop)
+    }
+
+    /// Asks the leader to move the role of member `id`, which is stopping, elsewhere.
+    pub async fn hand_over(&self, id: u64) -> Result<(), PeerError> {
+        let body = Some(serde_json::json!({ "id": id }));
+        self.rest(HANDOVER, "POST", "/internal/cluster/handover", body)
+            .await
+            .map(drop)
+    }
+
+    /// Asks a voter to stand for election.
+    pub async fn elect(&self) -> Result<(), PeerError> {
+        self.rest(HANDOVER, "POST", "/internal/cluster/elect", None)
+            .await
+            .map(drop)
+    }
+
+    /// Asks the leader to apply the role rule now.
+    pub async fn rebalance(&self) -> Result<(), PeerError> {
+        self.rest(REBALANCE, "POST", "/internal/cluster/rebalance", None)
+            .await
+            .map(drop)
+    }
+
+    /// The live state of member `name`, which is this one.
+    pub async fn state<R: DeserializeOwned>(&self, name: &str) -> Result<R, PeerError> {
+        let path = format!("/1.0/cluster/members/{name}/state");
+        let envelope = self.rest(STATE, "GET", &path, None).await?;
+        self.decode(envelope, "a member state")
+    }
+
+    /// Where the member's log ends, for the doctor.
+    pub async fn log_position<R: DeserializeOwned>(&self) -> Result<R, PeerError> {
+        let envelope = self
+            .rest(LOG_POSITION, "GET", LOG_POSITION_PATH, None)
+            .await?;
+        self.decode(envelope, "its log position")
+    }
+
+    /// The leader's read index: the applied index a read must wait for to be current.
+    pub async fn read_index(&self) -> Result<u64, PeerError> {
+        let mut client = LeaderClient::new(self.channel()?);
+        let reply = self
+            .bounded(BRIEF, client.read_index(ReadIndexRequest {}))
+            .await?;
+        Ok(reply.index)
+    }
+
+    /// Hands a write (a batch, JSON) to the leader to propose; unbounded: the caller's
+    /// write deadline bounds it.
+    pub async fn propose(&self, batch_json: Vec<u8>) -> Result<ProposeReply, PeerError> {
+        let mut client = LeaderClient::new(self.channel()?);
+        let answer = client.propose(ProposeRequest { batch_json }).await;
+        self.answered(answer)
+    }
+
+    /// One heartbeat: the leader's time and member list, answered with the member's time.
+    pub async fn heartbeat(&self, request: HeartbeatRequest) -> Result<HeartbeatReply, PeerError> {
+        let mut client = MemberClient::new(self.channel()?);
+        self.bounded(BRIEF, client.heartbeat(request)).await
+    }
+}
+
+/// The path members answer the doctor's log probe on.
+pub const LOG_POSITION_PATH: &str = "/internal/doctor/log";
