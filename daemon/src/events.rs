@@ -2,6 +2,8 @@
 //! differences between two snapshots as `WatchEvent`s. The diff and the Raft summary are
 //! pure functions; only `look`, `raft_view` and [`voters`] touch the node.
 
+pub mod bus;
+pub mod lifecycle;
 pub mod voters;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -231,12 +231,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let fail_on = self.fail_on.clone();
-        let (outcomes, last) = self
+        let (outcomes, last, events) = self
             .blocking(move |conn| {
                 // One transaction for the whole run of entries: one commit, same effect.
                 let tx = conn.transaction().map_err(io)?;
                 let mut outcomes = Vec::with_capacity(entries.len());
                 let mut last = None;
+                let mut lifecycle = crate::events::lifecycle::Pending::default();
                 for entry in entries {
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Vec::new(),
@@ -245,7 +246,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 "applying this entry failed (test setting)",
                             )));
                         }
-                        EntryPayload::Normal(p) => p.apply(&tx).map_err(io)?,
+                        EntryPayload::Normal(p) => {
+                            let outcome = p.apply(&tx).map_err(io)?;
+                            lifecycle.applied(entry.log_id.leader_id.node_id, p, &outcome);
+                            outcome
+                        }
                         EntryPayload::Membership(m) => {
                             let stored = StoredMembership::new(Some(entry.log_id), m.clone());
                             write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
@@ -256,12 +261,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     last = Some(entry.log_id.index);
                     outcomes.push(outcome);
                 }
+                let events = lifecycle.events(&tx);
                 tx.commit().map_err(io)?;
-                Ok((outcomes, last))
+                Ok((outcomes, last, events))
             })
             .await?;
         if let Some(index) = last {
             self.applied.send_replace(index);
+            crate::events::bus::applied(index, events);
         }
         Ok(outcomes)
     }
@@ -288,6 +295,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let meta = meta.clone();
         let data = snapshot.into_inner();
         let index = meta.last_log_id.map_or(0, |l| l.index);
+        let db_path = self.db_path.clone();
         self.blocking(move |conn| {
             let incoming = dir.join("incoming.db");
             std::fs::write(&incoming, &data).map_err(io)?;
@@ -297,6 +305,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 None::<fn(rusqlite::backup::Progress)>,
             )
             .map_err(io)?;
+            // The copy carries the sender's schema version: bring it to this member's (the
+            // upgrade gate keeps members of different versions from serving together).
+            crate::db::migrations::migrate(conn, &db_path, crate::db::global::schema::MIGRATIONS)
+                .map_err(io)?;
             // The copy carries its own raft_applied rows; make sure they match the meta.
             write_json(conn, MEMBERSHIP, &meta.last_membership).map_err(io)?;
             if let Some(l) = meta.last_log_id {
@@ -306,6 +318,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })
         .await?;
         self.applied.send_replace(index);
+        crate::events::bus::applied(index, Vec::new());
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The REST API's types, with LXD's field names so LXD's own clients understand them.
 
 mod certificate;
+mod event;
 mod cluster;
 mod envelope;
 mod operation;
@@ -10,6 +11,9 @@ mod watch;
 pub use certificate::{Certificate, CertificatesPost};
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
+pub use event::{
+    Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
+};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
 pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};

@@ -1,0 +1,85 @@
+//! The daemon's one event bus: what happened, published where it happens (after Raft
+//! entries are applied, as operations move) and read by `/1.0/events` and the gRPC Watch.
+//!
+//! One bus per process: a daemon process serves one member, and the bus outlives the Raft
+//! instance that feeds it (a standalone server joining a cluster gets a new one).
+
+use std::sync::{Arc, OnceLock};
+
+use corral_shared::api::Event;
+use tokio::sync::broadcast;
+
+/// Messages a slow reader may fall behind by before it is told it lagged.
+const CAPACITY: usize = 4096;
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Happened {
+    /// Entries up to `index` are applied here (after the lifecycle events they carried).
+    Applied {
+        /// The last applied index.
+        index: u64,
+    },
+    /// An event as `/1.0/events` sends it.
+    Event(Event),
+}
+
+/// A broadcast of [`Happened`].
+pub struct Bus {
+    tx: broadcast::Sender<Arc<Happened>>,
+}
+
+impl Bus {
+    fn new() -> Self {
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+        }
+    }
+
+    /// Tells every current reader; nobody listening is fine.
+    pub fn publish(&self, happened: Happened) {
+        let _ = self.tx.send(Arc::new(happened));
+    }
+
+    /// Everything published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Happened>> {
+        self.tx.subscribe()
+    }
+}
+
+/// The process's bus.
+pub fn bus() -> &'static Bus {
+    static BUS: OnceLock<Bus> = OnceLock::new();
+    BUS.get_or_init(Bus::new)
+}
+
+/// Publishes what a run of applied entries did, then the index it reached.
+pub fn applied(index: u64, events: Vec<Event>) {
+    let bus = bus();
+    for event in events {
+        bus.publish(Happened::Event(event));
+    }
+    bus.publish(Happened::Applied { index });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readers_see_events_before_the_index_that_carried_them() {
+        let bus = Bus::new();
+        let mut rx = bus.subscribe();
+        let event = Event::lifecycle(
+            corral_shared::api::Action::ConfigUpdated,
+            "/1.0".into(),
+            Default::default(),
+            "m1",
+            "t".into(),
+        );
+        bus.publish(Happened::Event(event.clone()));
+        bus.publish(Happened::Applied { index: 7 });
+        assert_eq!(*rx.recv().await.unwrap(), Happened::Event(event));
+        assert_eq!(*rx.recv().await.unwrap(), Happened::Applied { index: 7 });
+    }
+}
