@@ -1,14 +1,11 @@
 //! A minimal HTTPS client for tests: presents its own (untrusted) client certificate and
 //! records the server's fingerprint, as an LXD client talking to a new server would.
 
-use std::sync::{Arc, Mutex};
-
+use corral_shared::tls::{ClientIdentity, ClientTls, ServerTrust, client_config};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// What the server answered.
 #[derive(Debug)]
@@ -30,62 +27,10 @@ impl HttpsReply {
     }
 }
 
-/// Records the server certificate instead of judging it: tests compare fingerprints.
-#[derive(Debug)]
-struct RecordServer {
-    seen: Arc<Mutex<String>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for RecordServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().expect("lock") = corral_shared::fingerprint::of_der(end_entity);
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// An HTTPS client with a fresh self-signed client certificate.
 pub struct HttpsClient {
-    config: Arc<rustls::ClientConfig>,
-    seen: Arc<Mutex<String>>,
+    tls: ClientTls,
+    identity: ClientIdentity,
     /// This client's certificate fingerprint.
     pub fingerprint: String,
 }
@@ -104,26 +49,22 @@ impl HttpsClient {
             .expect("params")
             .self_signed(&key)
             .expect("certificate");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let seen = Arc::new(Mutex::new(String::new()));
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordServer {
-                seen: seen.clone(),
-                provider,
-            }))
-            .with_client_auth_cert(
-                vec![cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .expect("client auth");
+        let identity = ClientIdentity::new(
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        );
+        // The server is recorded, not judged: tests compare its fingerprint.
+        let tls = client_config(&ServerTrust::Any, Some(&identity), &[]).expect("TLS setup");
         Self {
-            config: Arc::new(config),
-            seen,
-            fingerprint: corral_shared::fingerprint::of_der(cert.der()),
+            tls,
+            fingerprint: identity.fingerprint(),
+            identity,
         }
+    }
+
+    /// This client's certificate and key, for the shared client's HTTPS transport.
+    pub fn identity(&self) -> &ClientIdentity {
+        &self.identity
     }
 
     /// Sends one request to `address` over HTTPS (HTTP/1.1) and returns the reply.
@@ -138,13 +79,13 @@ impl HttpsClient {
             .enable_all()
             .build()
             .expect("runtime");
-        let config = self.config.clone();
+        let (config, name) = (self.tls.config.clone(), self.tls.server_name.clone());
         let reply = rt.block_on(async move {
             let tcp = tokio::net::TcpStream::connect(address)
                 .await
                 .expect("connects");
             let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(ServerName::try_from("corral").expect("name"), tcp)
+                .connect(name, tcp)
                 .await
                 .expect("TLS handshake");
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
@@ -181,7 +122,11 @@ impl HttpsClient {
             status: reply.0,
             content_type: reply.1,
             body: reply.2,
-            server_fingerprint: self.seen.lock().expect("lock").clone(),
+            server_fingerprint: self
+                .tls
+                .seen_certificate()
+                .map(|der| corral_shared::fingerprint::of_der(&der))
+                .unwrap_or_default(),
         }
     }
 }
