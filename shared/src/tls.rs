@@ -117,6 +117,16 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
+    /// A configuration made elsewhere, used as it is; SNI says [`DEFAULT_SERVER_NAME`] and
+    /// nothing records the server's certificate.
+    pub fn from_config(config: Arc<ClientConfig>) -> Self {
+        Self {
+            config,
+            server_name: ServerName::try_from(DEFAULT_SERVER_NAME).expect("a valid DNS name"),
+            seen: SeenCertificate::default(),
+        }
+    }
+
     /// The certificate (DER) the server presented in the latest handshake made with this
     /// configuration, whether or not it was trusted.
     pub fn seen_certificate(&self) -> Option<Vec<u8>> {

@@ -1,17 +1,19 @@
 //! What can go wrong talking to the daemon, each worded with what to do next.
 
 use std::io;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::connector::Place;
 
 /// A failed exchange with the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The socket could not be opened: no daemon, wrong directory, or no permission.
-    #[error("{}", connect_message(socket, source))]
+    /// No stream to the daemon could be opened: no daemon, wrong directory or address, no
+    /// permission, or (over HTTPS) a server that is not the one trusted.
+    #[error("{}", connect_message(place, source))]
     Connect {
-        /// The socket we tried.
-        socket: PathBuf,
+        /// Where we tried.
+        place: Place,
         /// Why it failed.
         source: io::Error,
     },
@@ -44,13 +46,12 @@ pub enum ClientError {
     },
     /// The connection broke before a whole answer arrived.
     #[error(
-        "the connection to the Corral daemon at {} broke: {message}; check that corrald is \
-         still running (its log says why it stopped), then retry",
-        socket.display()
+        "the connection to the Corral daemon at {place} broke: {message}; check that corrald is \
+         still running (its log says why it stopped), then retry"
     )]
     Transport {
-        /// The socket in use.
-        socket: PathBuf,
+        /// Where the daemon is.
+        place: Place,
         /// What hyper reported.
         message: String,
     },
@@ -75,17 +76,24 @@ impl ClientError {
     }
 }
 
-fn connect_message(socket: &Path, source: &io::Error) -> String {
-    let hint = match source.kind() {
-        io::ErrorKind::PermissionDenied => {
+fn connect_message(place: &Place, source: &io::Error) -> String {
+    let hint = match (place, source.kind()) {
+        (Place::Socket(_), io::ErrorKind::PermissionDenied) => {
             "Run the command as root or as the socket's owner, or ask for access to it"
         }
-        _ => "Is corrald running? Start it with 'corrald', or point CORRAL_DIR at its directory",
+        (Place::Socket(_), _) => {
+            "Is corrald running? Start it with 'corrald', or point CORRAL_DIR at its directory"
+        }
+        // rustls reports a refused certificate as invalid data.
+        (Place::Https(_), io::ErrorKind::InvalidData) => {
+            "The server is not the one this client trusts: compare its certificate's \
+             fingerprint with the one you were given"
+        }
+        (Place::Https(_), _) => {
+            "Is corrald listening there (core.https_address), and may this machine reach it?"
+        }
     };
-    format!(
-        "cannot reach the Corral daemon at {}: {source}. {hint}",
-        socket.display()
-    )
+    format!("cannot reach the Corral daemon at {place}: {source}. {hint}")
 }
 
 /// Durations in whole seconds when they are whole, which is how users set them.
@@ -104,7 +112,7 @@ mod tests {
     #[test]
     fn connect_errors_say_what_to_do() {
         let missing = ClientError::Connect {
-            socket: "/x/unix.socket".into(),
+            place: Place::Socket("/x/unix.socket".into()),
             source: io::Error::from_raw_os_error(2),
         };
         assert_eq!(
@@ -114,10 +122,25 @@ mod tests {
              at its directory"
         );
         let denied = ClientError::Connect {
-            socket: "/x/unix.socket".into(),
+            place: Place::Socket("/x/unix.socket".into()),
             source: io::Error::from_raw_os_error(13),
         };
         assert!(denied.to_string().contains("as root"));
+        let refused = ClientError::Connect {
+            place: Place::Https("127.0.0.1:8443".into()),
+            source: io::Error::from_raw_os_error(111),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "cannot reach the Corral daemon at https://127.0.0.1:8443: Connection refused \
+             (os error 111). Is corrald listening there (core.https_address), and may this \
+             machine reach it?"
+        );
+        let stranger = ClientError::Connect {
+            place: Place::Https("127.0.0.1:8443".into()),
+            source: io::Error::new(io::ErrorKind::InvalidData, "fingerprint mismatch"),
+        };
+        assert!(stranger.to_string().contains("compare its certificate's fingerprint"));
     }
 
     #[test]

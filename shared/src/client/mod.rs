@@ -1,16 +1,20 @@
-//! The REST client: LXD's API and envelope, spoken over the daemon's unix socket.
+//! The REST client: LXD's API and envelope, spoken over the daemon's unix socket or HTTPS
+//! (see [`Connector`]), and the gRPC Watch stream beside it over the same connector.
 //!
 //! Each request opens a fresh connection and is bounded in time, so a stuck daemon
 //! turns into an error naming what was awaited instead of a hang.
 
+mod connector;
 mod error;
+mod events;
 mod stale;
 mod transport;
+mod watch;
 
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,8 +24,13 @@ use serde::de::DeserializeOwned;
 use crate::api::{Envelope, Operation, OperationStatus, ResponseType};
 use crate::paths::{corral_dir, unix_socket};
 
+pub use connector::{ByteStream, Connector, Place, Protocol, Stream};
 pub use error::ClientError;
+pub use events::{EventStream, events_path};
 pub use stale::{STALE_HEADER, Stale};
+pub use watch::{WatchError, WatchStream};
+
+use crate::tls::{ClientIdentity, ServerTrust, TlsError};
 
 /// How long a request may take unless the caller says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,7 +78,7 @@ impl Response {
 /// A client of one daemon's REST API. Clones share the record of stale answers.
 #[derive(Debug, Clone)]
 pub struct Client {
-    socket: PathBuf,
+    connector: Connector,
     timeout: Duration,
     stale: StaleAnswers,
 }
@@ -88,13 +97,28 @@ fn note_stale(record: &StaleAnswers, raw: &transport::RawAnswer) -> Result<(), C
 }
 
 impl Client {
-    /// A client of the daemon listening on the unix socket at `path`.
-    pub fn unix(path: PathBuf) -> Client {
+    /// A client of the daemon reached through `connector`.
+    pub fn new(connector: Connector) -> Client {
         Client {
-            socket: path,
+            connector,
             timeout: DEFAULT_TIMEOUT,
             stale: StaleAnswers::default(),
         }
+    }
+
+    /// A client of the daemon listening on the unix socket at `path`.
+    pub fn unix(path: PathBuf) -> Client {
+        Client::new(Connector::Unix(path))
+    }
+
+    /// A client of the daemon at `address` (`host:port`) over HTTPS, trusting the server as
+    /// `trust` says and presenting `identity` (a certificate the daemon trusts) when given.
+    pub fn https(
+        address: &str,
+        trust: &ServerTrust,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<Client, TlsError> {
+        Ok(Client::new(Connector::https(address, trust, identity)?))
     }
 
     /// A client of the local daemon, found through `CORRAL_DIR`.
@@ -108,9 +132,23 @@ impl Client {
         self
     }
 
-    /// The socket this client talks to.
-    pub fn socket(&self) -> &std::path::Path {
-        &self.socket
+    /// The unix socket this client talks to; an empty path when it speaks another transport
+    /// (see [`Client::place`]).
+    pub fn socket(&self) -> &Path {
+        match &self.connector {
+            Connector::Unix(path) => path,
+            Connector::Https(_) => Path::new(""),
+        }
+    }
+
+    /// Where the daemon is, as messages name it.
+    pub fn place(&self) -> Place {
+        self.connector.place()
+    }
+
+    /// How this client reaches its daemon.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
     }
 
     /// The stale marks received since the last call (by this client, its clones and its
@@ -238,7 +276,7 @@ impl Client {
                 return Err(ClientError::Timeout {
                     what: format!(
                         "the Corral daemon at {} to be ready (last answer: {last})",
-                        self.socket.display()
+                        self.place()
                     ),
                     after: timeout,
                 });
@@ -263,13 +301,10 @@ impl Client {
     /// Opens one connection kept alive for many requests, as benchmarks and busy scripts use.
     pub async fn keep_alive(&self) -> Result<KeptConnection, ClientError> {
         let connection =
-            tokio::time::timeout(self.timeout, transport::Connection::open(&self.socket))
+            tokio::time::timeout(self.timeout, transport::Connection::open(&self.connector))
                 .await
                 .map_err(|_| ClientError::Timeout {
-                    what: format!(
-                        "a connection to the Corral daemon at {}",
-                        self.socket.display()
-                    ),
+                    what: format!("a connection to the Corral daemon at {}", self.place()),
                     after: self.timeout,
                 })??;
         Ok(KeptConnection {
@@ -287,13 +322,13 @@ impl Client {
         if_match: Option<&str>,
         limit: Duration,
     ) -> Result<transport::RawAnswer, ClientError> {
-        let work = transport::exchange(&self.socket, method, path, body, if_match);
+        let work = transport::exchange(&self.connector, method, path, body, if_match);
         let raw = tokio::time::timeout(limit, work)
             .await
             .map_err(|_| ClientError::Timeout {
                 what: format!(
                     "the Corral daemon at {} to answer {} {path}",
-                    self.socket.display(),
+                    self.place(),
                     method.to_ascii_uppercase()
                 ),
                 after: limit,

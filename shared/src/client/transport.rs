@@ -1,15 +1,14 @@
-//! One HTTP/1.1 exchange over the daemon's unix socket: connect, send, read the whole answer.
-
-use std::path::Path;
+//! One HTTP/1.1 exchange with the daemon over whatever stream the [`Connector`] opens:
+//! connect, send, read the whole answer.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderValue, IF_MATCH, LOCATION};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
 
 use super::ClientError;
+use super::connector::{Connector, Place, Protocol};
 
 /// An answer before any LXD meaning is given to it.
 pub(super) struct RawAnswer {
@@ -27,28 +26,24 @@ pub(super) struct RawAnswer {
 
 /// One HTTP/1.1 connection to the daemon, kept open for any number of requests in turn.
 pub(super) struct Connection {
-    socket: std::path::PathBuf,
+    place: Place,
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
 }
 
 impl Connection {
-    /// Connects to the daemon's socket; the caller bounds the time it may take.
-    pub(super) async fn open(socket: &Path) -> Result<Connection, ClientError> {
-        let stream = UnixStream::connect(socket)
-            .await
-            .map_err(|source| ClientError::Connect {
-                socket: socket.to_path_buf(),
-                source,
-            })?;
+    /// Connects to the daemon; the caller bounds the time it may take.
+    pub(super) async fn open(connector: &Connector) -> Result<Connection, ClientError> {
+        let place = connector.place();
+        let stream = match connector.connect(Protocol::Http1).await {
+            Ok(stream) => stream,
+            Err(source) => return Err(ClientError::Connect { place, source }),
+        };
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| broken(socket, e))?;
+            .map_err(|e| broken(&place, e))?;
         // The connection task ends on its own once the sender is dropped.
         tokio::spawn(connection);
-        Ok(Connection {
-            socket: socket.to_path_buf(),
-            sender,
-        })
+        Ok(Connection { place, sender })
     }
 
     /// Sends one request and reads the whole answer; the caller bounds the time it may take.
@@ -66,12 +61,12 @@ impl Connection {
         &mut self,
         request: Request<Full<Bytes>>,
     ) -> Result<RawAnswer, ClientError> {
-        let socket = &self.socket;
+        let place = &self.place;
         let response = self
             .sender
             .send_request(request)
             .await
-            .map_err(|e| broken(socket, e))?;
+            .map_err(|e| broken(place, e))?;
         let status = response.status().as_u16();
         let etag = response
             .headers()
@@ -92,7 +87,7 @@ impl Connection {
             .into_body()
             .collect()
             .await
-            .map_err(|e| broken(socket, e))?
+            .map_err(|e| broken(place, e))?
             .to_bytes()
             .to_vec();
         Ok(RawAnswer {
@@ -107,7 +102,7 @@ impl Connection {
 
 /// Sends one request on a fresh connection; the caller bounds the time it may take.
 pub(super) async fn exchange(
-    socket: &Path,
+    connector: &Connector,
     method: &str,
     path: &str,
     body: Option<Vec<u8>>,
@@ -115,12 +110,15 @@ pub(super) async fn exchange(
 ) -> Result<RawAnswer, ClientError> {
     // A malformed request is refused before connecting.
     let request = build(method, path, body, if_match)?;
-    Connection::open(socket).await?.send_built(request).await
+    Connection::open(connector)
+        .await?
+        .send_built(request)
+        .await
 }
 
-fn broken(socket: &Path, e: hyper::Error) -> ClientError {
+fn broken(place: &Place, e: hyper::Error) -> ClientError {
     ClientError::Transport {
-        socket: socket.to_path_buf(),
+        place: place.clone(),
         message: e.to_string(),
     }
 }
