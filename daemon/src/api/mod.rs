@@ -3,7 +3,6 @@
 
 pub mod grpc;
 pub mod listener;
-pub mod peer;
 pub mod rest;
 
 /// Who is on the other end of a request, attached to every request by the listener.

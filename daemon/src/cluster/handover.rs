@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::rebalance::{self, STOPPING};
 use super::roles::{self, DbRole};
-use crate::api::peer::PeerClient;
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::Node;
+use crate::peers::Peers;
 
 /// How long the whole handover may take before the member stops anyway.
 pub const HANDOVER: Duration = Duration::from_secs(15);
@@ -31,15 +31,6 @@ pub fn successor(voters: &[u64], me: u64, matched: &[(u64, u64)]) -> Option<u64>
             u64::MAX - v,
         )
     })
-}
-
-fn peer(node: &Node) -> Result<PeerClient> {
-    let identity = node
-        .cluster_identity()
-        .ok_or_else(|| Error::BadRequest("This server is not clustered".into()))?;
-    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(PeerClient::new(tls, HANDOVER))
 }
 
 /// What a stopping member holds in the database, which decides what it hands over.
@@ -171,14 +162,12 @@ async fn attempt(node: &Node) -> Result<()> {
     if node.is_leader() {
         transfer_leadership(node).await?;
     }
-    let leader = node
-        .leader_address()
-        .ok_or_else(|| Error::Unavailable("no leader to hand this member's role to".into()))?;
-    let body = serde_json::json!({ "id": node.id() });
-    peer(node)?
-        .call(&leader, "POST", "/internal/cluster/handover", Some(&body))
+    Peers::of(node)?
+        .leader()
+        .ok_or_else(|| Error::Unavailable("no leader to hand this member's role to".into()))?
+        .within(HANDOVER)
+        .hand_over(node.id())
         .await
-        .map(|_| ())
         .map_err(|e| {
             Error::Unavailable(format!(
                 "the leader did not take over this member's role: {e}"
@@ -271,10 +260,8 @@ async fn transfer_leadership(node: &Node) -> Result<()> {
             .get_node(&next)
             .map(|n| n.addr.clone())
             .ok_or_else(|| Error::Internal(format!("voter {next} has no address")))?;
-        if let Err(e) = peer(node)?
-            .call(&address, "POST", "/internal/cluster/elect", None)
-            .await
-        {
+        let voter = Peers::of(node)?.member(&address).within(HANDOVER);
+        if let Err(e) = voter.elect().await {
             tracing::warn!("voter {next} did not stand for election: {e}");
         }
         let mut watch = raft.metrics();

@@ -5,12 +5,12 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use corral_proto::v1::HeartbeatRequest;
-use corral_proto::v1::member_client::MemberClient;
 
 use super::rebalance;
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::node::Node;
+use crate::peers::Peers;
 
 /// How long one member may take to answer a heartbeat.
 const ANSWER: Duration = Duration::from_secs(2);
@@ -58,35 +58,32 @@ pub async fn round(node: &Node) {
         .map(|r| serde_json::json!({"id": r.id, "address": r.address, "name": r.name}))
         .collect();
     let raft_nodes_json = serde_json::to_vec(&raft_nodes).unwrap_or_default();
-    let mut calls = tokio::task::JoinSet::new();
-    for row in rows.iter().filter(|r| r.id != node.id()) {
-        let Some(channel) = node.network.channel(&row.address) else {
-            return;
-        };
-        let request = HeartbeatRequest {
-            leader_time_ms: now_ms as i64,
-            raft_nodes_json: raft_nodes_json.clone(),
-        };
-        let id = row.id;
-        // Heartbeats go out together; each is bounded by its own timeout.
-        calls.spawn(async move {
-            let mut client = MemberClient::new(channel);
-            let call = client.heartbeat(request);
-            match tokio::time::timeout(ANSWER, call).await {
-                Ok(Ok(reply)) => {
-                    let back = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-                    let skew = skew_ms(
-                        now_ms as i64,
-                        back as i64,
-                        reply.into_inner().member_time_ms,
-                    );
-                    Some((id, skew))
-                }
-                _ => None,
+    let Ok(peers) = Peers::of(node) else {
+        return;
+    };
+    let others = rows
+        .iter()
+        .filter(|r| r.id != node.id())
+        .map(|r| (r.id, r.address.clone()))
+        .collect();
+    // Heartbeats go out together; each is bounded by its own timeout.
+    let answers = peers
+        .fan_out(others, ANSWER, |member| {
+            let request = HeartbeatRequest {
+                leader_time_ms: now_ms as i64,
+                raft_nodes_json: raft_nodes_json.clone(),
+            };
+            async move {
+                let reply = member.heartbeat(request).await?;
+                let back = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+                Ok(skew_ms(now_ms as i64, back as i64, reply.member_time_ms))
             }
-        });
-    }
-    let mut alive: Vec<(u64, i64)> = calls.join_all().await.into_iter().flatten().collect();
+        })
+        .await;
+    let mut alive: Vec<(u64, i64)> = answers
+        .into_iter()
+        .filter_map(|(id, answer)| answer.ok().map(|skew| (id, skew)))
+        .collect();
     alive.push((node.id(), 0));
     let stamp = super::members::now();
     let mut batch = Batch::new();

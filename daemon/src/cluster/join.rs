@@ -13,12 +13,12 @@ use corral_shared::preseed::{ClusterPreseed, JoinToken, Preseed};
 
 use super::accept::{AcceptReply, AcceptRequest};
 use super::{config as server_config, members};
-use crate::api::peer::{PeerClient, PeerError};
 use crate::error::{Error, Result};
 use crate::node::Node;
+use crate::peers::{PeerError, Peers};
 use crate::tls::Identity;
 
-/// How long one call to an existing member may take.
+/// How long the cluster may take to forget a member whose join is undone.
 const CALL: Duration = Duration::from_secs(10);
 /// How long the leader may take to bring the new member into the database.
 const FINISH: Duration = Duration::from_secs(45);
@@ -107,9 +107,7 @@ fn refused(e: PeerError) -> Error {
 
 /// Gets this server's certificate trusted by the first reachable member; returns that member.
 async fn get_trusted(node: &Node, t: &Target) -> Result<String> {
-    let tls = crate::tls::pinned_client_config(node.server_identity(), &t.fingerprint)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let client = PeerClient::new(tls, CALL);
+    let peers = Peers::pinned(node.server_identity(), &t.fingerprint)?;
     let post = CertificatesPost {
         name: t.name.clone(),
         kind: "server".into(),
@@ -117,13 +115,9 @@ async fn get_trusted(node: &Node, t: &Target) -> Result<String> {
         password: t.secret.clone(),
         trust_token: String::new(),
     };
-    let body = serde_json::to_value(&post).map_err(|e| Error::Internal(e.to_string()))?;
     let mut unreachable = Vec::new();
     for address in &t.addresses {
-        match client
-            .call(address, "POST", "/1.0/certificates", Some(&body))
-            .await
-        {
+        match peers.member(address).trust(&post).await {
             Ok(_) => return Ok(address.clone()),
             Err(e @ PeerError::Unreachable { .. }) => unreachable.push(e.to_string()),
             Err(PeerError::Certificate { address, reason }) => {
@@ -171,15 +165,16 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         architecture: std::env::consts::ARCH.into(),
         member_config: c.member_config.clone(),
     };
-    let body = serde_json::to_value(&request).map_err(|e| Error::Internal(e.to_string()))?;
-    let tls = crate::tls::pinned_client_config(node.server_identity(), &t.fingerprint)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let envelope = PeerClient::new(tls, CALL)
-        .call(&contact, "POST", "/internal/cluster/accept", Some(&body))
+    let reply: AcceptReply = Peers::pinned(node.server_identity(), &t.fingerprint)?
+        .member(&contact)
+        .accept(&request)
         .await
-        .map_err(refused)?;
-    let reply: AcceptReply = serde_json::from_value(envelope.metadata)
-        .map_err(|e| Error::Internal(format!("malformed accept reply: {e}")))?;
+        .map_err(|e| match e {
+            PeerError::Unexpected { reason, .. } => {
+                Error::Internal(format!("malformed accept reply: {reason}"))
+            }
+            e => refused(e),
+        })?;
 
     if let Err(e) = become_member(node, &t, &reply, &contact).await {
         let address = local_before.get("core.https_address").cloned();
@@ -217,11 +212,10 @@ async fn become_member(
     node.reset_database(reply.id, false).await?;
     node.reconcile_listeners().await?;
 
-    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let body = serde_json::json!({ "id": reply.id });
-    PeerClient::new(tls, FINISH)
-        .call(contact, "POST", "/internal/cluster/finish", Some(&body))
+    Peers::with_identity(&identity)?
+        .member(contact)
+        .within(FINISH)
+        .finish(reply.id)
         .await
         .map_err(refused)?;
     wait_until_replica(node).await
@@ -266,18 +260,13 @@ async fn rollback(
         )
         .ok()
     });
-    let forgotten = match identity
-        .as_ref()
-        .map(|i| crate::tls::pinned_client_config(i, &t.fingerprint))
-    {
-        Some(Ok(tls)) => {
-            let path = format!("/1.0/cluster/members/{}?force=1", t.name);
-            PeerClient::new(tls, CALL)
-                .call(contact, "DELETE", &path, None)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+    let forgotten = match identity.as_ref().map(|i| Peers::pinned(i, &t.fingerprint)) {
+        Some(Ok(peers)) => peers
+            .member(contact)
+            .within(CALL)
+            .remove_member(&t.name, true)
+            .await
+            .map_err(|e| e.to_string()),
         Some(Err(e)) => Err(e.to_string()),
         None => Err("no cluster certificate to ask with".into()),
     };

@@ -2,16 +2,11 @@
 //! it fails at once, naming the member, when the member is down. Its configuration stays
 //! readable from any member's replica meanwhile.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
-use crate::api::peer::PeerClient;
 use crate::error::{Error, Result};
 use crate::node::Node;
-
-/// How long a member gets to answer for its live state.
-const ASK: Duration = Duration::from_secs(2);
+use crate::peers::{PeerError, Peers};
 
 /// LXD's `ClusterMemberState`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,18 +95,13 @@ pub async fn get(node: &Node, name: &str) -> Result<MemberState> {
     if member.status == corral_shared::api::MemberStatus::Offline {
         return Err(down());
     }
-    let identity = node
-        .cluster_identity()
-        .ok_or_else(|| Error::Internal("no cluster certificate".into()))?;
-    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let path = format!("/1.0/cluster/members/{name}/state");
-    let envelope = PeerClient::new(tls, ASK)
-        .call(&address, "GET", &path, None)
-        .await
-        .map_err(|_| down())?;
-    serde_json::from_value(envelope.metadata)
-        .map_err(|e| Error::Internal(format!("malformed state from {name}: {e}")))
+    match Peers::of(node)?.member(&address).state(name).await {
+        Ok(state) => Ok(state),
+        Err(PeerError::Unexpected { reason, .. }) => Err(Error::Internal(format!(
+            "malformed state from {name}: {reason}"
+        ))),
+        Err(_) => Err(down()),
+    }
 }
 
 #[cfg(test)]

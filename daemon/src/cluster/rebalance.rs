@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 
 use super::members::{self, RaftView};
 use super::roles::{self, Change, DbRole, Limits, MemberState};
-use crate::api::peer::PeerClient;
 use crate::db::batch::Batch;
 use crate::db::global::queries::{self, MemberRow};
 use crate::error::{Error, Result};
 use crate::node::Node;
+use crate::peers::Peers;
 
 /// `nodes.state` of a member that is shutting down gracefully (LXD has 0 created,
 /// 1 pending, 2 evacuated); it is cleared when the member starts again.
@@ -106,23 +106,15 @@ pub async fn request(node: &Node) -> Result<()> {
     if node.is_leader() {
         return run(node).await;
     }
-    let leader = node.leader_address().ok_or_else(|| {
+    let leader = Peers::of(node)?.leader().ok_or_else(|| {
         Error::Unavailable("no database leader is known to rebalance roles".into())
     })?;
-    let identity = node
-        .cluster_identity()
-        .ok_or_else(|| Error::BadRequest("This server is not clustered".into()))?;
-    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    PeerClient::new(tls, std::time::Duration::from_secs(60))
-        .call(&leader, "POST", "/internal/cluster/rebalance", None)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Error::Unavailable(format!(
-                "the leader at {leader} did not rebalance roles: {e}"
-            ))
-        })
+    leader.rebalance().await.map_err(|e| {
+        Error::Unavailable(format!(
+            "the leader at {} did not rebalance roles: {e}",
+            leader.address()
+        ))
+    })
 }
 
 /// Runs the rule to completion. Only the leader acts; elsewhere this does nothing.

@@ -3,25 +3,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use openraft::ChangeMembers;
 
 use super::{handover, rebalance, trust};
-use crate::api::peer::{PeerClient, PeerError};
 use crate::db::batch::Batch;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::Node;
-
-/// How long a removed member may take to reset itself.
-const LEAVE: Duration = Duration::from_secs(30);
-
-/// How long a member gets to show it can be reached before a removal without `--force`.
-const PROBE: Duration = Duration::from_secs(3);
-
-/// How long the member that takes over may take to remove a leader that stepped down.
-const BY_NEW_LEADER: Duration = Duration::from_secs(60);
+use crate::peers::{Owner, PeerError, Peers, route};
 
 /// Whether `name` may be removed from a cluster of `count` members (pure checks).
 pub fn check(count: usize, name: &str) -> Result<()> {
@@ -106,20 +96,23 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn peer(node: &Node, timeout: Duration) -> Result<PeerClient> {
-    let identity = node
-        .cluster_identity()
-        .ok_or_else(|| Error::Internal("no cluster certificate".into()))?;
-    let tls = crate::tls::pinned_client_config(&identity, identity.fingerprint())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(PeerClient::new(tls, timeout))
+/// Removes member `name` from any member: here on the leader, else by asking the leader,
+/// whose refusal is returned as its own.
+pub async fn remove_on_leader(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
+    route::on_owner(
+        node,
+        Owner::Leader,
+        remove(node, name, force),
+        |leader| async move { leader.remove_member(name, force).await },
+    )
+    .await
 }
 
 /// Whether the member at `address` answers (any answer will do: even "not ready" proves it
 /// is there to be told to leave); the reason when it does not.
 async fn probe(node: &Node, address: &str) -> std::result::Result<(), String> {
-    let client = peer(node, PROBE).map_err(|e| e.to_string())?;
-    match client.call(address, "GET", "/internal/ready", None).await {
+    let member = Peers::of(node).map_err(|e| e.to_string())?.member(address);
+    match member.ready().await {
         Ok(_) | Err(PeerError::Refused { .. }) => Ok(()),
         // The address is in the refusal already.
         Err(PeerError::Unreachable { reason, .. }) => Err(reason),
@@ -143,9 +136,9 @@ async fn remove_self(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
             "{name} handed the lead over, but no new leader is known yet; nothing was changed: retry in a moment"
         ))
     })?;
-    let path = format!("/1.0/cluster/members/{name}?force={}", u8::from(force));
-    let removed = peer(node, BY_NEW_LEADER)?
-        .call(&leader, "DELETE", &path, None)
+    let removed = Peers::of(node)?
+        .member(&leader)
+        .remove_member(name, force)
         .await;
     if let Err(e) = removed {
         if node.is_clustered() {
@@ -166,16 +159,12 @@ async fn remove_self(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
 }
 
 async fn tell_to_leave(node: &Node, name: &str, address: &str) -> Result<()> {
-    peer(node, LEAVE)?
-        .call(address, "PUT", "/internal/cluster/leave", None)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Error::Unavailable(format!(
-                "{name} was removed from the cluster but could not be told to reset itself ({e}); \
+    Peers::of(node)?.member(address).leave().await.map_err(|e| {
+        Error::Unavailable(format!(
+            "{name} was removed from the cluster but could not be told to reset itself ({e}); \
                  on {name}, stop corrald and clear its directory before reusing it"
-            ))
-        })
+        ))
+    })
 }
 
 /// Run on a member that was removed: forget the cluster and start over as a standalone server.

@@ -6,7 +6,6 @@ use corral_shared::api::{Certificate, CertificatesPost};
 use corral_shared::preseed::JoinToken;
 
 use super::tokens;
-use crate::api::Peer;
 use crate::db::batch::Batch;
 use crate::db::global::queries::{self, CertificateRow};
 use crate::error::{Error, Result};
@@ -67,17 +66,17 @@ pub fn der_of(text: &str) -> Result<Vec<u8>> {
         .map_err(|at| bad(&format!("bad base64 at byte {at}")))
 }
 
-/// Adds a certificate and returns its fingerprint. Untrusted callers must present a join
-/// token (which is burned) or the trust password; anything else is refused with LXD's
-/// "not authorized".
+/// Adds a certificate and returns its fingerprint; without one in `post`, the one the
+/// caller `presented` (DER). Untrusted callers must present a join token (which is burned)
+/// or the trust password; anything else is refused with LXD's "not authorized".
 pub async fn add(
     node: &Node,
     post: &CertificatesPost,
-    peer: &Peer,
+    presented: Option<&[u8]>,
     trusted: bool,
 ) -> Result<String> {
     let der = if post.certificate.is_empty() {
-        peer.certificate.as_deref().cloned().ok_or_else(|| {
+        presented.map(<[u8]>::to_vec).ok_or_else(|| {
             Error::BadRequest(
                 "No client certificate provided: connect with one or send it in \"certificate\""
                     .into(),

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use corral_proto::v1::ProposeRequest;
-use corral_proto::v1::leader_client::LeaderClient;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::Node;
 use crate::db::batch::{Batch, BatchOutcome};
 use crate::error::{Error, Result};
+use crate::peers::PeerError;
 use crate::raft::NodeId;
 
 /// How long a write may wait for a leader and a commit before it is refused; with the
@@ -81,23 +80,24 @@ impl Node {
     }
 
     async fn forward(&self, leader: &str, batch: &Batch) -> Result<BatchOutcome> {
-        let channel = self.network.channel(leader).ok_or_else(|| {
-            Error::Unavailable(
-                "cannot forward the write: this member has no cluster certificate".into(),
-            )
-        })?;
-        let mut client = LeaderClient::new(channel);
+        let leader = crate::peers::Peers::of(self)
+            .map_err(|_| {
+                Error::Unavailable(
+                    "cannot forward the write: this member has no cluster certificate".into(),
+                )
+            })?
+            .member(leader);
         let batch_json = serde_json::to_vec(batch).map_err(|e| Error::Internal(e.to_string()))?;
-        let reply = client
-            .propose(ProposeRequest { batch_json })
-            .await
-            .map_err(|s| {
-                Error::Unavailable(format!(
-                    "the leader at {leader} did not take the write: {}",
-                    s.message()
-                ))
-            })?;
-        let outcome: BatchOutcome = serde_json::from_slice(&reply.into_inner().result_json)
+        let reply = leader.propose(batch_json).await.map_err(|e| match e {
+            PeerError::Rpc { address, message } => Error::Unavailable(format!(
+                "the leader at {address} did not take the write: {message}"
+            )),
+            e => Error::Unavailable(format!(
+                "the leader at {} did not take the write: {e}",
+                leader.address()
+            )),
+        })?;
+        let outcome: BatchOutcome = serde_json::from_slice(&reply.result_json)
             .map_err(|e| Error::Internal(format!("malformed answer from the leader: {e}")))?;
         outcome_checked(outcome)
     }

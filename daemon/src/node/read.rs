@@ -8,14 +8,13 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use corral_proto::v1::ReadIndexRequest;
-use corral_proto::v1::leader_client::LeaderClient;
 use corral_shared::client::Stale;
 
 use super::Node;
 use super::lease::Lease;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
+use crate::peers::PeerError;
 use crate::raft::state_machine::read_applied;
 
 /// How long a decision may wait for the replica to catch up.
@@ -270,27 +269,18 @@ impl Node {
         if self.is_leader() {
             return self.read_index_as_leader().await;
         }
-        let leader = self
-            .leader_address()
+        let leader = crate::peers::Peers::of(self)?
+            .leader()
             .ok_or_else(|| Error::Unavailable("no database leader is known right now".into()))?;
-        let channel = self
-            .network
-            .channel(&leader)
-            .ok_or_else(|| Error::Internal("no cluster certificate".into()))?;
-        let mut client = LeaderClient::new(channel);
-        let reply = tokio::time::timeout(
-            Duration::from_secs(2),
-            client.read_index(ReadIndexRequest {}),
-        )
-        .await
-        .map_err(|_| Error::Unavailable(format!("the leader at {leader} did not answer")))?
-        .map_err(|s| {
-            Error::Unavailable(format!(
-                "the leader at {leader} cannot confirm a current read: {}",
-                s.message()
-            ))
-        })?;
-        Ok(reply.into_inner().index)
+        leader.read_index().await.map_err(|e| match e {
+            PeerError::Rpc { address, message } => Error::Unavailable(format!(
+                "the leader at {address} cannot confirm a current read: {message}"
+            )),
+            e => Error::Unavailable(format!(
+                "the leader at {} did not answer: {e}",
+                leader.address()
+            )),
+        })
     }
 }
 

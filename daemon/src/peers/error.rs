@@ -94,7 +94,9 @@ mod tests {
             status: 404,
             message: "Cluster member not found".into(),
         };
-        assert!(matches!(refused.relayed("the leader at a:1"), Error::NotFound(m) if m == "Cluster member not found"));
+        assert!(
+            matches!(refused.relayed("the leader at a:1"), Error::NotFound(m) if m == "Cluster member not found")
+        );
         let gone = PeerError::Unreachable {
             address: "a:1".into(),
             reason: "connection refused".into(),

@@ -74,28 +74,35 @@ mod tests {
     use super::*;
 
     fn targets(n: usize) -> Vec<(u64, String)> {
-        (1..=n as u64).map(|i| (i, format!("127.0.0.{i}:8443"))).collect()
+        (1..=n as u64)
+            .map(|i| (i, format!("127.0.0.{i}:8443")))
+            .collect()
     }
 
     #[test]
     fn answers_come_back_in_the_order_of_the_targets() {
         for (n, answers, want) in [
             (0, vec![], vec![]),
-            (3, vec![(2, Ok(30)), (0, Ok(10)), (1, Ok(20))], vec![
-                (1, Ok(10)),
-                (2, Ok(20)),
-                (3, Ok(30)),
-            ]),
-            (2, vec![(1, Err("refused".to_owned())), (0, Ok(10))], vec![
-                (1, Ok(10)),
-                (2, Err("refused".to_owned())),
-            ]),
+            (
+                3,
+                vec![(2, Ok(30)), (0, Ok(10)), (1, Ok(20))],
+                vec![(1, Ok(10)), (2, Ok(20)), (3, Ok(30))],
+            ),
+            (
+                2,
+                vec![(1, Err("refused".to_owned())), (0, Ok(10))],
+                vec![(1, Ok(10)), (2, Err("refused".to_owned()))],
+            ),
             // A target without an answer is named, and answers for no target are dropped.
-            (3, vec![(0, Ok(10)), (7, Ok(70))], vec![
-                (1, Ok(10)),
-                (2, Err("none from 127.0.0.2:8443".to_owned())),
-                (3, Err("none from 127.0.0.3:8443".to_owned())),
-            ]),
+            (
+                3,
+                vec![(0, Ok(10)), (7, Ok(70))],
+                vec![
+                    (1, Ok(10)),
+                    (2, Err("none from 127.0.0.2:8443".to_owned())),
+                    (3, Err("none from 127.0.0.3:8443".to_owned())),
+                ],
+            ),
         ] {
             let got = collect(targets(n), answers, |a| format!("none from {a}"));
             assert_eq!(got, want, "{n} targets");

@@ -107,14 +107,32 @@ mod tests {
     fn a_request_runs_on_its_owner() {
         let relay = |a: &str| Some(Route::Relay(a.to_owned()));
         for (owner, is_leader, leader, own, want) in [
-            (Owner::Leader, true, Some("a:1"), Some("a:1"), Some(Route::Here)),
+            (
+                Owner::Leader,
+                true,
+                Some("a:1"),
+                Some("a:1"),
+                Some(Route::Here),
+            ),
             // Raft's view of the leader can lag: being the leader decides.
             (Owner::Leader, true, None, Some("a:1"), Some(Route::Here)),
             (Owner::Leader, false, Some("b:1"), Some("a:1"), relay("b:1")),
             (Owner::Leader, false, None, Some("a:1"), None),
             (Owner::Leader, false, Some(""), Some("a:1"), None),
-            (Owner::Member("a:1"), false, Some("b:1"), Some("a:1"), Some(Route::Here)),
-            (Owner::Member("c:1"), true, Some("a:1"), Some("a:1"), relay("c:1")),
+            (
+                Owner::Member("a:1"),
+                false,
+                Some("b:1"),
+                Some("a:1"),
+                Some(Route::Here),
+            ),
+            (
+                Owner::Member("c:1"),
+                true,
+                Some("a:1"),
+                Some("a:1"),
+                relay("c:1"),
+            ),
             // A member's request needs no leader.
             (Owner::Member("c:1"), false, None, Some("a:1"), relay("c:1")),
             (Owner::Member("c:1"), false, None, None, relay("c:1")),

@@ -1,6 +1,5 @@
 //! gRPC services: Raft traffic and write forwarding between members.
 
-pub mod dial;
 pub mod leader;
 pub mod member;
 pub mod raft;

@@ -39,7 +39,8 @@ async fn add(
     body: Bytes,
 ) -> ApiResult {
     let post: CertificatesPost = json_body(&body)?;
-    let fingerprint = trust::add(&node, &post, &peer, trusted).await?;
+    let presented = peer.certificate.as_deref().map(Vec::as_slice);
+    let fingerprint = trust::add(&node, &post, presented, trusted).await?;
     created(&format!("/1.0/certificates/{fingerprint}"))
 }
 

@@ -13,8 +13,7 @@ use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
 use super::{
-    ApiResult, Recursion, answer_read, check_etag, forward, json_body, operation_created, sync,
-    sync_read,
+    ApiResult, Recursion, answer_read, check_etag, json_body, operation_created, sync, sync_read,
 };
 use crate::cluster::{bootstrap, member_edit, members, remove, tokens};
 use crate::error::Error;
@@ -212,10 +211,6 @@ async fn delete_member(
     Path(name): Path<String>,
     Query(q): Query<Force>,
 ) -> ApiResult {
-    if !node.is_leader() {
-        let path = format!("/1.0/cluster/members/{name}?force={}", q.force);
-        return forward::to_leader(&node, "DELETE", &path, None).await;
-    }
-    remove::remove(&node, &name, q.force > 0).await?;
+    remove::remove_on_leader(&node, &name, q.force > 0).await?;
     sync(&serde_json::json!({}), None)
 }

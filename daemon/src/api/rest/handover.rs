@@ -18,6 +18,7 @@ use crate::api::Peer;
 use crate::cluster::{handover, raft_node};
 use crate::error::Error;
 use crate::node::Node;
+use crate::peers::{Owner, route};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -70,8 +71,8 @@ struct Leaving {
 
 /// A member about to stop asks the leader to move its role elsewhere.
 async fn hand_over(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
-    if !node.is_leader() {
-        return forward::redirect_to_leader(&node, "/internal/cluster/handover");
+    if let Some(elsewhere) = forward::unless_leader(&node, "/internal/cluster/handover") {
+        return elsewhere;
     }
     let leaving: Leaving = json_body(&body)?;
     handover::hand_over(&node, leaving.id).await?;
@@ -80,10 +81,11 @@ async fn hand_over(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
 
 /// `corrald cluster remove-raft-node`: runs on the leader (relayed there from elsewhere).
 async fn remove_raft_node(State(node): State<Arc<Node>>, Path(address): Path<String>) -> ApiResult {
-    if !node.is_leader() {
-        let path = format!("/internal/cluster/raft-node/{address}");
-        return forward::to_leader(&node, "DELETE", &path, None).await;
-    }
-    raft_node::remove(&node, &address).await?;
+    let here = raft_node::remove(&node, &address);
+    let address = &address;
+    route::on_owner(&node, Owner::Leader, here, |leader| async move {
+        leader.remove_raft_node(address).await
+    })
+    .await?;
     sync(&serde_json::json!({}), None)
 }

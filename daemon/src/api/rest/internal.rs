@@ -73,8 +73,8 @@ async fn accept_member(
     Extension(peer): Extension<Peer>,
     body: Bytes,
 ) -> ApiResult {
-    if !node.is_leader() {
-        return forward::redirect_to_leader(&node, "/internal/cluster/accept");
+    if let Some(elsewhere) = forward::unless_leader(&node, "/internal/cluster/accept") {
+        return elsewhere;
     }
     let req: accept::AcceptRequest = json_body(&body)?;
     let fingerprint = peer.fingerprint.unwrap_or_default();
@@ -88,8 +88,8 @@ struct Finish {
 
 /// An accepted joiner, now running an empty database, asks to be brought in.
 async fn finish_join(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
-    if !node.is_leader() {
-        return forward::redirect_to_leader(&node, "/internal/cluster/finish");
+    if let Some(elsewhere) = forward::unless_leader(&node, "/internal/cluster/finish") {
+        return elsewhere;
     }
     let finish: Finish = json_body(&body)?;
     accept::finish(&node, finish.id).await?;
@@ -98,8 +98,8 @@ async fn finish_join(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
 
 /// A member asks the leader to apply the role rule now.
 async fn rebalance_roles(State(node): State<Arc<Node>>) -> ApiResult {
-    if !node.is_leader() {
-        return forward::redirect_to_leader(&node, "/internal/cluster/rebalance");
+    if let Some(elsewhere) = forward::unless_leader(&node, "/internal/cluster/rebalance") {
+        return elsewhere;
     }
     rebalance::run(&node).await?;
     sync(&serde_json::json!({}), None)

@@ -11,12 +11,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{Certificate, DbRole, Facts, LogPosition, LogReport, MemberFacts, Reach};
-use crate::api::peer::{PeerClient, PeerError};
 use crate::cluster::{members, versions};
 use crate::db::global::queries::{self, MemberRow};
 use crate::db::local::RaftNode;
 use crate::error::{Error, Result};
 use crate::node::{DataDir, Node};
+use crate::peers::Peers;
 use crate::raft::NodeId;
 use crate::tls::Identity;
 
@@ -24,7 +24,7 @@ use crate::tls::Identity;
 pub const PROBE: Duration = Duration::from_secs(1);
 
 /// The path members answer the log probe on.
-pub const LOG_PATH: &str = "/internal/doctor/log";
+pub const LOG_PATH: &str = crate::peers::calls::LOG_POSITION_PATH;
 
 /// Why a stopped member's files could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -190,37 +190,30 @@ fn known(rows: &[MemberRow], raft: &[RaftNode], self_id: NodeId) -> Vec<MemberFa
 }
 
 /// Asks every member but this one where its log ends, in parallel, each for at most [`PROBE`].
-async fn probe(client: Option<PeerClient>, members: &mut [MemberFacts]) {
-    let mut asks = tokio::task::JoinSet::new();
-    for (i, m) in members.iter().enumerate().filter(|(_, m)| !m.is_self) {
-        let client = client.clone();
-        let address = m.address.clone();
-        asks.spawn(async move {
-            let Some(client) = client else {
-                return (
-                    i,
-                    Err("this member has no cluster certificate to ask it with".to_owned()),
-                );
-            };
+async fn probe(peers: Option<Peers>, members: &mut [MemberFacts]) {
+    let targets: Vec<(usize, String)> = members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.is_self)
+        .map(|(i, m)| (i, m.address.clone()))
+        .collect();
+    let Some(peers) = peers else {
+        for (i, _) in targets {
+            members[i].reach =
+                Reach::Unreachable("this member has no cluster certificate to ask it with".into());
+        }
+        return;
+    };
+    let answers = peers
+        .fan_out(targets, PROBE, |member| async move {
             let sent = now_ms();
-            let answer = client.call(&address, "GET", LOG_PATH, None).await;
+            let answer = member.log_position::<LogReport>().await;
             let received = now_ms();
-            let answer = answer
-                .map_err(|e| match e {
-                    PeerError::Unreachable { reason, .. } => reason,
-                    other => other.to_string(),
-                })
-                .and_then(|envelope| {
-                    serde_json::from_value::<LogReport>(envelope.metadata).map_err(|e| {
-                        format!("it answered something else than its log position ({e})")
-                    })
-                })
-                // Its clock is compared with ours at the middle of the round trip.
-                .map(|report| (report.clone(), report.time_ms - (sent + received) / 2));
-            (i, answer)
-        });
-    }
-    for (i, answer) in asks.join_all().await {
+            // Its clock is compared with ours at the middle of the round trip.
+            answer.map(|report| (report.clone(), report.time_ms - (sent + received) / 2))
+        })
+        .await;
+    for (i, answer) in answers {
         let m = &mut members[i];
         match answer {
             Ok((report, skew)) => {
@@ -229,15 +222,9 @@ async fn probe(client: Option<PeerClient>, members: &mut [MemberFacts]) {
                 m.version = Some((report.schema, report.api_extensions));
                 m.clock_skew_ms = Some(skew);
             }
-            Err(why) => m.reach = Reach::Unreachable(why),
+            Err(e) => m.reach = Reach::Unreachable(e.reason()),
         }
     }
-}
-
-fn peer_client(identity: &Identity) -> Option<PeerClient> {
-    crate::tls::pinned_client_config(identity, identity.fingerprint())
-        .ok()
-        .map(|tls| PeerClient::new(tls, PROBE))
 }
 
 fn certificate_of(identity: Option<&Identity>) -> Certificate {
@@ -304,7 +291,7 @@ pub async fn online(node: &Node) -> Result<Facts> {
             m.clock_skew_ms = Some(0);
         }
     }
-    probe(identity.as_ref().and_then(peer_client), &mut facts_members).await;
+    probe(Peers::of(node).ok(), &mut facts_members).await;
     Ok(Facts {
         clustered: true,
         members: facts_members,
@@ -358,7 +345,7 @@ pub async fn offline(dir: &Path) -> std::result::Result<Facts, OfflineError> {
     }
     let (client, certificate) = match &loaded {
         Ok(identity) => (
-            identity.as_ref().and_then(peer_client),
+            identity.as_ref().and_then(|i| Peers::with_identity(i).ok()),
             certificate_of(identity.as_ref()),
         ),
         Err(e) => (None, Certificate::Unreadable(e.to_string())),
