@@ -115,7 +115,7 @@ pub fn raft_state(
 
 /// Voters that must be up for a write to commit: a strict majority (none without voters).
 pub fn quorum(voters: usize) -> usize {
-    if voters == 0 { 0 } else { voters / 2 + 1 }
+    corral_shared::quorum::quorum(voters)
 }
 
 /// The highest index stored by a majority of voters (`matched`, known to a leader only),

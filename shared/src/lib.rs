@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod fingerprint;
 pub mod paths;
 pub mod preseed;
+pub mod quorum;
 pub mod reference;
 pub mod table;
 pub mod tls;

@@ -290,7 +290,7 @@ async fn adopt(
     cluster: Option<(String, String)>,
 ) -> Result<()> {
     if !local.is_empty() {
-        node.local.set_config(local)?;
+        node.local.write_config(local.clone()).await?;
     }
     if let (Some(identity), Some((name, address))) = (identity, cluster) {
         identity

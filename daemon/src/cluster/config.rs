@@ -32,7 +32,8 @@ pub async fn current(node: &Node) -> Result<BTreeMap<String, String>> {
     let mut config = node.global.read(queries::config).await?;
     config.extend(
         node.local
-            .config()?
+            .read_config()
+            .await?
             .into_iter()
             .filter(|(k, _)| is_local(k)),
     );
@@ -58,7 +59,7 @@ pub async fn shown_current(node: &Node) -> Result<Read<Shown>> {
             Ok((queries::config(c)?, name))
         })
         .await?;
-    let local = node.local.config()?;
+    let local = node.local.read_config().await?;
     Ok(read.map(|(mut config, member_name)| {
         config.extend(local.into_iter().filter(|(k, _)| is_local(k)));
         Shown {
@@ -180,11 +181,11 @@ pub async fn update(
     }
     let local = local_changes(&old, &new);
     if !local.is_empty() {
-        node.local.set_config(&local)?;
+        node.local.write_config(local.clone()).await?;
         if let Err(e) = node.reconcile_listeners().await {
             // The address could not be bound: put the old one back so the member stays reachable.
             let undo = local_changes(&new, &old);
-            node.local.set_config(&undo)?;
+            node.local.write_config(undo).await?;
             let _ = node.reconcile_listeners().await;
             return Err(e);
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::rebalance::{self, STOPPING};
 use super::roles::{self, DbRole};
 use crate::db::batch::Batch;
-use crate::db::global::queries;
+use crate::db::global::{nodes, queries};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::Peers;
@@ -70,7 +70,7 @@ impl Holding {
             .ok()
             .and_then(|rows| rows.into_iter().find(|r| r.id == me))
             .map(|r| r.db_role);
-        if raft.standbys.contains(&me) && label == Some(1) {
+        if raft.standbys.contains(&me) && label == Some(DbRole::StandBy) {
             Self::StandBy
         } else {
             Self::Spare
@@ -154,10 +154,7 @@ async fn attempt(node: &Node) -> Result<()> {
         return Ok(());
     }
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET state = ? WHERE id = ? AND state = 0",
-        vec![STOPPING.into(), node.id().into()],
-    );
+    nodes::set_state_if_created(&mut batch, node.id(), STOPPING);
     node.propose(batch).await?;
     if node.is_leader() {
         transfer_leadership(node).await?;
@@ -318,12 +315,13 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
             }
             DbRole::StandBy | DbRole::Spare => {}
         }
-        let label: i64 = if change.role == DbRole::Voter { 0 } else { 1 };
+        let label = if change.role == DbRole::Voter {
+            DbRole::Voter
+        } else {
+            DbRole::StandBy
+        };
         let mut batch = Batch::new();
-        batch.push(
-            "UPDATE nodes SET db_role = ? WHERE id = ?",
-            vec![label.into(), change.id.into()],
-        );
+        nodes::set_db_role(&mut batch, change.id, label);
         node.propose(batch).await?;
     }
     let voters = raft
@@ -342,10 +340,7 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
         .await?;
     }
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET db_role = 2 WHERE id = ?",
-        vec![leaving.into()],
-    );
+    nodes::set_db_role(&mut batch, leaving, DbRole::Spare);
     node.propose(batch).await.map(|_| ())
 }
 

@@ -8,7 +8,7 @@ use corral_proto::v1::HeartbeatRequest;
 
 use super::rebalance;
 use crate::db::batch::Batch;
-use crate::db::global::queries;
+use crate::db::global::{nodes, queries};
 use crate::node::Node;
 use crate::peers::Peers;
 
@@ -88,10 +88,7 @@ pub async fn round(node: &Node) {
     let stamp = super::members::now();
     let mut batch = Batch::new();
     for (id, skew) in alive {
-        batch.push(
-            "UPDATE nodes SET heartbeat = ?, clock_skew_ms = ? WHERE id = ?",
-            vec![stamp.clone().into(), skew.into(), id.into()],
-        );
+        nodes::record_heartbeat(&mut batch, id, &stamp, skew);
     }
     if node.propose(batch).await.is_err() {
         return;

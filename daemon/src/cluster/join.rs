@@ -208,7 +208,7 @@ async fn become_member(
     node.set_cluster_identity(identity.clone())?;
     let mut local = BTreeMap::new();
     local.insert("core.https_address".to_owned(), t.address.clone());
-    node.local.set_config(&local)?;
+    node.local.write_config(local.clone()).await?;
     node.reset_database(reply.id, false).await?;
     node.reconcile_listeners().await?;
 
@@ -283,7 +283,7 @@ async fn rollback(
     node.clear_cluster_identity();
     let _ = node.reset_database(1, true).await;
     let local = BTreeMap::from([("core.https_address".to_owned(), address)]);
-    let _ = node.local.set_config(&local);
+    let _ = node.local.write_config(local.clone()).await;
     let _ = node.reconcile_listeners().await;
 }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::db::batch::Batch;
+use crate::db::global::nodes::{DbRole, MemberState};
 use crate::db::global::{queries, queries::MemberRow};
 use crate::db::local::RaftNode;
 use crate::error::{Error, Result};
@@ -55,7 +56,7 @@ pub fn roles(row: &MemberRow, raft: &RaftView) -> Vec<Role> {
     }
     if raft.voters.contains(&row.id) {
         roles.push(Role::Database);
-    } else if raft.standbys.contains(&row.id) && row.db_role == 1 {
+    } else if raft.standbys.contains(&row.id) && row.db_role == DbRole::StandBy {
         // Learners labelled spare replicate too, but hold no database role.
         roles.push(Role::DatabaseStandby);
     }
@@ -82,9 +83,8 @@ pub struct Judgement<'a> {
     pub offline_threshold: std::time::Duration,
 }
 
-/// `nodes.state` of a member that `recover-from-quorum-loss` left out of the database: it
-/// is offline whatever its last heartbeat says, until it is removed.
-pub const LOST: i64 = 4;
+/// `nodes.state` of a member that `recover-from-quorum-loss` left out of the database.
+pub const LOST: MemberState = MemberState::Lost;
 
 /// A duration as LXD (Go) prints one, to hundredths: `45.20s`, `1m2.35s`, `2h0m5.00s`.
 pub fn go_duration(secs: f64) -> String {
@@ -107,7 +107,7 @@ const MAX_SKEW_MS: i64 = 5000;
 /// A member's status and message: Evacuated, else Offline (no heartbeat within the
 /// threshold), else Blocked (versions differ), else Online, with a clock warning if due.
 pub fn status(row: &MemberRow, j: &Judgement<'_>) -> (MemberStatus, String) {
-    if row.state == 2 {
+    if row.state == MemberState::Evacuated {
         return (
             MemberStatus::Evacuated,
             "Unavailable due to maintenance".into(),
@@ -117,7 +117,7 @@ pub fn status(row: &MemberRow, j: &Judgement<'_>) -> (MemberStatus, String) {
         let seen = OffsetDateTime::parse(&row.heartbeat, &Rfc3339).ok();
         let age = seen.map(|t| j.now - t);
         let stale = age.is_none_or(|a| a > j.offline_threshold);
-        if stale || row.state == LOST {
+        if stale || row.state == MemberState::Lost {
             let mut message = match age {
                 Some(age) => format!(
                     "No heartbeat for {} ({})",
@@ -126,7 +126,7 @@ pub fn status(row: &MemberRow, j: &Judgement<'_>) -> (MemberStatus, String) {
                 ),
                 None => "No heartbeat recorded".to_owned(),
             };
-            if row.state == LOST {
+            if row.state == MemberState::Lost {
                 message.push_str(
                     "; left out of the database by recover-from-quorum-loss: remove it \
                      ('corral cluster remove --force NAME') and join it again",
@@ -384,7 +384,11 @@ pub async fn raft_node_rows(
             RaftNode {
                 id: *id,
                 address: row.map_or(n.addr.clone(), |r| r.address.clone()),
-                role: if voters.contains(id) { 0 } else { 1 },
+                role: if voters.contains(id) {
+                    DbRole::Voter
+                } else {
+                    DbRole::StandBy
+                },
                 name: row.map_or_else(String::new, |r| r.name.clone()),
             }
         })
@@ -397,7 +401,11 @@ mod tests {
     use std::time::Duration;
 
     fn row(id: u64, heartbeat: &str) -> MemberRow {
-        let db_role = if id == 3 { 1 } else { 2 };
+        let db_role = if id == 3 {
+            DbRole::StandBy
+        } else {
+            DbRole::Spare
+        };
         MemberRow {
             heartbeat: heartbeat.into(),
             db_role,

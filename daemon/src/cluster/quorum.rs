@@ -26,7 +26,7 @@ pub fn explain(waited: Duration, probed: &[Probed]) -> String {
         .filter(|p| !p.reachable)
         .map(|p| format!("{} ({})", p.name, p.address))
         .collect();
-    let needed = probed.len() / 2 + 1;
+    let needed = corral_shared::quorum::quorum(probed.len());
     if down.is_empty() {
         return format!(
             "no write could be committed within {}s: every database member answers, but no leader was elected; retry, and check 'corral cluster list'",

@@ -10,14 +10,15 @@ use time::OffsetDateTime;
 use super::members::{self, RaftView};
 use super::roles::{self, Change, DbRole, Limits, MemberState};
 use crate::db::batch::Batch;
+use crate::db::global::nodes;
 use crate::db::global::queries::{self, MemberRow};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::Peers;
 
-/// `nodes.state` of a member that is shutting down gracefully (LXD has 0 created,
-/// 1 pending, 2 evacuated); it is cleared when the member starts again.
-pub const STOPPING: i64 = 3;
+/// `nodes.state` of a member that is shutting down gracefully; it is cleared when the
+/// member starts again.
+pub const STOPPING: nodes::MemberState = nodes::MemberState::Stopping;
 
 /// How long a member being promoted may take to catch up with the log.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
@@ -44,7 +45,7 @@ pub fn states(
             let (status, _) = members::status(r, &judgement);
             let role = if raft.voters.contains(&r.id) {
                 DbRole::Voter
-            } else if r.db_role == 1 {
+            } else if r.db_role == DbRole::StandBy {
                 DbRole::StandBy
             } else {
                 DbRole::Spare
@@ -56,20 +57,12 @@ pub fn states(
                 failure_domain: r.failure_domain.clone(),
                 // Never promoted: evacuated members, members shutting down (state 3), and
                 // members outside Raft (not joined yet, or lost and recovered away).
-                evacuated: r.state == 2
-                    || r.state == STOPPING
+                evacuated: r.state == nodes::MemberState::Evacuated
+                    || r.state == nodes::MemberState::Stopping
                     || !(raft.voters.contains(&r.id) || raft.standbys.contains(&r.id)),
             }
         })
         .collect()
-}
-
-fn label(role: DbRole) -> i64 {
-    match role {
-        DbRole::Voter => 0,
-        DbRole::StandBy => 1,
-        DbRole::Spare => 2,
-    }
 }
 
 async fn snapshot(node: &Node) -> Result<(Vec<MemberState>, Limits, Vec<MemberRow>)> {
@@ -191,9 +184,6 @@ async fn apply(
         _ => {}
     }
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET db_role = ? WHERE id = ?",
-        vec![label(change.role).into(), change.id.into()],
-    );
+    nodes::set_db_role(&mut batch, change.id, change.role);
     node.propose(batch).await.map(|_| ())
 }

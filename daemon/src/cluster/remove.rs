@@ -173,7 +173,8 @@ pub async fn leave(node: &Arc<Node>) -> Result<()> {
     let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
     node.clear_cluster_identity();
     node.local
-        .set_config(&[("cluster.https_address".to_owned(), String::new())].into())?;
+        .write_config([("cluster.https_address".to_owned(), String::new())].into())
+        .await?;
     node.reset_database(1, true).await?;
     node.operations
         .set_location(super::members::STANDALONE_NAME);

@@ -8,8 +8,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::global::nodes::DbRole;
+use super::migrations::{self, Migration};
 use super::{Durability, open};
 
+/// The local database's migrations, in order; append, never edit a released step.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    what: "the schema as first released",
+    sql: SCHEMA,
+}];
+
+/// Version 1, as the release before migrations made it (`IF NOT EXISTS`: such a file, at
+/// `user_version` 0, is taken to version 1 unchanged).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log (
     idx   INTEGER PRIMARY KEY NOT NULL,
@@ -42,37 +53,75 @@ pub struct RaftNode {
     pub id: u64,
     /// Cluster address.
     pub address: String,
-    /// 0 voter, 1 stand-by, 2 spare (LXD's numbering).
-    pub role: i64,
+    /// Its database role (stored as LXD numbers it).
+    pub role: DbRole,
     /// Member name.
     pub name: String,
 }
 
-/// Handle to the local database; clones share one connection.
+/// Handle to the local database; clones share its connections: the writer (which the Raft
+/// log store holds while it fsyncs) and a reader, so that reads never wait for an fsync.
 #[derive(Clone)]
 pub struct LocalDb {
     conn: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl LocalDb {
-    /// Opens (and creates) the local database.
+    /// Opens (and creates, or migrates) the local database.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        let conn = open(path, Durability::Fsync)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = open(path, Durability::Fsync)?;
+        migrations::migrate(&mut conn, path, MIGRATIONS)?;
+        let reader = open(path, Durability::Fsync)?;
+        reader.pragma_update(None, "query_only", "ON")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
-    /// The connection, for the Raft log store.
+    /// The connection, for the Raft log store. It blocks while the log is fsynced: never
+    /// call it on an async worker (see [`LocalDb::blocking`]).
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Member-local configuration.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a clone of this handle off the async workers: for async callers of the
+    /// blocking methods below.
+    pub async fn blocking<T, F>(&self, f: F) -> rusqlite::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalDb) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
+    }
+
+    /// Member-local configuration, off the async workers.
+    pub async fn read_config(&self) -> rusqlite::Result<BTreeMap<String, String>> {
+        self.blocking(LocalDb::config).await
+    }
+
+    /// [`LocalDb::set_config`] off the async workers.
+    pub async fn write_config(&self, changes: BTreeMap<String, String>) -> rusqlite::Result<()> {
+        self.blocking(move |db| db.set_config(&changes)).await
+    }
+
+    /// [`LocalDb::replace_raft_nodes`] off the async workers.
+    pub async fn write_raft_nodes(&self, nodes: Vec<RaftNode>) -> rusqlite::Result<()> {
+        self.blocking(move |db| db.replace_raft_nodes(&nodes)).await
+    }
+
+    /// Member-local configuration (blocking).
     pub fn config(&self) -> rusqlite::Result<BTreeMap<String, String>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare("SELECT key, value FROM config WHERE value IS NOT NULL")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
@@ -98,7 +147,7 @@ impl LocalDb {
 
     /// One member-local key.
     pub fn config_value(&self, key: &str) -> rusqlite::Result<Option<String>> {
-        self.lock()
+        self.read()
             .query_row("SELECT value FROM config WHERE key = ?", [key], |r| {
                 r.get(0)
             })
@@ -117,7 +166,7 @@ impl LocalDb {
 
     /// The database members as last recorded.
     pub fn raft_nodes(&self) -> rusqlite::Result<Vec<RaftNode>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt =
             conn.prepare("SELECT id, address, role, name FROM raft_nodes ORDER BY id")?;
         let rows = stmt.query_map([], |r| {

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod global;
 pub mod local;
+pub mod migrations;
 pub mod proposal;
 
 use std::path::Path;

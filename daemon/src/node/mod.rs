@@ -209,7 +209,7 @@ impl Node {
 
     /// (Re)binds the TLS listeners to the configured addresses with the presented certificate.
     pub async fn reconcile_listeners(&self) -> Result<()> {
-        let config = self.local.config()?;
+        let config = self.local.read_config().await?;
         let mut wanted: Vec<String> = Vec::new();
         for key in ["core.https_address", "cluster.https_address"] {
             if let Some(addr) = config.get(key).filter(|a| !a.is_empty()) {

@@ -19,9 +19,12 @@ impl Node {
     /// as member `id`. With `alone`, it initialises a one-member database (a standalone server).
     pub async fn reset_database(self: &Arc<Self>, id: NodeId, alone: bool) -> Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.raft().shutdown()).await;
-        self.local.wipe_raft()?;
         self.local
-            .set_config(&BTreeMap::from([("raft.node_id".into(), id.to_string())]))?;
+            .blocking(move |db| {
+                db.wipe_raft()?;
+                db.set_config(&BTreeMap::from([("raft.node_id".into(), id.to_string())]))
+            })
+            .await?;
         self.global.wipe().await?;
         let snapshots = self.dirs.snapshots();
         let _ = std::fs::remove_dir_all(&snapshots);

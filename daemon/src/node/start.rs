@@ -222,7 +222,7 @@ pub(super) fn record_raft_nodes(node: &Arc<Node>) {
                 n.network
                     .set_learners(membership.membership().learner_ids().collect());
                 let rows = members::raft_node_rows(&n, membership.membership()).await;
-                if n.local.replace_raft_nodes(&rows).is_ok() {
+                if n.local.write_raft_nodes(rows).await.is_ok() {
                     last = Some(membership);
                 }
             }

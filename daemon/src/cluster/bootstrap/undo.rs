@@ -132,7 +132,7 @@ pub(super) async fn restore(
         tracing::error!("undoing a failed init: database rows: {e}");
     }
     if !local.is_empty()
-        && let Err(e) = node.local.set_config(local)
+        && let Err(e) = node.local.write_config(local.clone()).await
     {
         tracing::error!("undoing a failed init: local config: {e}");
     }

@@ -103,7 +103,7 @@ fn quorum(facts: &Facts, d: &mut Diagnosis) -> Quorum {
         );
         return Quorum::Unknown;
     }
-    let needed = voters.len() / 2 + 1;
+    let needed = corral_shared::quorum::quorum(voters.len());
     let up = voters.iter().filter(|m| m.reach == Reach::Up).count();
     let stopped_here = voters.iter().any(|m| m.reach == Reach::Stopped);
     let missing: Vec<&MemberFacts> = voters

@@ -137,14 +137,6 @@ fn raft_nodes(conn: &Connection) -> rusqlite::Result<Vec<RaftNode>> {
     rows.collect()
 }
 
-fn role(code: i64) -> DbRole {
-    match code {
-        0 => DbRole::Voter,
-        1 => DbRole::Standby,
-        _ => DbRole::Spare,
-    }
-}
-
 /// Joins the member list with the Raft configuration: listed members with their roles,
 /// then Raft members the list lacks. Reach is filled in later.
 fn known(rows: &[MemberRow], raft: &[RaftNode], self_id: NodeId) -> Vec<MemberFacts> {
@@ -158,7 +150,7 @@ fn known(rows: &[MemberRow], raft: &[RaftNode], self_id: NodeId) -> Vec<MemberFa
             role: raft
                 .iter()
                 .find(|n| n.id == r.id)
-                .map_or(DbRole::Spare, |n| role(n.role)),
+                .map_or(DbRole::Spare, |n| n.role),
             listed: true,
             reach: Reach::Unreachable("not asked".into()),
             log: None,
@@ -177,7 +169,7 @@ fn known(rows: &[MemberRow], raft: &[RaftNode], self_id: NodeId) -> Vec<MemberFa
             },
             address: n.address.clone(),
             is_self: n.id == self_id,
-            role: role(n.role),
+            role: n.role,
             listed: false,
             reach: Reach::Unreachable("not asked".into()),
             log: None,
@@ -263,11 +255,11 @@ pub async fn online(node: &Node) -> Result<Facts> {
                 id: *id,
                 address: n.addr.clone(),
                 role: if voters.contains(id) {
-                    0
-                } else if row.is_none_or(|r| r.db_role == 1) {
-                    1
+                    DbRole::Voter
+                } else if row.is_none_or(|r| r.db_role == DbRole::StandBy) {
+                    DbRole::StandBy
                 } else {
-                    2
+                    DbRole::Spare
                 },
                 name: row.map(|r| r.name.clone()).unwrap_or_default(),
             }
@@ -406,13 +398,13 @@ mod tests {
             RaftNode {
                 id: 1,
                 address: "a:1".into(),
-                role: 0,
+                role: DbRole::Voter,
                 name: "node1".into(),
             },
             RaftNode {
                 id: 7,
                 address: "b:1".into(),
-                role: 1,
+                role: DbRole::StandBy,
                 name: String::new(),
             },
         ];
@@ -421,6 +413,6 @@ mod tests {
         assert!(got[0].is_self && got[0].listed && got[0].role == DbRole::Voter);
         assert_eq!(got[1].name, "member 7");
         assert!(!got[1].listed);
-        assert_eq!(got[1].role, DbRole::Standby);
+        assert_eq!(got[1].role, DbRole::StandBy);
     }
 }

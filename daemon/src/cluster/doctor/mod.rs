@@ -19,16 +19,7 @@ pub struct LogPosition {
     pub index: u64,
 }
 
-/// A member's database role as this member's Raft configuration records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DbRole {
-    /// Votes: counts for quorum.
-    Voter,
-    /// Replicates, ready to be promoted.
-    Standby,
-    /// Holds no database role.
-    Spare,
-}
+pub use crate::db::global::nodes::DbRole;
 
 /// Whether a member could be asked anything.
 #[derive(Debug, Clone, PartialEq, Eq)]

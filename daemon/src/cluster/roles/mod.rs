@@ -25,16 +25,7 @@ mod tests;
 /// so a second voter would only add a way to lose quorum.
 const MIN_VOTERS: usize = 3;
 
-/// A member's database role: LXD's `database`, `database-standby`, or neither.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DbRole {
-    /// Replicates the log and votes (a Raft voter).
-    Voter,
-    /// Replicates the log without voting (a Raft learner), ready to take over a vote.
-    StandBy,
-    /// Outside the Raft membership.
-    Spare,
-}
+pub use crate::db::global::nodes::DbRole;
 
 /// What the rule needs to know about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,16 +7,6 @@ use corral_daemon::cluster::doctor::gather;
 use corral_daemon::node::DataDir;
 use corral_shared::table;
 
-/// LXD's numbering of `raft_nodes.role`, as words.
-fn role(code: i64) -> String {
-    match code {
-        0 => "voter".into(),
-        1 => "stand-by".into(),
-        2 => "spare".into(),
-        other => format!("unknown ({other})"),
-    }
-}
-
 pub fn run(dir: &std::path::Path) -> anyhow::Result<()> {
     let nodes = gather::recorded_raft_nodes(&DataDir::new(dir))
         .context("cannot list the database members")?;
@@ -34,7 +24,7 @@ pub fn run(dir: &std::path::Path) -> anyhow::Result<()> {
                 n.id.to_string(),
                 n.name.clone(),
                 n.address.clone(),
-                role(n.role),
+                n.role.word().to_owned(),
             ]
         })
         .collect();

@@ -1,21 +1,49 @@
 //! The global database (`database/global.db`): the replica of the cluster's shared state.
 //! Writes arrive only through Raft (see `raft::state_machine`); this handle reads.
 
+pub mod nodes;
 pub mod queries;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use super::{Durability, open};
+use super::{Durability, migrations, open};
 
-/// Read handle on the local replica of the global database.
+/// How many read connections a replica has: reads run in parallel up to this many (SQLite's
+/// WAL lets readers proceed beside the state machine's writer).
+const READERS: usize = 4;
+
+/// Read handle on the local replica of the global database: a small pool of read-only
+/// connections; clones share it.
 #[derive(Clone)]
 pub struct GlobalDb {
     path: PathBuf,
-    conn: Arc<Mutex<Connection>>,
+    readers: Arc<Readers>,
+}
+
+/// The read connections, each used by one read at a time.
+struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Readers {
+    /// Runs `f` on a free connection, or waits for one, taking turns.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        for conn in &self.conns {
+            if let Ok(guard) = conn.try_lock() {
+                return f(&guard);
+            }
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        let guard = self.conns[turn].lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
 }
 
 /// Why a read of the global database failed.
@@ -30,12 +58,23 @@ pub enum ReadError {
 }
 
 impl GlobalDb {
-    /// Opens the replica for reading, creating the schema if it is new.
+    /// Opens the replica for reading, creating or migrating its schema first.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        let conn = open_writer(path)?;
+        drop(open_writer(path)?);
+        let conns = (0..READERS)
+            .map(|_| {
+                let conn = open(path, Durability::Relaxed)?;
+                // Writes arrive only through Raft: a read connection never writes.
+                conn.pragma_update(None, "query_only", "ON")?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<rusqlite::Result<_>>()?;
         Ok(Self {
             path: path.to_owned(),
-            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Readers {
+                conns,
+                next: AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -51,14 +90,15 @@ impl GlobalDb {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let snapshot = guard.unchecked_transaction()?;
-            let read = f(&snapshot)?;
-            // Nothing was written: ending the transaction either way only releases it.
-            snapshot.rollback()?;
-            Ok(read)
+            readers.with(|conn| {
+                let snapshot = conn.unchecked_transaction()?;
+                let read = f(&snapshot)?;
+                // Nothing was written: ending the transaction either way only releases it.
+                snapshot.rollback()?;
+                Ok(read)
+            })
         })
         .await
         .map_err(|e| ReadError::Task(e.to_string()))?
@@ -69,9 +109,10 @@ impl GlobalDb {
     /// Empties every table (a member about to receive another cluster's database), leaving
     /// the schema and its built-in rows.
     pub async fn wipe(&self) -> Result<(), ReadError> {
-        let conn = self.conn.clone();
+        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            // A connection of its own: the pool's are read-only.
+            let mut guard = open_writer(&path)?;
             let tables: Vec<String> = guard
                 .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
                 .query_map([], |r| r.get(0))?
@@ -83,7 +124,7 @@ impl GlobalDb {
             }
             tx.commit()?;
             guard.pragma_update(None, "foreign_keys", "ON")?;
-            guard.execute_batch(schema::SCHEMA)?;
+            guard.execute_batch(schema::BUILT_IN_ROWS)?;
             Ok(())
         })
         .await
@@ -91,9 +132,10 @@ impl GlobalDb {
     }
 }
 
-/// Opens a connection to the global database with its schema in place.
+/// Opens a connection to the global database with its schema migrated to this version (a
+/// file newer than this daemon is refused, see [`migrations`]).
 pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = open(path, Durability::Relaxed)?;
-    conn.execute_batch(schema::SCHEMA)?;
+    let mut conn = open(path, Durability::Relaxed)?;
+    migrations::migrate(&mut conn, path, schema::MIGRATIONS)?;
     Ok(conn)
 }

@@ -1,12 +1,23 @@
 //! The global (replicated) schema, named after LXD's tables so its facts carry over.
 
-/// Schema version; a member refuses to serve with another member on a different one.
-pub const VERSION: i64 = 1;
+use crate::db::migrations::{Migration, latest};
 
-/// `nodes.db_role`: the database role the rebalance rule gave a member (LXD's numbering:
-/// 0 voter, 1 stand-by, 2 spare). Voters are whatever Raft's membership says; the label
-/// tells stand-bys (promoted first) from spares among the non-voters.
-/// Tables of the replicated database. `raft_applied` is written in the same transaction
+/// Schema version: the last migration's. A member refuses to serve with another member on a
+/// different one (see `cluster::versions`).
+pub const VERSION: i64 = latest(MIGRATIONS) as i64;
+
+/// The replicated database's migrations, in order; append, never edit a released step.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    what: "the schema as first released",
+    sql: SCHEMA,
+}];
+
+/// Rows every database holds from its creation: put back after a wipe.
+pub const BUILT_IN_ROWS: &str = "INSERT OR IGNORE INTO cluster_groups (id, name, description) VALUES (1, 'default', 'Default cluster group');";
+
+/// Version 1: the tables of the replicated database, as the release before migrations made
+/// them (`IF NOT EXISTS`: such a file, at `user_version` 0, is taken to version 1 unchanged). `raft_applied` is written in the same transaction
 /// as every applied entry, so the state machine knows exactly where it stands.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS raft_applied (

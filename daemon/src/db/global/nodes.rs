@@ -1,0 +1,324 @@
+//! The `nodes` table and its satellites (`nodes_config`, `nodes_roles`,
+//! `nodes_cluster_groups`): the typed codes of its columns, its reads, and the statements
+//! that change it. Domain code calls these instead of writing SQL; the statements' text is
+//! what `events::lifecycle` recognises, so it changes here or not at all.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use crate::db::batch::{Batch, SqlValue};
+
+/// A member's database role: LXD's `database`, `database-standby`, or neither; stored as
+/// LXD numbers it in `nodes.db_role` and `raft_nodes.role` (0, 1, 2). Voters are whatever
+/// Raft's membership says; the `nodes` label tells stand-bys (promoted first) from spares
+/// among the non-voters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DbRole {
+    /// Replicates the log and votes (a Raft voter).
+    Voter,
+    /// Replicates the log without voting (a Raft learner), ready to take over a vote.
+    StandBy,
+    /// Outside the Raft membership.
+    Spare,
+}
+
+impl DbRole {
+    /// LXD's number for it.
+    pub const fn code(self) -> i64 {
+        match self {
+            DbRole::Voter => 0,
+            DbRole::StandBy => 1,
+            DbRole::Spare => 2,
+        }
+    }
+
+    /// The role a stored number stands for: anything unknown holds no role.
+    pub const fn from_code(code: i64) -> DbRole {
+        match code {
+            0 => DbRole::Voter,
+            1 => DbRole::StandBy,
+            _ => DbRole::Spare,
+        }
+    }
+
+    /// As `corrald cluster list-database` shows it.
+    pub const fn word(self) -> &'static str {
+        match self {
+            DbRole::Voter => "voter",
+            DbRole::StandBy => "stand-by",
+            DbRole::Spare => "spare",
+        }
+    }
+}
+
+impl From<DbRole> for SqlValue {
+    fn from(r: DbRole) -> Self {
+        SqlValue::Integer(r.code())
+    }
+}
+
+impl ToSql for DbRole {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.code()))
+    }
+}
+
+impl FromSql for DbRole {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(v).map(DbRole::from_code)
+    }
+}
+
+/// `nodes.state`: LXD's 0 created, 1 pending, 2 evacuated, and Corral's own two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberState {
+    /// A member in service.
+    Created,
+    /// Being added (LXD's; Corral adds members in one step).
+    Pending,
+    /// Evacuated.
+    Evacuated,
+    /// Shutting down gracefully; cleared when it starts again.
+    Stopping,
+    /// Left out of the database by `recover-from-quorum-loss`: offline whatever its last
+    /// heartbeat says, until it is removed.
+    Lost,
+}
+
+impl MemberState {
+    /// The number stored for it.
+    pub const fn code(self) -> i64 {
+        match self {
+            MemberState::Created => 0,
+            MemberState::Pending => 1,
+            MemberState::Evacuated => 2,
+            MemberState::Stopping => 3,
+            MemberState::Lost => 4,
+        }
+    }
+
+    /// The state a stored number stands for.
+    pub const fn from_code(code: i64) -> Option<MemberState> {
+        Some(match code {
+            0 => MemberState::Created,
+            1 => MemberState::Pending,
+            2 => MemberState::Evacuated,
+            3 => MemberState::Stopping,
+            4 => MemberState::Lost,
+            _ => return None,
+        })
+    }
+}
+
+impl From<MemberState> for SqlValue {
+    fn from(s: MemberState) -> Self {
+        SqlValue::Integer(s.code())
+    }
+}
+
+impl ToSql for MemberState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.code()))
+    }
+}
+
+impl FromSql for MemberState {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let code = i64::column_result(v)?;
+        MemberState::from_code(code).ok_or(FromSqlError::OutOfRange(code))
+    }
+}
+
+/// A row of `nodes`: one cluster member as the database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// Raft node id (also the member id).
+    pub id: u64,
+    /// Member name ("none" for a server that is not clustered).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Cluster address.
+    pub address: String,
+    /// Schema version it runs.
+    pub schema: i64,
+    /// Number of API extensions it runs.
+    pub api_extensions: i64,
+    /// Last heartbeat, RFC 3339.
+    pub heartbeat: String,
+    /// Its state (created, evacuated, stopping...).
+    pub state: MemberState,
+    /// Architecture name.
+    pub arch: String,
+    /// Failure domain name.
+    pub failure_domain: String,
+    /// Database role label the rebalance rule gave it.
+    pub db_role: DbRole,
+    /// How far its clock was from the leader's at the last heartbeat, in milliseconds.
+    pub clock_skew_ms: i64,
+    /// Member configuration.
+    pub config: BTreeMap<String, String>,
+    /// Roles that are not automatic (event-hub, ovn-chassis).
+    pub roles: Vec<String>,
+    /// Cluster groups.
+    pub groups: Vec<String>,
+}
+
+#[cfg(test)]
+impl MemberRow {
+    /// A member for unit tests: `node{id}` at 127.0.0.{id}:8443, version (1, 1), voter
+    /// label, no heartbeat; tests change the fields they are about.
+    pub fn sample(id: u64) -> MemberRow {
+        MemberRow {
+            id,
+            name: format!("node{id}"),
+            description: String::new(),
+            address: format!("127.0.0.{id}:8443"),
+            schema: 1,
+            api_extensions: 1,
+            heartbeat: String::new(),
+            state: MemberState::Created,
+            arch: "x86_64".into(),
+            failure_domain: "default".into(),
+            db_role: DbRole::Voter,
+            clock_skew_ms: 0,
+            config: Default::default(),
+            roles: vec![],
+            groups: vec![],
+        }
+    }
+}
+
+/// Every member, by name, without its config, roles and groups: one query, for hot paths
+/// that only look at the row itself (versions, addresses).
+pub fn member_rows(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, description, address, schema, api_extensions, heartbeat, state, arch, failure_domain, db_role, clock_skew_ms
+         FROM nodes ORDER BY name",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(MemberRow {
+            id: r.get::<_, i64>(0)? as u64,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            address: r.get(3)?,
+            schema: r.get(4)?,
+            api_extensions: r.get(5)?,
+            heartbeat: r.get(6)?,
+            state: r.get(7)?,
+            arch: r.get(8)?,
+            failure_domain: r.get(9)?,
+            db_role: r.get(10)?,
+            clock_skew_ms: r.get(11)?,
+            config: BTreeMap::new(),
+            roles: Vec::new(),
+            groups: Vec::new(),
+        })
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()
+}
+
+/// Every member, by name, with its config, roles and groups.
+pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
+    let mut members = member_rows(conn)?;
+    for m in &mut members {
+        m.config = super::queries::pairs(
+            conn,
+            "SELECT key, value FROM nodes_config WHERE node_id = ?",
+            m.id,
+        )?
+        .into_iter()
+        .collect();
+        m.roles = super::queries::strings(
+            conn,
+            "SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role",
+            m.id,
+        )?;
+        m.groups = super::queries::strings(
+            conn,
+            "SELECT g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
+             WHERE n.node_id = ? ORDER BY g.name",
+            m.id,
+        )?;
+    }
+    Ok(members)
+}
+
+/// One member by id (its row only).
+pub fn member_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<MemberRow>> {
+    Ok(member_rows(conn)?.into_iter().find(|m| m.id == id))
+}
+
+/// Labels member `id` with database role `role` (the rebalance rule's and handovers' record).
+pub fn set_db_role(batch: &mut Batch, id: u64, role: DbRole) {
+    batch.push(
+        "UPDATE nodes SET db_role = ? WHERE id = ?",
+        vec![role.into(), id.into()],
+    );
+}
+
+/// Records member `id`'s heartbeat time (RFC 3339) and clock skew.
+pub fn record_heartbeat(batch: &mut Batch, id: u64, heartbeat: &str, clock_skew_ms: i64) {
+    batch.push(
+        "UPDATE nodes SET heartbeat = ?, clock_skew_ms = ? WHERE id = ?",
+        vec![heartbeat.into(), clock_skew_ms.into(), id.into()],
+    );
+}
+
+/// Marks member `id` as `state` if it is in service (not evacuated, lost or stopping).
+pub fn set_state_if_created(batch: &mut Batch, id: u64, state: MemberState) {
+    batch.push(
+        "UPDATE nodes SET state = ? WHERE id = ? AND state = 0",
+        vec![state.into(), id.into()],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_lxds_and_read_back() {
+        for (role, code) in [(DbRole::Voter, 0), (DbRole::StandBy, 1), (DbRole::Spare, 2)] {
+            assert_eq!((role.code(), DbRole::from_code(code)), (code, role));
+        }
+        assert_eq!(DbRole::from_code(9), DbRole::Spare, "unknown holds no role");
+        for code in 0..=4 {
+            assert_eq!(
+                MemberState::from_code(code).map(MemberState::code),
+                Some(code)
+            );
+        }
+        assert_eq!(MemberState::from_code(5), None);
+    }
+
+    #[test]
+    fn rows_read_their_typed_columns() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::db::global::schema::SCHEMA)
+            .unwrap();
+        let mut batch = Batch::new();
+        batch.push(
+            "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch, state, db_role)
+             VALUES (1, 'a', 'x:1', 1, 1, '', 'x86_64', 2, 1)",
+            vec![],
+        );
+        set_db_role(&mut batch, 1, DbRole::Voter);
+        let mut conn = conn;
+        let tx = conn.transaction().unwrap();
+        assert!(
+            crate::db::batch::apply(&tx, &batch)
+                .unwrap()
+                .error
+                .is_none()
+        );
+        tx.commit().unwrap();
+        let row = &member_rows(&conn).unwrap()[0];
+        assert_eq!(
+            (row.state, row.db_role),
+            (MemberState::Evacuated, DbRole::Voter)
+        );
+    }
+}
