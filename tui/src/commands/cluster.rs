@@ -1,14 +1,14 @@
 //! `corral cluster ...`: the members, as `lxc cluster` shows them.
 
-use std::cmp::Ordering;
 use std::io::Write;
 
 use clap::Subcommand;
 use corral_shared::api::ClusterMember;
 use corral_shared::client::Client;
 
-use crate::commands::config::parse_assignments;
+use crate::commands::args::parse_assignments;
 use crate::error::CliError;
+use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
 
 pub mod doctor;
@@ -251,39 +251,6 @@ pub fn member_path(name: &str) -> String {
         }
     }
     path
-}
-
-/// Compares names with digit runs taken as numbers, so `node9` sorts before `node10`.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a, b);
-    loop {
-        match (a.chars().next(), b.chars().next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let (na, ra) = split_digits(a);
-                let (nb, rb) = split_digits(b);
-                let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
-                let order = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb));
-                if order != Ordering::Equal {
-                    return order;
-                }
-                (a, b) = (ra, rb);
-            }
-            (Some(x), Some(y)) => {
-                if x != y {
-                    return x.cmp(&y);
-                }
-                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
-            }
-        }
-    }
-}
-
-fn split_digits(s: &str) -> (&str, &str) {
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    s.split_at(end)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use corral_shared::api::{Server, ServerPut};
 use corral_shared::client::Client;
 use serde_json::Value;
 
+use crate::commands::args::parse_assignments;
 use crate::error::CliError;
 use crate::format;
 
@@ -81,28 +82,6 @@ pub fn value_text(value: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     }
-}
-
-/// Reads `KEY VALUE` or `KEY=VALUE...`, the two forms lxc accepts.
-/// `usage` is the command as its help writes it (`corral config set`), for the error.
-pub fn parse_assignments(
-    args: &[String],
-    usage: &str,
-) -> Result<BTreeMap<String, String>, CliError> {
-    if let [key, value] = args
-        && !key.contains('=')
-    {
-        return Ok(BTreeMap::from([(key.clone(), value.clone())]));
-    }
-    args.iter()
-        .map(|arg| match arg.split_once('=') {
-            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-            _ => Err(CliError::Usage(format!(
-                "Invalid key=value configuration: {arg}; write '{usage} KEY VALUE' or \
-                 '{usage} KEY=VALUE [KEY=VALUE...]'"
-            ))),
-        })
-        .collect()
 }
 
 /// The PATCH body that changes only the given keys; an empty value unsets a key.

@@ -1,10 +1,12 @@
 //! The scriptable commands: each file takes parsed arguments, asks the daemon, and hands
 //! the answer to a pure formatting function.
 
+pub mod args;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod monitor;
 pub mod query;
 pub mod version;
 pub mod warnings;
@@ -43,5 +45,6 @@ async fn run_command(
         Command::Version => version::run(client, out).await,
         Command::Demo(args) => demo::run(args, out).await,
         Command::Dashboard(args) => dashboard::run(client, args).await,
+        Command::Monitor(args) => monitor::run(client, args, out).await,
     }
 }

@@ -1,16 +1,16 @@
-//! The dashboard's state ([`App`]), what can happen to it ([`Msg`]), the side effects it
-//! asks for ([`Command`]), and [`update`], the one pure function that turns a message into
-//! a new state and commands. Nothing here touches the terminal, the network or the clock.
+//! The dashboard's state ([`App`]), what can happen to it ([`Msg`]) and the side effects it
+//! asks for ([`Command`]); `update` (in update.rs, above the handlers it dispatches to)
+//! turns a message into a new state and commands. Nothing here touches the terminal, the
+//! network or the clock, and nothing here imports the modules that read or draw the state.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use corral_shared::api::{ClusterMember, MemberStatus, Operation, RaftState, Role, WatchEvent};
-use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::action::{Action, CLUSTER_SETTINGS, Outcome};
 use super::clock::{Stamp, parse_rfc3339_ms, short_duration};
-use super::{input, stream};
 use crate::commands::config::value_text;
 
 /// The first wait before reconnecting; it doubles on each failed attempt.
@@ -429,50 +429,6 @@ impl App {
 /// Whether a member is a database voter.
 pub fn is_voter(m: &ClusterMember) -> bool {
     m.roles.contains(&Role::Database) || m.roles.contains(&Role::DatabaseLeader)
-}
-
-/// Applies `msg` to `app`; returns the side effects to run.
-pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
-    app.fix_selection();
-    let commands = match msg {
-        Msg::Key(key) if key.kind != KeyEventKind::Release => {
-            app.dirty = true;
-            input::on_key(app, key)
-        }
-        Msg::Key(_) => Vec::new(),
-        Msg::Mouse(mouse) => input::on_mouse(app, mouse),
-        Msg::Resize(columns, rows) => {
-            app.size = (columns, rows);
-            app.dirty = true;
-            Vec::new()
-        }
-        Msg::Tick(now) => {
-            // Ages on screen are whole seconds: redraw only when one ticks over.
-            if now.unix_ms / 1000 != app.now.unix_ms / 1000 {
-                app.dirty = true;
-            }
-            app.now = now;
-            Vec::new()
-        }
-        Msg::Watch(event, at) => {
-            app.now = at;
-            app.dirty = true;
-            stream::on_watch(app, event)
-        }
-        Msg::StreamEnded { error, at } => stream::on_stream_ended(app, error, at),
-        Msg::Done { action, result, at } => {
-            app.now = at;
-            app.dirty = true;
-            stream::on_done(app, action, result);
-            Vec::new()
-        }
-        Msg::Interrupted => vec![Command::Quit],
-    };
-    app.fix_selection();
-    if app.stale().is_none() {
-        app.fresh_at = Some(app.now.clone());
-    }
-    commands
 }
 
 /// Roles as the dashboard writes them: the leader folded into `database (leader)`.

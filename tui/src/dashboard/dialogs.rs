@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::action::Action;
 use super::app::App;
 use super::keys::{BINDINGS, COMMANDS, MOUSE, NOT_YET};
+use super::text::{hints, wrap};
 use super::theme::Theme;
-use super::view::{hints, wrap};
 
 /// A `width` x `height` rectangle centred in `area` (clipped to it).
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -18,7 +18,9 @@ pub mod selection;
 pub mod status;
 pub mod stream;
 pub mod term;
+pub mod text;
 pub mod theme;
+pub mod update;
 pub mod view;
 pub mod watch;
 
@@ -37,9 +39,10 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::app::{App, Command, Msg, update};
+use self::app::{App, Command, Msg};
 use self::clock::Stamp;
 use self::term::Screen;
+use self::update::update;
 use crate::error::CliError;
 
 /// The shortest time between two redraws.
@@ -78,7 +81,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), CliError> {
         .map(|p| p.display().to_string())
         .collect();
     let mut app = App::new(
-        &client.socket().display().to_string(),
+        &client.place().to_string(),
         colors_allowed(),
         (size.width, size.height),
         Stamp::now(),
@@ -110,14 +113,14 @@ pub async fn run(client: Client, options: Options) -> Result<(), CliError> {
                 match command {
                     Command::Quit => return Ok(()),
                     Command::Connect { after } => {
-                        let (tx, socket) = (tx.clone(), std::path::PathBuf::from(&app.source));
+                        let (tx, client) = (tx.clone(), client_of(&app));
                         // One stream at a time: a refused one (another cluster) is dropped.
                         if let Some(old) = stream.take() {
                             old.abort();
                         }
                         stream = Some(tasks.spawn(async move {
                             tokio::time::sleep(after).await;
-                            let error = watch::pump(socket, &tx).await;
+                            let error = watch::pump(client, &tx).await;
                             let _ = tx.send(Msg::StreamEnded {
                                 error,
                                 at: Stamp::now(),

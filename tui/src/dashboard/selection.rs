@@ -4,7 +4,7 @@ use corral_shared::api::{ClusterMember, MemberStatus};
 
 use super::app::{App, Row, View, is_voter};
 use super::view;
-use crate::commands::cluster::natural_cmp;
+use crate::format::order::natural_cmp;
 
 impl App {
     /// Whether a member passes the filter.

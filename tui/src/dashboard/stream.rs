@@ -8,8 +8,8 @@ use corral_shared::api::{
 use super::action::{Action, Outcome};
 use super::app::{App, Command, Link, LogKind, Mode, Notice, backoff, roles_text};
 use super::clock::Stamp;
-use crate::commands::cluster::natural_cmp;
 use crate::commands::config::value_text;
+use crate::format::order::natural_cmp;
 
 pub(super) fn on_watch(app: &mut App, event: WatchEvent) -> Vec<Command> {
     if let WatchEvent::Snapshot(snapshot) = &event

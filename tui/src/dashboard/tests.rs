@@ -15,8 +15,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::action::{Action, Outcome};
-use super::app::{App, Command, Link, LogKind, Mode, Pane, View, backoff, update};
+use super::app::{App, Command, Link, LogKind, Mode, Pane, View, backoff};
 use super::clock::Stamp;
+use super::update::update;
 use super::view;
 
 /// The moment the tests happen: 2025-06-15 15:06:40 UTC, shown as 14:00:00.

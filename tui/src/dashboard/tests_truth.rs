@@ -11,8 +11,9 @@ use corral_shared::api::{
 use crossterm::event::KeyCode;
 
 use super::action::{Action, Outcome};
-use super::app::{App, Command, Link, Mode, Msg, Pane, View, update};
+use super::app::{App, Command, Link, Mode, Msg, Pane, View};
 use super::tests::{chars, key, later, live, now, screen_text, snapshot};
+use super::update::update;
 
 /// The Raft view of a three-voter cluster led by node1, with `down` silent.
 fn raft_view(leader: Option<&str>, down: &[&str]) -> RaftState {

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table, TableStat
 use super::action::Action;
 use super::app::{App, Link, Mode, Pane, Row, View, roles_text};
 use super::clock::short_age;
+use super::text::{hints, wrap};
 use super::theme::Theme;
 use super::{dialogs, header};
 
@@ -407,19 +408,6 @@ fn draw_notice(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// Key hints: `(keys, what)` pairs, keys marked.
-pub(super) fn hints(pairs: &[(&str, &str)], theme: Theme) -> Line<'static> {
-    let mut spans = vec![Span::raw(" ")];
-    for (i, (key, what)) in pairs.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", theme.dim()));
-        }
-        spans.push(Span::styled((*key).to_string(), theme.key()));
-        spans.push(Span::raw(format!(" {what}")));
-    }
-    Line::from(spans)
-}
-
 /// As many of `pairs` as fit in `width` columns, in order (the first ones matter most).
 fn fitting<'a>(pairs: &[(&'a str, &'a str)], width: u16) -> Vec<(&'a str, &'a str)> {
     let mut used = 1;
@@ -479,24 +467,4 @@ fn draw_footer(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         ),
     };
     frame.render_widget(Paragraph::new(line), area);
-}
-
-/// Greedy word wrap to `width` columns.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
-        if !line.is_empty() && needed > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }

@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod dates;
 pub mod json;
+pub mod order;
 pub mod table;
 pub mod yaml;
 

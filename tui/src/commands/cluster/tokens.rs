@@ -9,8 +9,8 @@ use corral_shared::client::{Client, ClientError};
 use corral_shared::preseed::JoinToken;
 use serde::{Deserialize, Serialize};
 
-use super::natural_cmp;
 use crate::error::CliError;
+use crate::format::order::natural_cmp;
 use crate::format::{self, Format, dates};
 
 /// The columns of `cluster list-tokens`.

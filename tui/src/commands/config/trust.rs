@@ -7,8 +7,8 @@ use clap::Subcommand;
 use corral_shared::api::Certificate;
 use corral_shared::client::Client;
 
-use crate::commands::cluster::natural_cmp;
 use crate::error::CliError;
+use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
 use crate::x509;
 
