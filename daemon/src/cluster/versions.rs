@@ -1,58 +1,13 @@
 //! Versions and the Blocked state of rolling upgrades, as LXD has them: a member's version
 //! is its (schema, API extensions) pair; a member newer than another waits, refusing its
-//! public API, until every member runs its version.
+//! public API, until every member runs its version. The decisions only: the member's
+//! memo of its refusal is `node::upgrade_gate`.
 
-use std::sync::Mutex;
-
-use crate::db::global::queries::{self, MemberRow};
-use crate::node::Node;
+use crate::db::global::queries::MemberRow;
 
 /// The environment setting that makes this daemon claim more API extensions than it has:
 /// test-only, to exercise the Blocked state without building two versions.
 pub const EXTRA_EXTENSIONS_ENV: &str = "CORRAL_TEST_EXTRA_API_EXTENSIONS";
-
-/// The refusal this member answers its public API with while it waits for others, worked
-/// out again only when the replica has moved: versions change only through the log, and
-/// every request asks.
-#[derive(Default)]
-pub struct Gate {
-    /// (member id, applied index, refusal) of the last answer.
-    last: Mutex<Option<(u64, u64, Option<String>)>>,
-}
-
-impl Gate {
-    /// Why this member refuses public requests right now, if it does. A refusal is checked
-    /// again on a replica confirmed current: the upgrade of the last older member may have
-    /// been acknowledged a moment ago, and this member must not refuse after that.
-    pub async fn refusal(&self, node: &Node) -> Option<String> {
-        self.refusal_at_replica(node).await?;
-        if let Err(e) = node.read_barrier_within(crate::node::CONFIRM_WAIT).await {
-            tracing::debug!("judging the upgrade state on this replica as it is: {e}");
-        }
-        self.refusal_at_replica(node).await
-    }
-
-    /// [`Gate::refusal`] as this member's replica has it.
-    async fn refusal_at_replica(&self, node: &Node) -> Option<String> {
-        // Read the position first: a read that sees more is only recomputed sooner.
-        let key = (node.id(), node.applied_index());
-        if let Some((id, applied, answer)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner())
-            && (*id, *applied) == key
-        {
-            return answer.clone();
-        }
-        let rows = node
-            .global
-            .read(queries::member_rows)
-            .await
-            .unwrap_or_default();
-        let mine = own();
-        let waiting = waiting_for(mine, key.0, &rows);
-        let answer = (!waiting.is_empty()).then(|| blocked_refusal(mine, &waiting));
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((key.0, key.1, answer.clone()));
-        answer
-    }
-}
 
 /// A member's version.
 pub type Version = (i64, i64);

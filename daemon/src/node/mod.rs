@@ -9,6 +9,7 @@ mod propose;
 mod read;
 mod reset;
 mod start;
+mod upgrade_gate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -82,7 +83,7 @@ pub struct Node {
     /// Serialises membership changes (accept, role changes, removal), as LXD's mutex does.
     pub membership: tokio::sync::Mutex<()>,
     /// Whether a rolling upgrade makes this member refuse public requests.
-    pub upgrade_gate: crate::cluster::versions::Gate,
+    pub upgrade_gate: upgrade_gate::Gate,
 }
 
 impl Node {
@@ -173,7 +174,7 @@ impl Node {
 
     /// Adopts the cluster certificate: presented to clients and used between members.
     pub fn set_cluster_identity(&self, identity: Identity) -> Result<()> {
-        let client = crate::tls::pinned_client_config(&identity, identity.fingerprint())
+        let client = crate::peers::tls::client_configs(&identity, identity.fingerprint())
             .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
         self.network.set_tls(client);
         *self
