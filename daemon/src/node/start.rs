@@ -90,7 +90,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     let network = Network::new();
     // Before Raft starts: it replicates at once, and must dial with the cluster certificate.
     if let Some(identity) = &cluster_identity {
-        let tls = crate::tls::pinned_client_config(identity, identity.fingerprint())
+        let tls = crate::peers::tls::client_configs(identity, identity.fingerprint())
             .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
         network.set_tls(tls);
     }

@@ -1,9 +1,10 @@
-//! The client TLS configurations members call each other with, built in one place: the
-//! cluster certificate presented, the server pinned by fingerprint. Switching to another
-//! source of rustls client configurations is an edit to [`client_configs`] alone.
+//! The client TLS configurations members call each other with, built in one place on
+//! `corral_shared::tls` (the one rustls client configuration of daemon, wizard and tests):
+//! the cluster certificate presented, the server pinned by fingerprint.
 
 use std::sync::Arc;
 
+use corral_shared::tls::{ClientIdentity, ServerTrust, TlsError, client_config};
 use rustls::ClientConfig;
 
 use crate::tls::Identity;
@@ -17,21 +18,14 @@ pub struct ClientTls {
     pub http1: Arc<ClientConfig>,
 }
 
-impl ClientTls {
-    /// Both configurations from a gRPC one (the form the Raft network has been given).
-    pub fn from_h2(h2: Arc<ClientConfig>) -> Self {
-        // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
-        let mut http1 = (*h2).clone();
-        http1.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Self {
-            h2,
-            http1: Arc::new(http1),
-        }
-    }
-}
-
 /// Configurations that present `identity` and accept only a server whose certificate has
 /// fingerprint `pinned`.
-pub fn client_configs(identity: &Identity, pinned: &str) -> Result<ClientTls, rustls::Error> {
-    crate::tls::pinned_client_config(identity, pinned).map(ClientTls::from_h2)
+pub fn client_configs(identity: &Identity, pinned: &str) -> Result<ClientTls, TlsError> {
+    let trust = ServerTrust::Fingerprint(pinned.to_owned());
+    let me = ClientIdentity::new(identity.cert_der(), identity.key_der());
+    Ok(ClientTls {
+        h2: client_config(&trust, Some(&me), &[b"h2"])?.config,
+        // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
+        http1: client_config(&trust, Some(&me), &[b"http/1.1"])?.config,
+    })
 }

@@ -14,7 +14,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use rustls::ClientConfig;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
@@ -65,9 +64,9 @@ impl Network {
             .contains(&id)
     }
 
-    /// Sets the client configuration members dial each other with (dropping old channels).
-    pub fn set_tls(&self, tls: Arc<ClientConfig>) {
-        self.dialer.set_tls(ClientTls::from_h2(tls));
+    /// Sets the client configurations members call each other with (dropping old channels).
+    pub fn set_tls(&self, tls: ClientTls) {
+        self.dialer.set_tls(tls);
     }
 
     /// The member's way of dialling its peers, shared with every other member call.
