@@ -3,6 +3,7 @@
 //! pure functions; only `look`, `raft_view` and [`voters`] touch the node.
 
 pub mod bus;
+pub mod hub;
 pub mod lifecycle;
 pub mod voters;
 
@@ -34,14 +35,44 @@ pub async fn raft_view(node: &Node, names: &Names) -> RaftState {
     state
 }
 
-/// The cluster as this member sees it now, and the member names it used.
+/// The cluster as this member sees it now, the member names it used, and the applied
+/// index its rows are at.
 pub async fn look(node: &Node) -> Result<(ClusterSnapshot, Names)> {
+    look_at(node)
+        .await
+        .map(|(snapshot, names, _)| (snapshot, names))
+}
+
+/// What one look read from the replica, in one read transaction.
+struct Rows {
+    members: Vec<queries::MemberRow>,
+    config: BTreeMap<String, String>,
+    tokens: Vec<queries::TokenRow>,
+    applied: u64,
+}
+
+fn read_rows(c: &rusqlite::Connection) -> rusqlite::Result<Rows> {
+    Ok(Rows {
+        members: queries::members(c)?,
+        config: queries::config(c)?,
+        tokens: queries::tokens(c)?,
+        applied: crate::raft::state_machine::read_applied(c)?.map_or(0, |l| l.index),
+    })
+}
+
+/// [`look`], with the applied index at which the rows were read: every replicated part of
+/// the snapshot comes from one read transaction, so they agree with each other.
+pub async fn look_at(node: &Node) -> Result<(ClusterSnapshot, Names, u64)> {
     // Metrics first: the database can only be as new as or newer than what they say, so a
     // watcher never sees an index that runs ahead of the rows.
     let metrics = node.raft().metrics().borrow().clone();
     let clustered = node.is_clustered();
-    let rows = node.global.read(queries::members).await?;
-    let names: Names = rows.iter().map(|r| (r.id, r.name.clone())).collect();
+    let rows = node.global.read(read_rows).await?;
+    let names: Names = rows
+        .members
+        .iter()
+        .map(|r| (r.id, r.name.clone()))
+        .collect();
     let server_name = match names.get(&node.id()) {
         Some(name) => name.clone(),
         None if !clustered => members::STANDALONE_NAME.to_owned(),
@@ -52,20 +83,42 @@ pub async fn look(node: &Node) -> Result<(ClusterSnapshot, Names)> {
             ));
         }
     };
+    let mut operations = node.operations.list();
     let (member_list, heartbeats) = if clustered {
         let heartbeats = rows
+            .members
             .iter()
             .map(|r| (r.name.clone(), r.heartbeat.clone()))
             .collect();
-        (members::list(node).await?, heartbeats)
+        let judgement = members::Judgement {
+            rows: &rows.members,
+            self_id: node.id(),
+            now: time::OffsetDateTime::now_utc(),
+            offline_threshold: corral_shared::config::ClusterSettings::from_config(&rows.config)
+                .offline_threshold,
+        };
+        let raft = members::RaftView::of(node);
+        let list = rows
+            .members
+            .iter()
+            .map(|r| members::view(r, &raft, &judgement))
+            .collect();
+        operations.extend(rows.tokens.iter().map(|t| {
+            let location = names.get(&t.node_id).cloned().unwrap_or_default();
+            tokens::as_operation(t, &location)
+        }));
+        (list, heartbeats)
     } else {
         // A standalone server has no members to show, as `GET /1.0/cluster/members` refuses.
         (Vec::new(), BTreeMap::new())
     };
-    let mut operations = node.operations.list();
-    if clustered {
-        operations.extend(tokens::list(node).await?);
-    }
+    let mut config = rows.config;
+    config.extend(
+        node.local
+            .config()?
+            .into_iter()
+            .filter(|(k, _)| config::LOCAL_KEYS.contains(&k.as_str())),
+    );
     let mut raft = raft_state(&metrics, &names);
     voters::fill(node, &metrics, &names, &mut raft).await;
     let snapshot = ClusterSnapshot {
@@ -74,10 +127,10 @@ pub async fn look(node: &Node) -> Result<(ClusterSnapshot, Names)> {
         members: member_list,
         heartbeats,
         raft,
-        config: corral_shared::config::public_view(&config::current(node).await?),
+        config: corral_shared::config::public_view(&config),
         operations,
     };
-    Ok((snapshot, names))
+    Ok((snapshot, names, rows.applied))
 }
 
 /// The Raft summary watchers see, from this member's metrics; `names` maps ids to members.

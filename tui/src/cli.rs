@@ -9,6 +9,7 @@ use crate::commands::cluster::ClusterCommand;
 use crate::commands::config::ConfigCommand;
 use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
+use crate::commands::monitor::MonitorArgs;
 use crate::commands::query::QueryArgs;
 
 /// corral: the Corral operator console. It talks to the local daemon found through CORRAL_DIR.
@@ -37,6 +38,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Watch and manage the cluster live, full screen (q quits, ? lists the keys)
     Dashboard(DashboardArgs),
+    /// Print the cluster's events as they happen, as `lxc monitor` does (Ctrl-C stops)
+    Monitor(MonitorArgs),
 }
 
 /// The daemon's name: `corral` run under it (argv[0] `corrald`, as `corral demo` starts its

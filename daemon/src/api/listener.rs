@@ -66,7 +66,7 @@ where
         router.oneshot(req.map(Body::new))
     });
     let _ = auto::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
         .await;
 }
 

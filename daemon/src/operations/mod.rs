@@ -31,6 +31,12 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// Tells the event bus how an operation now is, as LXD's `operation` events do.
+fn publish(op: &Operation) {
+    let event = corral_shared::api::Event::operation(op, now_rfc3339());
+    crate::events::bus::bus().publish(crate::events::bus::Happened::Event(event));
+}
+
 impl Operations {
     /// Sets the member name operations report as their location.
     pub fn set_location(&self, name: &str) {
@@ -78,6 +84,7 @@ impl Operations {
                 done,
             },
         );
+        publish(&op);
         let this = self.clone();
         let id = op.id.clone();
         tokio::spawn(async move {
@@ -101,6 +108,7 @@ impl Operations {
             Ok(meta) => entry.op.metadata = meta,
             Err(err) => entry.op.err = err,
         }
+        publish(&entry.op);
         entry.done.send_replace(true);
     }
 
@@ -160,6 +168,30 @@ mod tests {
         assert_eq!(failed.err, "it broke");
         assert!(ops.wait("missing", None).await.is_none());
         assert_eq!(ops.list().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn each_step_of_an_operation_is_published() {
+        let mut rx = crate::events::bus::bus().subscribe();
+        let ops = Operations::default();
+        ops.set_location("node1");
+        let op = ops.start("Publishing", BTreeMap::new(), async {
+            Ok(serde_json::Value::Null)
+        });
+        ops.wait(&op.id, Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let happened = rx.recv().await.unwrap();
+            if let crate::events::bus::Happened::Event(e) = &*happened
+                && e.metadata["id"] == op.id.as_str()
+            {
+                assert_eq!(e.location, "node1");
+                seen.push(e.metadata["status"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(seen, ["Running", "Success"]);
     }
 
     #[tokio::test]

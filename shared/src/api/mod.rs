@@ -1,9 +1,9 @@
 //! The REST API's types, with LXD's field names so LXD's own clients understand them.
 
 mod certificate;
-mod event;
 mod cluster;
 mod envelope;
+mod event;
 mod operation;
 mod server;
 mod watch;

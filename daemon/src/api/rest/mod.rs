@@ -4,6 +4,7 @@
 mod certificates;
 mod cluster;
 mod doctor;
+mod events;
 mod forward;
 mod handover;
 mod internal;
@@ -38,6 +39,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(cluster::routes())
         .merge(certificates::routes())
         .merge(operations::routes())
+        .merge(events::routes())
         .merge(internal::routes())
         .merge(handover::routes())
         .merge(doctor::routes())
