@@ -1,0 +1,253 @@
+//! `/1.0/events`, as LXD's clients follow it: a websocket of JSON events, lifecycle events
+//! from every member reaching a listener on any member, and `corral monitor` printing them.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use corral_shared::api::{Event, EventType};
+use corral_tests::{Cluster, Member, corral_bin};
+use tokio_stream::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How late an event may arrive after the command that caused it returned.
+const PROMPT: Duration = Duration::from_secs(1);
+
+/// A websocket client of `/1.0/events` on a member's unix socket, reading on its own
+/// thread: every event with the moment it arrived.
+struct Listener {
+    events: mpsc::Receiver<(Instant, Event)>,
+    seen: Vec<(Instant, Event)>,
+}
+
+impl Listener {
+    fn connect(socket: PathBuf, query: &str) -> Self {
+        let (tx, events) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        let url = format!("ws://localhost/1.0/events{query}");
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let stream = tokio::net::UnixStream::connect(&socket)
+                    .await
+                    .expect("the unix socket");
+                let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
+                    .await
+                    .expect("the websocket handshake");
+                ready_tx.send(response.status().as_u16()).expect("the test waits");
+                while let Some(Ok(frame)) = ws.next().await {
+                    let Message::Text(text) = frame else { continue };
+                    let event: Event = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("not an LXD event ({e}): {text}"));
+                    if tx.send((Instant::now(), event)).is_err() {
+                        return;
+                    }
+                }
+            });
+        });
+        let status = ready
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the websocket opens");
+        assert_eq!(status, 101, "the daemon switches protocols");
+        Self {
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (up to `within`) for a lifecycle event with `action`; when it arrived and it.
+    fn lifecycle(&mut self, action: &str, within: Duration) -> (Instant, Event) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(found) = self
+                .seen
+                .iter()
+                .find(|(_, e)| e.metadata["action"] == action)
+            {
+                return found.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => self.seen.push(event),
+                Err(_) => panic!(
+                    "no {action} event within {within:?}; seen: {:#?}",
+                    self.seen.iter().map(|(_, e)| e).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    /// Everything that arrived within `quiet`.
+    fn drain(&mut self, quiet: Duration) -> Vec<Event> {
+        while let Ok(event) = self.events.recv_timeout(quiet) {
+            self.seen.push(event);
+        }
+        self.seen.iter().map(|(_, e)| e.clone()).collect()
+    }
+}
+
+fn position(seen: &[(Instant, Event)], action: &str) -> usize {
+    seen.iter()
+        .position(|(_, e)| e.metadata["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} event"))
+}
+
+#[test]
+fn changes_made_on_other_members_reach_a_listener_on_the_first_in_order_within_a_second() {
+    let cluster = Cluster::form(3);
+    let mut lifecycle = Listener::connect(cluster[0].socket(), "?type=lifecycle");
+    let mut operations = Listener::connect(cluster[0].socket(), "?type=operation");
+
+    cluster[1].corral(&["cluster", "add", "node9"]).ok();
+    let token_done = Instant::now();
+    cluster[2]
+        .corral(&["cluster", "rename", "node3", "node3b"])
+        .ok();
+    let rename_done = Instant::now();
+
+    let (token_at, token) = lifecycle.lifecycle("cluster-token-created", PROMPT);
+    let (rename_at, renamed) = lifecycle.lifecycle("cluster-member-renamed", PROMPT);
+    assert!(
+        token_at <= token_done + PROMPT,
+        "the token's event came {:?} after its command",
+        token_at - token_done
+    );
+    assert!(
+        rename_at <= rename_done + PROMPT,
+        "the rename's event came {:?} after its command",
+        rename_at - rename_done
+    );
+    assert!(
+        position(&lifecycle.seen, "cluster-token-created")
+            < position(&lifecycle.seen, "cluster-member-renamed"),
+        "in the order they happened: {:#?}",
+        lifecycle.seen
+    );
+
+    // As LXD shapes them: where each happened, what it happened to.
+    assert_eq!(token.kind, EventType::Lifecycle);
+    assert_eq!(token.location, "node2", "{token:?}");
+    assert_eq!(token.metadata["source"], "/1.0/cluster/members");
+    assert_eq!(token.project, "default");
+    assert_eq!(renamed.location, "node3b", "{renamed:?}");
+    assert_eq!(renamed.metadata["source"], "/1.0/cluster/members/node3b");
+    assert_eq!(renamed.metadata["context"]["old_name"], "node3");
+    assert!(
+        time::OffsetDateTime::parse(
+            &renamed.timestamp,
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok(),
+        "{}",
+        renamed.timestamp
+    );
+
+    // A listener gets only the types it asked for.
+    let other = operations.drain(Duration::from_millis(300));
+    assert!(
+        other.iter().all(|e| e.kind == EventType::Operation),
+        "{other:#?}"
+    );
+}
+
+#[test]
+fn events_are_a_websocket_and_unknown_types_are_refused() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let (status, body) = node1.raw("GET", "/1.0/events", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("websocket"), "{body}");
+    let (status, body) = node1.raw("GET", "/1.0/events?type=lifecycle,ovn", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\\\"ovn\\\""), "{body}");
+}
+
+/// `corral monitor` running against a member, its output lines read on a thread.
+struct Monitor {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Monitor {
+    fn start(member: &Member, args: &[&str]) -> Self {
+        let mut child = Command::new(corral_bin())
+            .env("CORRAL_DIR", member.dir())
+            .arg("monitor")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("corral monitor starts");
+        let stdout = child.stdout.take().expect("its output");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The first line for which `pick` says yes, within `within`.
+    fn line(&self, within: Duration, pick: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pick(&line) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("corral monitor printed no such line; it printed {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn corral_monitor_prints_what_another_command_did() {
+    let node1 = Member::start("node1");
+    node1.bootstrap();
+    let json = Monitor::start(&node1, &["--type", "lifecycle", "--format", "json"]);
+    let pretty = Monitor::start(&node1, &["--pretty"]);
+    // The monitors follow once an event made after their start reaches them.
+    let (mut round, mut json_ready, mut pretty_ready) = (0, false, false);
+    corral_tests::wait_until("the monitors to follow", Duration::from_secs(10), || {
+        round += 1;
+        node1
+            .corral(&["config", "set", "user.probe", &round.to_string()])
+            .ok();
+        let tick = Duration::from_millis(200);
+        json_ready |= json.lines.recv_timeout(tick).is_ok();
+        pretty_ready |= pretty.lines.recv_timeout(tick).is_ok();
+        (json_ready && pretty_ready).then_some(())
+    });
+
+    node1.corral(&["config", "set", "user.demo", "1"]).ok();
+    let line = json.line(Duration::from_secs(5), |l| l.contains("config-updated"));
+    let event: Event = serde_json::from_str(&line).expect("one JSON event per line");
+    assert_eq!(event.metadata["source"], "/1.0");
+    assert_eq!(event.location, "node1");
+
+    node1.corral(&["cluster", "add", "node9"]).ok();
+    let line = pretty.line(Duration::from_secs(5), |l| {
+        l.contains("cluster-token-created")
+    });
+    assert!(
+        line.contains(" node1 [lifecycle] cluster-token-created /1.0/cluster/members"),
+        "{line}"
+    );
+}
