@@ -139,3 +139,69 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     migrations::migrate(&mut conn, path, schema::MIGRATIONS)?;
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(db: &GlobalDb) -> i64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(db.read(|c| c.query_row("SELECT count(*) FROM config", [], |r| r.get(0))))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_read_connection_sees_writes_and_a_restored_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("global.db");
+        let db = GlobalDb::open(&path).unwrap();
+        let writer = open_writer(&path).unwrap();
+        writer
+            .execute("INSERT INTO config (key, value) VALUES ('a', '1')", [])
+            .unwrap();
+        // Hold every reader but one, in turn, so each connection of the pool answers.
+        let each_answers = |want: i64, when: &str| {
+            for free in 0..READERS {
+                let _held: Vec<_> = (0..READERS)
+                    .filter(|i| *i != free)
+                    .map(|i| db.readers.conns[i].lock().unwrap())
+                    .collect();
+                assert_eq!(count(&db), want, "{when}, on reader {free}");
+            }
+        };
+        each_answers(1, "after a write");
+        // A snapshot install restores another replica's file over this one.
+        let other = dir.path().join("other.db");
+        let source = open_writer(&other).unwrap();
+        source
+            .execute_batch("INSERT INTO config (key, value) VALUES ('b', '2'), ('c', '3')")
+            .unwrap();
+        drop(source);
+        let mut writer = writer;
+        writer
+            .restore(
+                rusqlite::MAIN_DB,
+                &other,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .unwrap();
+        each_answers(2, "after a restore");
+    }
+
+    #[test]
+    fn read_connections_never_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = GlobalDb::open(&dir.path().join("global.db")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(
+                db.read(|c| c.execute("INSERT INTO config (key, value) VALUES ('a', '1')", [])),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+}
