@@ -5,18 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corral_proto::v1::WatchMessage;
-use corral_proto::v1::WatchRequest;
-use corral_proto::v1::operator_client::OperatorClient;
 use corral_shared::api::WatchEvent;
-use hyper_util::rt::TokioIo;
-use tonic::Streaming;
-use tonic::transport::{Channel, Endpoint, Uri};
+use corral_shared::client::{Client, Connector, WatchError, WatchStream};
 
 /// An open `Watch` stream.
 pub struct Watch {
     runtime: tokio::runtime::Runtime,
-    stream: Streaming<WatchMessage>,
+    stream: WatchStream,
     /// Every event read so far, for failure messages.
     pub seen: Vec<WatchEvent>,
 }
@@ -33,36 +28,21 @@ fn runtime() -> tokio::runtime::Runtime {
 impl Watch {
     /// Opens the stream through a member's unix socket (no certificate needed).
     pub fn unix(socket: &Path) -> Self {
-        let socket = socket.to_owned();
-        let runtime = runtime();
-        let stream = runtime
-            .block_on(async {
-                let channel = Endpoint::from_static("http://localhost")
-                    .connect_with_connector(tower::service_fn(move |_: Uri| {
-                        let socket = socket.clone();
-                        async move {
-                            tokio::net::UnixStream::connect(socket)
-                                .await
-                                .map(TokioIo::new)
-                        }
-                    }))
-                    .await
-                    .expect("connecting to the unix socket");
-                open(channel).await
-            })
-            .expect("the unix socket accepts a watcher");
-        Self {
-            runtime,
-            stream,
-            seen: Vec::new(),
-        }
+        Self::open(Client::unix(socket.to_owned()))
+            .unwrap_or_else(|e| panic!("the unix socket accepts a watcher: {e:?}"))
     }
 
     /// Opens the stream over TLS to `address`; the refusal if the member says no.
     pub fn tls(address: &str, tls: Arc<rustls::ClientConfig>) -> Result<Self, tonic::Status> {
+        Self::open(Client::new(Connector::https_with_config(address, tls)))
+    }
+
+    /// Opens the stream through the shared client, as the dashboard does.
+    fn open(client: Client) -> Result<Self, tonic::Status> {
         let runtime = runtime();
-        let stream = runtime.block_on(async {
-            open(corral_daemon::api::grpc::dial::channel(address, tls)).await
+        let stream = runtime.block_on(client.watch()).map_err(|e| match e {
+            WatchError::Status(status) => status,
+            other => tonic::Status::unavailable(other.to_string()),
         })?;
         Ok(Self {
             runtime,
@@ -75,19 +55,13 @@ impl Watch {
     pub fn next(&mut self, timeout: Duration) -> Option<WatchEvent> {
         let read = self
             .runtime
-            .block_on(async { tokio::time::timeout(timeout, self.stream.message()).await });
-        let message = match read {
+            .block_on(async { tokio::time::timeout(timeout, self.stream.next()).await });
+        let event = match read {
             Err(_) => return None,
-            Ok(Ok(Some(m))) => m,
+            Ok(Ok(Some(event))) => event,
             Ok(Ok(None)) => panic!("the watch stream ended; events so far: {:#?}", self.seen),
-            Ok(Err(status)) => panic!("the watch stream failed: {status:?}"),
+            Ok(Err(e)) => panic!("the watch stream failed: {e:?}"),
         };
-        let event: WatchEvent = serde_json::from_slice(&message.json).unwrap_or_else(|e| {
-            panic!(
-                "a watch message is not a WatchEvent ({e}): {}",
-                String::from_utf8_lossy(&message.json)
-            )
-        });
         self.seen.push(event.clone());
         Some(event)
     }
@@ -112,11 +86,4 @@ impl Watch {
             );
         }
     }
-}
-
-async fn open(channel: Channel) -> Result<Streaming<WatchMessage>, tonic::Status> {
-    Ok(OperatorClient::new(channel)
-        .watch(WatchRequest {})
-        .await?
-        .into_inner())
 }
