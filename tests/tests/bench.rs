@@ -25,7 +25,7 @@ fn cluster_bench_reports_every_figure() {
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("--json prints one JSON object");
     let figures = report["figures"].as_array().expect("a list of figures");
-    assert_eq!(figures.len(), 21, "{report:#}");
+    assert_eq!(figures.len(), 23, "{report:#}");
     for f in figures {
         for field in ["median", "min", "max"] {
             let v = f[field].as_f64();

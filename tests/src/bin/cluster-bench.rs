@@ -18,7 +18,7 @@ usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [
   --quick          a short run (2 runs, 7 members, 2 s load windows)
   --json           print one JSON object instead of the table
   --runs N         repeat each timing N times (default 5; quick 2)
-  --members N      size of the large cluster of figure 11 (default 50; quick 7)
+  --members N      size of the large cluster of figures 11 and 12 (default 50; quick 7)
   --clients N      concurrent writers of figure 6 (default 16)
   --duration SECS  length of each throughput window (default 5; quick 2)";
 
@@ -33,6 +33,9 @@ const IDLE_BEFORE_RSS: Duration = Duration::from_secs(3);
 
 /// The idle window over which heartbeat CPU is measured (figure 11).
 const CPU_WINDOW: Duration = Duration::from_secs(10);
+
+/// Dashboards (Watch streams) open at once in figure 12.
+const DASHBOARDS: usize = 20;
 
 /// What is being measured now, printed if the bench dies.
 static STAGE: Mutex<String> = Mutex::new(String::new());
@@ -351,6 +354,24 @@ fn specs(s: &Settings) -> Figures {
             None,
             Lower,
         ),
+        figure(
+            "watch_cpu_1",
+            format!("12a Watch: CPU of the member serving 1 dashboard ({n})"),
+            "%",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "watch_cpu_many",
+            format!("12 Watch: CPU of the member serving {DASHBOARDS} dashboards ({n})"),
+            "%",
+            None,
+            None,
+            Some(5.0),
+            Lower,
+        ),
     ])
 }
 
@@ -635,7 +656,59 @@ fn large_cluster(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figures)
         nodes[0].corral(&["cluster", "list"]).ok();
         figs.add("list_big", t.elapsed().as_secs_f64());
     }
+    for (key, dashboards) in [("watch_cpu_1", 1), ("watch_cpu_many", DASHBOARDS)] {
+        stage(format!(
+            "figure 12 ({dashboards} dashboards watching {n} members, over {:?})",
+            s.duration
+        ));
+        figs.add(key, watch_cpu(rt, &nodes[0], dashboards, s.duration));
+    }
     stage(format!("tearing down {n} members"));
+}
+
+/// Figure 12: the CPU (% of one core) of `member` while `dashboards` Watch streams read
+/// it for `window`, each stream read to the end of its first snapshot before the window.
+fn watch_cpu(
+    rt: &tokio::runtime::Runtime,
+    member: &Member,
+    dashboards: usize,
+    window: Duration,
+) -> f64 {
+    let client = member.client();
+    let watchers: Vec<_> = (0..dashboards)
+        .map(|_| {
+            let client = client.clone();
+            let (opened, open) = tokio::sync::oneshot::channel();
+            let task = rt.spawn(async move {
+                let mut stream = client.watch().await.expect("a Watch stream");
+                let first = stream.next().await.expect("the first snapshot");
+                let _ = opened.send(first.is_some());
+                while let Ok(Some(_)) = stream.next().await {}
+            });
+            (task, open)
+        })
+        .collect();
+    let tasks: Vec<_> = watchers
+        .into_iter()
+        .map(|(task, open)| {
+            assert!(
+                rt.block_on(open).expect("the watcher opened"),
+                "the Watch stream opens with a snapshot"
+            );
+            task
+        })
+        .collect();
+    let before = cpu_ticks(member);
+    let t = Instant::now();
+    std::thread::sleep(window);
+    let used = cpu_ticks(member) - before;
+    let seconds = t.elapsed().as_secs_f64();
+    for task in tasks {
+        task.abort();
+    }
+    // SAFETY: sysconf only reads a constant of the system.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    used as f64 / tick / seconds * 100.0
 }
 
 /// Runs `clients` tasks, each on its own kept-alive connection repeating `op` until
