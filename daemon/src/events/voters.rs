@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use corral_proto::v1::VotersRequest;
-use corral_proto::v1::operator_client::OperatorClient;
 use corral_shared::api::{RaftRole, RaftState};
 use openraft::{BasicNode, RaftMetrics, ServerState};
 use serde::{Deserialize, Serialize};
 
 use crate::node::Node;
+use crate::peers::{PeerError, Peers};
 use crate::raft::NodeId;
 
 /// A voter that answered the leader within this long counts as reachable.
@@ -132,18 +131,17 @@ async fn ask(
         .get_node(&leader)
         .map(|n| n.addr.clone())
         .ok_or_else(|| format!("leader {leader} has no address in the membership"))?;
-    let channel = node
-        .network
-        .channel(&address)
-        .ok_or_else(|| "this member has no cluster certificate yet".to_owned())?;
-    let reply = tokio::time::timeout(
-        ASK_TIMEOUT,
-        OperatorClient::new(channel).voters(VotersRequest {}),
-    )
-    .await
-    .map_err(|_| format!("leader {leader} at {address} did not answer within {ASK_TIMEOUT:?}"))?
-    .map_err(|s| format!("leader {leader} at {address}: {}", s.message()))?;
-    serde_json::from_slice(&reply.into_inner().json).map_err(|e| {
+    let json = Peers::of(node)
+        .map_err(|_| "this member has no cluster certificate yet".to_owned())?
+        .member(&address)
+        .within(ASK_TIMEOUT)
+        .voters()
+        .await
+        .map_err(|e| match e {
+            PeerError::Rpc { message, .. } => format!("leader {leader} at {address}: {message}"),
+            _ => format!("leader {leader} at {address} did not answer within {ASK_TIMEOUT:?}"),
+        })?;
+    serde_json::from_slice(&json).map_err(|e| {
         format!("leader {leader} at {address} sent a view this member cannot read: {e}")
     })
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use corral_proto::v1::leader_client::LeaderClient;
 use corral_proto::v1::member_client::MemberClient;
+use corral_proto::v1::operator_client::OperatorClient;
 use corral_proto::v1::{
-    HeartbeatReply, HeartbeatRequest, ProposeReply, ProposeRequest, ReadIndexRequest,
+    HeartbeatReply, HeartbeatRequest, ProposeReply, ProposeRequest, ReadIndexRequest, VotersRequest,
 };
 use corral_shared::api::{CertificatesPost, Envelope};
 use serde::Serialize;
@@ -240,6 +241,13 @@ impl Member {
         let mut client = LeaderClient::new(self.channel()?);
         let answer = client.propose(ProposeRequest { batch_json }).await;
         self.answered(answer)
+    }
+
+    /// The leader's view of the voters (JSON), for the dashboard's Raft view.
+    pub async fn voters(&self) -> Result<Vec<u8>, PeerError> {
+        let mut client = OperatorClient::new(self.channel()?);
+        let reply = self.bounded(BRIEF, client.voters(VotersRequest {})).await?;
+        Ok(reply.json)
     }
 
     /// One heartbeat: the leader's time and member list, answered with the member's time.
