@@ -166,18 +166,7 @@ impl LocalDb {
 
     /// The database members as last recorded.
     pub fn raft_nodes(&self) -> rusqlite::Result<Vec<RaftNode>> {
-        let conn = self.read();
-        let mut stmt =
-            conn.prepare("SELECT id, address, role, name FROM raft_nodes ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(RaftNode {
-                id: r.get::<_, i64>(0)? as u64,
-                address: r.get(1)?,
-                role: r.get(2)?,
-                name: r.get(3)?,
-            })
-        })?;
-        rows.collect()
+        read_raft_nodes(&self.read())
     }
 
     /// Replaces the recorded database members.
@@ -193,4 +182,19 @@ impl LocalDb {
         }
         tx.commit()
     }
+}
+
+/// The database members a local database records, on any connection to it (the doctor and
+/// `corrald cluster list-database` read a stopped member's file read-only).
+pub fn read_raft_nodes(conn: &Connection) -> rusqlite::Result<Vec<RaftNode>> {
+    let mut stmt = conn.prepare("SELECT id, address, role, name FROM raft_nodes ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RaftNode {
+            id: r.get::<_, i64>(0)? as u64,
+            address: r.get(1)?,
+            role: r.get(2)?,
+            name: r.get(3)?,
+        })
+    })?;
+    rows.collect()
 }

@@ -360,3 +360,103 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.write(|done| Write::Purge(log_id, done)).await
     }
 }
+
+/// The log's layout for tools that read or rewrite a member's files directly (the doctor,
+/// `corrald cluster edit`, `recover-from-quorum-loss`): only this module knows its tables.
+pub mod layout {
+    use openraft::{Entry, LogId};
+    use rusqlite::{Connection, OptionalExtension, params};
+
+    use super::{COMMITTED, LAST_PURGED, NodeId, TypeConfig};
+
+    /// Why the stored log could not be read.
+    #[derive(Debug, thiserror::Error)]
+    pub enum StoredLogError {
+        /// SQLite refused.
+        #[error("database: {0}")]
+        Sql(#[from] rusqlite::Error),
+        /// An entry or a state value did not decode.
+        #[error("stored Raft data: {0}")]
+        Decode(#[from] serde_json::Error),
+    }
+
+    /// Where a log ends: its last entry's term and index.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct LogEnd {
+        /// Term of the last entry.
+        pub term: u64,
+        /// Index of the last entry.
+        pub index: u64,
+    }
+
+    fn state<T: serde::de::DeserializeOwned>(
+        conn: &Connection,
+        key: &str,
+    ) -> Result<Option<T>, StoredLogError> {
+        let raw: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM raft_state WHERE key = ?", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(raw.map(|b| serde_json::from_slice(&b)).transpose()?)
+    }
+
+    /// The last entry purged into a snapshot.
+    pub fn last_purged(conn: &Connection) -> Result<Option<LogId<NodeId>>, StoredLogError> {
+        state(conn, LAST_PURGED)
+    }
+
+    /// Where the log ends: its last entry, else the last one purged into a snapshot.
+    pub fn end(conn: &Connection) -> Result<Option<LogEnd>, StoredLogError> {
+        let last = conn
+            .query_row(
+                "SELECT term, idx FROM log ORDER BY idx DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(LogEnd {
+                        term: r.get::<_, i64>(0)? as u64,
+                        index: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+            .optional()?;
+        if last.is_some() {
+            return Ok(last);
+        }
+        Ok(last_purged(conn)?.map(|id| LogEnd {
+            term: id.leader_id.term,
+            index: id.index,
+        }))
+    }
+
+    /// Every entry after `index`, in order.
+    pub fn entries_after(
+        conn: &Connection,
+        index: u64,
+    ) -> Result<Vec<Entry<TypeConfig>>, StoredLogError> {
+        let mut stmt = conn.prepare("SELECT entry FROM log WHERE idx > ? ORDER BY idx")?;
+        let raw: Vec<Vec<u8>> = stmt
+            .query_map([index as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        raw.iter()
+            .map(|b| serde_json::from_slice(b).map_err(StoredLogError::from))
+            .collect()
+    }
+
+    /// Empties the log as if everything up to `last` had been purged into a snapshot and
+    /// committed (a rewrite of the Raft configuration ends with this).
+    pub fn reset_to(conn: &Connection, last: LogId<NodeId>) -> Result<(), StoredLogError> {
+        conn.execute("DELETE FROM log", [])?;
+        for (key, value) in [
+            (LAST_PURGED, serde_json::to_vec(&last)?),
+            (COMMITTED, serde_json::to_vec(&Some(last))?),
+        ] {
+            conn.execute(
+                "INSERT INTO raft_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        Ok(())
+    }
+}

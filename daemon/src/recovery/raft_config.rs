@@ -8,15 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use openraft::{BasicNode, Entry, EntryPayload, LogId, Membership, SnapshotMeta, StoredMembership};
+use openraft::{BasicNode, EntryPayload, Membership, SnapshotMeta, StoredMembership};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::db::global::nodes::DbRole;
 use crate::node::DataDir;
+use crate::raft::log_store::layout::{self, StoredLogError};
 use crate::raft::state_machine::{
     LAST_APPLIED, MEMBERSHIP, read_applied, read_membership, store_current, write_json,
 };
-use crate::raft::{NodeId, TypeConfig};
 
 /// A database role in the YAML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,48 +86,36 @@ fn open(dirs: &DataDir) -> Result<(Connection, Connection), ConfigError> {
     Ok((local, global))
 }
 
-fn state<T: serde::de::DeserializeOwned>(
-    local: &Connection,
-    key: &str,
-) -> Result<Option<T>, ConfigError> {
-    let raw: Option<Vec<u8>> = local
-        .query_row("SELECT value FROM raft_state WHERE key = ?", [key], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    Ok(raw.map(|b| serde_json::from_slice(&b)).transpose()?)
+impl From<StoredLogError> for ConfigError {
+    fn from(e: StoredLogError) -> Self {
+        match e {
+            StoredLogError::Sql(e) => ConfigError::Sql(e),
+            StoredLogError::Decode(e) => ConfigError::Decode(e),
+        }
+    }
 }
 
-fn set_state<T: Serialize>(local: &Connection, key: &str, value: &T) -> Result<(), ConfigError> {
-    local.execute(
-        "INSERT INTO raft_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, serde_json::to_vec(value)?],
-    )?;
-    Ok(())
-}
-
-fn entries_after(local: &Connection, index: u64) -> Result<Vec<Entry<TypeConfig>>, ConfigError> {
-    let mut stmt = local.prepare("SELECT entry FROM log WHERE idx > ? ORDER BY idx")?;
-    let raw: Vec<Vec<u8>> = stmt
-        .query_map([index as i64], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    raw.iter()
-        .map(|b| serde_json::from_slice(b).map_err(ConfigError::from))
-        .collect()
+impl RaftRole {
+    /// The database role it stands for.
+    pub fn db_role(self) -> DbRole {
+        match self {
+            RaftRole::Voter => DbRole::Voter,
+            RaftRole::StandBy => DbRole::StandBy,
+            RaftRole::Spare => DbRole::Spare,
+        }
+    }
 }
 
 /// The last position in this member's log (or its snapshot, when the log is empty).
 pub fn position(dirs: &DataDir) -> Result<LogPosition, ConfigError> {
     let (local, global) = open(dirs)?;
-    let last: Option<Entry<TypeConfig>> = entries_after(&local, 0)?.pop();
-    let id = match last {
-        Some(e) => Some(e.log_id),
-        None => state::<LogId<NodeId>>(&local, "last_purged")?.or(read_applied(&global)?),
+    let end = match layout::end(&local)? {
+        Some(end) => Some((end.term, end.index)),
+        None => read_applied(&global)?.map(|l| (l.leader_id.term, l.index)),
     };
     Ok(
-        id.map_or(LogPosition { index: 0, term: 0 }, |l| LogPosition {
-            index: l.index,
-            term: l.leader_id.term,
+        end.map_or(LogPosition { index: 0, term: 0 }, |(term, index)| {
+            LogPosition { index, term }
         }),
     )
 }
@@ -135,7 +124,7 @@ pub fn position(dirs: &DataDir) -> Result<LogPosition, ConfigError> {
 pub fn current(dirs: &DataDir) -> Result<RaftConfig, ConfigError> {
     let (local, global) = open(dirs)?;
     // The newest membership wins: a membership entry in the log is newer than the replica's.
-    let in_log = entries_after(&local, 0)?
+    let in_log = layout::entries_after(&local, 0)?
         .into_iter()
         .rev()
         .find_map(|e| match e.payload {
@@ -244,7 +233,7 @@ pub fn check(before: &RaftConfig, after: &RaftConfig) -> Result<(), ConfigError>
 pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, ConfigError> {
     let (mut local, mut global) = open(dirs)?;
     let applied = read_applied(&global)?;
-    let pending = entries_after(&local, applied.map_or(0, |l| l.index))?;
+    let pending = layout::entries_after(&local, applied.map_or(0, |l| l.index))?;
     let tx = global.transaction()?;
     let mut last = applied;
     for entry in &pending {
@@ -271,14 +260,9 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
     let membership = StoredMembership::new(Some(last), Membership::new(vec![voters], nodes));
     write_json(&tx, MEMBERSHIP, &membership)?;
     for m in &config.members {
-        let label: i64 = match m.role {
-            RaftRole::Voter => 0,
-            RaftRole::StandBy => 1,
-            RaftRole::Spare => 2,
-        };
         tx.execute(
             "UPDATE nodes SET address = ?, db_role = ? WHERE id = ?",
-            params![m.address, label, m.id as i64],
+            params![m.address, m.role.db_role(), m.id as i64],
         )?;
     }
     // Members left out are declared lost: offline however recent their last heartbeat,
@@ -311,19 +295,12 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
         .map_err(|e| ConfigError::Snapshot(e.to_string()))?;
 
     let tx = local.transaction()?;
-    tx.execute("DELETE FROM log", [])?;
-    set_state(&tx, "last_purged", &last)?;
-    set_state(&tx, "committed", &Some(last))?;
+    layout::reset_to(&tx, last)?;
     tx.execute("DELETE FROM raft_nodes", [])?;
     for m in &config.members {
-        let role = match m.role {
-            RaftRole::Voter => 0,
-            RaftRole::StandBy => 1,
-            RaftRole::Spare => 2,
-        };
         tx.execute(
             "INSERT INTO raft_nodes (id, address, role, name) VALUES (?, ?, ?, ?)",
-            params![m.id as i64, m.address, role, m.name],
+            params![m.id as i64, m.address, m.role.db_role(), m.name],
         )?;
     }
     tx.commit()?;

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::node::{DataDir, Node};
 use crate::peers::Peers;
 use crate::raft::NodeId;
+use crate::raft::log_store::layout::{self, StoredLogError};
 use crate::tls::Identity;
 
 /// How long each member gets to answer: the doctor must answer fast when members are gone.
@@ -44,37 +45,18 @@ pub enum OfflineError {
     },
 }
 
-/// Where this member's log ends: the last entry, else the last one purged into a snapshot.
+/// Where this member's log ends: the last entry, else the last one purged into a snapshot
+/// (an unreadable purge record counts as no log, as the log store would start from none).
 pub fn last_log(conn: &Connection) -> rusqlite::Result<Option<LogPosition>> {
-    let last = conn
-        .query_row(
-            "SELECT term, idx FROM log ORDER BY idx DESC LIMIT 1",
-            [],
-            |r| {
-                Ok(LogPosition {
-                    term: r.get::<_, i64>(0)? as u64,
-                    index: r.get::<_, i64>(1)? as u64,
-                })
-            },
-        )
-        .optional()?;
-    if last.is_some() {
-        return Ok(last);
-    }
-    let purged: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT value FROM raft_state WHERE key = 'last_purged'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(purged
-        .and_then(|raw| serde_json::from_slice::<Option<openraft::LogId<NodeId>>>(&raw).ok())
-        .flatten()
-        .map(|id| LogPosition {
-            term: id.leader_id.term,
-            index: id.index,
-        }))
+    let end = match layout::end(conn) {
+        Ok(end) => end,
+        Err(StoredLogError::Sql(e)) => return Err(e),
+        Err(StoredLogError::Decode(_)) => None,
+    };
+    Ok(end.map(|e| LogPosition {
+        term: e.term,
+        index: e.index,
+    }))
 }
 
 fn now_ms() -> i64 {
@@ -101,7 +83,7 @@ pub async fn log_report(node: &Node) -> Result<LogReport> {
 /// the daemon's lock or writing anything, so it works whether the daemon runs or not.
 pub fn recorded_raft_nodes(dirs: &DataDir) -> std::result::Result<Vec<RaftNode>, OfflineError> {
     let conn = open_read_only(&dirs.local_db(), dirs)?;
-    raft_nodes(&conn).map_err(|source| OfflineError::Sql {
+    crate::db::local::read_raft_nodes(&conn).map_err(|source| OfflineError::Sql {
         path: dirs.local_db(),
         source,
     })
@@ -122,19 +104,6 @@ fn open_read_only(path: &Path, dirs: &DataDir) -> std::result::Result<Connection
     // A daemon killed mid-write leaves its WAL behind; wait for a live one rather than fail.
     let _ = conn.busy_timeout(Duration::from_secs(2));
     Ok(conn)
-}
-
-fn raft_nodes(conn: &Connection) -> rusqlite::Result<Vec<RaftNode>> {
-    let mut stmt = conn.prepare("SELECT id, address, role, name FROM raft_nodes ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(RaftNode {
-            id: r.get::<_, i64>(0)? as u64,
-            address: r.get(1)?,
-            role: r.get(2)?,
-            name: r.get(3)?,
-        })
-    })?;
-    rows.collect()
 }
 
 /// Joins the member list with the Raft configuration: listed members with their roles,
@@ -301,7 +270,7 @@ pub async fn offline(dir: &Path) -> std::result::Result<Facts, OfflineError> {
         path: dirs.local_db(),
         source,
     };
-    let raft = raft_nodes(&local).map_err(sql)?;
+    let raft = crate::db::local::read_raft_nodes(&local).map_err(sql)?;
     let log = last_log(&local).map_err(sql)?;
     let self_id: Option<NodeId> = local
         .query_row(
