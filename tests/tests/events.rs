@@ -39,7 +39,9 @@ impl Listener {
                 let (mut ws, response) = tokio_tungstenite::client_async(url, stream)
                     .await
                     .expect("the websocket handshake");
-                ready_tx.send(response.status().as_u16()).expect("the test waits");
+                ready_tx
+                    .send(response.status().as_u16())
+                    .expect("the test waits");
                 while let Some(Ok(frame)) = ws.next().await {
                     let Message::Text(text) = frame else { continue };
                     let event: Event = serde_json::from_str(&text)
@@ -62,20 +64,26 @@ impl Listener {
 
     /// Waits (up to `within`) for a lifecycle event with `action`; when it arrived and it.
     fn lifecycle(&mut self, action: &str, within: Duration) -> (Instant, Event) {
+        self.first(action, within, |e| e.metadata["action"] == action)
+    }
+
+    /// Waits (up to `within`) for the first event `pick` says yes to.
+    fn first(
+        &mut self,
+        what: &str,
+        within: Duration,
+        pick: impl Fn(&Event) -> bool,
+    ) -> (Instant, Event) {
         let deadline = Instant::now() + within;
         loop {
-            if let Some(found) = self
-                .seen
-                .iter()
-                .find(|(_, e)| e.metadata["action"] == action)
-            {
+            if let Some(found) = self.seen.iter().find(|(_, e)| pick(e)) {
                 return found.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(event) => self.seen.push(event),
                 Err(_) => panic!(
-                    "no {action} event within {within:?}; seen: {:#?}",
+                    "no {what} event within {within:?}; seen: {:#?}",
                     self.seen.iter().map(|(_, e)| e).collect::<Vec<_>>()
                 ),
             }
@@ -147,11 +155,27 @@ fn changes_made_on_other_members_reach_a_listener_on_the_first_in_order_within_a
         renamed.timestamp
     );
 
+    // The token is an operation too, announced on every member as LXD does: Pending, then
+    // Running, where it was issued.
+    let token_op = |status: &'static str| {
+        move |e: &Event| e.metadata["class"] == "token" && e.metadata["status"] == status
+    };
+    let (_, pending) = operations.first("token Pending", PROMPT, token_op("Pending"));
+    let (_, running) = operations.first("token Running", PROMPT, token_op("Running"));
+    assert_eq!(pending.metadata["id"], running.metadata["id"]);
+    assert_eq!(running.location, "node2", "{running:?}");
+    assert_eq!(running.metadata["metadata"]["serverName"], "node9");
+
     // A listener gets only the types it asked for.
     let other = operations.drain(Duration::from_millis(300));
     assert!(
         other.iter().all(|e| e.kind == EventType::Operation),
         "{other:#?}"
+    );
+    let lifecycle = lifecycle.drain(Duration::from_millis(10));
+    assert!(
+        lifecycle.iter().all(|e| e.kind == EventType::Lifecycle),
+        "{lifecycle:#?}"
     );
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use corral_shared::api::{Action, Event};
+use corral_shared::api::{Action, Event, Operation, OperationStatus};
 
 use crate::db::batch::{Batch, BatchOutcome, SqlValue, Statement};
 use crate::db::proposal::Proposal;
@@ -35,6 +35,8 @@ pub struct Found {
     pub old_name: Option<String>,
     /// Where it happened.
     pub location: Location,
+    /// The join token it issued (by uuid), whose operation is announced too.
+    pub token: Option<String>,
 }
 
 fn text(s: &Statement, i: usize) -> Option<String> {
@@ -83,6 +85,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: MEMBERS.into(),
                 old_name: None,
                 location: int(s, 7).map_or(Location::Committer, Location::Id),
+                token: text(s, 0),
             })
         } else if sql.starts_with("delete from join_tokens where uuid = ?") {
             // LXD 5.0 reports a revoked token as its operation cancelled.
@@ -91,6 +94,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: format!("/1.0/operations/{uuid}"),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else if sql.starts_with("insert into nodes (") {
             text(s, 1).map(|name| Found {
@@ -98,6 +102,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: member(name),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else if sql.starts_with("delete from nodes where name = ?") {
             text(s, 0).map(|name| Found {
@@ -105,6 +110,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: member(name),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else if sql.starts_with("delete from nodes where id = ?") {
             removed_by_name.clone().map(|name| Found {
@@ -112,6 +118,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: member(name),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else if sql.starts_with("update nodes set name = ? where name = ?") {
             text(s, 0).map(|new| Found {
@@ -119,6 +126,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: member(new.clone()),
                 old_name: text(s, 1),
                 location: Location::Member(new),
+                token: None,
             })
         } else if sql.starts_with("update nodes set description = ?") {
             text(s, 2).map(|name| Found {
@@ -126,6 +134,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: member(name.clone()),
                 old_name: None,
                 location: Location::Member(name),
+                token: None,
             })
         } else if sql.starts_with("insert into config") || sql.starts_with("delete from config") {
             Some(Found {
@@ -133,6 +142,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: "/1.0".into(),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else if sql.starts_with("insert into certificates") {
             // Members' own certificates come and go with the members.
@@ -144,6 +154,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                     source: format!("/1.0/certificates/{fingerprint}"),
                     old_name: None,
                     location: Location::Committer,
+                    token: None,
                 })
         } else if sql.starts_with("delete from certificates where fingerprint = ?") {
             text(s, 0).map(|fingerprint| Found {
@@ -151,6 +162,7 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 source: format!("/1.0/certificates/{fingerprint}"),
                 old_name: None,
                 location: Location::Committer,
+                token: None,
             })
         } else {
             None
@@ -181,18 +193,44 @@ impl Pending {
         }
     }
 
-    /// The events, with members named as `conn` (the applying transaction) has them. Reads
-    /// nothing when nothing was found, as for a heartbeat.
+    /// The events, with members named as `conn` (the applying transaction) has them; an
+    /// issued join token's operation is announced around its lifecycle event, Pending then
+    /// Running, as LXD does. Reads nothing when nothing was found, as for a heartbeat.
     pub fn events(self, conn: &rusqlite::Connection) -> Vec<Event> {
         if self.found.is_empty() {
             return Vec::new();
         }
         let names = names(conn).unwrap_or_default();
+        let tokens = if self.found.iter().any(|(f, _)| f.token.is_some()) {
+            crate::db::global::queries::tokens(conn).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let timestamp = crate::operations::now_rfc3339();
-        self.found
-            .into_iter()
-            .flat_map(|(f, committer)| events(vec![f], &names, committer, &timestamp))
-            .collect()
+        let mut out = Vec::new();
+        for (f, committer) in self.found {
+            let token = f.token.as_ref().and_then(|uuid| {
+                let row = tokens.iter().find(|t| t.uuid == *uuid)?;
+                let location = names
+                    .get(&(row.node_id as i64))
+                    .cloned()
+                    .unwrap_or_default();
+                Some(crate::cluster::tokens::as_operation(row, &location))
+            });
+            if let Some(op) = &token {
+                let pending = Operation {
+                    status: OperationStatus::Pending,
+                    status_code: OperationStatus::Pending.code(),
+                    ..op.clone()
+                };
+                out.push(Event::operation(&pending, timestamp.clone()));
+            }
+            out.extend(events(vec![f], &names, committer, &timestamp));
+            if let Some(op) = &token {
+                out.push(Event::operation(op, timestamp.clone()));
+            }
+        }
+        out
     }
 }
 
@@ -247,6 +285,7 @@ mod tests {
             source: source.into(),
             old_name: old.map(Into::into),
             location,
+            token: None,
         }
     }
 
@@ -273,12 +312,15 @@ mod tests {
                         ],
                     ),
                 ]),
-                vec![found(
-                    Action::ClusterTokenCreated,
-                    "/1.0/cluster/members",
-                    None,
-                    Id(2),
-                )],
+                vec![Found {
+                    token: Some("u".into()),
+                    ..found(
+                        Action::ClusterTokenCreated,
+                        "/1.0/cluster/members",
+                        None,
+                        Id(2),
+                    )
+                }],
             ),
             (
                 "a token revoked",
