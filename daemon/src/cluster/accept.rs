@@ -7,9 +7,10 @@ use std::time::Duration;
 use corral_shared::api::MemberConfigKey;
 use serde::{Deserialize, Serialize};
 
-use super::{member_config, members, rebalance, trust};
-use crate::db::batch::{Batch, SqlValue};
-use crate::db::global::queries;
+use super::{member_config, members, rebalance};
+use crate::db::batch::Batch;
+use crate::db::global::certificates::{self, CertificateType};
+use crate::db::global::{nodes, queries};
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -109,54 +110,27 @@ pub async fn accept(
         .await?;
     let certificate_name = certs
         .iter()
-        .find(|c| c.fingerprint == fp && c.kind == trust::SERVER)
+        .find(|c| c.fingerprint == fp && c.kind == CertificateType::Server)
         .map(|c| c.name.as_str());
     let required = member_config::required(&pools, &networks);
     check(req, &existing, certificate_name, &required)?;
 
     let id = existing.iter().map(|m| m.id).max().unwrap_or(0) + 1;
     let mut batch = Batch::new();
-    batch.push(
-        "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch, db_role)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 2)",
-        vec![
-            id.into(),
-            (&req.name).into(),
-            (&req.address).into(),
-            req.schema.into(),
-            req.api_extensions.into(),
-            members::now().into(),
-            (&req.architecture).into(),
-        ],
+    nodes::admit(
+        &mut batch,
+        &nodes::Admitted {
+            id,
+            name: &req.name,
+            address: &req.address,
+            schema: req.schema,
+            api_extensions: req.api_extensions,
+            heartbeat: &members::now(),
+            arch: &req.architecture,
+        },
     );
-    batch.push(
-        "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
-        vec![id.into()],
-    );
-    for answer in &req.member_config {
-        let (table, owner, key_col) = match answer.entity.as_str() {
-            "storage-pool" => (
-                "storage_pools_config",
-                "(SELECT id FROM storage_pools WHERE name = ?)",
-                "storage_pool_id",
-            ),
-            _ => (
-                "networks_config",
-                "(SELECT id FROM networks WHERE name = ?)",
-                "network_id",
-            ),
-        };
-        batch.push(
-            format!(
-                "INSERT INTO {table} ({key_col}, node_id, key, value) VALUES ({owner}, ?, ?, ?)"
-            ),
-            vec![
-                (&answer.name).into(),
-                SqlValue::from(id),
-                (&answer.key).into(),
-                (&answer.value).into(),
-            ],
-        );
+    for a in &req.member_config {
+        nodes::answer_member_config(&mut batch, id, &a.entity, &a.name, &a.key, &a.value);
     }
     node.propose(batch).await?;
     Ok(AcceptReply {
@@ -194,11 +168,8 @@ pub async fn finish(node: &Node, id: u64) -> Result<()> {
 /// Undoes an `accept` whose join failed later, so the name can be used again.
 pub async fn forget(node: &Node, name: &str) -> Result<()> {
     let mut batch = Batch::new();
-    batch.push("DELETE FROM nodes WHERE name = ?", vec![name.into()]);
-    batch.push(
-        "DELETE FROM certificates WHERE name = ? AND type = ?",
-        vec![name.into(), trust::SERVER.into()],
-    );
+    nodes::remove_named(&mut batch, name);
+    certificates::forget_member(&mut batch, name);
     node.propose(batch).await.map(|_| ())
 }
 

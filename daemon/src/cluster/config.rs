@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use corral_shared::config::{ConfigError, apply_changes};
 
 use crate::db::batch::Batch;
+use crate::db::global::config as db_config;
 use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::{Node, Read};
@@ -74,15 +75,11 @@ pub fn diff_batch(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>
     let mut batch = Batch::new();
     for (k, v) in new.iter().filter(|(k, _)| !is_local(k)) {
         if old.get(k) != Some(v) {
-            batch.push(
-                "INSERT INTO config (key, value) VALUES (?, ?)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                vec![k.into(), v.into()],
-            );
+            db_config::set(&mut batch, k, v);
         }
     }
     for k in old.keys().filter(|k| !is_local(k) && !new.contains_key(*k)) {
-        batch.push("DELETE FROM config WHERE key = ?", vec![k.into()]);
+        db_config::unset(&mut batch, k);
     }
     batch
 }

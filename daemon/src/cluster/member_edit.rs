@@ -7,6 +7,7 @@ use corral_shared::api::{ClusterMember, ClusterMemberPut, Role};
 
 use super::{members, rebalance};
 use crate::db::batch::Batch;
+use crate::db::global::{certificates, nodes};
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -84,48 +85,24 @@ pub async fn update(node: &Node, current: &ClusterMember, mut put: ClusterMember
     if put.failure_domain.is_empty() {
         put.failure_domain = "default".into();
     }
-    let id_of = "(SELECT id FROM nodes WHERE name = ?)";
+    let roles: Vec<&str> = put
+        .roles
+        .iter()
+        .filter(|r| !automatic(r))
+        .map(|r| r.as_str())
+        .collect();
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET description = ?, failure_domain = ? WHERE name = ?",
-        vec![
-            (&put.description).into(),
-            (&put.failure_domain).into(),
-            name.into(),
-        ],
+    nodes::replace_writable(
+        &mut batch,
+        name,
+        &nodes::Writable {
+            description: &put.description,
+            failure_domain: &put.failure_domain,
+            config: &put.config,
+            roles: &roles,
+            groups: &put.groups,
+        },
     );
-    batch.push(
-        format!("DELETE FROM nodes_config WHERE node_id = {id_of}"),
-        vec![name.into()],
-    );
-    for (k, v) in &put.config {
-        batch.push(
-            format!("INSERT INTO nodes_config (node_id, key, value) VALUES ({id_of}, ?, ?)"),
-            vec![name.into(), k.into(), v.into()],
-        );
-    }
-    batch.push(
-        format!("DELETE FROM nodes_roles WHERE node_id = {id_of}"),
-        vec![name.into()],
-    );
-    for role in put.roles.iter().filter(|r| !automatic(r)) {
-        batch.push(
-            format!("INSERT INTO nodes_roles (node_id, role) VALUES ({id_of}, ?)"),
-            vec![name.into(), role.as_str().into()],
-        );
-    }
-    batch.push(
-        format!("DELETE FROM nodes_cluster_groups WHERE node_id = {id_of}"),
-        vec![name.into()],
-    );
-    for g in &put.groups {
-        batch.push(
-            format!(
-                "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES ({id_of}, (SELECT id FROM cluster_groups WHERE name = ?))"
-            ),
-            vec![name.into(), g.into()],
-        );
-    }
     node.propose(batch).await?;
     if current.failure_domain != put.failure_domain {
         // Voters are spread over failure domains: a move may call for another voter.
@@ -169,14 +146,8 @@ pub async fn rename(node: &Node, old: &str, new: &str) -> Result<()> {
         )));
     }
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET name = ? WHERE name = ?",
-        vec![new.into(), old.into()],
-    );
-    batch.push(
-        "UPDATE certificates SET name = ? WHERE name = ? AND type = 2",
-        vec![new.into(), old.into()],
-    );
+    nodes::rename(&mut batch, old, new);
+    certificates::rename_member(&mut batch, old, new);
     node.propose(batch).await?;
     if members::own_name(node).await.ok().as_deref() == Some(new) {
         node.operations.set_location(new);

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::db::batch::Batch;
-use crate::db::global::nodes::{DbRole, MemberState};
+use crate::db::global::nodes::{self, DbRole, MemberState};
 use crate::db::global::{queries, queries::MemberRow};
 use crate::db::local::RaftNode;
 use crate::error::{Error, Result};
@@ -303,21 +303,12 @@ pub async fn ensure_self(node: &Node) -> Result<()> {
         return Ok(());
     }
     let mut batch = Batch::new();
-    batch.push(
-        "INSERT OR IGNORE INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
-         VALUES (?, ?, '0.0.0.0', ?, ?, ?, ?)",
-        vec![
-            id.into(),
-            STANDALONE_NAME.into(),
-            super::versions::own().0.into(),
-            super::versions::own().1.into(),
-            now().into(),
-            std::env::consts::ARCH.into(),
-        ],
-    );
-    batch.push(
-        "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
-        vec![id.into()],
+    nodes::add_standalone(
+        &mut batch,
+        id,
+        STANDALONE_NAME,
+        super::versions::own(),
+        &now(),
     );
     node.propose(batch).await.map(|_| ())
 }
@@ -326,18 +317,8 @@ pub async fn ensure_self(node: &Node) -> Result<()> {
 /// it is no longer shutting down. Sent at start so a restarted member shows ONLINE at once
 /// (never a stale OFFLINE) and its version is known before anything compares it.
 pub async fn announce(node: &Node) -> Result<()> {
-    let (schema, api_extensions) = super::versions::own();
     let mut batch = Batch::new();
-    batch.push(
-        "UPDATE nodes SET schema = ?, api_extensions = ?, heartbeat = ?,
-         state = CASE WHEN state = 3 THEN 0 ELSE state END WHERE id = ?",
-        vec![
-            schema.into(),
-            api_extensions.into(),
-            now().into(),
-            node.id().into(),
-        ],
-    );
+    nodes::announce(&mut batch, node.id(), super::versions::own(), &now());
     node.propose(batch).await.map(|_| ())
 }
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use openraft::ChangeMembers;
 
-use super::{handover, rebalance, trust};
+use super::{handover, rebalance};
 use crate::db::batch::Batch;
-use crate::db::global::queries;
+use crate::db::global::{certificates, nodes, queries};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::{Owner, PeerError, Peers, route};
@@ -81,11 +81,8 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
                 .await?;
         }
         let mut batch = Batch::new();
-        batch.push("DELETE FROM nodes WHERE id = ?", vec![target.id.into()]);
-        batch.push(
-            "DELETE FROM certificates WHERE name = ? AND type = ?",
-            vec![name.into(), trust::SERVER.into()],
-        );
+        nodes::remove(&mut batch, target.id);
+        certificates::forget_member(&mut batch, name);
         node.propose(batch).await?;
         (!force).then_some(target.address)
     };

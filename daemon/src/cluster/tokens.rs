@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::members;
 use crate::db::batch::Batch;
 use crate::db::global::queries::{self, TokenRow};
+use crate::db::global::tokens as db_tokens;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -120,21 +121,7 @@ pub async fn issue(node: &Node, name: &str) -> Result<Operation> {
         node_id: node.id(),
     };
     let mut batch = Batch::new();
-    batch.push("DELETE FROM join_tokens WHERE name = ?", vec![name.into()]);
-    batch.push(
-        "INSERT INTO join_tokens (uuid, name, secret, fingerprint, addresses, expires_at, created_at, node_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        vec![
-            (&row.uuid).into(),
-            (&row.name).into(),
-            (&row.secret).into(),
-            (&row.fingerprint).into(),
-            serde_json::to_string(&row.addresses).unwrap_or_default().into(),
-            (&row.expires_at).into(),
-            (&row.created_at).into(),
-            row.node_id.into(),
-        ],
-    );
+    db_tokens::issue(&mut batch, &row);
     node.propose(batch).await?;
     let location = members::own_name(node).await?;
     Ok(as_operation(&row, &location))
@@ -168,7 +155,7 @@ pub async fn list_current(node: &Node) -> Result<crate::node::Read<Vec<Operation
 /// Deletes the token shown as operation `uuid`; false if there is none.
 pub async fn revoke(node: &Node, uuid: &str) -> Result<bool> {
     let mut batch = Batch::new();
-    batch.push("DELETE FROM join_tokens WHERE uuid = ?", vec![uuid.into()]);
+    db_tokens::revoke(&mut batch, uuid);
     let outcome = node.propose(batch).await?;
     Ok(outcome.rows_affected.first().copied().unwrap_or(0) > 0)
 }

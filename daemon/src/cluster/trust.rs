@@ -7,14 +7,15 @@ use corral_shared::preseed::JoinToken;
 
 use super::tokens;
 use crate::db::batch::Batch;
+use crate::db::global::certificates::{self, CertificateType};
 use crate::db::global::queries::{self, CertificateRow};
 use crate::error::{Error, Result};
 use crate::node::{Node, Read};
 
 /// LXD's type number for client certificates.
-pub const CLIENT: i64 = 1;
+pub const CLIENT: i64 = CertificateType::Client.code();
 /// LXD's type number for members' server certificates.
-pub const SERVER: i64 = 2;
+pub const SERVER: i64 = CertificateType::Server.code();
 
 /// The certificate as the API shows it.
 pub fn view(row: &CertificateRow) -> Certificate {
@@ -24,12 +25,7 @@ pub fn view(row: &CertificateRow) -> Certificate {
         name: row.name.clone(),
         projects: Vec::new(),
         restricted: false,
-        kind: if row.kind == SERVER {
-            "server"
-        } else {
-            "client"
-        }
-        .into(),
+        kind: row.kind.word().into(),
     }
 }
 
@@ -87,9 +83,9 @@ pub async fn add(
     };
     let mut name = post.name.clone();
     let mut kind = if post.kind == "server" {
-        SERVER
+        CertificateType::Server
     } else {
-        CLIENT
+        CertificateType::Client
     };
     if !trusted {
         let secret = if post.trust_token.is_empty() {
@@ -101,7 +97,7 @@ pub async fn add(
             tokens::consume(node, &token).await?;
             // A join token admits a member: its certificate is a server certificate under its name.
             name = token.server_name;
-            kind = SERVER;
+            kind = CertificateType::Server;
         } else {
             let config = super::config::current(node).await?;
             let stored = config
@@ -115,11 +111,7 @@ pub async fn add(
     }
     let fingerprint = corral_shared::fingerprint::of_der(&der);
     let mut batch = Batch::new();
-    batch.push(
-        "INSERT INTO certificates (fingerprint, type, name, certificate) VALUES (?, ?, ?, ?)
-         ON CONFLICT (fingerprint) DO UPDATE SET type = max(type, excluded.type), name = excluded.name",
-        vec![(&fingerprint).into(), kind.into(), name.into(), pem_of(&der).into()],
-    );
+    certificates::trust(&mut batch, &fingerprint, kind, &name, &pem_of(&der));
     node.propose(batch).await?;
     Ok(fingerprint)
 }
@@ -155,10 +147,7 @@ pub async fn delete(node: &Node, fingerprint: &str) -> Result<()> {
         )));
     }
     let mut batch = Batch::new();
-    batch.push(
-        "DELETE FROM certificates WHERE fingerprint = ?",
-        vec![fingerprint.into()],
-    );
+    certificates::forget(&mut batch, fingerprint);
     node.propose(batch).await.map(|_| ())
 }
 

@@ -1,9 +1,12 @@
 //! The global database (`database/global.db`): the replica of the cluster's shared state.
 //! Writes arrive only through Raft (see `raft::state_machine`); this handle reads.
 
+pub mod certificates;
+pub mod config;
 pub mod nodes;
 pub mod queries;
 pub mod schema;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

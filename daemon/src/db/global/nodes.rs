@@ -275,6 +275,190 @@ pub fn set_state_if_created(batch: &mut Batch, id: u64, state: MemberState) {
     );
 }
 
+/// A member being admitted: its row as the leader records it on accepting the join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted<'a> {
+    /// Raft id given to it.
+    pub id: u64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its cluster address.
+    pub address: &'a str,
+    /// Schema version it runs.
+    pub schema: i64,
+    /// API extensions it runs.
+    pub api_extensions: i64,
+    /// RFC 3339 time of admission (its first heartbeat).
+    pub heartbeat: &'a str,
+    /// Its architecture.
+    pub arch: &'a str,
+}
+
+/// Adds an admitted member (a spare until the rebalance rule says otherwise) to the default
+/// cluster group.
+pub fn admit(batch: &mut Batch, m: &Admitted<'_>) {
+    batch.push(
+        "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch, db_role)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 2)",
+        vec![
+            m.id.into(),
+            m.name.into(),
+            m.address.into(),
+            m.schema.into(),
+            m.api_extensions.into(),
+            m.heartbeat.into(),
+            m.arch.into(),
+        ],
+    );
+    batch.push(
+        "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
+        vec![m.id.into()],
+    );
+}
+
+/// Records member `id`'s answer to a member-specific key of a storage pool or network
+/// (`entity` is `storage-pool` or `network`, as the join request names it).
+pub fn answer_member_config(
+    batch: &mut Batch,
+    id: u64,
+    entity: &str,
+    name: &str,
+    key: &str,
+    value: &str,
+) {
+    let (table, owner, key_col) = match entity {
+        "storage-pool" => (
+            "storage_pools_config",
+            "(SELECT id FROM storage_pools WHERE name = ?)",
+            "storage_pool_id",
+        ),
+        _ => (
+            "networks_config",
+            "(SELECT id FROM networks WHERE name = ?)",
+            "network_id",
+        ),
+    };
+    batch.push(
+        format!("INSERT INTO {table} ({key_col}, node_id, key, value) VALUES ({owner}, ?, ?, ?)"),
+        vec![name.into(), SqlValue::from(id), key.into(), value.into()],
+    );
+}
+
+/// Removes member `id` (its config, roles and groups go with it).
+pub fn remove(batch: &mut Batch, id: u64) {
+    batch.push("DELETE FROM nodes WHERE id = ?", vec![id.into()]);
+}
+
+/// Removes the member named `name`.
+pub fn remove_named(batch: &mut Batch, name: &str) {
+    batch.push("DELETE FROM nodes WHERE name = ?", vec![name.into()]);
+}
+
+/// Renames member `old` to `new`.
+pub fn rename(batch: &mut Batch, old: &str, new: &str) {
+    batch.push(
+        "UPDATE nodes SET name = ? WHERE name = ?",
+        vec![new.into(), old.into()],
+    );
+}
+
+/// The writable part of a member, as `PUT /1.0/cluster/members/NAME` replaces it.
+#[derive(Debug, Clone, Copy)]
+pub struct Writable<'a> {
+    /// Free text.
+    pub description: &'a str,
+    /// Failure domain.
+    pub failure_domain: &'a str,
+    /// Member configuration.
+    pub config: &'a BTreeMap<String, String>,
+    /// Roles that are not automatic.
+    pub roles: &'a [&'a str],
+    /// Cluster groups (by name).
+    pub groups: &'a [String],
+}
+
+/// Replaces member `name`'s writable part.
+pub fn replace_writable(batch: &mut Batch, name: &str, w: &Writable<'_>) {
+    let id_of = "(SELECT id FROM nodes WHERE name = ?)";
+    batch.push(
+        "UPDATE nodes SET description = ?, failure_domain = ? WHERE name = ?",
+        vec![w.description.into(), w.failure_domain.into(), name.into()],
+    );
+    batch.push(
+        format!("DELETE FROM nodes_config WHERE node_id = {id_of}"),
+        vec![name.into()],
+    );
+    for (k, v) in w.config {
+        batch.push(
+            format!("INSERT INTO nodes_config (node_id, key, value) VALUES ({id_of}, ?, ?)"),
+            vec![name.into(), k.into(), v.into()],
+        );
+    }
+    batch.push(
+        format!("DELETE FROM nodes_roles WHERE node_id = {id_of}"),
+        vec![name.into()],
+    );
+    for role in w.roles {
+        batch.push(
+            format!("INSERT INTO nodes_roles (node_id, role) VALUES ({id_of}, ?)"),
+            vec![name.into(), (*role).into()],
+        );
+    }
+    batch.push(
+        format!("DELETE FROM nodes_cluster_groups WHERE node_id = {id_of}"),
+        vec![name.into()],
+    );
+    for g in w.groups {
+        batch.push(
+            format!(
+                "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES ({id_of}, (SELECT id FROM cluster_groups WHERE name = ?))"
+            ),
+            vec![name.into(), g.into()],
+        );
+    }
+}
+
+/// Records a standalone server's own row (id `id`, named `name`), if it has none.
+pub fn add_standalone(
+    batch: &mut Batch,
+    id: u64,
+    name: &str,
+    version: (i64, i64),
+    heartbeat: &str,
+) {
+    batch.push(
+        "INSERT OR IGNORE INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
+         VALUES (?, ?, '0.0.0.0', ?, ?, ?, ?)",
+        vec![
+            id.into(),
+            name.into(),
+            version.0.into(),
+            version.1.into(),
+            heartbeat.into(),
+            std::env::consts::ARCH.into(),
+        ],
+    );
+    batch.push(
+        "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id) VALUES (?, 1)",
+        vec![id.into()],
+    );
+}
+
+/// Records that member `id` runs `version`, heard from it at `heartbeat`, and is no longer
+/// stopping.
+pub fn announce(batch: &mut Batch, id: u64, version: (i64, i64), heartbeat: &str) {
+    batch.push(
+        "UPDATE nodes SET schema = ?, api_extensions = ?, heartbeat = ?,
+         state = CASE WHEN state = 3 THEN 0 ELSE state END WHERE id = ?",
+        vec![
+            version.0.into(),
+            version.1.into(),
+            heartbeat.into(),
+            id.into(),
+        ],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
