@@ -16,4 +16,5 @@ pub mod operations;
 pub mod peers;
 pub mod raft;
 pub mod recovery;
+pub mod tasks;
 pub mod tls;

@@ -1,5 +1,8 @@
 //! Listeners: the unix socket (local, root-only, trusted) and the TLS port, on which one
-//! connection may carry REST and gRPC; requests are told apart by content-type.
+//! connection may carry REST and gRPC; requests are told apart by content-type. Each
+//! connection is a task the member owns ([`Tasks`]): a shutdown lets it finish the request
+//! in hand, then closes it. A listener serves at most [`MAX_CONNECTIONS`] at once; more
+//! wait, unaccepted, until one closes.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -11,11 +14,15 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use super::Peer;
+use crate::tasks::Tasks;
+
+/// How many connections one listener serves at once.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// The certificate a TLS listener presents, swappable while it runs.
 pub type SharedTls = Arc<std::sync::RwLock<Arc<rustls::ServerConfig>>>;
@@ -53,8 +60,13 @@ fn is_grpc(req: &hyper::Request<Incoming>) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
-async fn serve_connection<IO>(io: IO, peer: Peer, rest: Router, grpc: Option<Router>)
-where
+async fn serve_connection<IO>(
+    io: IO,
+    peer: Peer,
+    rest: Router,
+    grpc: Option<Router>,
+    mut stop: watch::Receiver<bool>,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -65,27 +77,77 @@ where
         };
         router.oneshot(req.map(Body::new))
     });
-    let _ = auto::Builder::new(TokioExecutor::new())
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .await;
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        // Also when the signal's sender is gone: the member is going either way.
+        _ = stop.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
+}
+
+/// A place in the connection limit, waited for (and said so, once per wait) when full.
+async fn permit(limit: &Arc<Semaphore>, listener: &str, max: usize) -> OwnedSemaphorePermit {
+    if let Ok(permit) = limit.clone().try_acquire_owned() {
+        return permit;
+    }
+    tracing::warn!(
+        "{listener}: {max} connections are open, the most one listener serves; new \
+         connections wait until one closes (clients that keep idle connections open may \
+         be holding them)"
+    );
+    limit
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the limit is never closed")
 }
 
 /// Serves the REST API and gRPC on a unix socket that only its owner may use.
-pub fn serve_unix(path: &Path, rest: Router, grpc: Router) -> std::io::Result<Listener> {
+pub fn serve_unix(
+    path: &Path,
+    rest: Router,
+    grpc: Router,
+    tasks: &Tasks,
+) -> std::io::Result<Listener> {
+    serve_unix_limited(path, rest, grpc, tasks, MAX_CONNECTIONS)
+}
+
+fn serve_unix_limited(
+    path: &Path,
+    rest: Router,
+    grpc: Router,
+    tasks: &Tasks,
+    max: usize,
+) -> std::io::Result<Listener> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
     let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let (stop, mut stopped) = watch::channel(false);
+    let (tasks, name) = (tasks.clone(), path.display().to_string());
+    let limit = Arc::new(Semaphore::new(max));
     let task = tokio::spawn(async move {
         loop {
+            let held = tokio::select! {
+                _ = stopped.changed() => break,
+                held = permit(&limit, &name, max) => held,
+            };
             tokio::select! {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let peer = Peer { fingerprint: None, certificate: None, local: true };
-                    tokio::spawn(serve_connection(stream, peer, rest.clone(), Some(grpc.clone())));
+                    let serve = serve_connection(
+                        stream, peer, rest.clone(), Some(grpc.clone()), tasks.signal(),
+                    );
+                    tasks.spawn_graceful("a unix socket connection", async move {
+                        let _held = held;
+                        serve.await;
+                    });
                 }
             }
         }
@@ -105,14 +167,22 @@ pub async fn serve_tls(
     tls: Arc<rustls::ServerConfig>,
     rest: Router,
     grpc: Router,
+    tasks: &Tasks,
 ) -> std::io::Result<Listener> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let shared: SharedTls = Arc::new(std::sync::RwLock::new(tls));
     let current = shared.clone();
     let (stop, mut stopped) = watch::channel(false);
+    let tasks = tasks.clone();
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let name = format!("https://{bound}");
     let task = tokio::spawn(async move {
         loop {
+            let held = tokio::select! {
+                _ = stopped.changed() => break,
+                held = permit(&limit, &name, MAX_CONNECTIONS) => held,
+            };
             tokio::select! {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => {
@@ -120,8 +190,9 @@ pub async fn serve_tls(
                     let _ = tcp.set_nodelay(true);
                     let config = current.read().unwrap_or_else(|p| p.into_inner()).clone();
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    let (rest, grpc) = (rest.clone(), grpc.clone());
-                    tokio::spawn(async move {
+                    let (rest, grpc, signal) = (rest.clone(), grpc.clone(), tasks.signal());
+                    tasks.spawn_graceful("a TLS connection", async move {
+                        let _held = held;
                         // A handshake that stalls must not hold a task forever.
                         let handshake = tokio::time::timeout(
                             std::time::Duration::from_secs(10),
@@ -138,7 +209,7 @@ pub async fn serve_tls(
                             .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
                         let peer = Peer { fingerprint, certificate, local: false };
-                        serve_connection(tls, peer, rest, Some(grpc)).await;
+                        serve_connection(tls, peer, rest, Some(grpc), signal).await;
                     });
                 }
             }
@@ -151,4 +222,54 @@ pub async fn serve_tls(
         stop,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use corral_shared::client::{Client, ClientError};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_until_one_closes_and_a_stop_drains_them() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("unix.socket");
+        let (stop, signal) = watch::channel(false);
+        let tasks = Tasks::new(signal);
+        let rest = Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let listener = serve_unix_limited(&path, rest, Router::new(), &tasks, 2).expect("serves");
+        let client = Client::unix(path.clone()).with_timeout(Duration::from_secs(10));
+
+        // Two idle kept-alive connections fill the limit.
+        let mut first = client.keep_alive().await.expect("first connection");
+        let mut second = client.keep_alive().await.expect("second connection");
+        for kept in [&mut first, &mut second] {
+            assert_eq!(kept.raw("GET", "/", None).await.expect("served").0, 200);
+        }
+        assert_eq!(tasks.running(), 2);
+
+        // A third is left waiting, unaccepted.
+        let waiting = client
+            .clone()
+            .with_timeout(Duration::from_millis(300))
+            .raw("GET", "/", None)
+            .await;
+        assert!(
+            matches!(waiting, Err(ClientError::Timeout { .. })),
+            "{waiting:?}"
+        );
+
+        // One closes: new connections are served again.
+        drop(first);
+        assert_eq!(client.raw("GET", "/", None).await.expect("served").0, 200);
+
+        // A stop closes the idle connection that is left, well within the bound.
+        stop.send_replace(true);
+        listener.stop().await;
+        assert_eq!(tasks.drain(Duration::from_secs(5)).await, 0);
+        assert_eq!(tasks.running(), 0);
+        drop(second);
+    }
 }

@@ -23,8 +23,9 @@ pub fn interval(offline_threshold: Duration) -> Duration {
 
 /// Runs heartbeats for as long as the member lives; only the leader's rounds do anything.
 pub fn spawn(node: &Arc<Node>) {
+    let tasks = node.tasks.clone();
     let node = Arc::downgrade(node);
-    tokio::spawn(async move {
+    tasks.spawn("heartbeats", async move {
         loop {
             let period = match period(&node).await {
                 Some(p) => p,

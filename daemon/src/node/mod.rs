@@ -78,6 +78,8 @@ pub struct Node {
     unix_listener: std::sync::Mutex<Option<Listener>>,
     routers: OnceLock<(axum::Router, axum::Router)>,
     shutdown: watch::Sender<bool>,
+    /// Its background loops and connections, stopped by the shutdown signal.
+    pub tasks: crate::tasks::Tasks,
     /// How leaving gracefully went, once tried (a stop is tried once, however asked for).
     pub departure: tokio::sync::OnceCell<std::result::Result<(), String>>,
     /// Serialises membership changes (accept, role changes, removal), as LXD's mutex does.
@@ -85,6 +87,9 @@ pub struct Node {
     /// Whether a rolling upgrade makes this member refuse public requests.
     pub upgrade_gate: upgrade_gate::Gate,
 }
+
+/// How long a stop waits for connections to finish their requests and loops to end.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Node {
     /// Its Raft node id (a joiner gets a new one from the cluster).
@@ -244,9 +249,14 @@ impl Node {
             if kept.iter().any(|l| l.configured.as_ref() == Some(&addr)) {
                 continue;
             }
-            match crate::api::listener::serve_tls(&addr, tls.clone(), rest.clone(), grpc.clone())
-                .await
-            {
+            let serving = crate::api::listener::serve_tls(
+                &addr,
+                tls.clone(),
+                rest.clone(),
+                grpc.clone(),
+                &self.tasks,
+            );
+            match serving.await {
                 Ok(listener) => kept.push(listener),
                 Err(e) => {
                     *listeners = kept;
@@ -309,8 +319,11 @@ impl Node {
         }
     }
 
-    /// Stops the listeners and Raft.
+    /// Stops everything: signals the shutdown (streams end, connections finish the request
+    /// in hand, loops stop), closes the listeners, waits up to [`DRAIN`] for every task,
+    /// then stops Raft.
     pub async fn stop(&self) {
+        self.request_shutdown();
         for l in self.listeners.lock().await.drain(..) {
             l.stop().await;
         }
@@ -321,6 +334,10 @@ impl Node {
             .take();
         if let Some(l) = unix {
             l.stop().await;
+        }
+        match self.tasks.drain(DRAIN).await {
+            0 => tracing::info!("every task of this member ended"),
+            left => tracing::warn!("{left} task(s) of this member had to be stopped"),
         }
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(5), self.raft().shutdown()).await;

@@ -111,7 +111,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
 
     let raft = build_raft(id, &local, state_machine, &network).await?;
 
-    let (shutdown, _) = watch::channel(false);
+    let (shutdown, signal) = watch::channel(false);
     let node = Arc::new(Node {
         dirs: dirs.clone(),
         id: std::sync::atomic::AtomicU64::new(id),
@@ -129,6 +129,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         unix_listener: std::sync::Mutex::new(None),
         routers: OnceLock::new(),
         shutdown,
+        tasks: crate::tasks::Tasks::new(signal),
         departure: Default::default(),
         membership: tokio::sync::Mutex::new(()),
         upgrade_gate: Default::default(),
@@ -155,7 +156,8 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         .prepare()
         .into_axum_router();
     let _ = node.routers.set((rest.clone(), grpc.clone()));
-    let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest, grpc).map_err(|e| {
+    let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest, grpc, &node.tasks);
+    let unix = unix.map_err(|e| {
         Error::Internal(format!(
             "cannot listen on {}: {e}",
             dirs.unix_socket().display()
@@ -167,7 +169,9 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     if node.is_clustered() {
         // In the background: a member that cannot reach a quorum still starts, and says so.
         let announcing = node.clone();
-        tokio::spawn(async move { members::announce_until_recorded(&announcing).await });
+        node.tasks.spawn("announcing this member", async move {
+            members::announce_until_recorded(&announcing).await
+        });
     }
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
@@ -207,8 +211,9 @@ pub(super) async fn wait_for_leader(node: &Node) {
 /// Keeps the local `raft_nodes` table in step with the Raft membership, so the database
 /// members can be listed with the daemon stopped, and tells the network who the learners are.
 pub(super) fn record_raft_nodes(node: &Arc<Node>) {
+    let tasks = node.tasks.clone();
     let node = Arc::downgrade(node);
-    tokio::spawn(async move {
+    tasks.spawn("recording the Raft members", async move {
         // The server metrics change with the membership, vote and leader only, not with
         // every replication answer as the full metrics do.
         let Some(mut metrics) = node.upgrade().map(|n| n.raft().server_metrics()) else {

@@ -140,7 +140,11 @@ mod tests {
             place: Place::Https("127.0.0.1:8443".into()),
             source: io::Error::new(io::ErrorKind::InvalidData, "fingerprint mismatch"),
         };
-        assert!(stranger.to_string().contains("compare its certificate's fingerprint"));
+        assert!(
+            stranger
+                .to_string()
+                .contains("compare its certificate's fingerprint")
+        );
     }
 
     #[test]

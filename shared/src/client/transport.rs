@@ -110,10 +110,7 @@ pub(super) async fn exchange(
 ) -> Result<RawAnswer, ClientError> {
     // A malformed request is refused before connecting.
     let request = build(method, path, body, if_match)?;
-    Connection::open(connector)
-        .await?
-        .send_built(request)
-        .await
+    Connection::open(connector).await?.send_built(request).await
 }
 
 fn broken(place: &Place, e: hyper::Error) -> ClientError {
