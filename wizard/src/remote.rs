@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use corral_shared::api::{Cluster, Envelope, MemberConfigKey};
+use corral_shared::api::{Cluster, MemberConfigKey};
+use corral_shared::client::{Client, ClientError};
 use corral_shared::tls::{ServerTrust, client_config};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 
 /// A certificate a server presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,10 +69,7 @@ impl Default for TlsRemote {
 impl Remote for TlsRemote {
     fn certificate(&self, address: &str) -> Result<Certificate, String> {
         let (address, timeout) = (address.to_owned(), self.timeout);
-        on_own_runtime(async move {
-            let (_, cert) = connect(&address, None, timeout).await?;
-            Ok(cert)
-        })
+        on_own_runtime(async move { first_contact(&address, timeout).await })
     }
 
     fn member_config(
@@ -85,20 +80,17 @@ impl Remote for TlsRemote {
         let (address, timeout) = (address.to_owned(), self.timeout);
         let fingerprint = fingerprint.to_owned();
         on_own_runtime(async move {
-            let (tls, _) = connect(&address, Some(fingerprint), timeout).await?;
-            let body = get(tls, "/1.0/cluster", timeout)
-                .await
-                .map_err(|e| format!("cannot read /1.0/cluster from {address}: {e}"))?;
-            let envelope: Envelope = serde_json::from_slice(&body)
-                .map_err(|e| format!("{address} did not answer in LXD's envelope: {e}"))?;
-            if !envelope.error.is_empty() {
-                return Err(format!(
-                    "{address} refused to list its member-specific keys: {}",
-                    envelope.error
-                ));
-            }
-            let cluster: Cluster = serde_json::from_value(envelope.metadata)
-                .map_err(|e| format!("{address} sent a malformed /1.0/cluster: {e}"))?;
+            // The shared client, as every Corral program reaches a member over HTTPS.
+            let pinned = ServerTrust::Fingerprint(fingerprint);
+            let client = Client::https(&address, &pinned, None)
+                .map_err(|e| e.to_string())?
+                .with_timeout(timeout);
+            let cluster: Cluster = client.get("/1.0/cluster").await.map_err(|e| match e {
+                ClientError::Api { message, .. } => {
+                    format!("{address} refused to list its member-specific keys: {message}")
+                }
+                other => format!("cannot read /1.0/cluster from {address}: {other}"),
+            })?;
             Ok(cluster.member_config)
         })
     }
@@ -120,59 +112,25 @@ fn on_own_runtime<T: Send + 'static>(
     .map_err(|_| "the network call panicked".to_owned())?
 }
 
-type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
-
-/// Connects to `address`: trusting the certificate with fingerprint `pin`, or, without a
-/// pin, any certificate (the person or the token judges the one recorded).
-async fn connect(
-    address: &str,
-    pin: Option<String>,
-    timeout: Duration,
-) -> Result<(Tls, Certificate), String> {
-    let trust = match pin {
-        Some(pin) => ServerTrust::Fingerprint(pin),
-        None => ServerTrust::Any,
-    };
-    // Neither call needs trust, so no client certificate is presented.
-    let tls = client_config(&trust, None, &[]).map_err(|e| e.to_string())?;
+/// The certificate the server at `address` presents, whatever it is: the person (or the
+/// join token) judges its fingerprint before anything is trusted.
+async fn first_contact(address: &str, timeout: Duration) -> Result<Certificate, String> {
+    // Nothing is asked of the server, so no client certificate is presented.
+    let tls = client_config(&ServerTrust::Any, None, &[]).map_err(|e| e.to_string())?;
     let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
         .await
         .map_err(|_| format!("cannot reach {address}: no answer within {timeout:?}"))?
         .map_err(|e| format!("cannot reach {address}: {e}"))?;
-    let stream = tokio::time::timeout(
+    tokio::time::timeout(
         timeout,
         tokio_rustls::TlsConnector::from(tls.config.clone()).connect(tls.server_name.clone(), tcp),
     )
     .await
     .map_err(|_| format!("{address} did not finish the TLS handshake within {timeout:?}"))?
     .map_err(|e| format!("TLS handshake with {address} failed: {e}"))?;
-    let cert = tls
-        .seen_certificate()
+    tls.seen_certificate()
         .map(Certificate::from_der)
-        .ok_or_else(|| format!("{address} presented no certificate"))?;
-    Ok((stream, cert))
-}
-
-async fn get(tls: Tls, path: &str, timeout: Duration) -> Result<Bytes, String> {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let req = hyper::Request::builder()
-        .method("GET")
-        .uri(path)
-        .header("host", "corral")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(timeout, sender.send_request(req))
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    let body = tokio::time::timeout(timeout, resp.into_body().collect())
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    Ok(body.to_bytes())
+        .ok_or_else(|| format!("{address} presented no certificate"))
 }
 
 #[cfg(test)]
