@@ -10,8 +10,8 @@ use corral_shared::preseed::{ClusterPreseed, Preseed};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::config::{self as server_config, check_clustered_rules, diff_batch, local_changes};
-use crate::db::batch::{Batch, SqlValue};
-use crate::db::global::queries;
+use crate::db::batch::Batch;
+use crate::db::global::{entities, nodes, queries};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::tls::Identity;
@@ -68,21 +68,13 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
                 pool.name
             )));
         }
-        batch.push(
-            "INSERT INTO storage_pools (name, driver, description, state) VALUES (?, ?, ?, 1)",
-            vec![
-                (&pool.name).into(),
-                (&pool.driver).into(),
-                (&pool.description).into(),
-            ],
+        entities::add_storage_pool(
+            &mut batch,
+            &pool.name,
+            &pool.driver,
+            &pool.description,
+            &pool.config,
         );
-        for (k, v) in &pool.config {
-            batch.push(
-                "INSERT INTO storage_pools_config (storage_pool_id, node_id, key, value)
-                 VALUES ((SELECT id FROM storage_pools WHERE name = ?), NULL, ?, ?)",
-                vec![(&pool.name).into(), k.into(), v.into()],
-            );
-        }
     }
     for net in &preseed.networks {
         if existing.networks.contains(&net.name) {
@@ -96,67 +88,26 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
         } else {
             net.project.as_str()
         };
-        batch.push(
-            "INSERT INTO networks (project, name, type, description, state) VALUES (?, ?, ?, ?, 1)",
-            vec![
-                project.into(),
-                (&net.name).into(),
-                net.effective_kind().into(),
-                (&net.description).into(),
-            ],
+        entities::add_network(
+            &mut batch,
+            project,
+            &net.name,
+            net.effective_kind(),
+            &net.description,
+            &net.config,
         );
-        for (k, v) in &net.config {
-            batch.push(
-                "INSERT INTO networks_config (network_id, node_id, key, value)
-                 VALUES ((SELECT id FROM networks WHERE project = ? AND name = ?), NULL, ?, ?)",
-                vec![project.into(), (&net.name).into(), k.into(), v.into()],
-            );
-        }
     }
     for profile in &preseed.profiles {
-        let profile_id = "(SELECT id FROM profiles WHERE project = 'default' AND name = ?)";
-        if existing.profiles.contains(&profile.name) {
-            // As LXD does for `default`, a preseed updates an existing profile in place.
-            batch.push(
-                "UPDATE profiles SET description = ? WHERE project = 'default' AND name = ?",
-                vec![(&profile.description).into(), (&profile.name).into()],
-            );
-            batch.push(
-                format!("DELETE FROM profiles_config WHERE profile_id = {profile_id}"),
-                vec![(&profile.name).into()],
-            );
-            batch.push(
-                format!("DELETE FROM profiles_devices WHERE profile_id = {profile_id}"),
-                vec![(&profile.name).into()],
-            );
-        } else {
-            batch.push(
-                "INSERT INTO profiles (project, name, description) VALUES ('default', ?, ?)",
-                vec![(&profile.name).into(), (&profile.description).into()],
-            );
-        }
-        for (k, v) in &profile.config {
-            batch.push(
-                format!("INSERT INTO profiles_config (profile_id, key, value) VALUES ({profile_id}, ?, ?)"),
-                vec![(&profile.name).into(), k.into(), v.into()],
-            );
-        }
-        for (device, keys) in &profile.devices {
-            let kind = keys.get("type").cloned().unwrap_or_default();
-            batch.push(
-                format!("INSERT INTO profiles_devices (profile_id, name, type) VALUES ({profile_id}, ?, ?)"),
-                vec![(&profile.name).into(), device.into(), kind.into()],
-            );
-            for (k, v) in keys.iter().filter(|(k, _)| k.as_str() != "type") {
-                batch.push(
-                    format!(
-                        "INSERT INTO profiles_devices_config (profile_device_id, key, value)
-                         VALUES ((SELECT id FROM profiles_devices WHERE profile_id = {profile_id} AND name = ?), ?, ?)"
-                    ),
-                    vec![(&profile.name).into(), device.into(), k.into(), v.into()],
-                );
-            }
-        }
+        entities::put_profile(
+            &mut batch,
+            existing.profiles.contains(&profile.name),
+            &entities::Profile {
+                name: &profile.name,
+                description: &profile.description,
+                config: &profile.config,
+                devices: &profile.devices,
+            },
+        );
     }
 
     let mut cluster = None;
@@ -175,14 +126,7 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
                 bad("clustering needs core.https_address or cluster.https_address: the address other members reach this one on".into())
             })?;
         let address = corral_shared::config::canonical_address(&address).map_err(bad)?;
-        batch.push(
-            "UPDATE nodes SET name = ?, address = ? WHERE id = ?",
-            vec![
-                (&c.server_name).into(),
-                (&address).into(),
-                SqlValue::from(member_id),
-            ],
-        );
+        nodes::set_identity(&mut batch, member_id, &c.server_name, &address);
         cluster = Some((c.server_name.clone(), address));
     }
     Ok(Plan {

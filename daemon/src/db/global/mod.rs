@@ -3,7 +3,9 @@
 
 pub mod certificates;
 pub mod config;
+pub mod entities;
 pub mod nodes;
+pub mod preseed_undo;
 pub mod queries;
 pub mod schema;
 pub mod tokens;

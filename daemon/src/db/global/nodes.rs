@@ -224,19 +224,19 @@ pub fn member_rows(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     let mut members = member_rows(conn)?;
     for m in &mut members {
-        m.config = super::queries::pairs(
+        m.config = pairs(
             conn,
             "SELECT key, value FROM nodes_config WHERE node_id = ?",
             m.id,
         )?
         .into_iter()
         .collect();
-        m.roles = super::queries::strings(
+        m.roles = strings(
             conn,
             "SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role",
             m.id,
         )?;
-        m.groups = super::queries::strings(
+        m.groups = strings(
             conn,
             "SELECT g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
              WHERE n.node_id = ? ORDER BY g.name",
@@ -249,6 +249,17 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
 /// One member by id (its row only).
 pub fn member_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<MemberRow>> {
     Ok(member_rows(conn)?.into_iter().find(|m| m.id == id))
+}
+
+fn pairs(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    stmt.query_map([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn strings(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    stmt.query_map([id as i64], |r| r.get(0))?.collect()
 }
 
 /// Labels member `id` with database role `role` (the rebalance rule's and handovers' record).
@@ -352,6 +363,14 @@ pub fn remove(batch: &mut Batch, id: u64) {
 /// Removes the member named `name`.
 pub fn remove_named(batch: &mut Batch, name: &str) {
     batch.push("DELETE FROM nodes WHERE name = ?", vec![name.into()]);
+}
+
+/// Gives member `id` its cluster name and address (a server becoming a cluster's first member).
+pub fn set_identity(batch: &mut Batch, id: u64, name: &str, address: &str) {
+    batch.push(
+        "UPDATE nodes SET name = ?, address = ? WHERE id = ?",
+        vec![name.into(), address.into(), SqlValue::from(id)],
+    );
 }
 
 /// Renames member `old` to `new`.
