@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod hub;
 pub mod lifecycle;
+pub mod logging;
 pub mod voters;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -275,3 +275,30 @@ fn corral_monitor_prints_what_another_command_did() {
         "{line}"
     );
 }
+
+#[test]
+fn a_members_log_records_are_logging_events_while_someone_listens() {
+    let mut node1 = Member::new("node1").with_env("CORRAL_LOG", "info");
+    node1.launch();
+    node1.bootstrap();
+    let mut logging = Listener::connect(node1.socket(), "?type=logging");
+    // Joining a member moves Raft's membership, which the leader logs.
+    let node2 = Member::start("node2");
+    node2.join_by_token(&node1);
+    let (_, record) = logging.first("logging", Duration::from_secs(10), |e| {
+        e.kind == EventType::Logging
+    });
+    assert_eq!(record.location, "node1", "{record:?}");
+    assert!(
+        ["error", "warning", "info"].contains(&record.metadata["level"].as_str().unwrap_or("")),
+        "{record:?}"
+    );
+    assert!(
+        record.metadata["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{record:?}"
+    );
+    let all = logging.drain(Duration::from_millis(100));
+    assert!(all.iter().all(|e| e.kind == EventType::Logging), "{all:#?}");
+}

@@ -20,6 +20,7 @@ pub async fn run(verbose: u8) -> anyhow::Result<()> {
         .with(tracing_subscriber::filter::filter_fn(
             corral_daemon::raft::log_event_wanted,
         ))
+        .with(corral_daemon::events::logging::Layer)
         .init();
 
     let dir = corral_shared::paths::corral_dir();

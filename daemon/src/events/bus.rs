@@ -47,6 +47,18 @@ impl Bus {
     }
 }
 
+/// The name of the member this process serves, as its own events are located.
+pub fn location() -> String {
+    LOCATION.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Records the member's name (it changes when a server joins a cluster or is renamed).
+pub fn set_location(name: &str) {
+    *LOCATION.write().unwrap_or_else(|p| p.into_inner()) = name.to_owned();
+}
+
+static LOCATION: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
+
 /// The process's bus.
 pub fn bus() -> &'static Bus {
     static BUS: OnceLock<Bus> = OnceLock::new();

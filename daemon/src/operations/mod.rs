@@ -41,6 +41,7 @@ impl Operations {
     /// Sets the member name operations report as their location.
     pub fn set_location(&self, name: &str) {
         *self.location.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned();
+        crate::events::bus::set_location(name);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

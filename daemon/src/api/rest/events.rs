@@ -77,8 +77,15 @@ async fn events(
     })?;
     // Subscribed before answering, so nothing published after the handshake is missed.
     let rx = bus::bus().subscribe();
+    let logging = filter
+        .types
+        .contains(&EventType::Logging)
+        .then(crate::events::logging::Listening::start);
     Ok(ws
-        .on_upgrade(move |socket| stream(node, socket, filter, rx))
+        .on_upgrade(move |socket| async move {
+            stream(node, socket, filter, rx).await;
+            drop(logging);
+        })
         .into_response())
 }
 

@@ -1,0 +1,142 @@
+//! `logging` events: the daemon's log records on the bus, as LXD streams them (`message`,
+//! `level`, `context`). A record is only formatted while some listener asked for them.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use corral_shared::api::{DEFAULT_PROJECT, Event, EventType};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::Context;
+
+use super::bus::{self, Happened};
+
+/// Listeners that asked for logging events, here or on members that forward them.
+static LISTENERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Held while a listener wants logging events.
+pub struct Listening(());
+
+impl Listening {
+    /// Counts one more listener until dropped.
+    pub fn start() -> Self {
+        LISTENERS.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        LISTENERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The tracing layer that publishes log records on the bus.
+pub struct Layer;
+
+/// LXD's name for a tracing level.
+pub fn level_name(level: &tracing::Level) -> &'static str {
+    match *level {
+        tracing::Level::ERROR => "error",
+        tracing::Level::WARN => "warning",
+        tracing::Level::INFO => "info",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::TRACE => "trace",
+    }
+}
+
+/// Collects a record's message and its other fields.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    context: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.context.insert(field.name().into(), value.into());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.context
+                .insert(field.name().into(), format!("{value:?}").into());
+        }
+    }
+}
+
+/// A log record as LXD's logging event.
+pub fn event(
+    level: &tracing::Level,
+    message: String,
+    context: serde_json::Map<String, serde_json::Value>,
+    location: String,
+    timestamp: String,
+) -> Event {
+    Event {
+        kind: EventType::Logging,
+        timestamp,
+        metadata: serde_json::json!({
+            "message": message,
+            "level": level_name(level),
+            "context": context,
+        }),
+        location,
+        project: DEFAULT_PROJECT.to_owned(),
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
+    fn on_event(&self, record: &tracing::Event<'_>, _: Context<'_, S>) {
+        if LISTENERS.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut fields = Fields::default();
+        record.record(&mut fields);
+        let event = event(
+            record.metadata().level(),
+            fields.message,
+            fields.context,
+            bus::location(),
+            crate::operations::now_rfc3339(),
+        );
+        bus::bus().publish(Happened::Event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_as_lxds_logging_events() {
+        let mut context = serde_json::Map::new();
+        context.insert("member".into(), "node2".into());
+        let e = event(
+            &tracing::Level::WARN,
+            "member node2 is offline".into(),
+            context,
+            "node1".into(),
+            "t".into(),
+        );
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({
+                "type": "logging",
+                "timestamp": "t",
+                "metadata": {
+                    "message": "member node2 is offline",
+                    "level": "warning",
+                    "context": {"member": "node2"},
+                },
+                "location": "node1",
+                "project": "default",
+            })
+        );
+    }
+}
