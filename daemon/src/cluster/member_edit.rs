@@ -74,13 +74,7 @@ pub async fn current(node: &Node, name: &str) -> Result<ClusterMember> {
 /// barrier when the request's ETag is to be judged).
 pub async fn update(node: &Node, current: &ClusterMember, mut put: ClusterMemberPut) -> Result<()> {
     let name = current.server_name.as_str();
-    let groups: Vec<String> = node
-        .global
-        .read(|c| {
-            let mut stmt = c.prepare_cached("SELECT name FROM cluster_groups ORDER BY name")?;
-            stmt.query_map([], |r| r.get(0))?.collect()
-        })
-        .await?;
+    let groups: Vec<String> = node.global.read(nodes::cluster_groups).await?;
     check(current, &put, &groups)?;
     if put.failure_domain.is_empty() {
         put.failure_domain = "default".into();

@@ -147,11 +147,7 @@ impl LocalDb {
 
     /// One member-local key.
     pub fn config_value(&self, key: &str) -> rusqlite::Result<Option<String>> {
-        self.read()
-            .query_row("SELECT value FROM config WHERE key = ?", [key], |r| {
-                r.get(0)
-            })
-            .optional()
+        read_config_value(&self.read(), key)
     }
 
     /// Forgets the Raft log and vote (a member about to join another cluster or leave one).
@@ -182,6 +178,14 @@ impl LocalDb {
         }
         tx.commit()
     }
+}
+
+/// One member-local key, on any connection to a local database.
+pub fn read_config_value(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM config WHERE key = ?", [key], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 /// The database members a local database records, on any connection to it (the doctor and

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use corral_shared::api::MemberStatus;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
 
 use super::{Certificate, DbRole, Facts, LogPosition, LogReport, MemberFacts, Reach};
@@ -272,13 +272,7 @@ pub async fn offline(dir: &Path) -> std::result::Result<Facts, OfflineError> {
     };
     let raft = crate::db::local::read_raft_nodes(&local).map_err(sql)?;
     let log = last_log(&local).map_err(sql)?;
-    let self_id: Option<NodeId> = local
-        .query_row(
-            "SELECT value FROM config WHERE key = 'raft.node_id'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
+    let self_id: Option<NodeId> = crate::db::local::read_config_value(&local, "raft.node_id")
         .map_err(sql)?
         .and_then(|v| v.parse().ok());
     drop(local);

@@ -262,6 +262,12 @@ fn strings(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<String
     stmt.query_map([id as i64], |r| r.get(0))?.collect()
 }
 
+/// Every cluster group's name.
+pub fn cluster_groups(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM cluster_groups ORDER BY name")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
 /// Labels member `id` with database role `role` (the rebalance rule's and handovers' record).
 pub fn set_db_role(batch: &mut Batch, id: u64, role: DbRole) {
     batch.push(
