@@ -104,7 +104,7 @@ fn grpc_shares_the_port_and_refuses_callers_without_the_cluster_certificate() {
         .build()
         .expect("runtime");
     let status = rt.block_on(async {
-        let channel = corral_daemon::api::grpc::dial::channel(&node1.address, tls);
+        let channel = corral_daemon::peers::dial::channel(&node1.address, tls);
         let mut client = corral_proto::v1::raft_client::RaftClient::new(channel);
         client
             .vote(corral_proto::v1::RaftPayload {
