@@ -107,9 +107,41 @@ pub fn blocked_refusal(mine: Version, waiting: &[&MemberRow]) -> String {
     )
 }
 
+/// Which Raft entry format each schema version writes, oldest first; append a row with a
+/// new schema version whenever `proposal::ENTRY_FORMAT` changes. A format never changes
+/// without the schema, so a member that writes a new format is on a newer version than a
+/// member that cannot read it, and the Blocked state above applies between them (and a
+/// member that still meets such an entry refuses it by name, see `db::proposal`).
+pub const ENTRY_FORMATS: &[(i64, u32)] = &[(1, 1)];
+
+/// The newest entry format a member on `schema` reads (and writes).
+pub fn entry_format_at(schema: i64) -> u32 {
+    ENTRY_FORMATS
+        .iter()
+        .take_while(|(since, _)| *since <= schema)
+        .last()
+        .map_or(0, |(_, format)| *format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_formats_change_only_with_the_schema() {
+        use crate::db::global::schema::VERSION;
+        use crate::db::proposal::ENTRY_FORMAT;
+        assert_eq!(
+            entry_format_at(VERSION),
+            ENTRY_FORMAT,
+            "proposal::ENTRY_FORMAT changed: add a row to ENTRY_FORMATS with a new schema version"
+        );
+        for pair in ENTRY_FORMATS.windows(2) {
+            assert!(pair[0].0 < pair[1].0 && pair[0].1 < pair[1].1, "{pair:?}");
+        }
+        // Entries before formats were numbered read as format 0: every schema reads them.
+        assert_eq!(entry_format_at(0), 0);
+    }
 
     fn row(id: u64, version: Version) -> MemberRow {
         MemberRow {
