@@ -12,7 +12,7 @@ use openraft::{BasicNode, EntryPayload, Membership, SnapshotMeta, StoredMembersh
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::db::global::nodes::DbRole;
+use crate::db::global::nodes::{self, DbRole};
 use crate::node::DataDir;
 use crate::raft::log_store::layout::{self, StoredLogError};
 use crate::raft::state_machine::{
@@ -136,21 +136,21 @@ pub fn current(dirs: &DataDir) -> Result<RaftConfig, ConfigError> {
             .map(|m| m.membership().clone())
             .unwrap_or_default()
     });
-    let labels: BTreeMap<u64, (String, i64)> = {
-        let mut stmt = global.prepare("SELECT id, name, db_role FROM nodes")?;
-        stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, (r.get(1)?, r.get(2)?)))
-        })?
-        .collect::<rusqlite::Result<_>>()?
-    };
+    let labels: BTreeMap<u64, (String, DbRole)> = nodes::member_rows(&global)?
+        .into_iter()
+        .map(|r| (r.id, (r.name, r.db_role)))
+        .collect();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let members = membership
         .nodes()
         .map(|(id, node)| {
-            let (name, label) = labels.get(id).cloned().unwrap_or_default();
+            let (name, label) = labels
+                .get(id)
+                .cloned()
+                .unwrap_or((String::new(), DbRole::Spare));
             let role = if voters.contains(id) {
                 RaftRole::Voter
-            } else if label == 1 {
+            } else if label == DbRole::StandBy {
                 RaftRole::StandBy
             } else {
                 RaftRole::Spare
@@ -259,22 +259,12 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
         .collect();
     let membership = StoredMembership::new(Some(last), Membership::new(vec![voters], nodes));
     write_json(&tx, MEMBERSHIP, &membership)?;
-    for m in &config.members {
-        tx.execute(
-            "UPDATE nodes SET address = ?, db_role = ? WHERE id = ?",
-            params![m.address, m.role.db_role(), m.id as i64],
-        )?;
-    }
-    // Members left out are declared lost: offline however recent their last heartbeat,
-    // which is kept so that their status still says when they were last heard of.
-    let kept: Vec<String> = config.members.iter().map(|m| m.id.to_string()).collect();
-    tx.execute(
-        &format!(
-            "UPDATE nodes SET state = ?, db_role = 2 WHERE id NOT IN ({})",
-            kept.join(",")
-        ),
-        [crate::cluster::members::LOST],
-    )?;
+    let kept: Vec<(u64, &str, DbRole)> = config
+        .members
+        .iter()
+        .map(|m| (m.id, m.address.as_str(), m.role.db_role()))
+        .collect();
+    nodes::record_recovery(&tx, &kept)?;
     tx.commit()?;
 
     let snapshots = dirs.snapshots();

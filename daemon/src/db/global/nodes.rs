@@ -379,6 +379,28 @@ pub fn set_identity(batch: &mut Batch, id: u64, name: &str, address: &str) {
     );
 }
 
+/// Records a rewrite of the Raft configuration on a stopped member's replica (outside
+/// Raft: `corrald cluster edit`, `recover-from-quorum-loss`): the members `kept` get their
+/// address and role label; the others are declared lost, offline however recent their last
+/// heartbeat, which is kept so that their status still says when they were last heard of.
+pub fn record_recovery(conn: &Connection, kept: &[(u64, &str, DbRole)]) -> rusqlite::Result<()> {
+    for (id, address, role) in kept {
+        conn.execute(
+            "UPDATE nodes SET address = ?, db_role = ? WHERE id = ?",
+            rusqlite::params![address, role, *id as i64],
+        )?;
+    }
+    let ids: Vec<String> = kept.iter().map(|(id, _, _)| id.to_string()).collect();
+    conn.execute(
+        &format!(
+            "UPDATE nodes SET state = ?, db_role = ? WHERE id NOT IN ({})",
+            ids.join(",")
+        ),
+        rusqlite::params![MemberState::Lost, DbRole::Spare],
+    )?;
+    Ok(())
+}
+
 /// Renames member `old` to `new`.
 pub fn rename(batch: &mut Batch, old: &str, new: &str) {
     batch.push(
