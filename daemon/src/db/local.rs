@@ -202,3 +202,46 @@ pub fn read_raft_nodes(conn: &Connection) -> rusqlite::Result<Vec<RaftNode>> {
     })?;
     rows.collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_do_not_wait_for_the_log_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LocalDb::open(&dir.path().join("local.db")).unwrap();
+        db.set_config(&BTreeMap::from([(
+            "core.https_address".into(),
+            "a:1".into(),
+        )]))
+        .unwrap();
+        // The log store holds this lock while it fsyncs; a config read must not queue on it.
+        let _writer = db.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = db.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send((reader.config(), reader.config_value("core.https_address")));
+        });
+        let (config, value) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read finished while the writer held its lock");
+        assert_eq!(config.unwrap()["core.https_address"], "a:1");
+        assert_eq!(value.unwrap().as_deref(), Some("a:1"));
+    }
+
+    #[test]
+    fn async_writes_are_read_back_and_the_reader_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LocalDb::open(&dir.path().join("local.db")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(db.write_config(BTreeMap::from([("k".into(), "v".into())])))
+            .unwrap();
+        let read = rt.block_on(db.read_config()).unwrap();
+        assert_eq!(read.get("k").map(String::as_str), Some("v"));
+        let refused = db.read().execute("DELETE FROM config", []).unwrap_err();
+        assert!(refused.to_string().contains("readonly"), "{refused}");
+    }
+}
