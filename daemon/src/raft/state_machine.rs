@@ -338,3 +338,63 @@ impl StateMachine {
         &self.db_path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::storage::RaftStateMachine;
+
+    use super::*;
+    use crate::db::migrations;
+
+    /// A replica file at schema `version` with one config row, as bytes a leader would send.
+    fn replica_at(dir: &Path, version: u32) -> Vec<u8> {
+        let path = dir.join(format!("sent-{version}.db"));
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(crate::db::global::schema::SCHEMA)
+            .unwrap();
+        conn.execute("INSERT INTO config (key, value) VALUES ('k', 'v')", [])
+            .unwrap();
+        conn.pragma_update(None, "user_version", version).unwrap();
+        drop(conn);
+        std::fs::read(&path).unwrap()
+    }
+
+    fn install(sm: &mut StateMachine, data: Vec<u8>) -> Result<(), StorageError<NodeId>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let meta = SnapshotMeta {
+            snapshot_id: "1-1-test".into(),
+            ..Default::default()
+        };
+        rt.block_on(sm.install_snapshot(&meta, Box::new(Cursor::new(data))))
+    }
+
+    #[test]
+    fn an_installed_snapshot_is_brought_to_this_members_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("global.db");
+        let mut sm = StateMachine::open(&db, &dir.path().join("snapshots")).unwrap();
+        // Sent by a member of the release before migrations: user_version 0.
+        install(&mut sm, replica_at(dir.path(), 0)).unwrap();
+        let conn = Connection::open(&db).unwrap();
+        assert_eq!(migrations::version(&conn).unwrap(), 1);
+        let value: String = conn
+            .query_row("SELECT value FROM config WHERE key = 'k'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(value, "v");
+    }
+
+    #[test]
+    fn a_snapshot_newer_than_this_member_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("global.db");
+        let mut sm = StateMachine::open(&db, &dir.path().join("snapshots")).unwrap();
+        let err = install(&mut sm, replica_at(dir.path(), 9)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("schema version 9, newer than this corrald knows (up to 1)"),
+            "{text}"
+        );
+    }
+}
