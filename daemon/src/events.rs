@@ -3,6 +3,7 @@
 //! pure functions; only `look`, `raft_view` and [`voters`] touch the node.
 
 pub mod bus;
+pub mod forward;
 pub mod hub;
 pub mod lifecycle;
 pub mod logging;

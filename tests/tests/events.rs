@@ -90,9 +90,13 @@ impl Listener {
         }
     }
 
-    /// Everything that arrived within `quiet`.
+    /// Everything that arrived so far and for `quiet` more.
     fn drain(&mut self, quiet: Duration) -> Vec<Event> {
-        while let Ok(event) = self.events.recv_timeout(quiet) {
+        let deadline = Instant::now() + quiet;
+        while let Ok(event) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             self.seen.push(event);
         }
         self.seen.iter().map(|(_, e)| e.clone()).collect()
@@ -301,4 +305,52 @@ fn a_members_log_records_are_logging_events_while_someone_listens() {
     );
     let all = logging.drain(Duration::from_millis(100));
     assert!(all.iter().all(|e| e.kind == EventType::Logging), "{all:#?}");
+}
+
+#[test]
+fn other_members_own_events_are_forwarded_full_mesh_or_through_an_event_hub() {
+    // node1 and node3 say whom they follow.
+    let says_whom = "warn,corral_daemon::events=debug";
+    let mut node1 = Member::new("node1").with_env("CORRAL_LOG", says_whom);
+    node1.launch();
+    node1.bootstrap();
+    // node2 logs continuously at debug level: its own events, which only it has.
+    let mut node2 = Member::new("node2").with_env("CORRAL_LOG", "debug");
+    node2.launch();
+    node2.join_by_token(&node1);
+    let mut node3 = Member::new("node3").with_env("CORRAL_LOG", says_whom);
+    node3.launch();
+    node3.join_by_token(&node1);
+
+    let mut all = Listener::connect(node1.socket(), "");
+    let from_node2 = |e: &Event| e.kind == EventType::Logging && e.location == "node2";
+    all.first(
+        "node2's log record (full mesh)",
+        Duration::from_secs(10),
+        from_node2,
+    );
+
+    // Lifecycle events are every member's already: forwarding must not repeat them.
+    node1.corral(&["config", "set", "user.once", "1"]).ok();
+    all.lifecycle("config-updated", PROMPT);
+    let updates = all
+        .drain(Duration::from_millis(500))
+        .iter()
+        .filter(|e| e.metadata["action"] == "config-updated")
+        .count();
+    assert_eq!(updates, 1, "one config-updated event");
+
+    // With an event hub, node1 follows node3 only, which relays node2's events.
+    node1
+        .corral(&["cluster", "role", "add", "node3", "event-hub"])
+        .ok();
+    node1.wait_log("for its relay events");
+    node3.wait_log("following node2");
+    let mut through_hub = Listener::connect(node1.socket(), "?type=logging");
+    through_hub.first(
+        "node2's log record (through node3)",
+        Duration::from_secs(10),
+        from_node2,
+    );
+    drop(all);
 }

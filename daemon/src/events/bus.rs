@@ -20,8 +20,23 @@ pub enum Happened {
         /// The last applied index.
         index: u64,
     },
-    /// An event as `/1.0/events` sends it.
+    /// An event of this member's own (its operations, its log records).
     Event(Event),
+    /// An event every member derives from the replicated log (lifecycle events, join
+    /// tokens' operations): each member has it without asking the others.
+    Replicated(Event),
+    /// Another member's own event, forwarded here (see `events::forward`).
+    Forwarded(Event),
+}
+
+impl Happened {
+    /// The event, if this is one.
+    pub fn event(&self) -> Option<&Event> {
+        match self {
+            Self::Event(e) | Self::Replicated(e) | Self::Forwarded(e) => Some(e),
+            Self::Applied { .. } => None,
+        }
+    }
 }
 
 /// A broadcast of [`Happened`].
@@ -69,7 +84,7 @@ pub fn bus() -> &'static Bus {
 pub fn applied(index: u64, events: Vec<Event>) {
     let bus = bus();
     for event in events {
-        bus.publish(Happened::Event(event));
+        bus.publish(Happened::Replicated(event));
     }
     bus.publish(Happened::Applied { index });
 }

@@ -21,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{ApiError, ApiResult};
 use crate::error::Error;
 use crate::events::bus::{self, Happened};
+use crate::events::forward::{Demand, Scope};
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
@@ -36,6 +37,12 @@ struct EventsQuery {
     project: String,
     #[serde(rename = "all-projects", default)]
     all_projects: String,
+    /// Members following each other (see `events::forward`): `local` or `relay`.
+    #[serde(default)]
+    scope: String,
+    /// The member asking for `relay`, whose own events it already has.
+    #[serde(default)]
+    from: String,
 }
 
 /// Which events one listener asked for.
@@ -44,6 +51,9 @@ pub struct Filter {
     types: BTreeSet<EventType>,
     /// None: every project.
     project: Option<String>,
+    /// None: a client, which gets every member's events.
+    scope: Option<Scope>,
+    from: String,
 }
 
 impl Filter {
@@ -54,13 +64,49 @@ impl Filter {
             "" => corral_shared::api::DEFAULT_PROJECT.to_owned(),
             p => p.to_owned(),
         });
-        Ok(Self { types, project })
+        let scope = match q.scope.as_str() {
+            "" => None,
+            "local" => Some(Scope::Local),
+            "relay" => Some(Scope::Relay),
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "scope {other:?} is not local or relay (members following each other); \
+                     leave it out to get every member's events"
+                )));
+            }
+        };
+        Ok(Self {
+            types,
+            project,
+            scope,
+            from: q.from.clone(),
+        })
     }
 
-    /// Whether `event` is for this listener.
-    pub fn wants(&self, event: &Event) -> bool {
-        self.types.contains(&event.kind)
-            && self.project.as_ref().is_none_or(|p| *p == event.project)
+    /// The event in `happened`, if it is for this listener.
+    pub fn wants<'a>(&self, happened: &'a Happened) -> Option<&'a Event> {
+        let event = match (self.scope, happened) {
+            (_, Happened::Applied { .. }) => return None,
+            (None, h) => h.event()?,
+            (Some(_), Happened::Event(e)) => e,
+            (Some(Scope::Relay), Happened::Forwarded(e)) if e.location != self.from => e,
+            (Some(_), _) => return None,
+        };
+        (self.types.contains(&event.kind)
+            && self.project.as_ref().is_none_or(|p| *p == event.project))
+        .then_some(event)
+    }
+
+    /// Whether this listener needs this member to follow the others' own events.
+    fn needs_others(&self) -> bool {
+        match self.scope {
+            None => {
+                self.types.contains(&EventType::Operation)
+                    || self.types.contains(&EventType::Logging)
+            }
+            Some(Scope::Relay) => true,
+            Some(Scope::Local) => false,
+        }
     }
 }
 
@@ -81,10 +127,11 @@ async fn events(
         .types
         .contains(&EventType::Logging)
         .then(crate::events::logging::Listening::start);
+    let others = (filter.needs_others() && node.is_clustered()).then(|| Demand::start(&node));
     Ok(ws
         .on_upgrade(move |socket| async move {
             stream(node, socket, filter, rx).await;
-            drop(logging);
+            drop((logging, others));
         })
         .into_response())
 }
@@ -108,10 +155,7 @@ async fn stream(
             },
             happened = rx.recv() => match happened {
                 Ok(h) => {
-                    let Happened::Event(event) = &*h else { continue };
-                    if !filter.wants(event) {
-                        continue;
-                    }
+                    let Some(event) = filter.wants(&h) else { continue };
                     let Ok(text) = serde_json::to_string(event) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
@@ -148,47 +192,115 @@ mod tests {
             kind: kind.into(),
             project: project.into(),
             all_projects: all.into(),
+            ..EventsQuery::default()
         };
+        let own = |e: Event| Happened::Event(e);
         let cases = [
             (
                 "nothing asked: every type",
                 q("", "", ""),
-                event(Logging, "default"),
+                own(event(Logging, "default")),
                 true,
             ),
             (
                 "lifecycle only",
                 q("lifecycle", "", ""),
-                event(Operation, "default"),
+                own(event(Operation, "default")),
                 false,
             ),
             (
                 "lifecycle only",
                 q("lifecycle", "", ""),
-                event(Lifecycle, "default"),
+                own(event(Lifecycle, "default")),
                 true,
             ),
             (
                 "another project",
                 q("", "p1", ""),
-                event(Lifecycle, "default"),
+                own(event(Lifecycle, "default")),
                 false,
             ),
             (
                 "all projects",
                 q("", "p1", "true"),
-                event(Lifecycle, "default"),
+                own(event(Lifecycle, "default")),
                 true,
             ),
+            (
+                "not an event",
+                q("", "", ""),
+                Happened::Applied { index: 3 },
+                false,
+            ),
         ];
-        for (what, query, e, want) in cases {
-            assert_eq!(
-                Filter::from_query(&query).unwrap().wants(&e),
-                want,
-                "{what}"
-            );
+        for (what, query, h, want) in cases {
+            let filter = Filter::from_query(&query).unwrap();
+            assert_eq!(filter.wants(&h).is_some(), want, "{what}");
         }
         let refused = Filter::from_query(&q("lifecycle,nope", "", "")).unwrap_err();
         assert!(refused.to_string().contains("\"nope\""), "{refused}");
+    }
+
+    #[test]
+    fn members_get_their_peers_own_events_and_hubs_relay_the_rest() {
+        let q = |scope: &str| EventsQuery {
+            scope: scope.into(),
+            from: "m2".into(),
+            ..EventsQuery::default()
+        };
+        let at = |location: &str| Event {
+            location: location.into(),
+            ..event(EventType::Operation, "default")
+        };
+        let cases = [
+            (
+                "a client gets replicated events",
+                "",
+                Happened::Replicated(at("m1")),
+                true,
+            ),
+            (
+                "a client gets forwarded events",
+                "",
+                Happened::Forwarded(at("m3")),
+                true,
+            ),
+            (
+                "a member gets own events",
+                "local",
+                Happened::Event(at("m1")),
+                true,
+            ),
+            (
+                "every member has replicated events",
+                "local",
+                Happened::Replicated(at("m1")),
+                false,
+            ),
+            (
+                "nor forwarded ones, from a non-hub",
+                "local",
+                Happened::Forwarded(at("m3")),
+                false,
+            ),
+            (
+                "a hub relays others' events",
+                "relay",
+                Happened::Forwarded(at("m3")),
+                true,
+            ),
+            (
+                "but not back to their member",
+                "relay",
+                Happened::Forwarded(at("m2")),
+                false,
+            ),
+            ("and its own", "relay", Happened::Event(at("m1")), true),
+        ];
+        for (what, scope, h, want) in cases {
+            let filter = Filter::from_query(&q(scope)).unwrap();
+            assert_eq!(filter.wants(&h).is_some(), want, "{what}");
+        }
+        assert!(Filter::from_query(&q("everything")).is_err());
     }
 }
