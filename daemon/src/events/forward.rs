@@ -243,7 +243,13 @@ mod tests {
     #[test]
     fn members_follow_every_other_or_one_hub() {
         use Scope::*;
-        let cases: [(&str, Vec<ClusterMember>, &str, Vec<(&str, Scope)>); 4] = [
+        type Case = (
+            &'static str,
+            Vec<ClusterMember>,
+            &'static str,
+            Vec<(&'static str, Scope)>,
+        );
+        let cases: [Case; 4] = [
             (
                 "no hub: full mesh",
                 vec![
