@@ -91,9 +91,28 @@ pub fn event(
     }
 }
 
+/// Whether a record is worth an event. The HTTP and websocket stack's own debug records are
+/// not: sending an event would log, and that record would be another event, without end.
+pub fn wanted(target: &str, level: &tracing::Level) -> bool {
+    const TRANSPORT: [&str; 6] = [
+        "tungstenite",
+        "tokio_tungstenite",
+        "hyper",
+        "h2",
+        "tower",
+        "axum",
+    ];
+    *level <= tracing::Level::INFO
+        || !TRANSPORT
+            .iter()
+            .any(|t| target == *t || target.starts_with(&format!("{t}::")))
+}
+
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
     fn on_event(&self, record: &tracing::Event<'_>, _: Context<'_, S>) {
-        if LISTENERS.load(Ordering::Relaxed) == 0 {
+        if LISTENERS.load(Ordering::Relaxed) == 0
+            || !wanted(record.metadata().target(), record.metadata().level())
+        {
             return;
         }
         let mut fields = Fields::default();
@@ -112,6 +131,22 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transports_own_debug_records_are_not_events() {
+        use tracing::Level;
+        let cases = [
+            ("corral_daemon::cluster", Level::DEBUG, true),
+            ("openraft::core", Level::DEBUG, true),
+            ("tungstenite::protocol", Level::DEBUG, false),
+            ("hyper", Level::TRACE, false),
+            ("hyper_util::client", Level::DEBUG, true),
+            ("h2::codec", Level::WARN, true),
+        ];
+        for (target, level, want) in cases {
+            assert_eq!(wanted(target, &level), want, "{target} {level}");
+        }
+    }
 
     #[test]
     fn records_read_as_lxds_logging_events() {
