@@ -103,8 +103,13 @@ impl Demand {
     /// Counts one more such listener, and starts following other members if needed.
     pub fn start(node: &Arc<Node>) -> Self {
         demand().send_modify(|n| *n += 1);
-        if !RUNNING.swap(true, Ordering::SeqCst) {
-            tokio::spawn(run(node.clone()));
+        if !RUNNING.swap(true, Ordering::SeqCst)
+            && !node
+                .tasks
+                .spawn("following other members' events", run(node.clone()))
+        {
+            // The member is stopping.
+            RUNNING.store(false, Ordering::SeqCst);
         }
         Self(())
     }
@@ -119,7 +124,7 @@ impl Drop for Demand {
 /// Follows the planned members while there is demand.
 async fn run(node: Arc<Node>) {
     let mut wanted = demand().subscribe();
-    let mut following: BTreeMap<String, (Follow, JoinHandle<()>)> = BTreeMap::new();
+    let mut following: BTreeMap<String, (Follow, Aborting)> = BTreeMap::new();
     let shutdown = node.shutdown_requested();
     tokio::pin!(shutdown);
     loop {
@@ -138,13 +143,7 @@ async fn run(node: Arc<Node>) {
             _ => None,
         };
         if let Some((planned, me)) = planned {
-            following.retain(|_, (f, task)| {
-                let keep = planned.contains(f) && !task.is_finished();
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
+            following.retain(|_, (f, task)| planned.contains(f) && !task.0.is_finished());
             for f in planned {
                 if !following.contains_key(&f.name) {
                     tracing::debug!(
@@ -153,7 +152,7 @@ async fn run(node: Arc<Node>) {
                         f.address,
                         f.scope.as_str()
                     );
-                    let task = tokio::spawn(follow(node.clone(), f.clone(), me.clone()));
+                    let task = Aborting(tokio::spawn(follow(node.clone(), f.clone(), me.clone())));
                     following.insert(f.name.clone(), (f, task));
                 }
             }
@@ -164,8 +163,15 @@ async fn run(node: Arc<Node>) {
             () = tokio::time::sleep(REPLAN) => {}
         }
     }
-    for (_, (_, task)) in following {
-        task.abort();
+}
+
+/// A connection task owned by the loop that planned it: it ends when dropped (replanned,
+/// or the loop itself ends or is dropped at shutdown).
+struct Aborting(JoinHandle<()>);
+
+impl Drop for Aborting {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

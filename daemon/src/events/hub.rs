@@ -98,7 +98,13 @@ impl Hub {
             applied,
             signal,
         };
-        tokio::spawn(follow(node.clone(), feed, state));
+        if !node
+            .tasks
+            .spawn("watch feed", follow(node.clone(), feed.clone(), state))
+        {
+            // The member is stopping: no one will be told of changes any more.
+            feed.stop();
+        }
         Ok(Subscription { snapshot, changes })
     }
 }

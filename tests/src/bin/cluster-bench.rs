@@ -369,7 +369,7 @@ fn specs(s: &Settings) -> Figures {
             "%",
             None,
             None,
-            Some(5.0),
+            None,
             Lower,
         ),
     ])

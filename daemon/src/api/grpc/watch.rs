@@ -90,7 +90,8 @@ impl corral_proto::v1::operator_server::Operator for OperatorService {
         tx.send(Ok(message(&WatchEvent::Snapshot(snapshot))?))
             .await
             .map_err(|_| Status::cancelled("the client went away"))?;
-        tokio::spawn(forward(self.node.clone(), self.hub.clone(), changes, tx));
+        let stream = forward(self.node.clone(), self.hub.clone(), changes, tx);
+        self.node.tasks.spawn("watch stream", stream);
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
