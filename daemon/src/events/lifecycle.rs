@@ -467,6 +467,94 @@ mod tests {
         }
     }
 
+    /// The statements the database's owners really write, so a change to their SQL that
+    /// would hide an action from listeners fails here.
+    #[test]
+    fn the_owners_writes_are_named() {
+        use crate::db::global::{certificates, config, nodes, tokens};
+        use certificates::CertificateType;
+        type Case = (&'static str, fn(&mut Batch), Vec<Action>);
+        let cases: Vec<Case> = vec![
+            (
+                "a token issued",
+                |b| {
+                    tokens::revoke_for(b, "node9");
+                    tokens::issue(
+                        b,
+                        &tokens::TokenRow {
+                            uuid: "u".into(),
+                            name: "node9".into(),
+                            secret: "s".into(),
+                            fingerprint: "f".into(),
+                            addresses: vec![],
+                            expires_at: String::new(),
+                            created_at: "c".into(),
+                            node_id: 2,
+                        },
+                    );
+                },
+                vec![Action::ClusterTokenCreated],
+            ),
+            (
+                "a token revoked",
+                |b| tokens::revoke(b, "u"),
+                vec![Action::OperationCancelled],
+            ),
+            (
+                "a member renamed",
+                |b| {
+                    nodes::rename(b, "m3", "m3b");
+                    certificates::rename_member(b, "m3", "m3b");
+                },
+                vec![Action::ClusterMemberRenamed],
+            ),
+            (
+                "a member removed",
+                |b| {
+                    nodes::remove(b, 3);
+                    certificates::forget_member(b, "m3");
+                },
+                vec![Action::ClusterMemberRemoved],
+            ),
+            (
+                "a join undone",
+                |b| nodes::remove_named(b, "m4"),
+                vec![Action::ClusterMemberRemoved],
+            ),
+            (
+                "configuration",
+                |b| {
+                    config::set(b, "user.a", "1");
+                    config::unset(b, "user.b");
+                },
+                vec![Action::ConfigUpdated],
+            ),
+            (
+                "a client trusted, another forgotten",
+                |b| {
+                    certificates::trust(b, "ab", CertificateType::Client, "op", "pem");
+                    certificates::forget(b, "cd");
+                },
+                vec![Action::CertificateCreated, Action::CertificateDeleted],
+            ),
+            (
+                "a member's own certificate, heartbeats and roles",
+                |b| {
+                    certificates::trust(b, "ef", CertificateType::Server, "m5", "pem");
+                    nodes::record_heartbeat(b, 2, "t", 0);
+                    nodes::set_db_role(b, 2, nodes::DbRole::StandBy);
+                },
+                vec![],
+            ),
+        ];
+        for (what, write, want) in cases {
+            let mut b = Batch::new();
+            write(&mut b);
+            let got: Vec<Action> = classify(&b).into_iter().map(|f| f.action).collect();
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
     #[test]
     fn members_are_named_and_the_committer_stands_in() {
         let names = [(1, "m1".to_owned()), (2, "m2".to_owned())].into();
