@@ -5,6 +5,7 @@
 //! just applied to.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use corral_shared::api::{Action, Event, Operation, OperationStatus};
 
@@ -174,6 +175,32 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
     found
 }
 
+/// Listeners of `/1.0/events` that may want events derived from the log: naming costs a
+/// look at every applied batch and a read, so it is done only while one is connected.
+static LISTENERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Held while a listener may want lifecycle (or join-token operation) events.
+pub struct Listening(());
+
+impl Listening {
+    /// Counts one more listener until dropped.
+    pub fn start() -> Self {
+        LISTENERS.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        LISTENERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether applied entries should be named now (someone listens).
+pub fn wanted() -> bool {
+    LISTENERS.load(Ordering::Relaxed) > 0
+}
+
 /// Lifecycle events as they are found while a run of entries is applied.
 #[derive(Default)]
 pub struct Pending {
@@ -287,6 +314,13 @@ mod tests {
             location,
             token: None,
         }
+    }
+
+    #[test]
+    fn entries_are_named_while_someone_listens() {
+        let listening = Listening::start();
+        assert!(wanted());
+        drop(listening);
     }
 
     #[test]

@@ -238,6 +238,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut outcomes = Vec::with_capacity(entries.len());
                 let mut last = None;
                 let mut lifecycle = crate::events::lifecycle::Pending::default();
+                let naming = crate::events::lifecycle::wanted();
                 for entry in entries {
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Vec::new(),
@@ -248,7 +249,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         EntryPayload::Normal(p) => {
                             let outcome = p.apply(&tx).map_err(io)?;
-                            lifecycle.applied(entry.log_id.leader_id.node_id, p, &outcome);
+                            if naming {
+                                lifecycle.applied(entry.log_id.leader_id.node_id, p, &outcome);
+                            }
                             outcome
                         }
                         EntryPayload::Membership(m) => {

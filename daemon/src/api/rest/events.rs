@@ -97,6 +97,14 @@ impl Filter {
         .then_some(event)
     }
 
+    /// Whether this listener wants events every member derives from the Raft log
+    /// (lifecycle events, join tokens' operations): members following each other never do.
+    fn needs_log_events(&self) -> bool {
+        self.scope.is_none()
+            && (self.types.contains(&EventType::Lifecycle)
+                || self.types.contains(&EventType::Operation))
+    }
+
     /// Whether this listener needs this member to follow the others' own events.
     fn needs_others(&self) -> bool {
         match self.scope {
@@ -127,11 +135,14 @@ async fn events(
         .types
         .contains(&EventType::Logging)
         .then(crate::events::logging::Listening::start);
+    let lifecycle = filter
+        .needs_log_events()
+        .then(crate::events::lifecycle::Listening::start);
     let others = (filter.needs_others() && node.is_clustered()).then(|| Demand::start(&node));
     Ok(ws
         .on_upgrade(move |socket| async move {
             stream(node, socket, filter, rx).await;
-            drop((logging, others));
+            drop((logging, lifecycle, others));
         })
         .into_response())
 }
@@ -239,6 +250,28 @@ mod tests {
         }
         let refused = Filter::from_query(&q("lifecycle,nope", "", "")).unwrap_err();
         assert!(refused.to_string().contains("\"nope\""), "{refused}");
+    }
+
+    #[test]
+    fn only_clients_asking_for_lifecycle_or_operations_need_the_log_named() {
+        let q = |kind: &str, scope: &str| EventsQuery {
+            kind: kind.into(),
+            scope: scope.into(),
+            from: "m2".into(),
+            ..EventsQuery::default()
+        };
+        let cases = [
+            ("every type", q("", ""), true),
+            ("lifecycle", q("lifecycle", ""), true),
+            ("operations (join tokens')", q("operation", ""), true),
+            ("logging alone", q("logging", ""), false),
+            ("a member following another", q("", "local"), false),
+            ("a hub's relay", q("", "relay"), false),
+        ];
+        for (what, query, want) in cases {
+            let filter = Filter::from_query(&query).unwrap();
+            assert_eq!(filter.needs_log_events(), want, "{what}");
+        }
     }
 
     #[test]

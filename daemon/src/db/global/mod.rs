@@ -18,9 +18,15 @@ use rusqlite::Connection;
 
 use super::{Durability, migrations, open};
 
-/// How many read connections a replica has: reads run in parallel up to this many (SQLite's
-/// WAL lets readers proceed beside the state machine's writer).
-const READERS: usize = 4;
+/// The most read connections a replica has: reads run in parallel up to this many (SQLite's
+/// WAL lets readers proceed beside the state machine's writer). Fewer on a machine with
+/// fewer cores, since each connection keeps a page cache of its own.
+const MAX_READERS: usize = 4;
+
+/// How many read connections to open here: one per core, between 2 and [`MAX_READERS`].
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, MAX_READERS))
+}
 
 /// Read handle on the local replica of the global database: a small pool of read-only
 /// connections; clones share it.
@@ -66,7 +72,7 @@ impl GlobalDb {
     /// Opens the replica for reading, creating or migrating its schema first.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         drop(open_writer(path)?);
-        let conns = (0..READERS)
+        let conns = (0..readers())
             .map(|_| {
                 let conn = open(path, Durability::Relaxed)?;
                 // Writes arrive only through Raft: a read connection never writes.
@@ -168,8 +174,9 @@ mod tests {
             .unwrap();
         // Hold every reader but one, in turn, so each connection of the pool answers.
         let each_answers = |want: i64, when: &str| {
-            for free in 0..READERS {
-                let _held: Vec<_> = (0..READERS)
+            let readers = db.readers.conns.len();
+            for free in 0..readers {
+                let _held: Vec<_> = (0..readers)
                     .filter(|i| *i != free)
                     .map(|i| db.readers.conns[i].lock().unwrap())
                     .collect();
