@@ -353,7 +353,8 @@ impl App {
         let needed = if self.raft.quorum > 0 {
             self.raft.quorum
         } else {
-            voters.len() / 2 + 1
+            // At least one: a list with no voter in it is never a quorum.
+            corral_shared::quorum::quorum(voters.len()).max(1)
         };
         let standbys: Vec<&ClusterMember> = self
             .members

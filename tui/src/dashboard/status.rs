@@ -77,7 +77,8 @@ pub fn quorum(raft: &RaftState, members: &[ClusterMember]) -> Quorum {
     let needed = if raft.quorum > 0 {
         raft.quorum
     } else {
-        members.iter().filter(|m| is_voter(m)).count() / 2 + 1
+        // At least one: a list with no voter in it is never a quorum.
+        corral_shared::quorum::quorum(members.iter().filter(|m| is_voter(m)).count()).max(1)
     };
     if raft.role != RaftRole::Unknown {
         if raft.leader.is_none() || raft.role == RaftRole::Candidate {
