@@ -32,10 +32,8 @@ pub fn unreachable(name: &str, address: &str, why: &str) -> Error {
     ))
 }
 
-/// Removes member `name`. Leader only. Without `force` the member must answer first, and it
-/// is told to leave; with `force` it is not contacted and only its own rows are deleted. The
-/// leader removing itself first hands its leadership over, and the new leader removes it.
-pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
+/// The member `name`, if it exists and may be removed now.
+async fn removable(node: &Arc<Node>, name: &str) -> Result<queries::MemberRow> {
     let rows = node.global.read(queries::members).await?;
     let target = rows
         .iter()
@@ -43,6 +41,14 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
         .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?
         .clone();
     check(rows.len(), name)?;
+    Ok(target)
+}
+
+/// Removes member `name`. Leader only. Without `force` the member must answer first, and it
+/// is told to leave; with `force` it is not contacted and only its own rows are deleted. The
+/// leader removing itself first hands its leadership over, and the new leader removes it.
+pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
+    let target = removable(node, name).await?;
     if target.id == node.id() {
         return remove_self(node, name, force).await;
     }
@@ -54,13 +60,8 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
     }
     let leave_at = {
         let _guard = node.membership.lock().await;
-        let rows = node.global.read(queries::members).await?;
-        let target = rows
-            .iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?
-            .clone();
-        check(rows.len(), name)?;
+        // Read again under the lock: the member may have changed while it was probed.
+        let target = removable(node, name).await?;
 
         let raft = node.raft();
         let membership = raft.metrics().borrow().membership_config.clone();

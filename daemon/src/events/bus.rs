@@ -4,6 +4,7 @@
 //! One bus per process: a daemon process serves one member, and the bus outlives the Raft
 //! instance that feeds it (a standalone server joining a cluster gets a new one).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use corral_shared::api::Event;
@@ -59,6 +60,43 @@ impl Bus {
     /// Everything published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Happened>> {
         self.tx.subscribe()
+    }
+}
+
+/// How many listeners want one kind of event, so that the work of making it is done only
+/// while someone wants it.
+pub struct Listeners(AtomicUsize);
+
+impl Listeners {
+    /// Nobody yet.
+    pub const fn new() -> Self {
+        Self(AtomicUsize::new(0))
+    }
+
+    /// Counts one more listener until the returned guard is dropped.
+    pub fn start(&'static self) -> Listening {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Listening(self)
+    }
+
+    /// Whether anyone listens now.
+    pub fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Held while one listener wants a kind of event.
+pub struct Listening(&'static Listeners);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

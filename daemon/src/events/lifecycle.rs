@@ -5,12 +5,12 @@
 //! just applied to.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use corral_shared::api::{Action, Event, Operation, OperationStatus};
 
 use crate::db::batch::{Batch, BatchOutcome, SqlValue, Statement};
 use crate::db::proposal::Proposal;
+use crate::events::bus::Listeners;
 use crate::raft::NodeId;
 
 /// Where a lifecycle event happened.
@@ -175,31 +175,10 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
     found
 }
 
-/// Listeners of `/1.0/events` that may want events derived from the log: naming costs a
-/// look at every applied batch and a read, so it is done only while one is connected.
-static LISTENERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Held while a listener may want lifecycle (or join-token operation) events.
-pub struct Listening(());
-
-impl Listening {
-    /// Counts one more listener until dropped.
-    pub fn start() -> Self {
-        LISTENERS.fetch_add(1, Ordering::Relaxed);
-        Self(())
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        LISTENERS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Whether applied entries should be named now (someone listens).
-pub fn wanted() -> bool {
-    LISTENERS.load(Ordering::Relaxed) > 0
-}
+/// Listeners of `/1.0/events` that may want events derived from the log (lifecycle events,
+/// join tokens' operations): naming costs a look at every applied batch and a read, so it is
+/// done only while one is connected.
+pub static LISTENERS: Listeners = Listeners::new();
 
 /// Lifecycle events as they are found while a run of entries is applied.
 #[derive(Default)]
@@ -318,8 +297,8 @@ mod tests {
 
     #[test]
     fn entries_are_named_while_someone_listens() {
-        let listening = Listening::start();
-        assert!(wanted());
+        let listening = LISTENERS.start();
+        assert!(LISTENERS.any());
         drop(listening);
     }
 

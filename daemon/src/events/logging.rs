@@ -2,33 +2,15 @@
 //! `level`, `context`). A record is only formatted while some listener asked for them.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use corral_shared::api::{DEFAULT_PROJECT, Event, EventType};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
-use super::bus::{self, Happened};
+use super::bus::{self, Happened, Listeners};
 
 /// Listeners that asked for logging events, here or on members that forward them.
-static LISTENERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Held while a listener wants logging events.
-pub struct Listening(());
-
-impl Listening {
-    /// Counts one more listener until dropped.
-    pub fn start() -> Self {
-        LISTENERS.fetch_add(1, Ordering::Relaxed);
-        Self(())
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        LISTENERS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
+pub static LISTENERS: Listeners = Listeners::new();
 
 /// The tracing layer that publishes log records on the bus.
 pub struct Layer;
@@ -110,9 +92,7 @@ pub fn wanted(target: &str, level: &tracing::Level) -> bool {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
     fn on_event(&self, record: &tracing::Event<'_>, _: Context<'_, S>) {
-        if LISTENERS.load(Ordering::Relaxed) == 0
-            || !wanted(record.metadata().target(), record.metadata().level())
-        {
+        if !LISTENERS.any() || !wanted(record.metadata().target(), record.metadata().level()) {
             return;
         }
         let mut fields = Fields::default();

@@ -238,7 +238,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut outcomes = Vec::with_capacity(entries.len());
                 let mut last = None;
                 let mut lifecycle = crate::events::lifecycle::Pending::default();
-                let naming = crate::events::lifecycle::wanted();
+                let naming = crate::events::lifecycle::LISTENERS.any();
                 for entry in entries {
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Vec::new(),

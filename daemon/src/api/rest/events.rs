@@ -134,10 +134,10 @@ async fn events(
     let logging = filter
         .types
         .contains(&EventType::Logging)
-        .then(crate::events::logging::Listening::start);
+        .then(|| crate::events::logging::LISTENERS.start());
     let lifecycle = filter
         .needs_log_events()
-        .then(crate::events::lifecycle::Listening::start);
+        .then(|| crate::events::lifecycle::LISTENERS.start());
     let others = (filter.needs_others() && node.is_clustered()).then(|| Demand::start(&node));
     Ok(ws
         .on_upgrade(move |socket| async move {
