@@ -98,7 +98,16 @@ fn grpc_shares_the_port_and_refuses_callers_without_the_cluster_certificate() {
         .as_str()
         .expect("fingerprint")
         .to_owned();
-    let tls = corral_daemon::tls::pinned_client_config(&stranger, &pinned).expect("tls");
+    let tls = corral_shared::tls::client_config(
+        &corral_shared::tls::ServerTrust::Fingerprint(pinned.clone()),
+        Some(&corral_shared::tls::ClientIdentity::new(
+            stranger.cert_der(),
+            stranger.key_der(),
+        )),
+        &[b"h2"],
+    )
+    .expect("tls")
+    .config;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

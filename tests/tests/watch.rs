@@ -157,7 +157,16 @@ fn only_trusted_certificates_may_watch_over_tls() {
         .to_owned();
     let client = corral_daemon::tls::Identity::generate("watcher", vec!["watcher".into()])
         .expect("identity");
-    let tls = corral_daemon::tls::pinned_client_config(&client, &cluster_fp).expect("tls");
+    let tls = corral_shared::tls::client_config(
+        &corral_shared::tls::ServerTrust::Fingerprint(cluster_fp.clone()),
+        Some(&corral_shared::tls::ClientIdentity::new(
+            client.cert_der(),
+            client.key_der(),
+        )),
+        &[b"h2"],
+    )
+    .expect("tls")
+    .config;
 
     let refused = Watch::tls(&node1.address, tls.clone())
         .err()

@@ -8,7 +8,7 @@ mod verify;
 use std::sync::Arc;
 
 pub use identity::{Identity, IdentityError};
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ServerConfig;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -22,24 +22,5 @@ pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::E
         .with_client_cert_verifier(Arc::new(verify::AnyClientCert::new(provider)))
         .with_single_cert(vec![identity.cert_der()], identity.key_der())?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// A client configuration that presents `identity` and accepts only a server whose
-/// certificate has fingerprint `pinned`.
-pub fn pinned_client_config(
-    identity: &Identity,
-    pinned: &str,
-) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = provider();
-    let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verify::PinnedServer::new(
-            pinned.to_owned(),
-            provider,
-        )))
-        .with_client_auth_cert(vec![identity.cert_der()], identity.key_der())?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
