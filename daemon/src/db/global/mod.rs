@@ -36,25 +36,42 @@ pub struct GlobalDb {
     readers: Arc<Readers>,
 }
 
-/// The read connections, each used by one read at a time.
+/// The read connections, each used by one read at a time. Only the first is opened at
+/// once; the others when reads first overlap, so an idle member keeps one page cache.
 struct Readers {
-    conns: Vec<Mutex<Connection>>,
+    path: PathBuf,
+    conns: Vec<Mutex<Option<Connection>>>,
     next: AtomicUsize,
 }
 
 impl Readers {
     /// Runs `f` on a free connection, or waits for one, taking turns.
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
         for conn in &self.conns {
-            if let Ok(guard) = conn.try_lock() {
-                return f(&guard);
+            if let Ok(mut guard) = conn.try_lock() {
+                return f(self.opened(&mut guard)?);
             }
         }
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        let guard = self.conns[turn].lock().unwrap_or_else(|p| p.into_inner());
-        f(&guard)
+        let mut guard = self.conns[turn].lock().unwrap_or_else(|p| p.into_inner());
+        f(self.opened(&mut guard)?)
     }
+
+    /// The connection in `slot`, opened now if it never was.
+    fn opened<'a>(&self, slot: &'a mut Option<Connection>) -> rusqlite::Result<&'a Connection> {
+        if slot.is_none() {
+            *slot = Some(open_reader(&self.path)?);
+        }
+        Ok(slot.as_ref().expect("just opened"))
+    }
+}
+
+/// A read connection: writes arrive only through Raft, so it never writes.
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open(path, Durability::Relaxed)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
 }
 
 /// Why a read of the global database failed.
@@ -72,17 +89,21 @@ impl GlobalDb {
     /// Opens the replica for reading, creating or migrating its schema first.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         drop(open_writer(path)?);
+        // The first connection is opened here, so that a replica that cannot be read is
+        // refused at once; the others wait until reads overlap.
         let conns = (0..readers())
-            .map(|_| {
-                let conn = open(path, Durability::Relaxed)?;
-                // Writes arrive only through Raft: a read connection never writes.
-                conn.pragma_update(None, "query_only", "ON")?;
-                Ok(Mutex::new(conn))
+            .map(|i| {
+                Ok(Mutex::new(if i == 0 {
+                    Some(open_reader(path)?)
+                } else {
+                    None
+                }))
             })
             .collect::<rusqlite::Result<_>>()?;
         Ok(Self {
             path: path.to_owned(),
             readers: Arc::new(Readers {
+                path: path.to_owned(),
                 conns,
                 next: AtomicUsize::new(0),
             }),
@@ -113,6 +134,7 @@ impl GlobalDb {
         })
         .await
         .map_err(|e| ReadError::Task(e.to_string()))?
+        .map_err(ReadError::from)
     }
 }
 
