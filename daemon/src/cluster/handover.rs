@@ -128,6 +128,18 @@ pub struct Departure {
     pub error: String,
 }
 
+/// `corrald shutdown` on this member: hands over (bounded, once), asks the daemon to stop
+/// either way, and says how the handover went.
+pub async fn stop(node: &Node) -> Departure {
+    let holding = Holding::of(node).await;
+    let outcome = leave_gracefully(node).await;
+    node.request_shutdown();
+    Departure {
+        holding,
+        error: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
+    }
+}
+
 /// Run on the member that is stopping: mark it stopping, hand over leadership if it leads,
 /// then ask the leader to hand over its role, within [`HANDOVER`]. It runs once: a stop
 /// asked for by `corrald shutdown` and the signal path share the outcome. Errors are

@@ -1,7 +1,7 @@
 //! Certificate verifiers. Corral's certificates are self-signed, so trust is by fingerprint:
 //! the server asks every client for a certificate and checks only that the client owns it
-//! (the handshake signature); handlers then decide trust from the fingerprint. A member
-//! connecting to another pins the cluster certificate's fingerprint.
+//! (the handshake signature); handlers then decide trust from the fingerprint. (Clients, members included, pin
+//! servers through `corral_shared::tls`.)
 
 use std::sync::Arc;
 
@@ -11,45 +11,16 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
 
-/// The handshake-signature checks both verifiers make: that the peer owns its certificate.
-#[derive(Debug)]
-struct Signatures(Arc<CryptoProvider>);
-
-impl Signatures {
-    fn tls12(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-
-    fn tls13(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-
-    fn schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// Accepts any client certificate (or none); trust is decided later by fingerprint.
 #[derive(Debug)]
 pub struct AnyClientCert {
-    signatures: Signatures,
+    provider: Arc<CryptoProvider>,
 }
 
 impl AnyClientCert {
+    /// Checks handshake signatures with `provider`'s algorithms.
     pub fn new(provider: Arc<CryptoProvider>) -> Self {
-        Self {
-            signatures: Signatures(provider),
-        }
+        Self { provider }
     }
 }
 
@@ -82,7 +53,12 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.signatures.tls12(message, cert, dss)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -91,10 +67,17 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.signatures.tls13(message, cert, dss)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

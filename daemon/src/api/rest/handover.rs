@@ -44,14 +44,7 @@ async fn shutdown_plan(
 /// `corrald shutdown`: hands over (bounded), answers how that went, then stops the daemon.
 async fn shutdown(State(node): State<Arc<Node>>, Extension(peer): Extension<Peer>) -> ApiResult {
     local_only(&peer)?;
-    let holding = handover::Holding::of(&node).await;
-    let outcome = handover::leave_gracefully(&node).await;
-    node.request_shutdown();
-    let departure = handover::Departure {
-        holding,
-        error: outcome.err().map(|e| e.to_string()).unwrap_or_default(),
-    };
-    sync(&departure, None)
+    sync(&handover::stop(&node).await, None)
 }
 
 /// A leader about to stop asks this voter to stand for election.
