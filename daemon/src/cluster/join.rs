@@ -113,7 +113,7 @@ async fn get_trusted(node: &Node, t: &Target) -> Result<String> {
         kind: "server".into(),
         certificate: node.server_identity().cert_pem().to_owned(),
         password: t.secret.clone(),
-        trust_token: String::new(),
+        ..CertificatesPost::default()
     };
     let mut unreachable = Vec::new();
     for address in &t.addresses {

@@ -8,7 +8,9 @@ mod operation;
 mod server;
 mod watch;
 
-pub use certificate::{Certificate, CertificatesPost};
+pub use certificate::{
+    Certificate, CertificateAddToken, CertificateAddTokenError, CertificatesPost,
+};
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
 pub use event::{

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::SshTarget;
 use crate::tls::{ClientIdentity, ClientTls, ServerTrust, TlsError, client_config};
 
 /// A bidirectional byte stream to a daemon, whatever carries it.
@@ -37,8 +38,9 @@ pub enum Connector {
     /// A member's HTTPS address: the server is trusted as the TLS configuration says, and
     /// the client is whoever its certificate makes it.
     Https(Https),
-    // SSH belongs here next: a child process (`ssh host corral dial-stdio`) whose standard
-    // input and output are the byte stream, so REST and gRPC need nothing new.
+    /// An SSH remote: a child process (`ssh host corral dial-stdio`) whose standard input
+    /// and output are the byte stream, so REST and gRPC need nothing new.
+    Ssh(SshTarget),
 }
 
 /// An HTTPS address and the TLS to use with it, per HTTP version.
@@ -64,6 +66,8 @@ pub enum Place {
     Socket(PathBuf),
     /// An HTTPS address (`host:port`).
     Https(String),
+    /// An SSH remote.
+    Ssh(SshTarget),
 }
 
 impl fmt::Display for Place {
@@ -71,6 +75,7 @@ impl fmt::Display for Place {
         match self {
             Place::Socket(path) => write!(f, "{}", path.display()),
             Place::Https(address) => write!(f, "https://{address}"),
+            Place::Ssh(target) => write!(f, "{target}"),
         }
     }
 }
@@ -111,6 +116,7 @@ impl Connector {
         match self {
             Connector::Unix(path) => Place::Socket(path.clone()),
             Connector::Https(https) => Place::Https(https.address.clone()),
+            Connector::Ssh(target) => Place::Ssh(target.clone()),
         }
     }
 
@@ -130,6 +136,10 @@ impl Connector {
                     .await?;
                 Ok(Box::new(stream))
             }
+            Connector::Ssh(target) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{target}: the SSH transport is being built"),
+            )),
         }
     }
 }

@@ -92,7 +92,12 @@ fn connect_message(place: &Place, source: &io::Error) -> String {
         (Place::Https(_), _) => {
             "Is corrald listening there (core.https_address), and may this machine reach it?"
         }
+        // The SSH transport's own errors say what ssh said and what to do.
+        (Place::Ssh(_), _) => "",
     };
+    if hint.is_empty() {
+        return format!("cannot reach the Corral daemon at {place}: {source}");
+    }
     format!("cannot reach the Corral daemon at {place}: {source}. {hint}")
 }
 

@@ -7,6 +7,7 @@
 mod connector;
 mod error;
 mod events;
+mod ssh;
 mod stale;
 mod transport;
 mod watch;
@@ -27,6 +28,7 @@ use crate::paths::{corral_dir, unix_socket};
 pub use connector::{ByteStream, Connector, Place, Protocol, Stream};
 pub use error::ClientError;
 pub use events::{EventStream, events_path};
+pub use ssh::SshTarget;
 pub use stale::{STALE_HEADER, Stale};
 pub use watch::{WatchError, WatchStream};
 
@@ -137,7 +139,7 @@ impl Client {
     pub fn socket(&self) -> &Path {
         match &self.connector {
             Connector::Unix(path) => path,
-            Connector::Https(_) => Path::new(""),
+            Connector::Https(_) | Connector::Ssh(_) => Path::new(""),
         }
     }
 
