@@ -136,10 +136,8 @@ impl Connector {
                     .await?;
                 Ok(Box::new(stream))
             }
-            Connector::Ssh(target) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!("{target}: the SSH transport is being built"),
-            )),
+            // The same stream carries either protocol: dial-stdio relays bytes.
+            Connector::Ssh(target) => Ok(Box::new(super::ssh::connect(target).await?)),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::io;
 use std::time::Duration;
 
 use super::connector::Place;
+use super::ssh::SshFailure;
 
 /// A failed exchange with the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,22 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A connection that broke mid-exchange. When ssh carried it and failed (before or
+    /// instead of speaking HTTP), the error is what ssh said, worded; otherwise it is the
+    /// transport error hyper reported.
+    pub(super) fn broken(place: &Place, error: hyper::Error) -> ClientError {
+        if let Some(failure) = SshFailure::find(&error) {
+            return ClientError::Connect {
+                place: place.clone(),
+                source: failure.clone().into_io(),
+            };
+        }
+        ClientError::Transport {
+            place: place.clone(),
+            message: error.to_string(),
+        }
+    }
+
     /// The HTTP status of an API error, if this is one (404 tells "not found" apart).
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -149,6 +166,29 @@ mod tests {
             stranger
                 .to_string()
                 .contains("compare its certificate's fingerprint")
+        );
+    }
+
+    #[test]
+    fn ssh_failures_are_shown_as_ssh_worded_them() {
+        let target = crate::client::SshTarget::parse("ssh://root@lab:2222").unwrap();
+        let failure =
+            crate::client::ssh::classify(&target, Some(255), "Host key verification failed.\r\n");
+        let e = ClientError::Connect {
+            place: Place::Ssh(target),
+            source: failure.clone().into_io(),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("cannot reach the Corral daemon at ssh://root@lab:2222: {failure}")
+        );
+        let spawn = ClientError::Connect {
+            place: Place::Ssh(crate::client::SshTarget::parse("ssh://lab").unwrap()),
+            source: io::Error::new(io::ErrorKind::NotFound, "cannot run ssh: not found"),
+        };
+        assert_eq!(
+            spawn.to_string(),
+            "cannot reach the Corral daemon at ssh://lab: cannot run ssh: not found"
         );
     }
 

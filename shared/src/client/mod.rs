@@ -28,7 +28,7 @@ use crate::paths::{corral_dir, unix_socket};
 pub use connector::{ByteStream, Connector, Place, Protocol, Stream};
 pub use error::ClientError;
 pub use events::{EventStream, events_path};
-pub use ssh::SshTarget;
+pub use ssh::{SSH_COMMAND_VAR, SshFailure, SshTarget};
 pub use stale::{STALE_HEADER, Stale};
 pub use watch::{WatchError, WatchStream};
 

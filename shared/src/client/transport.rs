@@ -114,10 +114,7 @@ pub(super) async fn exchange(
 }
 
 fn broken(place: &Place, e: hyper::Error) -> ClientError {
-    ClientError::Transport {
-        place: place.clone(),
-        message: e.to_string(),
-    }
+    ClientError::broken(place, e)
 }
 
 fn build(

@@ -1,6 +1,4 @@
-//! SSH remotes: `ssh://[USER@]HOST[:PORT][/PATH]`. The system `ssh` client makes the
-//! connection and runs `corral dial-stdio` on the far side; the child's standard input and
-//! output are the byte stream that REST and gRPC travel through.
+//! What an SSH remote's address names: `ssh://[USER@]HOST[:PORT][/PATH]`.
 
 use std::fmt;
 
@@ -41,6 +39,12 @@ impl SshTarget {
         if host.is_empty() {
             return Err(format!(
                 "{url:?} names no host; write ssh://[USER@]HOST[:PORT][/PATH]"
+            ));
+        }
+        // ssh would read a leading '-' as one of its options.
+        if host.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+            return Err(format!(
+                "{url:?}: a user or host may not start with '-'; write ssh://[USER@]HOST"
             ));
         }
         Ok(SshTarget {
@@ -155,6 +159,8 @@ mod tests {
             ("ssh://lab:0", "not a number from 1 to 65535"),
             ("ssh://lab:x", "not a number from 1 to 65535"),
             ("ssh://[::1", "no closing"),
+            ("ssh://-oProxyCommand=x", "may not start with '-'"),
+            ("ssh://-x@lab", "may not start with '-'"),
         ] {
             let error = SshTarget::parse(url).unwrap_err();
             assert!(error.contains(says), "{url}: {error}");
