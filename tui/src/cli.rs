@@ -9,6 +9,7 @@ use crate::commands::cluster::ClusterCommand;
 use crate::commands::config::ConfigCommand;
 use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
+use crate::commands::dial_stdio::DialStdioArgs;
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::query::QueryArgs;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// Print the cluster's events as they happen, as `lxc monitor` does (Ctrl-C stops)
     Monitor(MonitorArgs),
+    /// Join standard input and output to the local daemon's socket (SSH remotes run it)
+    DialStdio(DialStdioArgs),
 }
 
 /// The daemon's name: `corral` run under it (argv[0] `corrald`, as `corral demo` starts its

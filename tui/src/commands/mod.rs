@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod dial_stdio;
 pub mod monitor;
 pub mod query;
 pub mod version;
@@ -46,5 +47,6 @@ async fn run_command(
         Command::Demo(args) => demo::run(args, out).await,
         Command::Dashboard(args) => dashboard::run(client, args).await,
         Command::Monitor(args) => monitor::run(client, args, out).await,
+        Command::DialStdio(args) => dial_stdio::run(args),
     }
 }

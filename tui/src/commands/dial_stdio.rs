@@ -1,0 +1,157 @@
+//! `corral dial-stdio [--dir DIR]`: joins standard input and output to the local daemon's
+//! unix socket, both ways. An SSH remote runs it on the far side (`ssh HOST corral
+//! dial-stdio`), so the operator's corral speaks to the daemon through ssh's pipe. Nothing
+//! but the relayed bytes goes to standard output; what goes wrong goes to standard error.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::Args;
+use corral_shared::paths::{DIR_ENV, corral_dir, unix_socket};
+
+use crate::error::CliError;
+
+/// How long the daemon may go on answering once the client's side has closed.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// `corral dial-stdio`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DialStdioArgs {
+    /// The daemon's directory (default: CORRAL_DIR, else the usual place)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Which side closed first.
+enum Closed {
+    /// Standard input ended: the client has nothing more to send.
+    Client,
+    /// The daemon closed the socket (or standard output broke).
+    Daemon,
+}
+
+/// Relays until either side closes.
+pub fn run(args: DialStdioArgs) -> Result<(), CliError> {
+    let dir = args.dir.unwrap_or_else(corral_dir);
+    let socket = unix_socket(&dir);
+    let daemon = UnixStream::connect(&socket).map_err(|e| {
+        CliError::Failed(unreachable(
+            &dir,
+            &socket,
+            e.kind(),
+            &user(),
+            &e.to_string(),
+        ))
+    })?;
+    let to_daemon = daemon.try_clone()?;
+    let (closed, ended) = mpsc::channel();
+    let client_done = closed.clone();
+    // Threads, not tasks: a blocked read of standard input must not hold up the exit.
+    std::thread::spawn(move || {
+        let _ = relay(&mut io::stdin().lock(), &mut &to_daemon);
+        let _ = to_daemon.shutdown(Shutdown::Write);
+        let _ = client_done.send(Closed::Client);
+    });
+    std::thread::spawn(move || {
+        let _ = relay(&mut &daemon, &mut io::stdout().lock());
+        let _ = closed.send(Closed::Daemon);
+    });
+    if let Ok(Closed::Client) = ended.recv() {
+        // The daemon finishes what it was sending, within bounds.
+        let _ = ended.recv_timeout(DRAIN);
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` chunk by chunk, flushing each at once (the peer waits for it).
+fn relay(from: &mut impl Read, to: &mut impl Write) -> io::Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&chunk[..n])?;
+        to.flush()?;
+    }
+}
+
+/// The user this runs as, for messages.
+fn user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            // SAFETY: geteuid(2) has no preconditions and cannot fail.
+            format!("uid {}", unsafe { libc::geteuid() })
+        })
+}
+
+/// Why the daemon's socket at `socket` (in `dir`) cannot be opened, and what to do.
+fn unreachable(dir: &Path, socket: &Path, kind: io::ErrorKind, user: &str, os: &str) -> String {
+    let (dir, socket) = (dir.display(), socket.display());
+    match kind {
+        io::ErrorKind::NotFound => format!(
+            "no Corral daemon at {dir} (no socket at {socket}): start it with 'corrald' (or \
+             its service), or name the daemon's directory in the remote's address \
+             (ssh://HOST/PATH) or with --dir or {DIR_ENV}"
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "{user} may not open the Corral daemon's socket {socket} (it is root-only): \
+             connect as root (ssh://root@HOST) or as a user allowed to open it"
+        ),
+        io::ErrorKind::ConnectionRefused => format!(
+            "no Corral daemon listens on {socket} (the socket is left from one that \
+             stopped): start it with 'corrald' (or its service)"
+        ),
+        _ => format!("cannot open the Corral daemon's socket {socket}: {os}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_socket_says_why_and_what_to_do() {
+        let dir = Path::new("/srv/corral");
+        let socket = unix_socket(dir);
+        let cases = [
+            (
+                io::ErrorKind::NotFound,
+                "no Corral daemon at /srv/corral (no socket at /srv/corral/unix.socket): \
+                 start it with 'corrald'",
+            ),
+            (
+                io::ErrorKind::PermissionDenied,
+                "ops may not open the Corral daemon's socket /srv/corral/unix.socket (it is \
+                 root-only): connect as root (ssh://root@HOST) or as a user allowed to open it",
+            ),
+            (
+                io::ErrorKind::ConnectionRefused,
+                "no Corral daemon listens on /srv/corral/unix.socket",
+            ),
+            (
+                io::ErrorKind::Other,
+                "cannot open the Corral daemon's socket /srv/corral/unix.socket: odd",
+            ),
+        ];
+        for (kind, says) in cases {
+            let message = unreachable(dir, &socket, kind, "ops", "odd");
+            assert!(message.starts_with(says), "{kind:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn bytes_are_relayed_until_the_source_ends() {
+        let mut out = Vec::new();
+        relay(&mut &b"GET /1.0 HTTP/1.1\r\n\r\n"[..], &mut out).unwrap();
+        assert_eq!(out, b"GET /1.0 HTTP/1.1\r\n\r\n");
+    }
+}
