@@ -5,7 +5,7 @@
 use corral_shared::api::{Certificate, CertificatesPost};
 use corral_shared::preseed::JoinToken;
 
-use super::tokens;
+use super::{certificate_tokens, tokens};
 use crate::db::batch::Batch;
 use crate::db::global::certificates::{self, CertificateType};
 use crate::db::global::queries::{self, CertificateRow};
@@ -63,24 +63,25 @@ pub fn der_of(text: &str) -> Result<Vec<u8>> {
 }
 
 /// Adds a certificate and returns its fingerprint; without one in `post`, the one the
-/// caller `presented` (DER). Untrusted callers must present a join token (which is burned)
-/// or the trust password; anything else is refused with LXD's "not authorized".
+/// caller `presented` (DER). Untrusted callers must present a join token (which is burned),
+/// a certificate add token or its secret (burned too: the caller's own certificate is then
+/// trusted under the token's client name), or the trust password; anything else is refused
+/// with LXD's "not authorized".
 pub async fn add(
     node: &Node,
     post: &CertificatesPost,
     presented: Option<&[u8]>,
     trusted: bool,
 ) -> Result<String> {
-    let der = if post.certificate.is_empty() {
+    let from_connection = || {
         presented.map(<[u8]>::to_vec).ok_or_else(|| {
             Error::BadRequest(
                 "No client certificate provided: connect with one or send it in \"certificate\""
                     .into(),
             )
-        })?
-    } else {
-        der_of(&post.certificate)?
+        })
     };
+    let mut der = None;
     let mut name = post.name.clone();
     let mut kind = if post.kind == "server" {
         CertificateType::Server
@@ -98,6 +99,12 @@ pub async fn add(
             // A join token admits a member: its certificate is a server certificate under its name.
             name = token.server_name;
             kind = CertificateType::Server;
+        } else if let Some(client) = by_certificate_token(node, secret).await? {
+            // As in LXD, the token decides everything: the name, a client certificate, and
+            // the certificate the caller connects with, whatever the request says.
+            name = client;
+            kind = CertificateType::Client;
+            der = Some(from_connection()?);
         } else {
             let config = super::config::current(node).await?;
             let stored = config
@@ -109,11 +116,25 @@ pub async fn add(
             }
         }
     }
+    let der = match der {
+        Some(der) => der,
+        None if post.certificate.is_empty() => from_connection()?,
+        None => der_of(&post.certificate)?,
+    };
     let fingerprint = corral_shared::fingerprint::of_der(&der);
     let mut batch = Batch::new();
     certificates::trust(&mut batch, &fingerprint, kind, &name, &pem_of(&der));
     node.propose(batch).await?;
     Ok(fingerprint)
+}
+
+/// The client name a certificate add token (or its bare secret) in `secret` admits, the
+/// token burned; `None` when `secret` is no token's.
+async fn by_certificate_token(node: &Node, secret: &str) -> Result<Option<String>> {
+    if secret.is_empty() {
+        return Ok(None);
+    }
+    certificate_tokens::consume(node, &certificate_tokens::Presented::read(secret)).await
 }
 
 /// Every trusted certificate as of now: a linearizable read, or this member's copy marked

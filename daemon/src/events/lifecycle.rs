@@ -88,8 +88,11 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 location: int(s, 7).map_or(Location::Committer, Location::Id),
                 token: text(s, 0),
             })
-        } else if sql.starts_with("delete from join_tokens where uuid = ?") {
-            // LXD 5.0 reports a revoked token as its operation cancelled.
+        } else if sql.starts_with("delete from join_tokens where uuid = ?")
+            || sql.starts_with("delete from certificate_add_tokens where uuid = ?")
+        {
+            // LXD 5.0 reports a revoked (or, for a certificate add token, used) token as its
+            // operation cancelled.
             text(s, 0).map(|uuid| Found {
                 action: Action::OperationCancelled,
                 source: format!("/1.0/operations/{uuid}"),
@@ -346,6 +349,25 @@ mod tests {
                 )],
             ),
             (
+                "a certificate add token issued makes no lifecycle event; used or revoked, it is cancelled",
+                batch(&[
+                    (
+                        "INSERT INTO certificate_add_tokens (uuid, name)",
+                        vec![t("c1"), t("laptop")],
+                    ),
+                    (
+                        "DELETE FROM certificate_add_tokens WHERE uuid = ?",
+                        vec![t("c1")],
+                    ),
+                ]),
+                vec![found(
+                    Action::OperationCancelled,
+                    "/1.0/operations/c1",
+                    None,
+                    Committer,
+                )],
+            ),
+            (
                 "a member renamed",
                 batch(&[
                     (
@@ -484,7 +506,7 @@ mod tests {
     /// would hide an action from listeners fails here.
     #[test]
     fn the_owners_writes_are_named() {
-        use crate::db::global::{certificates, config, nodes, tokens};
+        use crate::db::global::{certificate_tokens, certificates, config, nodes, tokens};
         use certificates::CertificateType;
         type Case = (&'static str, fn(&mut Batch), Vec<Action>);
         let cases: Vec<Case> = vec![
@@ -511,6 +533,31 @@ mod tests {
             (
                 "a token revoked",
                 |b| tokens::revoke(b, "u"),
+                vec![Action::OperationCancelled],
+            ),
+            (
+                "a certificate add token issued",
+                |b| {
+                    certificate_tokens::issue(
+                        b,
+                        &certificate_tokens::CertificateTokenRow {
+                            uuid: "c".into(),
+                            name: "laptop".into(),
+                            secret: "s".into(),
+                            fingerprint: "f".into(),
+                            addresses: vec![],
+                            expires_at: String::new(),
+                            created_at: "c".into(),
+                            node_id: 2,
+                            request: "{}".into(),
+                        },
+                    );
+                },
+                vec![],
+            ),
+            (
+                "a certificate add token used or revoked",
+                |b| certificate_tokens::revoke(b, "c"),
                 vec![Action::OperationCancelled],
             ),
             (

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use super::dial::Dialer;
 use super::error::PeerError;
-use super::rest::Rest;
+use super::rest::{RawAnswer, Rest};
 
 /// Getting trusted, being accepted: a joiner's calls to a member.
 const JOIN: Duration = Duration::from_secs(10);
@@ -36,6 +36,8 @@ const REBALANCE: Duration = Duration::from_secs(60);
 const STATE: Duration = Duration::from_secs(2);
 /// Where a member's log ends (the doctor must answer fast when members are gone).
 const LOG_POSITION: Duration = Duration::from_secs(1);
+/// A request relayed for a client to the member it targets (`?target=`).
+const RELAY: Duration = Duration::from_secs(60);
 /// The leader confirming a read index; a heartbeat's answer.
 const BRIEF: Duration = Duration::from_secs(2);
 
@@ -131,6 +133,19 @@ impl Member {
                 address: self.address.clone(),
                 message: status.message().to_owned(),
             })
+    }
+
+    /// Relays a client's request (`?target=` this member) and returns the answer as sent.
+    pub async fn relay(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: hyper::body::Bytes,
+    ) -> Result<RawAnswer, PeerError> {
+        let tls = self.dialer.tls().ok_or_else(|| self.no_certificate())?;
+        Rest::new(tls.http1, self.within.unwrap_or(RELAY))
+            .relay(&self.address, method, path_and_query, body)
+            .await
     }
 
     /// Has this server's certificate trusted, with a token or the trust password

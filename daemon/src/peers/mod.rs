@@ -21,6 +21,7 @@ use std::time::Duration;
 pub use calls::Member;
 pub use dial::Dialer;
 pub use error::PeerError;
+pub use rest::RawAnswer;
 pub use route::{Owner, Route};
 
 use crate::error::{Error, Result};

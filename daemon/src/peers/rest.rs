@@ -61,6 +61,32 @@ impl Rest {
         path: &str,
         body: &str,
     ) -> Result<(u16, Option<String>, Option<Envelope>), PeerError> {
+        let answer = self
+            .exchange(address, method, path, Bytes::from(body.to_owned()))
+            .await?;
+        let envelope = serde_json::from_slice(&answer.body).ok();
+        Ok((answer.status, answer.location, envelope))
+    }
+
+    /// Sends one request as given and returns the answer as it came, whatever it is: a
+    /// request relayed for a client (`?target=`) goes back to the client unchanged.
+    pub(super) async fn relay(
+        &self,
+        address: &str,
+        method: &str,
+        path: &str,
+        body: Bytes,
+    ) -> Result<RawAnswer, PeerError> {
+        self.exchange(address, method, path, body).await
+    }
+
+    async fn exchange(
+        &self,
+        address: &str,
+        method: &str,
+        path: &str,
+        body: Bytes,
+    ) -> Result<RawAnswer, PeerError> {
         let unreachable = |reason: String| PeerError::Unreachable {
             address: address.to_owned(),
             reason,
@@ -94,30 +120,51 @@ impl Rest {
                 .header("host", "corral")
                 .header("content-type", "application/json")
                 .header("user-agent", "corral-member")
-                .body(Full::new(Bytes::from(body.to_owned())))
+                .body(Full::new(body))
                 .map_err(|e| unreachable(e.to_string()))?;
             let resp = sender
                 .send_request(req)
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
             let status = resp.status().as_u16();
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let bytes = resp
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let location = header("location");
+            let content_type = header("content-type");
+            let body = resp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| unreachable(e.to_string()))?
                 .to_bytes();
-            Ok((status, location, serde_json::from_slice(&bytes).ok()))
+            Ok(RawAnswer {
+                status,
+                location,
+                content_type,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, work)
             .await
             .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
     }
+}
+
+/// An answer as a member sent it.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// Its `Location`, if any.
+    pub location: Option<String>,
+    /// Its `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Bytes,
 }
 
 fn finish(address: &str, status: u16, envelope: Option<Envelope>) -> Result<Envelope, PeerError> {

@@ -381,7 +381,10 @@ mod tests {
         // Sent by a member of the release before migrations: user_version 0.
         install(&mut sm, replica_at(dir.path(), 0)).unwrap();
         let conn = Connection::open(&db).unwrap();
-        assert_eq!(migrations::version(&conn).unwrap(), 1);
+        assert_eq!(
+            migrations::version(&conn).unwrap(),
+            migrations::latest(crate::db::global::schema::MIGRATIONS)
+        );
         let value: String = conn
             .query_row("SELECT value FROM config WHERE key = 'k'", [], |r| r.get(0))
             .unwrap();
@@ -396,7 +399,10 @@ mod tests {
         let err = install(&mut sm, replica_at(dir.path(), 9)).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("schema version 9, newer than this corrald knows (up to 1)"),
+            text.contains(&format!(
+                "schema version 9, newer than this corrald knows (up to {})",
+                migrations::latest(crate::db::global::schema::MIGRATIONS)
+            )),
             "{text}"
         );
     }

@@ -77,6 +77,12 @@ pub(crate) const KEYS: &[KeyInfo] = &[
         rule: Rule::Address,
     },
     KeyInfo {
+        name: "core.remote_token_expiry",
+        default: None,
+        description: "How long a client's trust token stays valid (e.g. 30M, 1d; empty = forever)",
+        rule: Rule::Expiry,
+    },
+    KeyInfo {
         name: "core.trust_password",
         default: None,
         description: "Password new clients and members may present to be trusted (stored hashed)",

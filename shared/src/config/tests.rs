@@ -34,6 +34,9 @@ fn accepts_valid_values_for_every_key() {
         ("cluster.join_token_expiry", "3H"),
         ("cluster.join_token_expiry", "1d 12H"),
         ("cluster.join_token_expiry", ""),
+        ("core.remote_token_expiry", "1S"),
+        ("core.remote_token_expiry", "2w 3d"),
+        ("core.remote_token_expiry", ""),
         ("images.auto_update_interval", "0"),
         ("images.auto_update_interval", "15"),
         ("user.anything", "any value at all"),
@@ -112,6 +115,11 @@ fn refuses_invalid_values_with_lxd_wording() {
             "cannot set 'cluster.join_token_expiry' to '1H 2H': Invalid expiry: the unit 'H' appears more than once; give each unit at most once, e.g. 1d 12H",
         ),
         (
+            "core.remote_token_expiry",
+            "1 hour",
+            "cannot set 'core.remote_token_expiry' to '1 hour': Invalid expiry: \"1\" is not a number followed by a unit; use parts like 30M, 3H or 1d 12H (units S, M, H, d, w, m, y)",
+        ),
+        (
             "core.https_address",
             "1.2.3.4:abc",
             "cannot set 'core.https_address' to '1.2.3.4:abc': Invalid address: port \"abc\" must be a number between 1 and 65535; use host:port, [ipv6]:port or :port (port 1-65535, 8443 when omitted), e.g. 10.0.0.1:8443",
@@ -166,6 +174,7 @@ fn defaults() {
         ("core.https_address", None),
         ("cluster.https_address", None),
         ("core.trust_password", None),
+        ("core.remote_token_expiry", None),
         ("user.x", None),
         ("nope", None),
     ] {

@@ -1,4 +1,4 @@
-//! `/1.0/certificates`: the trust store.
+//! `/1.0/certificates`: the trust store, and the tokens that let new clients into it.
 
 use std::sync::Arc;
 
@@ -8,9 +8,13 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::routing::get;
 use corral_shared::api::CertificatesPost;
 
-use super::{ApiResult, Recursion, Trusted, answer_read, created, json_body, sync, sync_read};
+use super::{
+    ApiResult, Recursion, Trusted, answer_read, created, json_body, operation_created, sync,
+    sync_read,
+};
 use crate::api::Peer;
-use crate::cluster::trust;
+use crate::cluster::{certificate_tokens, trust};
+use crate::error::Error;
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
@@ -39,6 +43,13 @@ async fn add(
     body: Bytes,
 ) -> ApiResult {
     let post: CertificatesPost = json_body(&body)?;
+    if post.token {
+        // Only a trusted caller may let another client in.
+        if !trusted {
+            return Err(Error::Forbidden("not authorized".into()).into());
+        }
+        return operation_created(&certificate_tokens::issue(&node, &post).await?);
+    }
     let presented = peer.certificate.as_deref().map(Vec::as_slice);
     let fingerprint = trust::add(&node, &post, presented, trusted).await?;
     created(&format!("/1.0/certificates/{fingerprint}"))

@@ -45,6 +45,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(doctor::routes())
         .merge(sql::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            node.clone(),
+            forward::to_target,
+        ))
         .layer(middleware::from_fn_with_state(node.clone(), blocked))
         .layer(middleware::from_fn_with_state(node.clone(), trust))
         .with_state(node)
@@ -64,6 +68,8 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
     let public = (req.method() == Method::GET
         && (path == "/1.0" || path == "/1.0/" || path == "/1.0/cluster"))
         || (req.method() == Method::POST && path == "/1.0/certificates");
+    // Adding a certificate or asking for a token depends on being trusted: checked as of now.
+    let read_only = req.method() == Method::GET;
     let trusted = match &peer {
         Some(p) if p.local => true,
         Some(Peer {
@@ -78,7 +84,7 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
             if path.starts_with("/internal") && path != "/internal/cluster/accept" {
                 member
             } else {
-                member || trusted_certificate(&node, fp, !public).await
+                member || trusted_certificate(&node, fp, !(public && read_only)).await
             }
         }
         _ => false,
@@ -90,20 +96,20 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
     next.run(req).await
 }
 
-/// Whether the trust store holds `fingerprint`. When a miss would refuse the request, it is
-/// checked again once this member's replica has caught up with the leader, so a client
-/// trusted a moment ago through another member is not refused here.
+/// Whether the trust store holds `fingerprint` as of now, so that a certificate removed a
+/// moment ago through another member is refused here at once, and one trusted a moment ago
+/// is accepted. A read the leader confirms; without one (no quorum), this member's copy.
+/// An untrusted caller reaching a public path is not worth a round trip to the leader.
 async fn trusted_certificate(node: &Node, fingerprint: &str, must_be_current: bool) -> bool {
-    let lookup = |fp: String| {
-        node.global
-            .read(move |c| queries::certificate_trusted(c, &fp))
-    };
-    if lookup(fingerprint.to_owned()).await.unwrap_or(false) {
-        return true;
+    let fp = fingerprint.to_owned();
+    let lookup = move |c: &rusqlite::Connection| queries::certificate_trusted(c, &fp);
+    if !must_be_current {
+        return node.global.read(lookup).await.unwrap_or(false);
     }
-    must_be_current
-        && node.read_barrier().await.is_ok()
-        && lookup(fingerprint.to_owned()).await.unwrap_or(false)
+    node.read_current(lookup)
+        .await
+        .map(|read| read.value)
+        .unwrap_or(false)
 }
 
 /// A member newer than others answers its public API with 503 until they catch up (as LXD

@@ -11,7 +11,7 @@ use corral_shared::api::Operation;
 use serde::Deserialize;
 
 use super::{ApiResult, Recursion, answer_read, sync, sync_read};
-use crate::cluster::tokens;
+use crate::cluster::{certificate_tokens, tokens};
 use crate::error::Error;
 use crate::node::{Node, Read};
 
@@ -36,16 +36,23 @@ fn by_status(ops: Vec<Operation>) -> BTreeMap<String, Vec<Operation>> {
     grouped
 }
 
-/// This member's operations and the cluster's join tokens (which any member can show, as
-/// of now: see [`tokens::list_current`]).
+/// This member's operations, the cluster's join tokens and its certificate add tokens
+/// (which any member can show, as of now: see [`tokens::list_current`]).
 async fn all(node: &Node) -> Result<Read<Vec<Operation>>, Error> {
     let local = node.operations.list();
+    let certificate = certificate_tokens::list_current(node).await?;
     if !node.is_clustered() {
-        return Ok(Read::current(local));
+        return Ok(certificate.map(|tokens| {
+            let mut ops = local;
+            ops.extend(tokens);
+            ops
+        }));
     }
-    Ok(tokens::list_current(node).await?.map(|tokens| {
+    let join = tokens::list_current(node).await?;
+    Ok(join.map(|join| {
         let mut ops = local;
-        ops.extend(tokens);
+        ops.extend(join);
+        ops.extend(certificate.value);
         ops
     }))
 }
@@ -81,9 +88,13 @@ async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResul
     answer_read(found, |op| sync(&op, None))
 }
 
-/// Cancelling a token operation revokes the token (`corral cluster revoke-token`).
+/// Cancelling a token operation revokes the token (`corral cluster revoke-token`,
+/// `corral config trust revoke-token`).
 async fn cancel(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
     if node.is_clustered() && tokens::revoke(&node, &id).await? {
+        return sync(&serde_json::json!({}), None);
+    }
+    if certificate_tokens::revoke(&node, &id).await? {
         return sync(&serde_json::json!({}), None);
     }
     if node.operations.get(&id).is_some() {

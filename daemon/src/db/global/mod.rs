@@ -1,6 +1,7 @@
 //! The global database (`database/global.db`): the replica of the cluster's shared state.
 //! Writes arrive only through Raft (see `raft::state_machine`); this handle reads.
 
+pub mod certificate_tokens;
 pub mod certificates;
 pub mod config;
 pub mod entities;

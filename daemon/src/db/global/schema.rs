@@ -7,11 +7,35 @@ use crate::db::migrations::{Migration, latest};
 pub const VERSION: i64 = latest(MIGRATIONS) as i64;
 
 /// The replicated database's migrations, in order; append, never edit a released step.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    what: "the schema as first released",
-    sql: SCHEMA,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        what: "the schema as first released",
+        sql: SCHEMA,
+    },
+    Migration {
+        version: 2,
+        what: "certificate add tokens",
+        sql: CERTIFICATE_ADD_TOKENS,
+    },
+];
+
+/// Version 2: tokens that let a new client add its certificate (`corral config trust add`),
+/// apart from join tokens, whose names are members' and which the cluster list shows.
+/// `request` is the `POST /1.0/certificates` that asked for the token, as JSON.
+pub const CERTIFICATE_ADD_TOKENS: &str = "
+CREATE TABLE certificate_add_tokens (
+    uuid        TEXT PRIMARY KEY NOT NULL,
+    name        TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    addresses   TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    node_id     INTEGER NOT NULL,
+    request     TEXT NOT NULL
+);
+";
 
 /// Rows every database holds from its creation: put back after a wipe.
 pub const BUILT_IN_ROWS: &str = "INSERT OR IGNORE INTO cluster_groups (id, name, description) VALUES (1, 'default', 'Default cluster group');";
