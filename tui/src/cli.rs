@@ -12,8 +12,10 @@ use crate::commands::demo::DemoArgs;
 use crate::commands::dial_stdio::DialStdioArgs;
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::query::QueryArgs;
+use crate::commands::remote::RemoteCommand;
 
-/// corral: the Corral operator console. It talks to the local daemon found through CORRAL_DIR.
+/// corral: the Corral operator console. It talks to the local daemon found through CORRAL_DIR,
+/// or to the remote a command names (`REMOTE:`) or `corral remote switch` made the default.
 #[derive(Debug, Parser)]
 #[command(name = "corral", version, about)]
 pub struct Cli {
@@ -34,7 +36,14 @@ pub enum Command {
     /// Send a raw request to the REST API
     Query(QueryArgs),
     /// Show the client and server versions
-    Version,
+    Version {
+        /// The remote whose server version to show (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
+    },
+    /// Manage the list of remote servers (HTTPS and SSH), as `lxc remote` does
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// Start a three-member cluster on loopback to try Corral (Ctrl-C stops and removes it)
     Demo(DemoArgs),
     /// Watch and manage the cluster live, full screen (q quits, ? lists the keys)
@@ -86,18 +95,21 @@ mod tests {
         assert_eq!(
             parse(&["cluster", "list"]),
             Command::Cluster(ClusterCommand::List {
+                remote: None,
                 format: Format::Table
             })
         );
         assert_eq!(
             parse(&["cluster", "ls", "--format", "csv"]),
             Command::Cluster(ClusterCommand::List {
+                remote: None,
                 format: Format::Csv
             })
         );
         assert_eq!(
             parse(&["cluster", "list", "-f", "yaml"]),
             Command::Cluster(ClusterCommand::List {
+                remote: None,
                 format: Format::Yaml
             })
         );
@@ -123,6 +135,7 @@ mod tests {
         assert_eq!(
             parse(&["cluster", "list-tokens", "-f", "csv"]),
             Command::Cluster(ClusterCommand::ListTokens {
+                remote: None,
                 format: Format::Csv
             })
         );
@@ -277,16 +290,77 @@ mod tests {
             panic!("not a query");
         };
         assert_eq!(args.method, "GET");
-        assert_eq!(parse(&["version"]), Command::Version);
+        assert_eq!(parse(&["version"]), Command::Version { remote: None });
     }
 
     #[test]
-    fn dashboard_parses_and_takes_no_arguments() {
+    fn dashboard_parses_and_takes_one_remote() {
         assert_eq!(
             parse(&["dashboard"]),
             Command::Dashboard(DashboardArgs::default())
         );
-        assert!(Cli::try_parse_from(["corral", "dashboard", "node1"]).is_err());
+        assert_eq!(
+            parse(&["dashboard", "prod:"]),
+            Command::Dashboard(DashboardArgs {
+                remote: Some("prod:".into()),
+                ..DashboardArgs::default()
+            })
+        );
+        assert!(Cli::try_parse_from(["corral", "dashboard", "a:", "b:"]).is_err());
+    }
+
+    #[test]
+    fn remote_commands_parse_as_lxc_remote() {
+        use crate::commands::remote::RemoteCommand;
+        assert_eq!(
+            parse(&[
+                "remote",
+                "add",
+                "prod",
+                "10.0.0.1",
+                "--accept-certificate",
+                "--password",
+                "s"
+            ]),
+            Command::Remote(RemoteCommand::Add {
+                name: "prod".into(),
+                address: "10.0.0.1".into(),
+                token: None,
+                password: Some("s".into()),
+                accept_certificate: true,
+            })
+        );
+        assert_eq!(
+            parse(&["remote", "ls", "-f", "csv"]),
+            Command::Remote(RemoteCommand::List {
+                format: Format::Csv
+            })
+        );
+        assert_eq!(
+            parse(&["remote", "set-default", "prod"]),
+            Command::Remote(RemoteCommand::Switch {
+                name: "prod".into()
+            })
+        );
+        assert_eq!(
+            parse(&["remote", "mv", "a", "b"]),
+            Command::Remote(RemoteCommand::Rename {
+                name: "a".into(),
+                new_name: "b".into()
+            })
+        );
+        assert_eq!(
+            parse(&["remote", "get-default"]),
+            Command::Remote(RemoteCommand::GetDefault)
+        );
+        assert_eq!(
+            parse(&["remote", "set-url", "prod", "ssh://lab"]),
+            Command::Remote(RemoteCommand::SetUrl {
+                name: "prod".into(),
+                url: "ssh://lab".into()
+            })
+        );
+        assert!(Cli::try_parse_from(["corral", "remote", "add", "prod"]).is_err());
     }
 
     #[test]

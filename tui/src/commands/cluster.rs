@@ -21,18 +21,21 @@ pub enum ClusterCommand {
     /// List the cluster's members
     #[command(visible_alias = "ls")]
     List {
+        /// The remote whose cluster to list (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Show a member's details as YAML
     Show {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
     },
     /// Issue a join token for a new member
     Add {
-        /// The name the new member will join with
+        /// The name the new member will join with (`prod:m4` for another remote)
         name: String,
         /// Print only the token
         #[arg(short, long)]
@@ -40,18 +43,21 @@ pub enum ClusterCommand {
     },
     /// List the join tokens not used yet
     ListTokens {
+        /// The remote whose tokens to list (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Revoke a member's join token
     RevokeToken {
-        /// The member the token was issued for
+        /// The member the token was issued for (`prod:m4` for another remote)
         name: String,
     },
     /// Print a member's config value, or a property (description, failure_domain)
     Get {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// A config key (scheduler.instance, user.*) or a property name
         key: String,
@@ -61,7 +67,7 @@ pub enum ClusterCommand {
     },
     /// Set a member's config keys or properties: `KEY VALUE`, or `KEY=VALUE...`
     Set {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// `KEY VALUE`, or one or more `KEY=VALUE`
         #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
@@ -72,7 +78,7 @@ pub enum ClusterCommand {
     },
     /// Unset a member's config key or property
     Unset {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// A config key or a property name
         key: String,
@@ -82,12 +88,12 @@ pub enum ClusterCommand {
     },
     /// Edit a member's writable part as YAML (in $EDITOR, or from standard input)
     Edit {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
     },
     /// Rename a member
     Rename {
-        /// The member's current name
+        /// The member's current name (`prod:m2` for another remote)
         name: String,
         /// Its new name
         new_name: String,
@@ -95,7 +101,7 @@ pub enum ClusterCommand {
     /// Remove a member from the cluster
     #[command(visible_alias = "rm")]
     Remove {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// Remove it even if it cannot be reached or cleaned up (last resort)
         #[arg(short, long)]
@@ -108,7 +114,11 @@ pub enum ClusterCommand {
     #[command(subcommand)]
     Role(RoleCommand),
     /// Explain the cluster's health in plain words, and what to do next
-    Doctor,
+    Doctor {
+        /// The remote whose cluster to examine (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
+    },
 }
 
 /// The `cluster role` subcommands.
@@ -116,7 +126,7 @@ pub enum ClusterCommand {
 pub enum RoleCommand {
     /// Give a member roles
     Add {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// ROLE[,ROLE...]
         roles: String,
@@ -124,7 +134,7 @@ pub enum RoleCommand {
     /// Take roles away from a member
     #[command(visible_alias = "rm")]
     Remove {
-        /// The member's name
+        /// The member's name, after its remote's when not the default (`prod:m2`)
         name: String,
         /// ROLE[,ROLE...]
         roles: String,
@@ -138,7 +148,7 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let text = match command {
-        ClusterCommand::List { format } => {
+        ClusterCommand::List { format, .. } => {
             let members: Vec<ClusterMember> =
                 client.get("/1.0/cluster/members?recursion=1").await?;
             member_list(members, format)?
@@ -148,7 +158,9 @@ pub async fn run(
             format::yaml::document(&member).map_err(|e| CliError::encode("YAML", e))?
         }
         ClusterCommand::Add { name, quiet } => return tokens::add(client, &name, quiet, out).await,
-        ClusterCommand::ListTokens { format } => return tokens::list(client, format, out).await,
+        ClusterCommand::ListTokens { format, .. } => {
+            return tokens::list(client, format, out).await;
+        }
         ClusterCommand::RevokeToken { name } => return tokens::revoke(client, &name, out).await,
         ClusterCommand::Get {
             name,
@@ -185,7 +197,7 @@ pub async fn run(
         ClusterCommand::Remove { name, force, yes } => {
             return member::remove(client, &name, force, yes, out).await;
         }
-        ClusterCommand::Doctor => return doctor::run(client, out).await,
+        ClusterCommand::Doctor { .. } => return doctor::run(client, out).await,
         ClusterCommand::Role(RoleCommand::Add { name, roles }) => {
             let roles = member::parse_roles(&roles)?;
             member::update(client, &name, |put| member::add_roles(put, &name, &roles)).await?;

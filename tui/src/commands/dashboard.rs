@@ -10,13 +10,17 @@ use crate::error::CliError;
 /// Arguments of `corral dashboard`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct DashboardArgs {
+    /// The remote to watch (the default remote when absent); a remote is reconnected to
+    /// itself when its connection drops
+    #[arg(value_name = "[REMOTE:]")]
+    pub remote: Option<String>,
     /// Another member's directory (its CORRAL_DIR) or unix socket, watched when the local
     /// daemon cannot be reached; may be given more than once
     #[arg(long = "also", value_name = "DIR_OR_SOCKET")]
     pub also: Vec<PathBuf>,
 }
 
-/// Opens the dashboard on the local daemon until the user quits.
+/// Opens the dashboard on the daemon behind `client` until the user quits.
 pub async fn run(client: &Client, args: DashboardArgs) -> Result<(), CliError> {
     let options = crate::dashboard::Options {
         fallbacks: args.also.iter().map(|p| socket_of(p)).collect(),

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dial_stdio;
 pub mod monitor;
 pub mod query;
+pub mod remote;
 pub mod version;
 pub mod warnings;
 
@@ -43,7 +44,8 @@ async fn run_command(
         Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
         Command::Config(cmd) => config::run(client, cmd, out).await,
         Command::Query(args) => query::run(client, args, out).await,
-        Command::Version => version::run(client, out).await,
+        Command::Version { .. } => version::run(client, out).await,
+        Command::Remote(cmd) => remote::run(cmd, out).await,
         Command::Demo(args) => demo::run(args, out).await,
         Command::Dashboard(args) => dashboard::run(client, args).await,
         Command::Monitor(args) => monitor::run(client, args, out).await,

@@ -23,6 +23,9 @@ pub enum MonitorFormat {
 /// `corral monitor`'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Default, clap::Args)]
 pub struct MonitorArgs {
+    /// The remote whose events to print (the default remote when absent)
+    #[arg(value_name = "[REMOTE:]")]
+    pub remote: Option<String>,
     /// Event type to listen for: lifecycle, operation or logging (repeat, or separate with
     /// commas; all when absent)
     #[arg(long = "type", value_name = "TYPE")]

@@ -31,7 +31,8 @@ pub struct QueryArgs {
     /// How long --wait may wait, in seconds
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
-    /// The API path, e.g. /1.0/cluster
+    /// The API path, e.g. /1.0/cluster, after a remote's name for another remote
+    /// (`prod:/1.0`)
     pub path: String,
 }
 
