@@ -13,6 +13,7 @@ use crate::error::CliError;
 use crate::format;
 
 pub mod trust;
+pub mod trust_tokens;
 
 pub use trust::TrustCommand;
 
@@ -20,22 +21,35 @@ pub use trust::TrustCommand;
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum ConfigCommand {
     /// Show the server configuration as YAML
-    Show,
+    Show {
+        /// The member whose configuration to show (its own keys, e.g. core.https_address)
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+    },
     /// Print one configuration value (an empty line when unset)
     Get {
         /// The key, e.g. cluster.max_voters
         key: String,
+        /// The member to read a member-specific key of (e.g. core.https_address)
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
     },
     /// Set configuration keys: `KEY VALUE`, or `KEY=VALUE...`
     Set {
         /// `KEY VALUE`, or one or more `KEY=VALUE`
         #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
         args: Vec<String>,
+        /// The member to set a member-specific key on (e.g. core.https_address)
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
     },
     /// Unset a configuration key
     Unset {
         /// The key, e.g. cluster.offline_threshold
         key: String,
+        /// The member to unset a member-specific key on
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
     },
     /// Manage the trusted certificates
     #[command(subcommand)]
@@ -49,25 +63,50 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        ConfigCommand::Show => {
-            let server: Server = client.get("/1.0").await?;
+        ConfigCommand::Show { target } => {
+            let server: Server = client.get(&server_path(target.as_deref())).await?;
             out.write_all(show(server.config)?.as_bytes())?;
         }
-        ConfigCommand::Get { key } => {
-            let server: Server = client.get("/1.0").await?;
+        ConfigCommand::Get { key, target } => {
+            let server: Server = client.get(&server_path(target.as_deref())).await?;
             writeln!(out, "{}", value_text(server.config.get(&key)))?;
         }
-        ConfigCommand::Set { args } => {
+        ConfigCommand::Set { args, target } => {
             let changes = parse_assignments(&args, "corral config set")?;
-            client.patch("/1.0", &patch_body(changes), None).await?;
+            let path = server_path(target.as_deref());
+            client.patch(&path, &patch_body(changes), None).await?;
         }
-        ConfigCommand::Unset { key } => {
+        ConfigCommand::Unset { key, target } => {
             let changes = BTreeMap::from([(key, String::new())]);
-            client.patch("/1.0", &patch_body(changes), None).await?;
+            let path = server_path(target.as_deref());
+            client.patch(&path, &patch_body(changes), None).await?;
         }
         ConfigCommand::Trust(command) => trust::run(client, command, out).await?,
     }
     Ok(())
+}
+
+/// The server's path, aimed at member `target` when one is named (LXD's `?target=`: the
+/// member asked relays the request to it).
+pub fn server_path(target: Option<&str>) -> String {
+    match target {
+        Some(member) => format!("/1.0?target={}", query_escape(member)),
+        None => "/1.0".to_owned(),
+    }
+}
+
+/// Escapes what a query value may not hold as is (member names are plain; anything else is
+/// the daemon's to refuse by name).
+fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `config show`: the writable part of `/1.0` as YAML.
@@ -146,6 +185,13 @@ mod tests {
                 .starts_with("Invalid key=value configuration")
         );
         assert!(parse(&args(&["a=1", "b", "c"])).is_err());
+    }
+
+    #[test]
+    fn a_target_aims_the_request_at_a_member() {
+        assert_eq!(server_path(None), "/1.0");
+        assert_eq!(server_path(Some("m2")), "/1.0?target=m2");
+        assert_eq!(server_path(Some("a b&c")), "/1.0?target=a%20b%26c");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `corral config trust ...`: the trust store, as `lxc config trust` shows and prunes it.
+//! `corral config trust ...`: the trust store, as `lxc config trust` shows and prunes it,
+//! and the tokens that let new clients in (in [`trust_tokens`]).
 
 use std::cmp::Ordering;
 use std::io::Write;
@@ -7,6 +8,7 @@ use clap::Subcommand;
 use corral_shared::api::Certificate;
 use corral_shared::client::Client;
 
+use super::trust_tokens;
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
@@ -31,6 +33,25 @@ pub enum TrustCommand {
         /// Its fingerprint, or the first 12 or more characters of it
         fingerprint: String,
     },
+    /// Issue a token a new client presents once to be trusted (`corral remote add`)
+    Add {
+        /// The name the client's certificate will be trusted under
+        name: String,
+        /// Print only the token
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the certificate add tokens not used yet
+    ListTokens {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Revoke a client's certificate add token
+    RevokeToken {
+        /// The client the token was issued for
+        name: String,
+    },
 }
 
 /// Runs a `config trust` subcommand.
@@ -39,15 +60,18 @@ pub async fn run(
     command: TrustCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let certificates: Vec<Certificate> = client.get("/1.0/certificates?recursion=1").await?;
+    let certificates = || client.get::<Vec<Certificate>>("/1.0/certificates?recursion=1");
     match command {
         TrustCommand::List { format } => {
-            out.write_all(trust_list(certificates, format)?.as_bytes())?;
+            out.write_all(trust_list(certificates().await?, format)?.as_bytes())?;
         }
         TrustCommand::Remove { fingerprint } => {
-            let full = resolve(&certificates, &fingerprint)?;
+            let full = resolve(&certificates().await?, &fingerprint)?;
             client.delete(&format!("/1.0/certificates/{full}")).await?;
         }
+        TrustCommand::Add { name, quiet } => trust_tokens::add(client, &name, quiet, out).await?,
+        TrustCommand::ListTokens { format } => trust_tokens::list(client, format, out).await?,
+        TrustCommand::RevokeToken { name } => trust_tokens::revoke(client, &name, out).await?,
     }
     Ok(())
 }
