@@ -67,6 +67,33 @@ impl HttpsClient {
         &self.identity
     }
 
+    /// Opens one connection to `address` and keeps it for every request sent through the
+    /// session (HTTP/1.1 keep-alive), as a long-lived client would.
+    pub fn session(&self, address: &str) -> HttpsSession {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (config, name) = (self.tls.config.clone(), self.tls.server_name.clone());
+        let address = address.to_owned();
+        let sender = rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(&address)
+                .await
+                .expect("connects");
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .expect("TLS handshake");
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .expect("HTTP handshake");
+            tokio::spawn(conn);
+            sender
+        });
+        HttpsSession { rt, sender }
+    }
+
     /// Sends one request to `address` over HTTPS (HTTP/1.1) and returns the reply.
     pub fn request(
         &self,
@@ -128,5 +155,41 @@ impl HttpsClient {
                 .map(|der| corral_shared::fingerprint::of_der(&der))
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// One kept-alive HTTPS connection (see [`HttpsClient::session`]).
+pub struct HttpsSession {
+    rt: tokio::runtime::Runtime,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl HttpsSession {
+    /// Sends a request on the session's connection: its status and body. Panics if the
+    /// connection was closed, so a test knows the request really shared it.
+    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "corral")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
+            .expect("request");
+        let sender = &mut self.sender;
+        self.rt.block_on(async move {
+            let resp = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                sender
+                    .ready()
+                    .await
+                    .expect("the kept connection is still open");
+                sender.send_request(req).await
+            })
+            .await
+            .expect("an answer within 10 s")
+            .expect("a response on the kept connection");
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        })
     }
 }

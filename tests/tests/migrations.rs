@@ -61,9 +61,19 @@ fn databases_of_the_release_before_migrations_open_with_their_members_config_and
         m.wait_ready();
     }
     for m in &members {
-        for db in ["global", "local"] {
-            assert_eq!(schema_version(m, db), "1", "{}'s {db} database", m.name);
+        for (db, version) in [("global", "2"), ("local", "1")] {
+            assert_eq!(schema_version(m, db), version, "{}'s {db} database", m.name);
         }
+        // Version 2's table is there, empty, on every replica.
+        let tokens = m.corrald(
+            &[
+                "sql",
+                "global",
+                "SELECT count(*) FROM certificate_add_tokens",
+            ],
+            None,
+        );
+        assert!(tokens.ok().contains("| 0 "), "{}", tokens.stdout);
     }
     let m1 = &members[0];
     let listed: Vec<(String, String)> = m1
@@ -117,7 +127,7 @@ fn set_user_version(db: &Path, version: u32) {
 
 #[test]
 fn a_database_newer_than_this_corrald_is_refused_by_name() {
-    for db in ["global.db", "local.db"] {
+    for (db, known) in [("global.db", 2), ("local.db", 1)] {
         let mut m = from_fixture("m1", FIXTURE[0].1);
         set_user_version(&m.dir().join("database").join(db), 99);
         m.spawn();
@@ -129,7 +139,7 @@ fn a_database_newer_than_this_corrald_is_refused_by_name() {
         let log = m.log();
         for want in [
             db,
-            "schema version 99, newer than this corrald knows (up to 1)",
+            &format!("schema version 99, newer than this corrald knows (up to {known})"),
             "upgrade corrald on this member",
         ] {
             assert!(
