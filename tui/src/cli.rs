@@ -251,26 +251,34 @@ mod tests {
         assert_eq!(
             parse(&["config", "set", "cluster.max_voters", "5"]),
             Command::Config(ConfigCommand::Set {
-                args: vec!["cluster.max_voters".into(), "5".into()]
+                args: vec!["cluster.max_voters".into(), "5".into()],
+                target: None
             })
         );
         assert_eq!(
             parse(&["config", "set", "a=1", "b=2"]),
             Command::Config(ConfigCommand::Set {
-                args: vec!["a=1".into(), "b=2".into()]
+                args: vec!["a=1".into(), "b=2".into()],
+                target: None
             })
         );
         assert_eq!(
             parse(&["config", "unset", "a"]),
-            Command::Config(ConfigCommand::Unset { key: "a".into() })
+            Command::Config(ConfigCommand::Unset {
+                key: "a".into(),
+                target: None
+            })
         );
         assert_eq!(
             parse(&["config", "get", "a"]),
-            Command::Config(ConfigCommand::Get { key: "a".into() })
+            Command::Config(ConfigCommand::Get {
+                key: "a".into(),
+                target: None
+            })
         );
         assert_eq!(
             parse(&["config", "show"]),
-            Command::Config(ConfigCommand::Show)
+            Command::Config(ConfigCommand::Show { target: None })
         );
         assert!(Cli::try_parse_from(["corral", "config", "set"]).is_err());
     }
