@@ -630,3 +630,135 @@ fn the_dashboard_watches_a_remote_and_reconnects_to_it() {
     });
     assert!(screen.contains(&format!("https://{address}")), "{screen}");
 }
+
+/// A certificate add token for client `name`, issued on `member` (`config trust add`).
+fn trust_token(member: &Member, name: &str) -> String {
+    let out = member.corral(&["config", "trust", "add", name, "--quiet"]);
+    out.ok().trim().to_owned()
+}
+
+/// The names in `member`'s trust store by fingerprint.
+fn trusted_as(member: &Member, fingerprint: &str) -> Option<String> {
+    let out = member.corral(&["config", "trust", "list", "--format", "json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(out.ok()).expect("JSON");
+    list.iter()
+        .find(|c| c["fingerprint"] == fingerprint)
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn a_token_adds_the_remote_without_questions_and_works_once() {
+    let cluster = Cluster::form(3);
+    let token = trust_token(&cluster[0], "laptop");
+
+    // `remote add NAME TOKEN`: the addresses and fingerprint come from the token.
+    let laptop = Laptop::new();
+    let added = laptop.corral(&["remote", "add", "prod", &token], "");
+    let out = added.ok();
+    assert!(!out.contains("Certificate fingerprint"), "{out}");
+    assert!(!out.contains("password"), "{out}");
+    assert!(
+        out.contains("Client certificate now trusted by server: prod"),
+        "{out}"
+    );
+    // Trusted under the token's name, on every member.
+    assert_eq!(
+        trusted_as(&cluster[2], &laptop.client_fingerprint()).as_deref(),
+        Some("laptop")
+    );
+    let listed = laptop.corral(&["cluster", "list", "prod:", "-f", "json"], "");
+    assert_eq!(names(listed.ok()), ["node1", "node2", "node3"]);
+    let yml = laptop.config_yml();
+    assert!(
+        cluster
+            .members()
+            .iter()
+            .any(|m| yml.contains(&format!("addr: https://{}\n", m.address))),
+        "{yml}"
+    );
+
+    // The same token again, from another laptop: refused, with what to do.
+    let other = Laptop::new();
+    let reused = other.corral(&["remote", "add", "prod", &token], "");
+    let error = reused.failed();
+    assert!(error.contains("A token works once and expires"), "{error}");
+    assert!(
+        !other.config_yml().contains("prod"),
+        "{}",
+        other.config_yml()
+    );
+    assert_eq!(trusted_as(&cluster[0], &other.client_fingerprint()), None);
+
+    // `--token` with an address checks the token's fingerprint instead of asking.
+    let fresh = trust_token(&cluster[1], "laptop-2");
+    other
+        .corral(
+            &[
+                "remote",
+                "add",
+                "prod",
+                &cluster[1].address,
+                "--token",
+                &fresh,
+            ],
+            "",
+        )
+        .ok();
+    assert_eq!(
+        trusted_as(&cluster[0], &other.client_fingerprint()).as_deref(),
+        Some("laptop-2")
+    );
+
+    // A token pasted where the password is asked for works too.
+    let third = Laptop::new();
+    let pasted = trust_token(&cluster[2], "laptop-3");
+    let added = third.corral(
+        &[
+            "remote",
+            "add",
+            "prod",
+            &cluster[2].address,
+            "--accept-certificate",
+        ],
+        &format!("{pasted}\n"),
+    );
+    assert!(
+        added.ok().contains("Admin password (or token) for prod: "),
+        "{added:?}"
+    );
+    third.corral(&["cluster", "list", "prod:"], "").ok();
+
+    // Removed from the trust store, the client is refused at once, and told why.
+    cluster[0]
+        .corral(&["config", "trust", "remove", &third.client_fingerprint()])
+        .ok();
+    let refused = third.corral(&["cluster", "list", "prod:"], "");
+    let error = refused.failed();
+    assert!(
+        error.contains("remote \"prod\" does not trust this client"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_token_of_another_cluster_is_refused_before_anything_is_sent() {
+    let ours = standalone("solo5", "pw");
+    let theirs = standalone("solo6", "pw");
+    let token = trust_token(&theirs, "laptop");
+    let store = trust_store(&ours);
+    let laptop = Laptop::new();
+    let refused = laptop.corral(
+        &["remote", "add", "prod", &ours.address, "--token", &token],
+        "",
+    );
+    let error = refused.failed();
+    assert!(
+        error.contains("Certificate fingerprint mismatch between certificate token and server"),
+        "{error}"
+    );
+    assert!(error.contains("nothing was sent"), "{error}");
+    assert_eq!(trust_store(&ours), store);
+    // The token was not spent: it still admits a client where it was issued.
+    laptop.corral(&["remote", "add", "theirs", &token], "").ok();
+    assert!(trusted_as(&theirs, &laptop.client_fingerprint()).is_some());
+}

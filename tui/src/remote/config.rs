@@ -292,7 +292,8 @@ mod tests {
     #[test]
     fn the_config_dir_follows_the_environment() {
         let os = |s: &'static str| Some(OsStr::new(s));
-        let cases: [(Option<&OsStr>, Option<&OsStr>, Option<&OsStr>, Option<&str>); 5] = [
+        type Env = Option<&'static OsStr>;
+        let cases: [(Env, Env, Env, Option<&str>); 5] = [
             (os("/c"), os("/x"), os("/h"), Some("/c")),
             (None, os("/x"), os("/h"), Some("/x/corral")),
             (None, None, os("/h"), Some("/h/.config/corral")),

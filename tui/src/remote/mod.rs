@@ -146,8 +146,23 @@ pub fn client_for(dir: &Path, name: &str, remote: &Remote) -> Result<Client, Rem
 }
 
 /// A command's failure through remote `name`, with a server whose certificate is not the
-/// pinned one turned into a loud refusal that names both fingerprints and what to do.
+/// pinned one turned into a loud refusal that names both fingerprints and what to do, and
+/// a server that no longer trusts this client told apart from other refusals.
 pub fn explain(name: &str, error: CliError) -> CliError {
+    if let CliError::Client(ClientError::Api {
+        status: 403,
+        message,
+    }) = &error
+        && message == "not authorized"
+        && name != LOCAL
+    {
+        return CliError::Failed(format!(
+            "not authorized: remote \"{name}\" does not trust this client (its certificate \
+             may have been removed from the server's trust store). Ask its administrator for a \
+             token ('corral config trust add NAME' there), then 'corral remote remove {name}' \
+             and 'corral remote add {name} TOKEN'"
+        ));
+    }
     let CliError::Client(ClientError::Connect {
         place: Place::Https(address),
         source,
@@ -212,6 +227,18 @@ mod tests {
         // Anything else passes through untouched.
         let other = CliError::Usage("x".into());
         assert_eq!(explain("prod", other).to_string(), "x");
+        let untrusted = || {
+            CliError::Client(ClientError::Api {
+                status: 403,
+                message: "not authorized".into(),
+            })
+        };
+        let text = explain("prod", untrusted()).to_string();
+        assert!(
+            text.contains("remote \"prod\" does not trust this client"),
+            "{text}"
+        );
+        assert_eq!(explain(LOCAL, untrusted()).to_string(), "not authorized");
         assert_eq!(changed_certificate("connection refused"), None);
     }
 

@@ -150,7 +150,7 @@ pub fn config_argv(mut args: Vec<String>) -> (Option<String>, Vec<String>) {
             at += 1;
             break;
         }
-        if matches!(arg.as_str(), "-f" | "--format") {
+        if matches!(arg.as_str(), "-f" | "--format" | "--target") {
             at += 2;
             continue;
         }
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn config_commands_take_their_remote_from_argv() {
         let argv = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let cases: [(&str, Option<&str>, &str); 11] = [
+        let cases: [(&str, Option<&str>, &str); 13] = [
             (
                 "corral config show prod:",
                 Some("prod"),
@@ -320,6 +320,16 @@ mod tests {
                 "corral config trust list -f yaml prod:",
                 Some("prod"),
                 "corral config trust list -f yaml",
+            ),
+            (
+                "corral config show --target m2 prod:",
+                Some("prod"),
+                "corral config show --target m2",
+            ),
+            (
+                "corral config trust add prod:laptop --quiet",
+                Some("prod"),
+                "corral config trust add laptop --quiet",
             ),
             (
                 "corral config trust remove prod:136ab692cca5",

@@ -46,6 +46,10 @@ impl Answers for Stdin {
             .lock()
             .read_line(&mut line)
             .map_err(|e| RemoteError::Config(format!("cannot read the answer: {e}")))?;
+        // A terminal echoed the answer and its newline; a pipe did not, so end the line here.
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            println!();
+        }
         Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     }
 
