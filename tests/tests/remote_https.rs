@@ -450,6 +450,13 @@ fn remotes_are_listed_switched_renamed_pointed_elsewhere_and_removed_as_lxc_does
             "{args:?}: {refused:?}"
         );
     }
+    let refused = laptop.corral(&["remote", "add", "pw", "ssh://lab", "--password", "x"], "");
+    assert!(
+        refused
+            .failed()
+            .contains("--password and --token are for HTTPS remotes"),
+        "{refused:?}"
+    );
     let refused = laptop.corral(&["remote", "add", "bad", "ssh://@lab"], "");
     assert!(refused.failed().contains("empty user"), "{refused:?}");
     let refused = laptop.corral(&["remote", "switch", "nope"], "");

@@ -127,6 +127,17 @@ pub async fn add(
             Address::Https(host_port) => vec![host_port],
             other => {
                 // A socket or SSH: SSH (or file access) authenticates; nothing to exchange.
+                if options.password.is_some() || options.token.is_some() {
+                    return Err(RemoteError::Refused(format!(
+                        "--password and --token are for HTTPS remotes; {} is reached with \
+                         {}, so leave them out",
+                        other.url(),
+                        match other {
+                            Address::Ssh(_) => "your SSH keys (ssh-agent, ~/.ssh/config)",
+                            _ => "the socket's file permissions",
+                        }
+                    )));
+                }
                 config.add(name, Remote::new(&other.url(), other.auth_type()))?;
                 return config.save(dir);
             }
