@@ -3,8 +3,9 @@
 //! dial-stdio`), so the operator's corral speaks to the daemon through ssh's pipe. Nothing
 //! but the relayed bytes goes to standard output; what goes wrong goes to standard error.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -48,16 +49,20 @@ pub fn run(args: DialStdioArgs) -> Result<(), CliError> {
         ))
     })?;
     let to_daemon = daemon.try_clone()?;
+    // Unbuffered handles of their own: the caller holds the lock of `io::stdout()`.
+    let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+    let stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
     let (closed, ended) = mpsc::channel();
     let client_done = closed.clone();
     // Threads, not tasks: a blocked read of standard input must not hold up the exit.
+    // The socket is not half-closed when the client's side ends: the daemon would take
+    // that for a hang-up and drop an answer it is still writing.
     std::thread::spawn(move || {
-        let _ = relay(&mut io::stdin().lock(), &mut &to_daemon);
-        let _ = to_daemon.shutdown(Shutdown::Write);
+        let _ = relay(&mut &stdin, &mut &to_daemon);
         let _ = client_done.send(Closed::Client);
     });
     std::thread::spawn(move || {
-        let _ = relay(&mut &daemon, &mut io::stdout().lock());
+        let _ = relay(&mut &daemon, &mut &stdout);
         let _ = closed.send(Closed::Daemon);
     });
     if let Ok(Closed::Client) = ended.recv() {

@@ -25,8 +25,11 @@ const STDERR_KEEP: usize = 64 * 1024;
 /// Starts `ssh` for `target` and returns its pipes as one stream.
 pub async fn connect(target: &SshTarget) -> io::Result<SshStream> {
     let setting = std::env::var(SSH_COMMAND_VAR).ok();
-    let words = command_words(setting.as_deref())
-        .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+    let words = match &target.ssh_command {
+        Some(words) if !words.is_empty() => words.clone(),
+        _ => command_words(setting.as_deref())
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?,
+    };
     // With no terminal to answer a prompt, ssh must fail rather than wait for one.
     let batch = !io::stdin().is_terminal();
     let argv = ssh_argv(&words, target, batch);
@@ -37,7 +40,7 @@ pub async fn connect(target: &SshTarget) -> io::Result<SshStream> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| spawn_error(&argv[0], setting.is_some(), e))?;
+        .map_err(|e| spawn_error(&argv[0], argv[0] != "ssh", e))?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -65,18 +68,19 @@ pub async fn connect(target: &SshTarget) -> io::Result<SshStream> {
     })
 }
 
-/// Why `program` could not be started, and what to do.
-fn spawn_error(program: &str, from_variable: bool, e: io::Error) -> io::Error {
-    let what = if from_variable {
-        format!("the command {program:?} (from {SSH_COMMAND_VAR})")
+/// Why `program` could not be started, and what to do; `chosen` when someone named a
+/// program other than the system's `ssh` (usually through `CORRAL_SSH_COMMAND`).
+fn spawn_error(program: &str, chosen: bool, e: io::Error) -> io::Error {
+    let what = if chosen {
+        format!("the ssh command {program:?}")
     } else {
         "ssh".into()
     };
-    let hint = match (e.kind(), from_variable) {
+    let hint = match (e.kind(), chosen) {
         (io::ErrorKind::NotFound, false) => {
             "; install the OpenSSH client (e.g. 'apt-get install openssh-client')"
         }
-        (io::ErrorKind::NotFound, true) => "; check the path in the variable",
+        (io::ErrorKind::NotFound, true) => "; check the program named in CORRAL_SSH_COMMAND",
         _ => "",
     };
     io::Error::new(e.kind(), format!("cannot run {what}: {e}{hint}"))

@@ -13,6 +13,9 @@ pub struct SshTarget {
     pub port: Option<u16>,
     /// The far side's `CORRAL_DIR`; its default when absent.
     pub dir: Option<String>,
+    /// The words that start ssh, when a program (a test, a tool) gives them itself; `None`
+    /// (as parsed): `CORRAL_SSH_COMMAND`, else `ssh`. Not part of the address.
+    pub ssh_command: Option<Vec<String>>,
 }
 
 impl SshTarget {
@@ -52,7 +55,15 @@ impl SshTarget {
             host,
             port,
             dir,
+            ssh_command: None,
         })
+    }
+
+    /// The same target reached by starting ssh with `words` (`["ssh", "-F", "config"]`)
+    /// rather than as `CORRAL_SSH_COMMAND` says.
+    pub fn with_ssh_command(mut self, words: Vec<String>) -> SshTarget {
+        self.ssh_command = Some(words);
+        self
     }
 }
 

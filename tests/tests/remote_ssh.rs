@@ -1,0 +1,226 @@
+//! SSH remotes end to end: a real `sshd` started by the test (its own loopback address,
+//! port, host key and authorized keys), the system `ssh` client, and `corral dial-stdio` on
+//! the far side joined to a real member's socket. REST, writes and the gRPC Watch stream
+//! travel through it; the `corral` CLI and the dashboard use it as a remote; and each way
+//! it fails says what to do.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use corral_shared::api::WatchEvent;
+use corral_shared::client::{Client, ClientError, Connector, SshTarget};
+use corral_tests::{Cluster, CommandOutput, Member, Sshd, corral_bin, wait_until};
+
+/// A request through ssh: a login and a relay, on a debug build.
+const THROUGH_SSH: Duration = Duration::from_secs(30);
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
+/// A client of the daemon in `dir`, through `sshd`, starting ssh as `ssh_command` says.
+fn ssh_client(sshd: &Sshd, dir: &Path, ssh_command: &str) -> Client {
+    let target = SshTarget::parse(&sshd.url(dir))
+        .expect("the harness's address parses")
+        .with_ssh_command(ssh_command.split(' ').map(str::to_owned).collect());
+    Client::new(Connector::Ssh(target)).with_timeout(THROUGH_SSH)
+}
+
+/// The reason a request through `client` failed, as a person reads it.
+fn failure(client: &Client) -> String {
+    let error = block_on(client.request("GET", "/1.0", None, None)).expect_err("the request fails");
+    assert!(
+        matches!(error, ClientError::Connect { .. }),
+        "a failure of ssh is a failure to reach the daemon, not a broken answer: {error:?}"
+    );
+    error.to_string()
+}
+
+#[test]
+fn the_api_a_write_and_the_watch_stream_travel_through_ssh() {
+    if !Sshd::available() {
+        return;
+    }
+    let cluster = Cluster::form(3);
+    let sshd = Sshd::start();
+    let client = ssh_client(&sshd, cluster[0].dir(), &sshd.ssh_command());
+    block_on(async {
+        let members: Vec<serde_json::Value> = client
+            .get("/1.0/cluster/members?recursion=1")
+            .await
+            .unwrap_or_else(|e| panic!("GET through ssh: {e}\nsshd's log:\n{}", sshd.log()));
+        let mut names: Vec<&str> = members
+            .iter()
+            .filter_map(|m| m["server_name"].as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["node1", "node2", "node3"]);
+
+        let (_, etag) = client
+            .get_with_etag::<serde_json::Value>("/1.0/cluster/members/node2")
+            .await
+            .expect("node2 through ssh");
+        let change = serde_json::json!({"description": "reached through ssh"});
+        client
+            .patch("/1.0/cluster/members/node2", &change, etag.as_deref())
+            .await
+            .expect("a write through ssh");
+
+        let mut watch = client.watch().await.expect("the Watch stream through ssh");
+        let first = tokio::time::timeout(THROUGH_SSH, watch.next())
+            .await
+            .expect("the first Watch message in time")
+            .expect("a Watch message")
+            .expect("the stream is open");
+        let WatchEvent::Snapshot(snapshot) = first else {
+            panic!("the Watch stream starts with a snapshot, not {first:?}");
+        };
+        assert_eq!(snapshot.server_name, "node1");
+        let node2 = snapshot
+            .members
+            .iter()
+            .find(|m| m.server_name == "node2")
+            .expect("node2 in the snapshot");
+        assert_eq!(node2.description, "reached through ssh");
+    });
+    // The write went to the cluster, not only through the pipe: another member sees it.
+    assert_eq!(
+        cluster[2].member("node2")["description"],
+        "reached through ssh"
+    );
+}
+
+#[test]
+fn a_far_side_without_corral_says_it_is_not_installed_or_not_on_path() {
+    if !Sshd::available() {
+        return;
+    }
+    let member = Member::start("node1");
+    let sshd = Sshd::start();
+    let client = ssh_client(&sshd, member.dir(), &sshd.ssh_command_without_corral());
+    let message = failure(&client);
+    let expected = format!(
+        "corral is not installed on {}, or not on the PATH of {}'s non-interactive shell: \
+         ssh said \"",
+        sshd.ip, sshd.user
+    );
+    assert!(message.contains(&expected), "{message}");
+    assert!(
+        message.contains("corral: command not found") || message.contains("corral: not found"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_host_key_without_a_terminal_says_how_to_accept_it() {
+    if !Sshd::available() {
+        return;
+    }
+    let member = Member::start("node1");
+    let sshd = Sshd::start();
+    let client = ssh_client(
+        &sshd,
+        member.dir(),
+        &sshd.ssh_command_not_knowing_the_host(),
+    );
+    let message = failure(&client);
+    assert!(
+        message.contains(&format!(
+            "the host key of {} is not known here, and with no terminal ssh cannot ask",
+            sshd.ip
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "connect once with 'ssh -p {} {}@{}'",
+            sshd.port, sshd.user, sshd.ip
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("Host key verification failed"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_directory_without_a_daemon_says_to_start_one() {
+    if !Sshd::available() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let empty = tempfile::tempdir().expect("an empty directory");
+    let client = ssh_client(&sshd, empty.path(), &sshd.ssh_command());
+    let message = failure(&client);
+    let expected = format!(
+        "on {}: no Corral daemon at {dir} (no socket at {dir}/unix.socket): start it with \
+         'corrald'",
+        sshd.ip,
+        dir = empty.path().display()
+    );
+    assert!(message.contains(&expected), "{message}");
+    // The watch reports the same words.
+    let watch = block_on(async { client.watch().await.err().map(|e| e.to_string()) })
+        .expect("the Watch stream cannot open either");
+    assert!(watch.contains("no Corral daemon at"), "{watch}");
+}
+
+#[test]
+fn dial_stdio_relays_a_request_and_says_when_the_socket_is_missing() {
+    let member = Member::start("node1");
+    let mut relay = Command::new(corral_bin())
+        .args(["dial-stdio", "--dir"])
+        .arg(member.dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("corral dial-stdio starts");
+    {
+        use std::io::Write;
+        let mut stdin = relay.stdin.take().expect("piped");
+        stdin
+            .write_all(b"GET /1.0 HTTP/1.1\r\nHost: corral\r\nConnection: close\r\n\r\n")
+            .expect("the request is written");
+    }
+    wait_until(
+        "dial-stdio to end once both sides closed",
+        THROUGH_SSH,
+        || relay.try_wait().expect("dial-stdio's status"),
+    );
+    let out = relay.wait_with_output().expect("dial-stdio's output");
+    assert!(out.status.success(), "{out:?}");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("\"api_status\""), "{answer}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    let empty = tempfile::tempdir().expect("an empty directory");
+    let out = Command::new(corral_bin())
+        .args(["dial-stdio", "--dir"])
+        .arg(empty.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("corral dial-stdio runs");
+    let out = CommandOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing but relayed bytes on stdout: {out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("no Corral daemon at {}", empty.path().display())),
+        "{out:?}"
+    );
+}
