@@ -15,6 +15,7 @@ mod https;
 mod member;
 mod net;
 mod roles;
+mod sshd;
 mod wait;
 mod watch;
 
@@ -24,6 +25,7 @@ pub use https::{HttpsClient, HttpsReply};
 pub use member::{CommandOutput, Member};
 pub use net::Net;
 pub use roles::{count_role, leader_name, roles_of, wait_for_roles};
+pub use sshd::Sshd;
 pub use wait::wait_until;
 pub use watch::Watch;
 
