@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::time::Duration;
 
 use corral_shared::api::{CertificateAddToken, CertificatesPost};
 use corral_shared::client::Client;
@@ -201,11 +200,12 @@ pub async fn add(
             .post("/1.0/certificates", &post)
             .await
             .map_err(|e| refused(e, &host_port, is_token))?;
-        if !trusted_soon(&client).await? {
+        // The member asks the leader when its own copy does not know us yet, so one
+        // answer is the truth.
+        if auth(&client).await? != "trusted" {
             return Err(RemoteError::Trust(format!(
-                "Server doesn't trust us after authentication (waited {}s); check 'corral config trust list' \
+                "Server doesn't trust us after authentication; check 'corral config trust list' \
                  on {host_port} for this client ({})",
-                TRUST_APPLIED.as_secs(),
                 client_cert.identity.fingerprint()
             )));
         }
@@ -254,25 +254,6 @@ fn check_token_fingerprint(
          Check that the token was issued by this cluster",
         token.fingerprint
     )))
-}
-
-/// How long the member asked may take to apply its own trust store's change.
-const TRUST_APPLIED: Duration = Duration::from_secs(10);
-
-/// Whether the server trusts this client, asking until it does or [`TRUST_APPLIED`] has
-/// passed: the certificate is added through the cluster's log, which the member that
-/// answered the POST may apply a moment after it answered.
-async fn trusted_soon(client: &Client) -> Result<bool, RemoteError> {
-    let deadline = tokio::time::Instant::now() + TRUST_APPLIED;
-    loop {
-        if auth(client).await? == "trusted" {
-            return Ok(true);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// `GET /1.0`'s `auth`: "trusted" or "untrusted".

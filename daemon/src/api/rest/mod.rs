@@ -99,12 +99,14 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
 /// Whether the trust store holds `fingerprint` as of now, so that a certificate removed a
 /// moment ago through another member is refused here at once, and one trusted a moment ago
 /// is accepted. A read the leader confirms; without one (no quorum), this member's copy.
-/// An untrusted caller reaching a public path is not worth a round trip to the leader.
+/// On a public read, this member's copy is enough when it says trusted; when it says not,
+/// the leader is asked, so a client trusted a moment ago through another member (or through
+/// this one, before it applied the change) is told it is trusted.
 async fn trusted_certificate(node: &Node, fingerprint: &str, must_be_current: bool) -> bool {
     let fp = fingerprint.to_owned();
     let lookup = move |c: &rusqlite::Connection| queries::certificate_trusted(c, &fp);
-    if !must_be_current {
-        return node.global.read(lookup).await.unwrap_or(false);
+    if !must_be_current && node.global.read(lookup.clone()).await.unwrap_or(false) {
+        return true;
     }
     node.read_current(lookup)
         .await
