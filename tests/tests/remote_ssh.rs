@@ -224,3 +224,253 @@ fn dial_stdio_relays_a_request_and_says_when_the_socket_is_missing() {
         "{out:?}"
     );
 }
+
+/// The operator's machine for the CLI: a config directory of its own, a CORRAL_DIR where
+/// no daemon lives (so only the remote can answer), and ssh started as `sshd` wants.
+struct Laptop {
+    conf: tempfile::TempDir,
+    no_daemon: tempfile::TempDir,
+    ssh_command: String,
+}
+
+impl Laptop {
+    fn new(sshd: &Sshd) -> Laptop {
+        Laptop {
+            conf: tempfile::tempdir().expect("a config directory"),
+            no_daemon: tempfile::tempdir().expect("an empty CORRAL_DIR"),
+            ssh_command: sshd.ssh_command(),
+        }
+    }
+
+    /// `VAR=VALUE ...` for a shell (the dashboard runs in a tmux pane).
+    fn env_words(&self) -> String {
+        format!(
+            "CORRAL_CONF={} CORRAL_DIR={} HOME={} CORRAL_SSH_COMMAND='{}'",
+            self.conf.path().join("corral").display(),
+            self.no_daemon.path().display(),
+            self.conf.path().display(),
+            self.ssh_command
+        )
+    }
+
+    /// Runs `corral ARGS` here, with no terminal.
+    fn corral(&self, args: &[&str]) -> CommandOutput {
+        let mut child = Command::new(corral_bin())
+            .args(args)
+            .env("CORRAL_CONF", self.conf.path().join("corral"))
+            .env("CORRAL_DIR", self.no_daemon.path())
+            .env("HOME", self.conf.path())
+            .env("CORRAL_SSH_COMMAND", &self.ssh_command)
+            .env_remove("XDG_CONFIG_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("corral starts");
+        // Every request is bounded inside corral; this bounds the whole run on top.
+        let status = wait_until(&format!("corral {args:?} to end"), COMMAND_LIMIT, || {
+            child.try_wait().expect("corral's status")
+        });
+        let out = child.wait_with_output().expect("corral's output");
+        CommandOutput {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// How long one `corral` run may take.
+const COMMAND_LIMIT: Duration = Duration::from_secs(90);
+
+#[test]
+fn the_cli_lists_writes_and_issues_a_token_through_an_ssh_remote() {
+    if !Sshd::available() {
+        return;
+    }
+    let cluster = Cluster::form(3);
+    let sshd = Sshd::start();
+    let laptop = Laptop::new(&sshd);
+    let url = sshd.url(cluster[0].dir());
+    laptop.corral(&["remote", "add", "lab", &url]).ok();
+    let remotes = laptop.corral(&["remote", "list"]);
+    assert!(remotes.ok().contains(&url), "{remotes:?}");
+
+    let list = laptop.corral(&["cluster", "list", "lab:"]);
+    for name in ["node1", "node2", "node3"] {
+        assert!(list.ok().contains(name), "{list:?}");
+    }
+    assert_eq!(list.stdout.matches("ONLINE").count(), 3, "{list:?}");
+
+    // A write through ssh reaches the whole cluster.
+    laptop
+        .corral(&[
+            "cluster",
+            "set",
+            "lab:node2",
+            "-p",
+            "description",
+            "set over ssh",
+        ])
+        .ok();
+    assert_eq!(cluster[2].member("node2")["description"], "set over ssh");
+
+    // A join token issued through ssh is one the cluster knows.
+    let add = laptop.corral(&["cluster", "add", "lab:node4"]);
+    let token = add
+        .ok()
+        .lines()
+        .last()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(add.stdout.contains("node4"), "{add:?}");
+    assert!(token.len() > 40, "a token on the last line: {add:?}");
+    let tokens = cluster[1].corral(&["cluster", "list-tokens", "--format", "csv"]);
+    assert!(tokens.ok().contains("node4"), "{tokens:?}");
+    assert!(
+        tokens.stdout.contains(&token),
+        "{tokens:?}\nthe token: {token}"
+    );
+}
+
+#[test]
+fn the_cli_says_what_is_wrong_with_an_ssh_remote() {
+    if !Sshd::available() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let laptop = Laptop::new(&sshd);
+    let empty = tempfile::tempdir().expect("an empty directory");
+    laptop
+        .corral(&["remote", "add", "empty", &sshd.url(empty.path())])
+        .ok();
+    let out = laptop.corral(&["cluster", "list", "empty:"]);
+    let says = format!(
+        "Error: cannot reach the Corral daemon at {}: on {}: no Corral daemon at {}",
+        sshd.url(empty.path()),
+        sshd.ip,
+        empty.path().display()
+    );
+    assert!(out.failed().contains(&says), "{out:?}");
+}
+
+/// tmux on PATH, if installed.
+fn find_tmux() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("tmux"))
+        .find(|path| path.is_file())
+}
+
+/// A private tmux server (own socket, no user configuration) running one command in a
+/// 120x30 pane; dropping it kills the server and so the dashboard (and its ssh) in it.
+struct Pane {
+    tmux: std::path::PathBuf,
+    socket: String,
+}
+
+impl Pane {
+    fn start(tmux: std::path::PathBuf, command: &str) -> Pane {
+        let pane = Pane {
+            tmux,
+            socket: format!("corral-remote-ssh-{}", std::process::id()),
+        };
+        let out = pane.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "dash",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            command,
+        ]);
+        assert!(out.status.success(), "tmux new-session failed: {out:?}");
+        pane
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.tmux)
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Reads the screen until `done` holds; fails after `limit` showing the last screen.
+    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_until(what, limit, || {
+                let out = self.run(&["capture-pane", "-p", "-t", "dash"]);
+                let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+                let hit = done(&screen).then(|| screen.clone());
+                last = screen;
+                hit
+            })
+        }));
+        found.unwrap_or_else(|_| panic!("waited for {what}; the screen:\n{last}"))
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Whether `name`'s row in the members table says `status`.
+fn row_says(screen: &str, name: &str, status: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.starts_with(&format!("│{name} ")) && l.contains(&format!(" {status} ")))
+}
+
+#[test]
+fn the_dashboard_through_an_ssh_remote_shows_a_killed_member_go_offline() {
+    if !Sshd::available() {
+        return;
+    }
+    let missing = find_tmux().is_none().then(|| {
+        "not on PATH; install it (e.g. `apt-get install tmux`) to run this test".to_owned()
+    });
+    if !corral_tests::runs_here("tmux", missing) {
+        return;
+    }
+    let mut cluster = Cluster::form(3);
+    cluster[0]
+        .corral(&["config", "set", "cluster.offline_threshold", "11"])
+        .ok();
+    let sshd = Sshd::start();
+    let laptop = Laptop::new(&sshd);
+    let url = sshd.url(cluster[0].dir());
+    laptop.corral(&["remote", "add", "lab", &url]).ok();
+    let command = format!(
+        "env {} {} dashboard lab:",
+        laptop.env_words(),
+        corral_bin().display()
+    );
+    let pane = Pane::start(find_tmux().expect("checked above"), &command);
+    let screen = pane.wait_for("three members ONLINE", Duration::from_secs(60), |s| {
+        ["node1", "node2", "node3"]
+            .iter()
+            .all(|name| row_says(s, name, "ONLINE"))
+    });
+    assert!(
+        screen.contains("ssh://"),
+        "the dashboard names the remote:\n{screen}"
+    );
+
+    // node3 dies without a word; the dashboard, through ssh, shows it.
+    cluster[2].kill();
+    pane.wait_for("node3 OFFLINE", Duration::from_secs(45), |s| {
+        row_says(s, "node3", "OFFLINE") && row_says(s, "node1", "ONLINE")
+    });
+}
