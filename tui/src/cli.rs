@@ -215,6 +215,7 @@ mod tests {
         assert_eq!(
             parse(&["config", "trust", "list", "--format", "yaml"]),
             Command::Config(ConfigCommand::Trust(TrustCommand::List {
+                remote: None,
                 format: Format::Yaml
             }))
         );
@@ -265,22 +266,26 @@ mod tests {
         assert_eq!(
             parse(&["config", "unset", "a"]),
             Command::Config(ConfigCommand::Unset {
-                key: "a".into(),
+                args: vec!["a".into()],
                 target: None
             })
         );
         assert_eq!(
             parse(&["config", "get", "a"]),
             Command::Config(ConfigCommand::Get {
-                key: "a".into(),
+                args: vec!["a".into()],
                 target: None
             })
         );
         assert_eq!(
             parse(&["config", "show"]),
-            Command::Config(ConfigCommand::Show { target: None })
+            Command::Config(ConfigCommand::Show {
+                remote: None,
+                target: None
+            })
         );
         assert!(Cli::try_parse_from(["corral", "config", "set"]).is_err());
+        assert!(Cli::try_parse_from(["corral", "config", "get", "a", "b", "c"]).is_err());
     }
 
     #[test]

@@ -20,7 +20,6 @@ fn main() -> ExitCode {
     if let Some(args) = cli::daemon_args(args.clone()) {
         return run_as_daemon(args);
     }
-    let (config_remote, args) = take_config_remote(args);
     let cli = cli::Cli::parse_from(args);
     // One request at a time: a single-threaded runtime is all a command needs.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -35,7 +34,7 @@ fn main() -> ExitCode {
     };
     let stdout = std::io::stdout();
     let result = runtime.block_on(async {
-        let (remote, client, command) = remote::target(cli.command, config_remote)?;
+        let (remote, client, command) = remote::target(cli.command)?;
         let result = commands::run(command, &client, &mut stdout.lock()).await;
         result.map_err(|e| remote::explain(&remote, e))
     });
@@ -47,20 +46,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `config` commands name their remote in argv (`corral config show prod:`); see
-/// [`remote::prefix::config_argv`]. Arguments that are not UTF-8 are left to clap to judge.
-fn take_config_remote(args: Vec<OsString>) -> (Option<String>, Vec<OsString>) {
-    let Some(text) = args
-        .iter()
-        .map(|a| a.to_str().map(str::to_owned))
-        .collect::<Option<Vec<String>>>()
-    else {
-        return (None, args);
-    };
-    let (remote, text) = remote::prefix::config_argv(text);
-    (remote, text.into_iter().map(OsString::from).collect())
 }
 
 /// Runs this binary as corrald (the same code as the `corrald` binary), named `corrald` in

@@ -22,22 +22,26 @@ pub use trust::TrustCommand;
 pub enum ConfigCommand {
     /// Show the server configuration as YAML
     Show {
+        /// The remote to ask, written REMOTE: (the default remote when left out)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// The member whose configuration to show (its own keys, e.g. core.https_address)
         #[arg(long, value_name = "MEMBER")]
         target: Option<String>,
     },
     /// Print one configuration value (an empty line when unset)
     Get {
-        /// The key, e.g. cluster.max_voters
-        key: String,
+        /// `[REMOTE:] KEY`, e.g. `prod: cluster.max_voters`
+        #[arg(required = true, num_args = 1..=2, value_name = "[REMOTE:] KEY")]
+        args: Vec<String>,
         /// The member to read a member-specific key of (e.g. core.https_address)
         #[arg(long, value_name = "MEMBER")]
         target: Option<String>,
     },
-    /// Set configuration keys: `KEY VALUE`, or `KEY=VALUE...`
+    /// Set configuration keys: `[REMOTE:] KEY VALUE`, or `[REMOTE:] KEY=VALUE...`
     Set {
-        /// `KEY VALUE`, or one or more `KEY=VALUE`
-        #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
+        /// `KEY VALUE`, or one or more `KEY=VALUE`, after an optional `REMOTE:`
+        #[arg(required = true, num_args = 1.., value_name = "[REMOTE:] KEY[=VALUE]")]
         args: Vec<String>,
         /// The member to set a member-specific key on (e.g. core.https_address)
         #[arg(long, value_name = "MEMBER")]
@@ -45,8 +49,9 @@ pub enum ConfigCommand {
     },
     /// Unset a configuration key
     Unset {
-        /// The key, e.g. cluster.offline_threshold
-        key: String,
+        /// `[REMOTE:] KEY`, e.g. `prod: cluster.offline_threshold`
+        #[arg(required = true, num_args = 1..=2, value_name = "[REMOTE:] KEY")]
+        args: Vec<String>,
         /// The member to unset a member-specific key on
         #[arg(long, value_name = "MEMBER")]
         target: Option<String>,
@@ -63,20 +68,22 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        ConfigCommand::Show { target } => {
+        ConfigCommand::Show { target, .. } => {
             let server: Server = client.get(&server_path(target.as_deref())).await?;
             out.write_all(show(server.config)?.as_bytes())?;
         }
-        ConfigCommand::Get { key, target } => {
+        ConfigCommand::Get { args, target } => {
+            let key = one_key(&args, "get")?;
             let server: Server = client.get(&server_path(target.as_deref())).await?;
-            writeln!(out, "{}", value_text(server.config.get(&key)))?;
+            writeln!(out, "{}", value_text(server.config.get(key)))?;
         }
         ConfigCommand::Set { args, target } => {
             let changes = parse_assignments(&args, "corral config set")?;
             let path = server_path(target.as_deref());
             client.patch(&path, &patch_body(changes), None).await?;
         }
-        ConfigCommand::Unset { key, target } => {
+        ConfigCommand::Unset { args, target } => {
+            let key = one_key(&args, "unset")?.to_owned();
             let changes = BTreeMap::from([(key, String::new())]);
             let path = server_path(target.as_deref());
             client.patch(&path, &patch_body(changes), None).await?;
@@ -84,6 +91,18 @@ pub async fn run(
         ConfigCommand::Trust(command) => trust::run(client, command, out).await?,
     }
     Ok(())
+}
+
+/// The key of `config get|unset` once its remote is taken off: there must be one.
+fn one_key<'a>(args: &'a [String], verb: &str) -> Result<&'a str, CliError> {
+    match args {
+        [key] => Ok(key),
+        _ => Err(CliError::Usage(format!(
+            "'corral config {verb}' takes one key, after an optional REMOTE: (as in \
+             'corral config {verb} prod: cluster.max_voters'); got {}",
+            args.join(" ")
+        ))),
+    }
 }
 
 /// The server's path, aimed at member `target` when one is named (LXD's `?target=`: the

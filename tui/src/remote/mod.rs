@@ -84,12 +84,9 @@ impl From<RemoteError> for CliError {
 }
 
 /// The remote `command` goes to, its client, and the command without its `REMOTE:` prefix.
-/// `config_remote` is what `config` commands named in argv. Without a config directory or
+/// Without a config directory or
 /// config.yml, the only remote is `local`: today's socket through CORRAL_DIR.
-pub fn target(
-    command: Command,
-    config_remote: Option<String>,
-) -> Result<(String, Client, Command), RemoteError> {
+pub fn target(command: Command) -> Result<(String, Client, Command), RemoteError> {
     // These never talk to a daemon through a remote.
     if matches!(
         command,
@@ -102,10 +99,7 @@ pub fn target(
         Some(dir) => Config::load(dir)?,
         None => Config::default(),
     };
-    let (name, command) = match config_remote {
-        Some(named) => (prefix::known(&config, Some(named))?, command),
-        None => prefix::resolve(command, &config)?,
-    };
+    let (name, command) = prefix::resolve(command, &config)?;
     let remote = config.remote(&name)?;
     let client = match &dir {
         Some(dir) => client_for(dir, &name, remote)?,

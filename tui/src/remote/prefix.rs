@@ -1,10 +1,11 @@
 //! `REMOTE:` on command arguments, as lxc reads it: `cluster list prod:`, `cluster show
-//! prod:m2`, `query prod:/1.0`, `config set prod: KEY VALUE`. Which remote a command goes
+//! prod:m2`, `query prod:/1.0`, `config set prod: KEY VALUE`, `config trust add prod:NAME`. Which remote a command goes
 //! to is decided here, purely from its arguments and the remotes config.yml knows; an
 //! argument without a prefix means the default remote.
 
 use crate::cli::Command;
 use crate::commands::cluster::{ClusterCommand, RoleCommand};
+use crate::commands::config::{ConfigCommand, TrustCommand};
 
 use super::{Config, RemoteError};
 
@@ -16,7 +17,9 @@ pub fn split(text: &str) -> Option<(&str, &str)> {
 /// The remote `command` names (or the default one) and the command with the prefix gone.
 pub fn resolve(mut command: Command, config: &Config) -> Result<(String, Command), RemoteError> {
     let named = match slot(&mut command) {
-        Slot::Member(name) => take_member(name)?,
+        Slot::Member(name) => take_member(name, "cluster member name")?,
+        Slot::Named(name, what) => take_member(name, what)?,
+        Slot::Leading(args) => take_leading(args),
         Slot::RemoteOnly(arg) => take_remote_only(arg)?,
         Slot::Path(path) => take_path(path)?,
         Slot::Nothing => None,
@@ -44,11 +47,15 @@ pub fn known(config: &Config, named: Option<String>) -> Result<String, RemoteErr
 enum Slot<'a> {
     /// `[REMOTE:]MEMBER`.
     Member(&'a mut String),
+    /// `[REMOTE:]NAME` of something else than a member (what the name is, for errors).
+    Named(&'a mut String, &'static str),
+    /// An optional first argument `REMOTE:` before the others (`config set prod: K V`).
+    Leading(&'a mut Vec<String>),
     /// `[REMOTE:]` alone.
     RemoteOnly(&'a mut Option<String>),
     /// `[REMOTE:]/API/PATH`.
     Path(&'a mut String),
-    /// Nowhere: the command is local (`demo`, `remote`) or read from argv (`config`).
+    /// Nowhere: the command is local (`demo`, `remote`).
     Nothing,
 }
 
@@ -72,6 +79,21 @@ fn slot(command: &mut Command) -> Slot<'_> {
                 Slot::Member(name)
             }
         },
+        Command::Config(config) => match config {
+            ConfigCommand::Show { remote, .. } => Slot::RemoteOnly(remote),
+            ConfigCommand::Get { args, .. }
+            | ConfigCommand::Set { args, .. }
+            | ConfigCommand::Unset { args, .. } => Slot::Leading(args),
+            ConfigCommand::Trust(trust) => match trust {
+                TrustCommand::List { remote, .. } | TrustCommand::ListTokens { remote, .. } => {
+                    Slot::RemoteOnly(remote)
+                }
+                TrustCommand::Remove { fingerprint } => Slot::Named(fingerprint, "fingerprint"),
+                TrustCommand::Add { name, .. } | TrustCommand::RevokeToken { name } => {
+                    Slot::Named(name, "client name")
+                }
+            },
+        },
         Command::Query(args) => Slot::Path(&mut args.path),
         Command::Version { remote } => Slot::RemoteOnly(remote),
         Command::Dashboard(args) => Slot::RemoteOnly(&mut args.remote),
@@ -80,13 +102,14 @@ fn slot(command: &mut Command) -> Slot<'_> {
     }
 }
 
-fn take_member(name: &mut String) -> Result<Option<String>, RemoteError> {
+fn take_member(name: &mut String, what: &str) -> Result<Option<String>, RemoteError> {
     let Some((remote, member)) = split(name) else {
         return Ok(None);
     };
     if member.is_empty() {
+        let placeholder = what.rsplit(' ').next().unwrap_or(what).to_uppercase();
         return Err(RemoteError::Refused(format!(
-            "Missing cluster member name after \"{name}\": write {name}MEMBER"
+            "Missing {what} after \"{name}\": write {name}{placeholder}"
         )));
     }
     let remote = remote.to_owned();
@@ -129,52 +152,16 @@ fn take_path(path: &mut String) -> Result<Option<String>, RemoteError> {
     Ok(Some(remote))
 }
 
-/// `config` commands: takes the `REMOTE:` argument out of argv (program name first) before
-/// the command line is parsed, as `lxc config` reads `[<remote>:]`. For show/get/set/unset
-/// it is a first positional argument that is exactly `NAME:` (keys never hold ':'); for
-/// `trust` commands a first positional `NAME:REST` leaves REST in its place. Other argv is
-/// returned unchanged.
-pub fn config_argv(mut args: Vec<String>) -> (Option<String>, Vec<String>) {
-    if args.get(1).map(String::as_str) != Some("config") {
-        return (None, args);
-    }
-    let (first, whole_only) = match args.get(2).map(String::as_str) {
-        Some("show" | "get" | "set" | "unset") => (3, true),
-        Some("trust") => (4, false),
-        _ => return (None, args),
-    };
-    let mut at = first;
-    while at < args.len() {
-        let arg = &args[at];
-        if arg == "--" {
-            at += 1;
-            break;
-        }
-        if matches!(arg.as_str(), "-f" | "--format" | "--target") {
-            at += 2;
-            continue;
-        }
-        if !arg.starts_with('-') {
-            break;
-        }
-        at += 1;
-    }
-    let Some(arg) = args.get(at) else {
-        return (None, args);
-    };
-    match split(arg) {
-        Some((remote, "")) if !remote.is_empty() => {
-            let remote = remote.to_owned();
-            args.remove(at);
-            (Some(remote), args)
-        }
-        Some((remote, rest)) if !whole_only && !remote.is_empty() => {
-            let (remote, rest) = (remote.to_owned(), rest.to_owned());
-            args[at] = rest;
-            (Some(remote), args)
-        }
-        _ => (None, args),
-    }
+/// A first argument that is exactly `NAME:` names the remote and is taken off; keys never
+/// hold ':' and values come after them, so `core.https_address=127.0.0.1:8443` is no remote.
+fn take_leading(args: &mut Vec<String>) -> Option<String> {
+    let remote = args
+        .first()?
+        .strip_suffix(':')
+        .filter(|name| !name.is_empty() && !name.contains([':', '=']))?
+        .to_owned();
+    args.remove(0);
+    Some(remote)
 }
 
 #[cfg(test)]
@@ -288,76 +275,72 @@ mod tests {
     }
 
     #[test]
-    fn config_commands_take_their_remote_from_argv() {
-        let argv = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let cases: [(&str, Option<&str>, &str); 13] = [
+    fn config_commands_take_their_remote_as_lxc_config_does() {
+        // (command line, remote, the command line it runs as there)
+        let cases: [(&str, &str, &str); 14] = [
+            ("config show prod:", "prod", "config show"),
             (
-                "corral config show prod:",
-                Some("prod"),
-                "corral config show",
+                "config show --target m2 prod:",
+                "prod",
+                "config show --target m2",
             ),
             (
-                "corral config get prod: core.https_address",
-                Some("prod"),
-                "corral config get core.https_address",
+                "config get prod: core.https_address",
+                "prod",
+                "config get core.https_address",
             ),
             (
-                "corral config set prod: core.trust_password s",
-                Some("prod"),
-                "corral config set core.trust_password s",
+                "config set prod: core.trust_password s",
+                "prod",
+                "config set core.trust_password s",
+            ),
+            ("config set prod: a=1 b=2", "prod", "config set a=1 b=2"),
+            ("config unset prod: user.x", "prod", "config unset user.x"),
+            (
+                "config trust list -f yaml prod:",
+                "prod",
+                "config trust list -f yaml",
             ),
             (
-                "corral config set prod: a=1 b=2",
-                Some("prod"),
-                "corral config set a=1 b=2",
+                "config trust list-tokens prod:",
+                "prod",
+                "config trust list-tokens",
             ),
             (
-                "corral config unset prod: user.x",
-                Some("prod"),
-                "corral config unset user.x",
+                "config trust add prod:laptop --quiet",
+                "prod",
+                "config trust add laptop --quiet",
             ),
             (
-                "corral config trust list -f yaml prod:",
-                Some("prod"),
-                "corral config trust list -f yaml",
+                "config trust revoke-token prod:laptop",
+                "prod",
+                "config trust revoke-token laptop",
             ),
             (
-                "corral config show --target m2 prod:",
-                Some("prod"),
-                "corral config show --target m2",
-            ),
-            (
-                "corral config trust add prod:laptop --quiet",
-                Some("prod"),
-                "corral config trust add laptop --quiet",
-            ),
-            (
-                "corral config trust remove prod:136ab692cca5",
-                Some("prod"),
-                "corral config trust remove 136ab692cca5",
+                "config trust remove prod:136ab692cca5",
+                "prod",
+                "config trust remove 136ab692cca5",
             ),
             // Values with colons are values.
             (
-                "corral config set core.https_address 127.0.0.1:8443",
-                None,
-                "corral config set core.https_address 127.0.0.1:8443",
+                "config set core.https_address 127.0.0.1:8443",
+                "local",
+                "config set core.https_address 127.0.0.1:8443",
             ),
-            ("corral config set a=b:c", None, "corral config set a=b:c"),
-            (
-                "corral config get prod:key",
-                None,
-                "corral config get prod:key",
-            ),
-            (
-                "corral cluster show prod:m2",
-                None,
-                "corral cluster show prod:m2",
-            ),
+            ("config set a=b:c", "local", "config set a=b:c"),
+            ("config get k", "local", "config get k"),
         ];
         for (line, remote, runs) in cases {
-            let (got, args) = config_argv(argv(line));
-            assert_eq!(got.as_deref(), remote, "{line}");
-            assert_eq!(args, argv(runs), "{line}");
+            let (got, command) = resolve(parse(line), &config()).unwrap();
+            assert_eq!(got, remote, "{line}");
+            assert_eq!(command, parse(runs), "{line}");
         }
+        let error = resolve(parse("config trust add prod:"), &config())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("Missing client name after \"prod:\": write prod:NAME"),
+            "{error}"
+        );
     }
 }

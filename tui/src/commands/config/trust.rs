@@ -23,6 +23,9 @@ pub enum TrustCommand {
     /// List the trusted certificates
     #[command(visible_alias = "ls")]
     List {
+        /// The remote to ask, written REMOTE: (the default remote when left out)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -30,12 +33,12 @@ pub enum TrustCommand {
     /// Remove a trusted certificate
     #[command(visible_alias = "rm")]
     Remove {
-        /// Its fingerprint, or the first 12 or more characters of it
+        /// `[REMOTE:]FINGERPRINT`: its fingerprint, or the first 12 or more characters of it
         fingerprint: String,
     },
     /// Issue a token a new client presents once to be trusted (`corral remote add`)
     Add {
-        /// The name the client's certificate will be trusted under
+        /// `[REMOTE:]NAME`: the name the client's certificate will be trusted under
         name: String,
         /// Print only the token
         #[arg(short, long)]
@@ -43,13 +46,16 @@ pub enum TrustCommand {
     },
     /// List the certificate add tokens not used yet
     ListTokens {
+        /// The remote to ask, written REMOTE: (the default remote when left out)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Revoke a client's certificate add token
     RevokeToken {
-        /// The client the token was issued for
+        /// `[REMOTE:]NAME`: the client the token was issued for
         name: String,
     },
 }
@@ -62,7 +68,7 @@ pub async fn run(
 ) -> Result<(), CliError> {
     let certificates = || client.get::<Vec<Certificate>>("/1.0/certificates?recursion=1");
     match command {
-        TrustCommand::List { format } => {
+        TrustCommand::List { format, .. } => {
             out.write_all(trust_list(certificates().await?, format)?.as_bytes())?;
         }
         TrustCommand::Remove { fingerprint } => {
@@ -70,7 +76,7 @@ pub async fn run(
             client.delete(&format!("/1.0/certificates/{full}")).await?;
         }
         TrustCommand::Add { name, quiet } => trust_tokens::add(client, &name, quiet, out).await?,
-        TrustCommand::ListTokens { format } => trust_tokens::list(client, format, out).await?,
+        TrustCommand::ListTokens { format, .. } => trust_tokens::list(client, format, out).await?,
         TrustCommand::RevokeToken { name } => trust_tokens::revoke(client, &name, out).await?,
     }
     Ok(())
