@@ -26,7 +26,7 @@ const STDERR_KEEP: usize = 64 * 1024;
 pub async fn connect(target: &SshTarget) -> io::Result<SshStream> {
     let setting = std::env::var(SSH_COMMAND_VAR).ok();
     let words = match &target.ssh_command {
-        Some(words) if !words.is_empty() => words.clone(),
+        Some(words) if !words.is_empty() => words.to_vec(),
         _ => command_words(setting.as_deref())
             .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?,
     };
@@ -59,11 +59,11 @@ pub async fn connect(target: &SshTarget) -> io::Result<SshStream> {
     Ok(SshStream {
         stdin: Some(stdin),
         stdout,
-        end: End::Running {
+        end: End::Running(Box::new(Running {
             child,
             stderr,
             target: target.clone(),
-        },
+        })),
         first_error: None,
     })
 }
@@ -96,14 +96,18 @@ pub struct SshStream {
     first_error: Option<io::Error>,
 }
 
+/// A child still running; dropping it kills it.
+struct Running {
+    child: Child,
+    /// Collects what it writes on standard error.
+    stderr: JoinHandle<String>,
+    target: SshTarget,
+}
+
 /// The child's state, as far as the stream knows it.
 enum End {
-    /// Running; dropping the child kills it.
-    Running {
-        child: Child,
-        stderr: JoinHandle<String>,
-        target: SshTarget,
-    },
+    /// Running.
+    Running(Box<Running>),
     /// Its output ended or broke: waiting for its exit status and last words.
     Ending(Pin<Box<dyn Future<Output = Option<SshFailure>> + Send>>),
     /// It ended: with a failure, or well (`None`).
@@ -116,15 +120,16 @@ impl SshStream {
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<SshFailure>> {
         loop {
             match &mut self.end {
-                End::Running { .. } => {
-                    let End::Running {
-                        mut child,
-                        stderr,
-                        target,
-                    } = std::mem::replace(&mut self.end, End::Ended(None))
+                End::Running(_) => {
+                    let End::Running(running) = std::mem::replace(&mut self.end, End::Ended(None))
                     else {
                         unreachable!("matched just above");
                     };
+                    let Running {
+                        mut child,
+                        stderr,
+                        target,
+                    } = *running;
                     self.end = End::Ending(Box::pin(async move {
                         let status = match tokio::time::timeout(EXIT_WAIT, child.wait()).await {
                             Ok(Ok(status)) => Some(status),
@@ -178,7 +183,7 @@ impl AsyncRead for SshStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !matches!(this.end, End::Running { .. }) {
+        if !matches!(this.end, End::Running(_)) {
             return this.poll_outcome(cx, None);
         }
         let before = buf.filled().len();
@@ -201,7 +206,7 @@ impl AsyncWrite for SshStream {
         let Some(stdin) = this
             .stdin
             .as_mut()
-            .filter(|_| matches!(this.end, End::Running { .. }))
+            .filter(|_| matches!(this.end, End::Running(_)))
         else {
             return this
                 .poll_outcome(cx, Some(io::ErrorKind::BrokenPipe.into()))

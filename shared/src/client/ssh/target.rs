@@ -1,6 +1,7 @@
 //! What an SSH remote's address names: `ssh://[USER@]HOST[:PORT][/PATH]`.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Where an SSH remote is: what `ssh://[USER@]HOST[:PORT][/PATH]` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub struct SshTarget {
     pub dir: Option<String>,
     /// The words that start ssh, when a program (a test, a tool) gives them itself; `None`
     /// (as parsed): `CORRAL_SSH_COMMAND`, else `ssh`. Not part of the address.
-    pub ssh_command: Option<Vec<String>>,
+    pub ssh_command: Option<Arc<[String]>>,
 }
 
 impl SshTarget {
@@ -62,7 +63,7 @@ impl SshTarget {
     /// The same target reached by starting ssh with `words` (`["ssh", "-F", "config"]`)
     /// rather than as `CORRAL_SSH_COMMAND` says.
     pub fn with_ssh_command(mut self, words: Vec<String>) -> SshTarget {
-        self.ssh_command = Some(words);
+        self.ssh_command = Some(words.into());
         self
     }
 }
