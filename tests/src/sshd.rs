@@ -110,6 +110,11 @@ impl Sshd {
         crate::runs_here("sshd", missing())
     }
 
+    /// Why sshd cannot run here (not installed, no ssh client), or `None` when it can.
+    pub fn why_missing() -> Option<String> {
+        missing()
+    }
+
     /// Starts a server whose sessions find this build's `corral` on PATH.
     pub fn start() -> Sshd {
         let mut dir = tempfile::Builder::new()

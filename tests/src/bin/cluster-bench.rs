@@ -12,6 +12,9 @@ use corral_shared::client::{Client, KeptConnection};
 use corral_tests::{Member, count_role, leader_name};
 use serde_json::{Value, json};
 
+#[path = "cluster_bench/remotes.rs"]
+mod remotes;
+
 const USAGE: &str = "\
 usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [--duration SECS]
 
@@ -33,6 +36,9 @@ const IDLE_BEFORE_RSS: Duration = Duration::from_secs(3);
 
 /// The idle window over which heartbeat CPU is measured (figure 11).
 const CPU_WINDOW: Duration = Duration::from_secs(10);
+
+/// `corral cluster list` runs through each remote per run (figures 4b and 4c).
+const REMOTE_LISTS: usize = 5;
 
 /// Dashboards (Watch streams) open at once in figure 12.
 const DASHBOARDS: usize = 20;
@@ -217,6 +223,24 @@ fn specs(s: &Settings) -> Figures {
             Some(0.03),
             None,
             Some(0.01),
+            Lower,
+        ),
+        figure(
+            "list_https",
+            "4b corral cluster list, HTTPS remote (3)",
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "list_ssh",
+            "4c corral cluster list, SSH remote (3)",
+            "s",
+            None,
+            None,
+            None,
             Lower,
         ),
         figure(
@@ -408,10 +432,21 @@ fn main() {
     }
     large_cluster(&rt, &settings, &mut figures);
     stage(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+    // Without sshd the SSH figure has no samples: it is left out, and the output says why.
+    let skipped =
+        remotes::Laptop::ssh_missing().map(|why| format!("4c (SSH remote) skipped: {why}"));
+    if skipped.is_some() {
+        figures.0.retain(|f| f.key != "list_ssh");
+    }
     if settings.json {
-        println!("{}", to_json(&settings, &figures));
+        let mut out = to_json(&settings, &figures);
+        out["skipped"] = json!(skipped.iter().collect::<Vec<_>>());
+        println!("{out}");
     } else {
         print!("{}", table(&figures));
+        if let Some(line) = skipped {
+            println!("{line}");
+        }
     }
 }
 
@@ -459,6 +494,19 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
     let t = Instant::now();
     nodes[0].corral(&["cluster", "list"]).ok();
     figs.add("list", t.elapsed().as_secs_f64());
+
+    // 4b, 4c. The same through an HTTPS remote and an SSH remote (ssh, sshd, dial-stdio).
+    stage(format!(
+        "figures 4b, 4c (cluster list through remotes), run {run}/{of}"
+    ));
+    let laptop = remotes::Laptop::prepare(&nodes[0]);
+    for _ in 0..REMOTE_LISTS {
+        figs.add("list_https", laptop.list(remotes::HTTPS));
+        if laptop.has_ssh() {
+            figs.add("list_ssh", laptop.list(remotes::SSH));
+        }
+    }
+    drop(laptop);
 
     // 10. Idle memory.
     stage(format!("figure 10 (idle memory), run {run}/{of}"));
