@@ -473,4 +473,50 @@ fn the_dashboard_through_an_ssh_remote_shows_a_killed_member_go_offline() {
     pane.wait_for("node3 OFFLINE", Duration::from_secs(45), |s| {
         row_says(s, "node3", "OFFLINE") && row_says(s, "node1", "ONLINE")
     });
+
+    // The member behind the remote dies: the dashboard says it is disconnected (dial-stdio
+    // on the far side says why, through ssh) and comes back to the same remote with it.
+    cluster[0].kill();
+    pane.wait_for("the outage banner", Duration::from_secs(30), |s| {
+        s.contains("disconnected since") && s.contains("retrying")
+    });
+    cluster[0].restart();
+    pane.wait_for("the remote back", Duration::from_secs(60), |s| {
+        !s.contains("disconnected since") && row_says(s, "node1", "ONLINE")
+    });
+}
+
+#[test]
+fn a_daemon_that_stops_under_an_open_watch_is_named_through_ssh() {
+    if !Sshd::available() {
+        return;
+    }
+    let mut member = Member::start("node1");
+    member.bootstrap();
+    let sshd = Sshd::start();
+    let client = ssh_client(&sshd, member.dir(), &sshd.ssh_command());
+    let error = block_on(async {
+        let mut watch = client.watch().await.expect("the Watch stream through ssh");
+        let first = tokio::time::timeout(THROUGH_SSH, watch.next()).await;
+        assert!(
+            matches!(first, Ok(Ok(Some(WatchEvent::Snapshot(_))))),
+            "{first:?}"
+        );
+        member.kill();
+        // The stream ends with an error, not quietly, and says who hung up.
+        loop {
+            match tokio::time::timeout(THROUGH_SSH, watch.next()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) => panic!("the stream ended as if the daemon had closed it"),
+                Ok(Err(e)) => break e.to_string(),
+                Err(_) => panic!("the stream stayed open after the daemon died"),
+            }
+        }
+    });
+    let says = format!(
+        "on {}: the Corral daemon at {} closed the connection: it stopped or restarted",
+        sshd.ip,
+        member.dir().display()
+    );
+    assert!(error.contains(&says), "{error}");
 }

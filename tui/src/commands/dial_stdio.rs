@@ -29,10 +29,19 @@ pub struct DialStdioArgs {
 
 /// Which side closed first.
 enum Closed {
-    /// Standard input ended: the client has nothing more to send.
+    /// The client's side: standard input ended (it has nothing more to send) or standard
+    /// output broke (nobody reads any more).
     Client,
-    /// The daemon closed the socket (or standard output broke).
+    /// The daemon closed the socket while the client was still there.
     Daemon,
+}
+
+/// How one direction of the relay ended.
+enum Relayed {
+    /// The source ended or failed.
+    SourceEnded,
+    /// The destination could not be written.
+    SinkBroke,
 }
 
 /// Relays until either side closes.
@@ -58,33 +67,52 @@ pub fn run(args: DialStdioArgs) -> Result<(), CliError> {
     // The socket is not half-closed when the client's side ends: the daemon would take
     // that for a hang-up and drop an answer it is still writing.
     std::thread::spawn(move || {
-        let _ = relay(&mut &stdin, &mut &to_daemon);
-        let _ = client_done.send(Closed::Client);
+        let side = match relay(&mut &stdin, &mut &to_daemon) {
+            Relayed::SourceEnded => Closed::Client,
+            Relayed::SinkBroke => Closed::Daemon,
+        };
+        let _ = client_done.send(side);
     });
     std::thread::spawn(move || {
-        let _ = relay(&mut &daemon, &mut &stdout);
-        let _ = closed.send(Closed::Daemon);
+        let side = match relay(&mut &daemon, &mut &stdout) {
+            Relayed::SourceEnded => Closed::Daemon,
+            Relayed::SinkBroke => Closed::Client,
+        };
+        let _ = closed.send(side);
     });
-    if let Ok(Closed::Client) = ended.recv() {
-        // The daemon finishes what it was sending, within bounds.
-        let _ = ended.recv_timeout(DRAIN);
+    match ended.recv() {
+        Ok(Closed::Daemon) => Err(CliError::Failed(hung_up(&dir))),
+        _ => {
+            // The daemon finishes what it was sending, within bounds.
+            let _ = ended.recv_timeout(DRAIN);
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 /// Copies `from` to `to` chunk by chunk, flushing each at once (the peer waits for it).
-fn relay(from: &mut impl Read, to: &mut impl Write) -> io::Result<()> {
+fn relay(from: &mut impl Read, to: &mut impl Write) -> Relayed {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut chunk) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Relayed::SourceEnded,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(_) => return Relayed::SourceEnded,
         };
-        to.write_all(&chunk[..n])?;
-        to.flush()?;
+        if to.write_all(&chunk[..n]).and_then(|()| to.flush()).is_err() {
+            return Relayed::SinkBroke;
+        }
     }
+}
+
+/// The daemon in `dir` closed the connection while the client still used it.
+fn hung_up(dir: &Path) -> String {
+    format!(
+        "the Corral daemon at {} closed the connection: it stopped or restarted; its log says \
+         why, and 'corrald' starts it again",
+        dir.display()
+    )
 }
 
 /// The user this runs as, for messages.
@@ -156,7 +184,20 @@ mod tests {
     #[test]
     fn bytes_are_relayed_until_the_source_ends() {
         let mut out = Vec::new();
-        relay(&mut &b"GET /1.0 HTTP/1.1\r\n\r\n"[..], &mut out).unwrap();
+        let ended = relay(&mut &b"GET /1.0 HTTP/1.1\r\n\r\n"[..], &mut out);
+        assert!(matches!(ended, Relayed::SourceEnded));
         assert_eq!(out, b"GET /1.0 HTTP/1.1\r\n\r\n");
+        let mut full = [0u8; 4];
+        let ended = relay(&mut &b"more than four"[..], &mut &mut full[..]);
+        assert!(matches!(ended, Relayed::SinkBroke));
+    }
+
+    #[test]
+    fn a_daemon_that_hangs_up_is_named_with_what_to_do() {
+        assert_eq!(
+            hung_up(Path::new("/srv/corral")),
+            "the Corral daemon at /srv/corral closed the connection: it stopped or restarted; \
+             its log says why, and 'corrald' starts it again"
+        );
     }
 }
