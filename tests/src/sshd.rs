@@ -132,6 +132,8 @@ impl Sshd {
         let host_key = keygen(&d.join("host_key"), "corral-test-host");
         let with_corral = keygen(&d.join("client_key"), "corral-test");
         let without_corral = keygen(&d.join("client_key_no_corral"), "corral-test-no-corral");
+        // Never authorized: the server refuses it.
+        keygen(&d.join("client_key_stranger"), "corral-test-stranger");
         let bin = corral_bin();
         let bin_dir = bin.parent().expect("corral sits in a directory");
         let empty = d.join("empty-bin");
@@ -218,6 +220,7 @@ impl Sshd {
                 "known_hosts",
             ),
             ("ssh_config_unknown_host", "client_key", "known_hosts_empty"),
+            ("ssh_config_stranger", "client_key_stranger", "known_hosts"),
         ] {
             std::fs::write(
                 d.join(name),
@@ -249,6 +252,11 @@ impl Sshd {
     /// `CORRAL_SSH_COMMAND` for a client that has never seen this server's host key.
     pub fn ssh_command_not_knowing_the_host(&self) -> String {
         self.command_with("ssh_config_unknown_host")
+    }
+
+    /// `CORRAL_SSH_COMMAND` for a login with a key the server does not authorize.
+    pub fn ssh_command_with_a_stranger_key(&self) -> String {
+        self.command_with("ssh_config_stranger")
     }
 
     fn command_with(&self, config: &str) -> String {

@@ -520,3 +520,55 @@ fn a_daemon_that_stops_under_an_open_watch_is_named_through_ssh() {
     );
     assert!(error.contains(&says), "{error}");
 }
+
+#[test]
+fn a_key_the_server_refuses_names_the_user_and_where_keys_go() {
+    if !Sshd::available() {
+        return;
+    }
+    let member = Member::start("node1");
+    let sshd = Sshd::start();
+    let client = ssh_client(&sshd, member.dir(), &sshd.ssh_command_with_a_stranger_key());
+    let message = failure(&client);
+    let says = format!("{} refused to log {} in: ssh said", sshd.ip, sshd.user);
+    assert!(message.contains(&says), "{message}");
+    assert!(
+        message.contains("Permission denied (publickey)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "~{}/.ssh/authorized_keys on {}",
+            sshd.user, sshd.ip
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_port_where_no_sshd_listens_says_so() {
+    if !Sshd::available() {
+        return;
+    }
+    let member = Member::start("node1");
+    let sshd = Sshd::start();
+    // A port the kernel just gave out and took back: nothing listens there.
+    let closed = std::net::TcpListener::bind((sshd.ip.as_str(), 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = sshd
+        .url(member.dir())
+        .replace(&format!(":{}/", sshd.port), &format!(":{closed}/"));
+    let target = SshTarget::parse(&url)
+        .expect("the address parses")
+        .with_ssh_command(sshd.ssh_command().split(' ').map(str::to_owned).collect());
+    let client = Client::new(Connector::Ssh(target)).with_timeout(THROUGH_SSH);
+    let message = failure(&client);
+    let says = format!(
+        "{} refused the SSH connection on port {closed}: ssh said",
+        sshd.ip
+    );
+    assert!(message.contains(&says), "{message}");
+    assert!(message.contains("check that sshd runs there"), "{message}");
+}
