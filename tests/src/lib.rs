@@ -88,8 +88,8 @@ pub fn runs_here(need: &str, missing: Option<String>) -> bool {
         }
         Gate::Fail => panic!(
             "{test} needs {need} ({why}), and {REQUIRE_ALL}={} forbids skipping it: provide it \
-             (`.ci/run` runs as root and installs tmux and iproute2), or unset {REQUIRE_ALL} \
-             to let the test skip",
+             (`.ci/run` runs as root and installs tmux, iproute2 and OpenSSH), or unset \
+             {REQUIRE_ALL} to let the test skip",
             require_all.unwrap_or_default()
         ),
     }
