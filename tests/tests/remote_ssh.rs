@@ -302,18 +302,21 @@ fn the_cli_lists_writes_and_issues_a_token_through_an_ssh_remote() {
     }
     assert_eq!(list.stdout.matches("ONLINE").count(), 3, "{list:?}");
 
-    // A write through ssh reaches the whole cluster.
-    laptop
-        .corral(&[
-            "cluster",
-            "set",
-            "lab:node2",
-            "-p",
-            "description",
-            "set over ssh",
-        ])
-        .ok();
+    // A write through ssh reaches the whole cluster. It is two requests (a read for the
+    // ETag, then the change) on one ssh login: a command logs in once.
+    let logins = |sshd: &Sshd| sshd.log().matches("Accepted publickey").count();
+    let before = logins(&sshd);
+    let change = [
+        "cluster",
+        "set",
+        "lab:node2",
+        "-p",
+        "description",
+        "set over ssh",
+    ];
+    laptop.corral(&change).ok();
     assert_eq!(cluster[2].member("node2")["description"], "set over ssh");
+    assert_eq!(logins(&sshd), before + 1, "{}", sshd.log());
 
     // A join token issued through ssh is one the cluster knows.
     let add = laptop.corral(&["cluster", "add", "lab:node4"]);

@@ -77,12 +77,25 @@ impl Response {
     }
 }
 
-/// A client of one daemon's REST API. Clones share the record of stale answers.
+/// A client of one daemon's REST API. Clones share the record of stale answers (and, over
+/// SSH, the connection they reuse).
 #[derive(Debug, Clone)]
 pub struct Client {
     connector: Connector,
     timeout: Duration,
     stale: StaleAnswers,
+    reused: ReusedConnection,
+}
+
+/// The one connection an SSH client reuses, request after request: each new one is an
+/// ssh login. Other transports open one per request, which costs next to nothing.
+#[derive(Clone, Default)]
+struct ReusedConnection(Arc<tokio::sync::Mutex<Option<transport::Connection>>>);
+
+impl std::fmt::Debug for ReusedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReusedConnection")
+    }
 }
 
 /// Every stale mark a client (and its clones and kept connections) received, oldest first.
@@ -105,6 +118,7 @@ impl Client {
             connector,
             timeout: DEFAULT_TIMEOUT,
             stale: StaleAnswers::default(),
+            reused: ReusedConnection::default(),
         }
     }
 
@@ -324,7 +338,24 @@ impl Client {
         if_match: Option<&str>,
         limit: Duration,
     ) -> Result<transport::RawAnswer, ClientError> {
-        let work = transport::exchange(&self.connector, method, path, body, if_match);
+        let work = async {
+            // Over SSH the connection is reused when no other request holds it; a request
+            // made meanwhile (the dashboard's, in parallel) opens its own.
+            if let Connector::Ssh(_) = &self.connector
+                && let Ok(mut slot) = self.reused.0.try_lock()
+            {
+                return transport::exchange_reusing(
+                    &mut slot,
+                    &self.connector,
+                    method,
+                    path,
+                    body,
+                    if_match,
+                )
+                .await;
+            }
+            transport::exchange(&self.connector, method, path, body, if_match).await
+        };
         let raw = tokio::time::timeout(limit, work)
             .await
             .map_err(|_| ClientError::Timeout {

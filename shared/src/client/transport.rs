@@ -100,6 +100,28 @@ impl Connection {
     }
 }
 
+/// Sends one request on the connection kept in `slot` while it is open, else on a new
+/// one left there for the next request; the caller bounds the time it may take. An SSH
+/// remote's connection is a login, so a command makes one, not one per request.
+pub(super) async fn exchange_reusing(
+    slot: &mut Option<Connection>,
+    connector: &Connector,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    if_match: Option<&str>,
+) -> Result<RawAnswer, ClientError> {
+    // A malformed request is refused before connecting.
+    let request = build(method, path, body, if_match)?;
+    let mut connection = match slot.take() {
+        Some(kept) if !kept.sender.is_closed() => kept,
+        _ => Connection::open(connector).await?,
+    };
+    let answer = connection.send_built(request).await?;
+    *slot = Some(connection);
+    Ok(answer)
+}
+
 /// Sends one request on a fresh connection; the caller bounds the time it may take.
 pub(super) async fn exchange(
     connector: &Connector,
