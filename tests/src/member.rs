@@ -173,6 +173,38 @@ impl Member {
         }
     }
 
+    /// Starts the daemon and waits (at most 30 s) until it is ready, or says why it is not.
+    pub fn try_launch(&mut self) -> Result<(), String> {
+        self.spawn();
+        let ready = self.corrald(&["waitready", "--timeout", "30"], None);
+        if ready.code == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} did not become ready: {}",
+                self.name,
+                ready.stderr.trim()
+            ))
+        }
+    }
+
+    /// Stops the process with SIGSTOP, as a long pause (GC, swap, a VM frozen) would.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        if let Some(pid) = self.pid() {
+            // SAFETY: kill(2) on our own child's pid; a failure (already gone) changes nothing.
+            unsafe { libc::kill(pid as libc::pid_t, signal) };
+        }
+    }
+
     /// Moves the member to a new loopback address (for tests that change addresses).
     pub fn move_to_new_address(&mut self) -> String {
         self.address = free_address();
@@ -333,6 +365,45 @@ impl Member {
     pub fn join_by_token(&self, via: &Member) {
         let token = via.token_for(&self.name);
         self.init(&self.token_preseed(via, &token)).ok();
+    }
+
+    /// As [`Member::token_for`], saying what went wrong instead of panicking.
+    pub fn try_token_for(&self, name: &str) -> Result<String, String> {
+        let body = serde_json::json!({ "server_name": name });
+        let client = self.client();
+        let resp = block_on(client.request("POST", "/1.0/cluster/members", Some(&body), None))
+            .map_err(|e| format!("token for {name} from {}: {e}", self.name))?;
+        let meta = &resp.envelope.metadata["metadata"];
+        let field = |k: &str| {
+            meta[k]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("token for {name}: no {k} in {meta}"))
+        };
+        let token = corral_shared::preseed::JoinToken {
+            server_name: field("serverName")?,
+            fingerprint: field("fingerprint")?,
+            addresses: serde_json::from_value(meta["addresses"].clone())
+                .map_err(|e| format!("token for {name}: addresses: {e}"))?,
+            secret: field("secret")?,
+            expires_at: meta["expiresAt"].as_str().unwrap_or_default().to_owned(),
+        };
+        Ok(token.encode())
+    }
+
+    /// As [`Member::join_by_token`], saying what went wrong instead of panicking.
+    pub fn try_join_by_token(&self, via: &Member) -> Result<(), String> {
+        let token = via.try_token_for(&self.name)?;
+        let out = self.init(&self.token_preseed(via, &token));
+        if out.code == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} could not join: {}",
+                self.name,
+                out.stderr.trim()
+            ))
+        }
     }
 
     /// Joins `via`'s cluster with the trust password of the bootstrap asset.

@@ -4,33 +4,15 @@
 
 use std::time::Duration;
 
-use corral_tests::{Member, Net, leader_name, wait_for_roles, wait_until};
+use corral_tests::{Cluster, Member, Net, leader_name, wait_for_roles, wait_until};
 
-/// Members node1..nodeN, each in its own namespace of `net`, formed into one cluster.
-fn form(net: &Net, n: usize) -> Vec<Member> {
-    let mut members: Vec<Member> = Vec::new();
-    for i in 0..n {
-        let name = format!("node{}", i + 1);
-        let mut m = Member::in_namespace(&name, net.namespace(i), net.address(i));
-        m.launch();
-        match members.first() {
-            None => m.bootstrap(),
-            Some(first) => m.join_by_token(first),
-        }
-        members.push(m);
-    }
-    members
-}
-
-/// Three members formed in `net`, once their roles settle, with the leader's position.
-fn three_with_leader(net: &Net) -> (Vec<Member>, usize) {
-    let cluster = form(net, 3);
+/// Three members, each in a namespace of its own, once their roles settle, with the
+/// leader's position.
+fn three_with_leader() -> (Cluster, usize) {
+    let cluster = Cluster::form_in_namespaces(3);
     let roles = wait_for_roles(&cluster[0], 3, 3, 0);
     let leader = leader_name(&roles).expect("a leader");
-    let at = cluster
-        .iter()
-        .position(|m| m.name == leader)
-        .expect("the leader is a member");
+    let at = cluster.position(&leader).expect("the leader is a member");
     (cluster, at)
 }
 
@@ -51,13 +33,11 @@ fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
     if !Net::available() {
         return;
     }
-    // Declared first, dropped last: the members are killed before their namespaces go.
-    let net = Net::new(3);
-    let (cluster, cut) = three_with_leader(&net);
+    let (cluster, cut) = three_with_leader();
     let old = cluster[cut].name.clone();
-    let other = (cut + 1) % cluster.len();
+    let other = (cut + 1) % cluster.members().len();
 
-    net.isolate(cut);
+    cluster.isolate(cut);
     // The majority elects a leader among itself; the write waits through the election.
     cluster[other]
         .corral(&["config", "set", "user.side", "majority"])
@@ -73,7 +53,7 @@ fn an_isolated_leader_is_replaced_and_catches_up_when_the_partition_heals() {
     let why = refused.failed();
     assert!(why.contains("quorum"), "{why}");
 
-    net.heal(cut);
+    cluster.heal(cut);
     wait_for_config(
         &cluster[cut],
         "user.side",
@@ -91,11 +71,10 @@ fn a_follower_cut_off_for_long_catches_up_soon_after_healing() {
     if !Net::available() {
         return;
     }
-    let net = Net::new(3);
-    let (cluster, writer) = three_with_leader(&net);
-    let cut = (writer + 1) % cluster.len();
+    let (cluster, writer) = three_with_leader();
+    let cut = (writer + 1) % cluster.members().len();
 
-    net.isolate(cut);
+    cluster.isolate(cut);
     // Writes go on without it, long enough for its stalled connections to back off.
     let until = std::time::Instant::now() + Duration::from_secs(20);
     let mut n = 0;
@@ -106,11 +85,62 @@ fn a_follower_cut_off_for_long_catches_up_soon_after_healing() {
             .ok();
     }
 
-    net.heal(cut);
+    cluster.heal(cut);
     wait_for_config(
         &cluster[cut],
         "user.during",
         &n.to_string(),
         Duration::from_secs(10),
     );
+}
+
+/// Links cut one by one (not the leader's cable): the leader split from both followers
+/// loses quorum while the followers, who still see each other, elect a leader and commit;
+/// mended, the old leader catches up.
+#[test]
+fn a_leader_split_from_its_followers_by_cut_links_loses_quorum_and_catches_up() {
+    if !Net::available() {
+        return;
+    }
+    let (cluster, old) = three_with_leader();
+    let others: Vec<usize> = (0..3).filter(|&i| i != old).collect();
+
+    cluster.split(&[old], &others);
+    cluster[others[0]]
+        .corral(&["config", "set", "user.split", "majority"])
+        .ok();
+    let refused = cluster[old].corral(&["config", "set", "user.split", "minority"]);
+    let why = refused.failed();
+    assert!(why.contains("quorum"), "{why}");
+
+    cluster.heal_all();
+    wait_for_config(
+        &cluster[old],
+        "user.split",
+        "majority",
+        Duration::from_secs(30),
+    );
+}
+
+/// A bridge member sees both halves while they cannot see each other: writes still commit
+/// through it, and every member reads them once the links are mended.
+#[test]
+fn writes_commit_while_one_member_bridges_two_halves() {
+    if !Net::available() {
+        return;
+    }
+    let (cluster, leader) = three_with_leader();
+    let (one, other) = cluster.bridge(leader);
+    assert_eq!((one.len(), other.len()), (1, 1));
+
+    cluster[one[0]]
+        .corral(&["config", "set", "user.bridged", "one"])
+        .ok();
+    cluster[other[0]]
+        .corral(&["config", "set", "user.bridged", "other"])
+        .ok();
+    cluster.heal_all();
+    for member in cluster.members() {
+        wait_for_config(member, "user.bridged", "other", Duration::from_secs(30));
+    }
 }
