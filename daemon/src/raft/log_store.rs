@@ -215,23 +215,38 @@ impl RaftLogReader<TypeConfig> for LogStore {
         // The tail's part is copied first, in one look: the writer may evict entries from it
         // at any moment, but only ones already on disk, below where this copy starts.
         let (split, held) = self.tail().serve(&wanted);
-        let mut entries = if split > lo {
+        let (lowest_on_disk, mut entries) = if split > lo {
             self.blocking(move |conn| read_rows(conn, lo, split))
                 .await?
         } else {
-            Vec::new()
+            (None, Vec::new())
         };
         entries.extend(held);
-        contiguous(lo, &entries)?;
+        contiguous(lo, lowest_on_disk, &entries)?;
         Ok(entries)
     }
 }
 
 /// A read must return the range with no hole: openraft applies and replicates by position.
-fn contiguous(lo: u64, entries: &[Entry<TypeConfig>]) -> Result<(), StorageError<NodeId>> {
+/// It may begin above `lo` only where the log holds nothing below its first entry (purged,
+/// or never written): openraft's contract allows entries that are not found there, and its
+/// own readers ask from index 0 when nothing was purged.
+fn contiguous(
+    lo: u64,
+    lowest_on_disk: Option<u64>,
+    entries: &[Entry<TypeConfig>],
+) -> Result<(), StorageError<NodeId>> {
+    let Some(first) = entries.first().map(|e| e.log_id.index) else {
+        return Ok(());
+    };
+    let start = if lowest_on_disk.is_none_or(|l| l >= first) {
+        first.max(lo)
+    } else {
+        lo
+    };
     let hole = entries
         .iter()
-        .zip(lo..)
+        .zip(start..)
         .find(|(e, want)| e.log_id.index != *want);
     match hole {
         None => Ok(()),
@@ -243,7 +258,25 @@ fn contiguous(lo: u64, entries: &[Entry<TypeConfig>]) -> Result<(), StorageError
     }
 }
 
+/// The entries in `[lo, hi)` on disk, and the lowest index the disk holds at all, read
+/// together.
 fn read_rows(
+    conn: &mut rusqlite::Connection,
+    lo: u64,
+    hi: u64,
+) -> Result<(Option<u64>, Vec<Entry<TypeConfig>>), StorageError<NodeId>> {
+    // One transaction: a purge between the two reads cannot make a hole appear.
+    let tx = conn
+        .transaction()
+        .map_err(|e| StorageIOError::read_logs(&e))?;
+    let lowest: Option<i64> = tx
+        .query_row("SELECT min(idx) FROM log", [], |r| r.get(0))
+        .map_err(|e| StorageIOError::read_logs(&e))?;
+    let entries = entries_in(&tx, lo, hi)?;
+    Ok((lowest.map(|l| l as u64), entries))
+}
+
+fn entries_in(
     conn: &rusqlite::Connection,
     lo: u64,
     hi: u64,
@@ -458,5 +491,49 @@ pub mod layout {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+
+    fn entries(indexes: &[u64]) -> Vec<Entry<TypeConfig>> {
+        indexes
+            .iter()
+            .map(|i| Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), *i),
+                payload: EntryPayload::Blank,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_read_may_start_late_only_where_the_log_holds_nothing_below() {
+        // (asked from, lowest index on disk, entries found, accepted)
+        let cases: [(u64, Option<u64>, &[u64], bool); 10] = [
+            (0, None, &[], true),
+            (0, Some(0), &[0, 1, 2], true),
+            // Nothing written below 1, or purged up to 5: the rest is what the log holds.
+            (0, Some(1), &[1, 2], true),
+            (0, Some(6), &[6, 7], true),
+            (0, None, &[4, 5], true),
+            // Entries below exist, so a late start is a lost entry.
+            (3, Some(1), &[4, 5], false),
+            (0, Some(0), &[1, 2], false),
+            // A hole in the middle is never accepted.
+            (0, Some(0), &[0, 2], false),
+            (0, None, &[4, 6], false),
+            (2, Some(1), &[2, 3, 4], true),
+        ];
+        for (lo, lowest, found, ok) in cases {
+            assert_eq!(
+                contiguous(lo, lowest, &entries(found)).is_ok(),
+                ok,
+                "from {lo}, lowest {lowest:?}, found {found:?}"
+            );
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! applies SQL batches to the global database, the gRPC network between members and the
 //! spacing of learners' heartbeats.
 
+#[cfg(test)]
+mod conformance;
 pub mod heartbeat;
 // openraft's traits dictate `StorageError` as the error type, large as it is.
 #[allow(clippy::result_large_err)]
