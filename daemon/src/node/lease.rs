@@ -38,15 +38,56 @@ impl Lease {
     }
 }
 
+/// How the leader learns the index a read must see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadIndexSource {
+    /// Within the lease: everything acknowledged so far is applied here already.
+    Lease,
+    /// A quorum confirms the leadership first (which renews the lease).
+    QuorumRound,
+}
+
+/// Where the read index comes from at `now`, leading in `leading_term` (as this member's
+/// Raft sees it, which a paused leader may still believe) with the lease `held`.
+pub(super) fn read_index_source(
+    held: Option<Lease>,
+    leading_term: Option<u64>,
+    now: Instant,
+) -> ReadIndexSource {
+    if held.is_some_and(|l| l.covers(leading_term, now)) {
+        ReadIndexSource::Lease
+    } else {
+        ReadIndexSource::QuorumRound
+    }
+}
+
+/// The lease a successful quorum round that began at `started` wins: only a round that began
+/// and ended while leading the same term confirms that term.
+pub(super) fn renewed(
+    term_at_start: Option<u64>,
+    term_at_end: Option<u64>,
+    started: Instant,
+    followers_lease: Duration,
+) -> Option<Lease> {
+    term_at_start
+        .filter(|t| term_at_end == Some(*t))
+        .map(|t| Lease::confirmed(t, started, followers_lease))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const FOLLOWERS: Duration = Duration::from_millis(400);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
     fn a_lease_covers_only_its_term_and_window() {
         let t = Instant::now();
-        let lease = Lease::confirmed(7, t, Duration::from_millis(400));
-        let ms = Duration::from_millis;
+        let lease = Lease::confirmed(7, t, FOLLOWERS);
         // (leading term, time since the round began, covered)
         let cases = [
             (Some(7), ms(0), true),
@@ -63,6 +104,82 @@ mod tests {
                 covered,
                 "term {term:?} after {after:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_read_after_the_lease_ends_goes_to_a_quorum() {
+        use ReadIndexSource::{Lease as FromLease, QuorumRound};
+        let t = Instant::now();
+        let held = Some(Lease::confirmed(3, t, FOLLOWERS));
+        // (lease held, leading term, time of the read, source)
+        let cases = [
+            (held, Some(3), t + ms(10), FromLease),
+            (held, Some(3), t + ms(299), FromLease),
+            // The lease has ended: the index must come from a quorum.
+            (held, Some(3), t + ms(300), QuorumRound),
+            (held, Some(3), t + ms(5000), QuorumRound),
+            // No lease yet (new leader), or a lease of another term.
+            (None, Some(3), t + ms(10), QuorumRound),
+            (held, Some(4), t + ms(10), QuorumRound),
+            (held, None, t + ms(10), QuorumRound),
+        ];
+        for (held, term, now, source) in cases {
+            assert_eq!(
+                read_index_source(held, term, now),
+                source,
+                "lease {held:?}, term {term:?}, at +{:?}",
+                now - t
+            );
+        }
+    }
+
+    /// A leader stopped (SIGSTOP, a long GC-like stall) past its lease wakes still believing
+    /// it leads: its Raft has not yet heard of the newer term. Whatever it did before the
+    /// pause, no read after it is served from the lease.
+    #[test]
+    fn a_paused_leader_serves_no_read_from_its_lease_after_it_ends() {
+        let t = Instant::now();
+        // (when its last round began, how long it was paused after that round, covered on waking)
+        let cases = [
+            (ms(0), ms(50), true),
+            (ms(0), ms(299), true),
+            (ms(0), ms(300), false),
+            (ms(0), ms(2000), false),
+            // A round that began before a pause and finished after it wins nothing usable.
+            (ms(100), ms(10_000), false),
+        ];
+        for (began, paused, covered) in cases {
+            let started = t + began;
+            let lease = renewed(Some(9), Some(9), started, FOLLOWERS);
+            let woke = started + paused;
+            let source = read_index_source(lease, Some(9), woke);
+            assert_eq!(
+                source == ReadIndexSource::Lease,
+                covered,
+                "round at +{began:?}, paused {paused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_round_within_one_term_renews_the_lease() {
+        let t = Instant::now();
+        // (term when the round began, term when it ended, renewed in)
+        let cases = [
+            (Some(5), Some(5), Some(5)),
+            // Deposed and re-elected during the round: the round spoke for the old term.
+            (Some(5), Some(6), None),
+            (Some(5), None, None),
+            (None, Some(5), None),
+            (None, None, None),
+        ];
+        for (start, end, term) in cases {
+            let lease = renewed(start, end, t, FOLLOWERS);
+            assert_eq!(lease.map(|l| l.term), term, "{start:?} -> {end:?}");
+            if let Some(lease) = lease {
+                assert_eq!(lease.until, t + ms(300));
+            }
         }
     }
 }

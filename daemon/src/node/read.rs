@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use corral_shared::client::Stale;
 
 use super::Node;
-use super::lease::Lease;
+use super::lease::{ReadIndexSource, read_index_source, renewed};
 use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::peers::PeerError;
@@ -81,8 +81,8 @@ impl Node {
     pub async fn read_index_as_leader(&self) -> Result<u64> {
         let raft = self.raft();
         let term = leading_term(&raft);
-        let lease = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
-        if lease.is_some_and(|l| l.covers(term, Instant::now())) {
+        let held = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        if read_index_source(held, term, Instant::now()) == ReadIndexSource::Lease {
             return Ok(self.applied_index());
         }
         let started = Instant::now();
@@ -91,10 +91,14 @@ impl Node {
                 crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
             )),
             Ok(Ok(read)) => {
-                // Only a round that began and ended in the same term confirms that term.
-                if let Some(term) = term.filter(|t| leading_term(&raft) == Some(*t)) {
-                    let renewed = Lease::confirmed(term, started, crate::raft::followers_lease());
-                    *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(renewed);
+                let won = renewed(
+                    term,
+                    leading_term(&raft),
+                    started,
+                    crate::raft::followers_lease(),
+                );
+                if won.is_some() {
+                    *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = won;
                 }
                 Ok(read.map_or(0, |l| l.index).max(self.applied_index()))
             }
@@ -255,13 +259,7 @@ impl Node {
         index: u64,
         deadline: tokio::time::Instant,
     ) -> std::result::Result<(), Behind> {
-        let mut applied = self.applied_watch();
-        let caught_up = applied.wait_for(|a| *a >= index);
-        match tokio::time::timeout_at(deadline, caught_up).await {
-            Err(_) => Err(Behind::NotApplied(index)),
-            Ok(Err(_)) => Err(Behind::Stopped),
-            Ok(Ok(_)) => Ok(()),
-        }
+        applied_up_to(self.applied_watch(), index, deadline).await
     }
 
     /// The leader's read index: asked of the leader, or worked out here when this is it.
@@ -284,6 +282,20 @@ impl Node {
     }
 }
 
+/// Waits (until `deadline`) for `applied` to reach `index`.
+async fn applied_up_to(
+    mut applied: tokio::sync::watch::Receiver<u64>,
+    index: u64,
+    deadline: tokio::time::Instant,
+) -> std::result::Result<(), Behind> {
+    let caught_up = applied.wait_for(|a| *a >= index);
+    match tokio::time::timeout_at(deadline, caught_up).await {
+        Err(_) => Err(Behind::NotApplied(index)),
+        Ok(Err(_)) => Err(Behind::Stopped),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
 /// The term this member leads in, if it is the leader.
 fn leading_term(raft: &crate::raft::Raft) -> Option<u64> {
     let m = raft.metrics();
@@ -292,6 +304,7 @@ fn leading_term(raft: &crate::raft::Raft) -> Option<u64> {
 }
 
 /// Why a read barrier gave up.
+#[derive(Debug, PartialEq)]
 enum Behind {
     /// No leader confirmed a current read index in time.
     NoReadIndex,
@@ -313,5 +326,57 @@ impl Behind {
             )),
             Behind::Stopped => Error::Internal("the database stopped".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+    use tokio::time::Instant;
+
+    use super::*;
+
+    /// A read at index 10 on a replica that has applied 7 returns only once 10 is applied.
+    #[tokio::test]
+    async fn a_read_index_waits_until_the_replica_applies_it() {
+        let (applied, watch) = watch::channel(7);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let waiting = tokio::spawn(applied_up_to(watch, 10, deadline));
+        for index in 8..=9 {
+            applied.send_replace(index);
+            tokio::task::yield_now().await;
+            assert!(!waiting.is_finished(), "returned at applied index {index}");
+        }
+        applied.send_replace(10);
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_read_index_already_applied_needs_no_wait_and_others_are_bounded() {
+        let soon = || Instant::now() + Duration::from_millis(50);
+        // (applied, read index, outcome); the sender stays open unless noted.
+        let cases = [
+            (10, 10, Ok(())),
+            (12, 10, Ok(())),
+            (9, 10, Err(Behind::NotApplied(10))),
+            (0, 1, Err(Behind::NotApplied(1))),
+        ];
+        for (applied, index, outcome) in cases {
+            let (_sender, watch) = watch::channel(applied);
+            assert_eq!(
+                applied_up_to(watch, index, soon()).await,
+                outcome,
+                "applied {applied}, read index {index}"
+            );
+        }
+        // The database stopped while waiting: said, not waited out.
+        let (sender, watch) = watch::channel(3);
+        drop(sender);
+        assert_eq!(
+            applied_up_to(watch, 5, Instant::now() + Duration::from_secs(10)).await,
+            Err(Behind::Stopped)
+        );
     }
 }
