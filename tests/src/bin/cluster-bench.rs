@@ -244,6 +244,15 @@ fn specs(s: &Settings) -> Figures {
             Lower,
         ),
         figure(
+            "ssh_login",
+            "4d ssh login alone (ssh HOST true), for 4c",
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
             "get_leader",
             "5 GET members, leader",
             "req/s",
@@ -433,18 +442,25 @@ fn main() {
     large_cluster(&rt, &settings, &mut figures);
     stage(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
     // Without sshd the SSH figure has no samples: it is left out, and the output says why.
-    let skipped =
-        remotes::Laptop::ssh_missing().map(|why| format!("4c (SSH remote) skipped: {why}"));
-    if skipped.is_some() {
-        figures.0.retain(|f| f.key != "list_ssh");
+    let skipped: Vec<String> = remotes::Laptop::ssh_missing()
+        .map(|why| {
+            ["4c", "4d"]
+                .map(|figure| format!("{figure} (SSH) skipped: {why}"))
+                .to_vec()
+        })
+        .unwrap_or_default();
+    if !skipped.is_empty() {
+        figures
+            .0
+            .retain(|f| f.key != "list_ssh" && f.key != "ssh_login");
     }
     if settings.json {
         let mut out = to_json(&settings, &figures);
-        out["skipped"] = json!(skipped.iter().collect::<Vec<_>>());
+        out["skipped"] = json!(skipped);
         println!("{out}");
     } else {
         print!("{}", table(&figures));
-        if let Some(line) = skipped {
+        for line in skipped {
             println!("{line}");
         }
     }
@@ -504,6 +520,7 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         figs.add("list_https", laptop.list(remotes::HTTPS));
         if laptop.has_ssh() {
             figs.add("list_ssh", laptop.list(remotes::SSH));
+            figs.add("ssh_login", laptop.ssh_login());
         }
     }
     drop(laptop);

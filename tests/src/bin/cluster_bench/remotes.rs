@@ -1,5 +1,6 @@
 //! Figures 4b and 4c: `corral cluster list` through an HTTPS remote and through an SSH
-//! remote, beside figure 4's local socket. Each is the real `corral` binary with a
+//! remote, beside figure 4's local socket; 4d is a bare ssh login to the same server, the
+//! part of 4c that is ssh's own. Each is the real `corral` binary with a
 //! CORRAL_CONF prepared by `corral remote add`, and a CORRAL_DIR where no daemon lives, so
 //! only the remote can answer. The SSH remote goes through a real sshd on loopback (see
 //! `corral_tests::Sshd`); where sshd is missing, that figure is skipped and says why.
@@ -75,6 +76,30 @@ impl Laptop {
         assert!(
             out.contains("node1"),
             "corral cluster list {remote}: printed {out}"
+        );
+        took
+    }
+
+    /// Seconds a bare `ssh HOST true` takes to the same server: the part of figure 4c
+    /// that is ssh's own (key exchange, authentication, a session), not corral's.
+    pub fn ssh_login(&self) -> f64 {
+        let (sshd, command) = self.ssh.as_ref().expect("the SSH remote was added");
+        let mut words = command.split(' ');
+        let program = words.next().expect("a program");
+        let t = Instant::now();
+        let out = Command::new(program)
+            .args(words)
+            .args(["-o", "BatchMode=yes", "-p", &sshd.port.to_string()])
+            .arg(format!("{}@{}", sshd.user, sshd.ip))
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh runs");
+        let took = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "ssh to the bench's sshd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
         took
     }
