@@ -22,12 +22,15 @@ const LAST_PURGED: &str = "last_purged";
 
 type Done = tokio::sync::oneshot::Sender<Result<(), StorageError<NodeId>>>;
 
+/// Told when an append is on disk, or why it is not (openraft's `LogFlushed`).
+type Flushed = Box<dyn FnOnce(Result<(), std::io::Error>) + Send>;
+
 /// A change to the log, in the order openraft asked for it.
 enum Write {
     Append {
         rows: Vec<(LogId<NodeId>, Vec<u8>)>,
         last: u64,
-        flushed: LogFlushed<TypeConfig>,
+        flushed: Flushed,
     },
     Vote(Vote<NodeId>, Done),
     Committed(Option<LogId<NodeId>>),
@@ -86,13 +89,20 @@ fn writer_gone() -> StorageError<NodeId> {
 }
 
 /// The writer thread: every change in order, each in its own transaction. The committed
-/// index rides along with the next append (see [`append_rows`]).
+/// index rides along with the next append (see [`append_rows`]). After a write fails (a full
+/// disk, an I/O error) it refuses every later one: a later append that succeeded once space
+/// returned would leave a hole where the failed one was, and openraft stops this log anyway.
 fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Write>) {
     let tail = || tail.lock().unwrap_or_else(|p| p.into_inner());
     let mut committed = None;
+    let mut failed: Option<String> = None;
     for job in jobs {
+        if let Some(why) = &failed {
+            refuse(job, why);
+            continue;
+        }
         let mut conn = db.lock();
-        match job {
+        let outcome = match job {
             Write::Append {
                 rows,
                 last,
@@ -100,26 +110,58 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
             } => match append_rows(&mut conn, &rows, committed.take()) {
                 Ok(()) => {
                     tail().flushed(last);
-                    flushed.log_io_completed(Ok(()));
+                    flushed(Ok(()));
+                    Ok(())
                 }
-                Err(e) => flushed.log_io_completed(Err(std::io::Error::other(e.to_string()))),
+                Err(e) => {
+                    flushed(Err(std::io::Error::other(e.to_string())));
+                    Err(e)
+                }
             },
-            Write::Vote(vote, done) => {
-                let _ = done.send(write_state(&conn, VOTE, &vote));
+            Write::Vote(vote, done) => answer(done, write_state(&conn, VOTE, &vote)),
+            Write::Committed(c) => {
+                committed = Some(c);
+                Ok(())
             }
-            Write::Committed(c) => committed = Some(c),
             Write::Truncate(index, done) => {
                 tail().truncated_on_disk(index);
-                let _ = done.send(
+                answer(
+                    done,
                     conn.execute("DELETE FROM log WHERE idx >= ?", [index as i64])
                         .map(|_| ())
                         .map_err(|e| StorageIOError::write_logs(&e).into()),
-                );
+                )
             }
-            Write::Purge(log_id, done) => {
-                let _ = done.send(purge_rows(&mut conn, log_id));
-            }
+            Write::Purge(log_id, done) => answer(done, purge_rows(&mut conn, log_id)),
+        };
+        if let Err(e) = outcome {
+            failed = Some(e.to_string());
         }
+    }
+}
+
+/// Sends `result` to whoever waits for it, and returns it.
+fn answer(
+    done: Done,
+    result: Result<(), StorageError<NodeId>>,
+) -> Result<(), StorageError<NodeId>> {
+    let _ = done.send(result.clone());
+    result
+}
+
+/// Answers a change the writer no longer makes, after an earlier one failed.
+fn refuse(job: Write, why: &str) {
+    let error = || {
+        std::io::Error::other(format!(
+            "the Raft log takes no more writes after an earlier one failed: {why}"
+        ))
+    };
+    match job {
+        Write::Append { flushed, .. } => flushed(Err(error())),
+        Write::Vote(_, done) | Write::Truncate(_, done) | Write::Purge(_, done) => {
+            let _ = done.send(Err(StorageIOError::write_logs(&error()).into()));
+        }
+        Write::Committed(_) => {}
     }
 }
 
@@ -378,7 +420,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .send(Write::Append {
                 rows,
                 last,
-                flushed,
+                flushed: Box::new(move |r| flushed.log_io_completed(r)),
             })
             .map_err(|_| writer_gone())
     }
@@ -508,6 +550,47 @@ mod tests {
                 payload: EntryPayload::Blank,
             })
             .collect()
+    }
+
+    /// Appends entries `indexes` through the writer and says how it went.
+    fn append(store: &LogStore, indexes: &[u64]) -> Result<(), String> {
+        let rows = entries(indexes)
+            .iter()
+            .map(|e| (e.log_id, serde_json::to_vec(e).unwrap()))
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        store
+            .writer
+            .send(Write::Append {
+                rows,
+                last: *indexes.last().unwrap(),
+                flushed: Box::new(move |r| tx.send(r.map_err(|e| e.to_string())).unwrap()),
+            })
+            .unwrap();
+        rx.recv().unwrap()
+    }
+
+    #[test]
+    fn after_a_failed_append_the_log_takes_no_more_so_it_keeps_no_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LocalDb::open(&dir.path().join("local.db")).unwrap();
+        let store = LogStore::new(db.clone());
+        append(&store, &[1, 2]).unwrap();
+        // The disk refuses (as a full one would), then takes writes again.
+        db.lock().pragma_update(None, "query_only", true).unwrap();
+        append(&store, &[3]).unwrap_err();
+        db.lock().pragma_update(None, "query_only", false).unwrap();
+        let refused = append(&store, &[4]).unwrap_err();
+        assert!(refused.contains("takes no more writes"), "{refused}");
+        let on_disk: Vec<i64> = db
+            .lock()
+            .prepare("SELECT idx FROM log ORDER BY idx")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(on_disk, vec![1, 2]);
     }
 
     #[test]
