@@ -16,6 +16,7 @@ mod member;
 mod net;
 mod roles;
 mod sshd;
+pub mod torture;
 mod wait;
 mod watch;
 

@@ -1,0 +1,81 @@
+//! cluster-torture: concurrent clients read, write and compare-and-set registers on a real
+//! cluster while a nemesis kills, pauses, partitions, churns and fills a disk; then checks
+//! that no acknowledged write was lost and that the history is linearizable.
+//!
+//! `cargo run --release -p corral-tests --bin cluster-torture -- [--duration S]
+//! [--members N] [--clients N] [--seed X] [--faults kill,pause,partition,churn,disk]
+//! [--registers N] [--keep DIR] [--json]`. Partitions and the full disk need root; without
+//! it they are skipped and the output says so. Exits 1 when it finds anything wrong, keeping
+//! the history (JSON lines) and every member's log in the directory it names.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use corral_tests::torture::nemesis::Fault;
+use corral_tests::torture::{Options, run};
+
+const USAGE: &str = "usage: cluster-torture [--duration S] [--members N] [--clients N] [--seed X] \
+[--faults kill,pause,partition,churn,disk] [--registers N] [--keep DIR] [--json]";
+
+fn parse(args: &[String]) -> Result<(Options, bool), String> {
+    let mut options = Options::default();
+    let mut json = false;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--json" {
+            json = true;
+            continue;
+        }
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |min: u64| -> Result<u64, String> {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or_else(|| {
+                    format!("{flag} {value:?}: must be a whole number of at least {min}")
+                })
+        };
+        match flag.as_str() {
+            "--duration" => options.duration = Duration::from_secs(number(1)?),
+            "--members" => options.members = number(3)? as usize,
+            "--clients" => options.clients = number(1)? as usize,
+            "--seed" => options.seed = number(0)?,
+            "--registers" => options.registers = number(1)? as usize,
+            "--faults" => options.faults = Fault::parse_list(value)?,
+            "--keep" => options.keep = Some(value.into()),
+            _ => return Err(format!("unknown option {flag:?}\n{USAGE}")),
+        }
+    }
+    Ok((options, json))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (options, json) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("cluster-torture: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(&options);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("the report serialises")
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
