@@ -30,15 +30,31 @@ impl From<ConfigError> for Error {
 
 /// The whole server configuration: local and cluster-wide keys together.
 pub async fn current(node: &Node) -> Result<BTreeMap<String, String>> {
-    let mut config = node.global.read(queries::config).await?;
-    config.extend(
+    Ok(snapshot(node).await?.whole)
+}
+
+/// The configuration as one read saw it: the whole of it (what the ETag is computed from),
+/// and the cluster-wide part, which a write made with If-Match requires unchanged.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Local and cluster-wide keys together, as [`current`] has them.
+    pub whole: BTreeMap<String, String>,
+    /// The replicated table alone.
+    replicated: BTreeMap<String, String>,
+}
+
+/// Reads the configuration once (see [`Snapshot`]).
+pub async fn snapshot(node: &Node) -> Result<Snapshot> {
+    let replicated = node.global.read(queries::config).await?;
+    let mut whole = replicated.clone();
+    whole.extend(
         node.local
             .read_config()
             .await?
             .into_iter()
             .filter(|(k, _)| is_local(k)),
     );
-    Ok(config)
+    Ok(Snapshot { whole, replicated })
 }
 
 /// What `GET /1.0` shows of the replicated state.
@@ -126,29 +142,37 @@ fn from_view(
         .collect()
 }
 
-/// PATCH /1.0: changes only the keys given.
+/// PATCH /1.0: changes only the keys given; with `seen` (a write made with If-Match), only
+/// if the configuration is still what `seen` read when the change commits.
 pub async fn update_from_view(
     node: &Node,
     view: &BTreeMap<String, serde_json::Value>,
+    seen: Option<&Snapshot>,
 ) -> Result<()> {
-    update(node, from_view(view)?, false).await
+    update_guarded(node, from_view(view)?, false, seen).await
 }
 
-/// PUT /1.0: the config becomes exactly what is given. A trust password given back as `true`
-/// (as GET shows a set one) keeps the stored hash instead of becoming the password "true".
+/// PUT /1.0: the config becomes exactly what is given (guarded by `seen` as PATCH is). A
+/// trust password given back as `true` (as GET shows a set one) keeps the stored hash
+/// instead of becoming the password "true".
 pub async fn replace_from_view(
     node: &Node,
     view: &BTreeMap<String, serde_json::Value>,
+    seen: Option<&Snapshot>,
 ) -> Result<()> {
     let mut changes = from_view(view)?;
     if view.get(TRUST_PASSWORD) != Some(&serde_json::Value::Bool(true)) {
-        return update(node, changes, true).await;
+        return update_guarded(node, changes, true, seen).await;
     }
     changes.remove(TRUST_PASSWORD);
-    for k in current(node).await?.keys().filter(|k| *k != TRUST_PASSWORD) {
+    let keys = match seen {
+        Some(seen) => seen.whole.clone(),
+        None => current(node).await?,
+    };
+    for k in keys.keys().filter(|k| *k != TRUST_PASSWORD) {
         changes.entry(k.clone()).or_insert(None);
     }
-    update(node, changes, false).await
+    update_guarded(node, changes, false, seen).await
 }
 
 const TRUST_PASSWORD: &str = "core.trust_password";
@@ -156,10 +180,24 @@ const TRUST_PASSWORD: &str = "core.trust_password";
 /// Applies `changes` (None or "" unsets) and, with `replace`, unsets every key not named.
 pub async fn update(
     node: &Node,
-    mut changes: BTreeMap<String, Option<String>>,
+    changes: BTreeMap<String, Option<String>>,
     replace: bool,
 ) -> Result<()> {
-    let old = current(node).await?;
+    update_guarded(node, changes, replace, None).await
+}
+
+/// As [`update`], computed from `seen` when given and committed only if the replicated
+/// configuration is still what `seen` read (else nothing changes and the answer is 412).
+pub async fn update_guarded(
+    node: &Node,
+    mut changes: BTreeMap<String, Option<String>>,
+    replace: bool,
+    seen: Option<&Snapshot>,
+) -> Result<()> {
+    let old = match seen {
+        Some(seen) => seen.whole.clone(),
+        None => current(node).await?,
+    };
     if replace {
         for k in old.keys() {
             changes.entry(k.clone()).or_insert(None);
@@ -169,7 +207,24 @@ pub async fn update(
     check_clustered_rules(node.is_clustered(), &old, &new)?;
     let batch = diff_batch(&old, &new);
     if !batch.is_empty() {
-        node.propose(batch).await?;
+        match seen {
+            None => {
+                node.propose(batch).await?;
+            }
+            Some(seen) => {
+                // The check and the change in one entry: a change committed since `seen`
+                // rolls this one back on every replica alike.
+                let mut guarded = Batch::new();
+                db_config::unchanged_since(&mut guarded, &seen.replicated);
+                guarded.extend(batch);
+                match node.propose(guarded).await {
+                    Err(Error::Conflict(_)) => return Err(changed_since_read()),
+                    other => {
+                        other?;
+                    }
+                }
+            }
+        }
     }
     let limits_changed = ROLE_KEYS.iter().any(|k| old.get(*k) != new.get(*k));
     if limits_changed && node.is_clustered() {
@@ -188,6 +243,14 @@ pub async fn update(
         }
     }
     Ok(())
+}
+
+/// The refusal of a write whose If-Match no longer holds (LXD's words and status).
+pub fn changed_since_read() -> Error {
+    Error::PreconditionFailed(
+        "ETag doesn't match: the resource changed since you read it; read it again and retry"
+            .into(),
+    )
 }
 
 #[cfg(test)]

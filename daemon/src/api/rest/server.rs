@@ -34,13 +34,6 @@ fn os_release() -> (String, String) {
     (field("NAME"), field("VERSION_ID"))
 }
 
-async fn writable(node: &Node) -> Result<ServerPut, crate::error::Error> {
-    let config = config::current(node).await?;
-    Ok(ServerPut {
-        config: corral_shared::config::public_view(&config),
-    })
-}
-
 async fn show(
     State(node): State<Arc<Node>>,
     Extension(Trusted(trusted)): Extension<Trusted>,
@@ -106,13 +99,28 @@ async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) 
     let body: ServerPut = json_body(&body)?;
     // The ETag must be judged against the newest config, not a replica a moment behind.
     node.read_barrier().await?;
-    check_etag(&headers, &etag_of(&writable(&node).await?))?;
+    let seen = config::snapshot(&node).await?;
+    let shown = ServerPut {
+        config: corral_shared::config::public_view(&seen.whole),
+    };
+    check_etag(&headers, &etag_of(&shown))?;
+    // With If-Match the write commits only if nothing changed since that check.
+    let guard = if_match(&headers).then_some(&seen);
     if replace {
-        config::replace_from_view(&node, &body.config).await?;
+        config::replace_from_view(&node, &body.config, guard).await?;
     } else {
-        config::update_from_view(&node, &body.config).await?;
+        config::update_from_view(&node, &body.config, guard).await?;
     }
     sync(&serde_json::json!({}), None)
+}
+
+/// Whether the request names an ETag it must match (`*` and empty match anything).
+fn if_match(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"'))
+        .is_some_and(|v| !v.is_empty() && v != "*")
 }
 
 async fn replace(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
