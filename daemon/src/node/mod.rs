@@ -9,6 +9,7 @@ mod propose;
 mod read;
 mod reset;
 mod start;
+pub mod storage;
 mod upgrade_gate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -293,8 +294,9 @@ impl Node {
 
     /// Resolves if this member's Raft stops by itself (a storage error, a panic in its core)
     /// rather than by a shutdown or a replacement, with why. A member without Raft can
-    /// neither vote nor replicate; staying up would only hide that from the cluster.
-    pub async fn raft_failed(&self) -> String {
+    /// neither vote nor replicate; staying up would only hide that from the cluster. A Raft
+    /// stopped by a full disk is started again once space returns instead (see [`storage`]).
+    pub async fn raft_failed(self: &Arc<Self>) -> String {
         loop {
             let mut replaced = self.raft_generation.subscribe();
             let raft = self.raft();
@@ -310,7 +312,14 @@ impl Node {
                         std::future::pending::<()>().await;
                     }
                 }
-                Err(fatal) => return format!("the database's Raft stopped: {fatal}"),
+                Err(fatal) => {
+                    if let Err(e) = self
+                        .restart_raft_when_space_returns(fatal.to_string())
+                        .await
+                    {
+                        return format!("the database's Raft stopped: {e}");
+                    }
+                }
                 // Gone without a word: its task panicked.
                 Ok(()) => {
                     return "the database's Raft stopped: its task ended abruptly (a panic; see the log above)".into();

@@ -21,6 +21,10 @@ impl Node {
     /// error that rolled the batch back is returned as a conflict. During an election the
     /// write waits (bounded) for the new leader; past the deadline the error explains why.
     pub async fn propose(&self, batch: Batch) -> Result<BatchOutcome> {
+        // A member short of disk space says so before the cluster is asked.
+        if let Some(refused) = self.refusal_for_space().await {
+            return Err(refused);
+        }
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         loop {
             let raft = self.raft();
@@ -73,9 +77,12 @@ impl Node {
         match tokio::time::timeout(WRITE_TIMEOUT, self.writes().write(batch)).await {
             Err(_) => Err(self.write_timed_out().await),
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(Error::Unavailable(format!(
-                "this member could not commit the forwarded write: {e}"
-            ))),
+            // A full disk stops this member's Raft on the write: say that, not its symptom.
+            Ok(Err(e)) => Err(self.refusal_for_space().await.unwrap_or_else(|| {
+                Error::Unavailable(format!(
+                    "this member could not commit the forwarded write: {e}"
+                ))
+            })),
         }
     }
 

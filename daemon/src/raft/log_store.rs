@@ -300,13 +300,16 @@ fn contiguous(
     }
 }
 
+/// The lowest index the disk holds, and the entries asked for.
+type RowsRead = (Option<u64>, Vec<Entry<TypeConfig>>);
+
 /// The entries in `[lo, hi)` on disk, and the lowest index the disk holds at all, read
 /// together.
 fn read_rows(
     conn: &mut rusqlite::Connection,
     lo: u64,
     hi: u64,
-) -> Result<(Option<u64>, Vec<Entry<TypeConfig>>), StorageError<NodeId>> {
+) -> Result<RowsRead, StorageError<NodeId>> {
     // One transaction: a purge between the two reads cannot make a hole appear.
     let tx = conn
         .transaction()

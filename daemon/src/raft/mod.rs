@@ -38,11 +38,17 @@ pub type NodeId = u64;
 /// Whether a log event is kept. openraft reports each failed call to a peer twice: a WARN
 /// ("error replication to target=N", which stays) and again an ERROR ("RPCError", dropped
 /// here). A peer that is slow or down is no fault of this member, and a member's log must
-/// show no ERROR in normal operation, a busy moment included.
+/// show no ERROR in normal operation, a busy moment included. Once its core has stopped
+/// (reported once, with why), openraft logs an ERROR for every message still sent to it
+/// ("failure sending RaftMsg to RaftCore", with the core's result): dropped too, or a member
+/// waiting for disk space would fill its log with them at each heartbeat it receives.
 pub fn log_event_wanted(meta: &tracing::Metadata<'_>) -> bool {
-    !(meta.target() == "openraft::replication"
-        && *meta.level() == tracing::Level::ERROR
-        && meta.fields().field("err").is_some())
+    let error = *meta.level() == tracing::Level::ERROR;
+    let peer_failure =
+        meta.target() == "openraft::replication" && meta.fields().field("err").is_some();
+    let stopped_core = meta.target() == "openraft::raft::raft_inner"
+        && meta.fields().field("core_result").is_some();
+    !(error && (peer_failure || stopped_core))
 }
 
 /// Environment setting: take a snapshot after this many log entries (default 5000). A tuning
@@ -129,6 +135,8 @@ mod tests {
             tracing::error!(target: "openraft::replication", err = "timed out", "RPCError");
             tracing::error!(target: "openraft::replication", error = "disk", "error replication to target=2");
             tracing::error!(target: "openraft::core", err = "x", "other");
+            tracing::error!(target: "openraft::raft::raft_inner", core_result = "Err(disk full)", "failure sending RaftMsg to RaftCore");
+            tracing::error!(target: "openraft::core::raft_core", error = "disk full", "quit RaftCore::main on error");
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(
@@ -141,5 +149,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ERROR openraft::core: other"), "{text}");
+        assert!(!text.contains("failure sending RaftMsg"), "{text}");
+        assert!(text.contains("quit RaftCore::main on error"), "{text}");
     }
 }
