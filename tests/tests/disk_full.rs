@@ -32,13 +32,28 @@ impl Drop for SmallFilesystem {
     }
 }
 
-/// Why this machine cannot mount a filesystem, if it cannot.
+/// Why this machine cannot mount a filesystem, if it cannot (tried on a scratch directory).
 fn cannot_mount() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Some("not running as root".into());
     }
-    None
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(scratch.path())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let _ = Command::new("umount").arg(scratch.path()).status();
+            None
+        }
+        Ok(out) => Some(format!(
+            "mount -t tmpfs failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Some(format!("mount cannot run: {e}")),
+    }
 }
 
 /// Fills the filesystem holding `dir` with one file, to the last byte; returns its path.
@@ -129,6 +144,13 @@ fn a_full_data_directory(full: usize) {
         cluster[full].is_running(),
         "the full member stays up: {}",
         cluster[full].log()
+    );
+
+    // A read through it is either current or refused with the same explanation.
+    let (status, body) = cluster[full].raw("GET", "/1.0", None);
+    assert!(
+        status == 200 || body.contains(&format!("member {name} cannot store database changes")),
+        "a read through the full member: {status} {body}"
     );
 
     std::fs::remove_file(&filler).expect("the filler goes");

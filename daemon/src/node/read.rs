@@ -116,6 +116,7 @@ impl Node {
             Err(Behind::NoReadIndex) => Err(Error::Unavailable(
                 crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
             )),
+            Err(Behind::Stopped) => Err(self.stopped().await),
             other => other.map_err(Behind::into_error),
         }
     }
@@ -208,7 +209,7 @@ impl Node {
                 }
                 return Ok(Read::current(value));
             }
-            Some(Behind::Stopped) => return Err(Behind::Stopped.into_error()),
+            Some(Behind::Stopped) => return Err(self.stopped().await),
             Some(why) => why.into_error(),
         };
         tracing::debug!("answering from this replica as it is (log index {seen}): {why}");
@@ -228,6 +229,15 @@ impl Node {
                 as_of: self.confirmed.last().map(time::OffsetDateTime::from),
             }),
         })
+    }
+
+    /// Why a read found this member's Raft stopped: a full disk says so (its Raft waits
+    /// for space), anything else is the database stopping.
+    async fn stopped(&self) -> Error {
+        match self.refusal_for_space().await {
+            Some(full) => full,
+            None => Behind::Stopped.into_error(),
+        }
     }
 
     /// The leader's read index, retrying (until `deadline`) while no leader answers.
