@@ -98,6 +98,13 @@ impl Node {
         self.id.load(Ordering::Acquire)
     }
 
+    /// This member's name in the cluster (its host name before it has one).
+    pub(crate) async fn own_name(&self) -> String {
+        crate::cluster::members::own_name(self)
+            .await
+            .unwrap_or_else(|_| hostname())
+    }
+
     /// Its Raft instance (a joiner replaces its standalone one with the cluster's).
     pub fn raft(&self) -> Raft {
         self.raft

@@ -12,7 +12,6 @@ use corral_shared::client::Stale;
 
 use super::Node;
 use super::lease::{ReadIndexSource, read_index_source, renewed};
-use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::peers::PeerError;
 use crate::raft::state_machine::read_applied;
@@ -213,14 +212,7 @@ impl Node {
             Some(why) => why.into_error(),
         };
         tracing::debug!("answering from this replica as it is (log index {seen}): {why}");
-        let id = self.id();
-        let member = self
-            .global
-            .read(move |c| queries::member_by_id(c, id))
-            .await
-            .ok()
-            .flatten()
-            .map_or_else(super::hostname, |r| r.name);
+        let member = self.own_name().await;
         Ok(Read {
             value,
             stale: Some(Stale {

@@ -84,17 +84,6 @@ impl Node {
         free_bytes(&self.dirs.database()).ok()
     }
 
-    /// This member's name in the cluster (its host name before it has one).
-    async fn own_name(&self) -> String {
-        let id = self.id();
-        self.global
-            .read(move |c| crate::db::global::queries::member_by_id(c, id))
-            .await
-            .ok()
-            .flatten()
-            .map_or_else(super::hostname, |r| r.name)
-    }
-
     /// The refusal of a write made through this member when its data directory is short of
     /// space, or `None` when there is room.
     pub(super) async fn refusal_for_space(&self) -> Option<Error> {
