@@ -92,10 +92,10 @@ fn read_json<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     key: &str,
 ) -> rusqlite::Result<Option<T>> {
+    // Cached: every read of the replica asks where it stands.
     let raw: Option<String> = conn
-        .query_row("SELECT value FROM raft_applied WHERE key = ?", [key], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM raft_applied WHERE key = ?")?
+        .query_row([key], |r| r.get(0))
         .optional()?;
     Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
 }

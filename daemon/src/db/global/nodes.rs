@@ -220,28 +220,32 @@ pub fn member_rows(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     .collect::<rusqlite::Result<Vec<_>>>()
 }
 
-/// Every member, by name, with its config, roles and groups.
+/// Every member, by name, with its config, roles and groups. Each table is read once for
+/// all members: statements without a bound member id are planned once and kept (SQLite
+/// plans a `node_id = ?` statement again at every run), and the cost does not grow with a
+/// statement per member.
 pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     let mut members = member_rows(conn)?;
+    let mut config: BTreeMap<u64, BTreeMap<String, String>> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached("SELECT node_id, key, value FROM nodes_config")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id = r.get::<_, i64>(0)? as u64;
+        config.entry(id).or_default().insert(r.get(1)?, r.get(2)?);
+    }
+    let mut roles = by_member(
+        conn,
+        "SELECT node_id, role FROM nodes_roles ORDER BY node_id, role",
+    )?;
+    let mut groups = by_member(
+        conn,
+        "SELECT n.node_id, g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
+         ORDER BY n.node_id, g.name",
+    )?;
     for m in &mut members {
-        m.config = pairs(
-            conn,
-            "SELECT key, value FROM nodes_config WHERE node_id = ?",
-            m.id,
-        )?
-        .into_iter()
-        .collect();
-        m.roles = strings(
-            conn,
-            "SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role",
-            m.id,
-        )?;
-        m.groups = strings(
-            conn,
-            "SELECT g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
-             WHERE n.node_id = ? ORDER BY g.name",
-            m.id,
-        )?;
+        m.config = config.remove(&m.id).unwrap_or_default();
+        m.roles = roles.remove(&m.id).unwrap_or_default();
+        m.groups = groups.remove(&m.id).unwrap_or_default();
     }
     Ok(members)
 }
@@ -251,15 +255,16 @@ pub fn member_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<Membe
     Ok(member_rows(conn)?.into_iter().find(|m| m.id == id))
 }
 
-fn pairs(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<(String, String)>> {
+/// `(node_id, text)` rows gathered per member, in the order the statement gives.
+fn by_member(conn: &Connection, sql: &str) -> rusqlite::Result<BTreeMap<u64, Vec<String>>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    stmt.query_map([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
-fn strings(conn: &Connection, sql: &str, id: u64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    stmt.query_map([id as i64], |r| r.get(0))?.collect()
+    let mut rows = stmt.query([])?;
+    let mut gathered: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    while let Some(r) = rows.next()? {
+        let id = r.get::<_, i64>(0)? as u64;
+        gathered.entry(id).or_default().push(r.get(1)?);
+    }
+    Ok(gathered)
 }
 
 /// Every cluster group's name.
@@ -550,6 +555,60 @@ mod tests {
         assert_eq!(
             (row.state, row.db_role),
             (MemberState::Evacuated, DbRole::Voter)
+        );
+    }
+
+    #[test]
+    fn each_member_gets_its_own_config_roles_and_groups_in_order() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::db::global::schema::SCHEMA)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
+               VALUES (3, 'a', 'x:3', 1, 1, '', 'x86_64'), (1, 'c', 'x:1', 1, 1, '', 'x86_64'),
+                      (2, 'b', 'x:2', 1, 1, '', 'x86_64');
+             INSERT INTO cluster_groups (id, name) VALUES (2, 'zeta'), (3, 'alpha');
+             INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES (1, 2), (1, 1), (1, 3), (3, 1);
+             INSERT INTO nodes_roles (node_id, role) VALUES (3, 'ovn-chassis'), (3, 'event-hub');
+             INSERT INTO nodes_config (node_id, key, value) VALUES (1, 'k2', 'v2'), (3, 'k', 'v'),
+                                                                   (1, 'k1', 'v1');",
+        )
+        .unwrap();
+        let got: Vec<_> = members(&conn)
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                (
+                    m.name,
+                    m.config.into_iter().collect::<Vec<_>>(),
+                    m.roles,
+                    m.groups,
+                )
+            })
+            .collect();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let kv = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "a".to_string(),
+                    kv(&[("k", "v")]),
+                    s(&["event-hub", "ovn-chassis"]),
+                    s(&["default"])
+                ),
+                ("b".to_string(), kv(&[]), s(&[]), s(&[])),
+                (
+                    "c".to_string(),
+                    kv(&[("k1", "v1"), ("k2", "v2")]),
+                    s(&[]),
+                    s(&["alpha", "default", "zeta"])
+                ),
+            ]
         );
     }
 }
