@@ -40,26 +40,34 @@ impl Happened {
     }
 }
 
-/// A broadcast of [`Happened`].
+/// A broadcast of [`Happened`]. Its buffer (room for [`CAPACITY`] messages) is made with
+/// the first reader: until someone reads, what is published has no one to reach, and a
+/// member nobody watches keeps no buffer.
 pub struct Bus {
-    tx: broadcast::Sender<Arc<Happened>>,
+    tx: OnceLock<broadcast::Sender<Arc<Happened>>>,
 }
 
 impl Bus {
-    fn new() -> Self {
+    const fn new() -> Self {
         Self {
-            tx: broadcast::channel(CAPACITY).0,
+            tx: OnceLock::new(),
         }
     }
 
     /// Tells every current reader; nobody listening is fine.
     pub fn publish(&self, happened: Happened) {
-        let _ = self.tx.send(Arc::new(happened));
+        if let Some(tx) = self.tx.get()
+            && tx.receiver_count() > 0
+        {
+            let _ = tx.send(Arc::new(happened));
+        }
     }
 
     /// Everything published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Happened>> {
-        self.tx.subscribe()
+        self.tx
+            .get_or_init(|| broadcast::channel(CAPACITY).0)
+            .subscribe()
     }
 }
 
@@ -114,8 +122,8 @@ static LOCATION: std::sync::RwLock<String> = std::sync::RwLock::new(String::new(
 
 /// The process's bus.
 pub fn bus() -> &'static Bus {
-    static BUS: OnceLock<Bus> = OnceLock::new();
-    BUS.get_or_init(Bus::new)
+    static BUS: Bus = Bus::new();
+    &BUS
 }
 
 /// Publishes what a run of applied entries did, then the index it reached.
@@ -130,6 +138,16 @@ pub fn applied(index: u64, events: Vec<Event>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn what_is_published_before_the_first_reader_reaches_no_one() {
+        let bus = Bus::new();
+        bus.publish(Happened::Applied { index: 1 });
+        let mut rx = bus.subscribe();
+        bus.publish(Happened::Applied { index: 2 });
+        assert_eq!(*rx.recv().await.unwrap(), Happened::Applied { index: 2 });
+        assert!(rx.try_recv().is_err());
+    }
 
     #[tokio::test]
     async fn readers_see_events_before_the_index_that_carried_them() {
