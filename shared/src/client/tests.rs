@@ -381,3 +381,16 @@ async fn stale_marks_reach_the_response_and_the_record_clones_share() {
         .unwrap_err();
     assert!(matches!(err, ClientError::Protocol(_)), "{err}");
 }
+
+/// A kept connection whose task runs on another worker than the requests: each request
+/// must wait until the connection is ready for the next, or hyper cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_serves_request_after_request_across_threads() {
+    let (socket, _log, _dir) = serve().await;
+    let client = Client::unix(socket);
+    let mut kept = client.keep_alive().await.unwrap();
+    for i in 0..200 {
+        let answer = kept.raw("GET", "/1.0/cluster", None).await;
+        assert!(answer.is_ok(), "request {i}: {answer:?}");
+    }
+}

@@ -62,6 +62,9 @@ impl Connection {
         request: Request<Full<Bytes>>,
     ) -> Result<RawAnswer, ClientError> {
         let place = &self.place;
+        // The connection's task may not have finished the last answer yet (it can run on
+        // another worker); a request sent before it is ready is cancelled by hyper.
+        self.sender.ready().await.map_err(|e| broken(place, e))?;
         let response = self
             .sender
             .send_request(request)
