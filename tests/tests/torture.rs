@@ -15,7 +15,7 @@ fn a_short_torture_with_every_fault_loses_nothing_and_stays_linearizable() {
         return;
     }
     let report = torture::run(&Options {
-        duration: Duration::from_secs(40),
+        duration: Duration::from_secs(50),
         members: 3,
         clients: 8,
         seed: 16,
@@ -37,6 +37,7 @@ fn a_short_torture_with_every_fault_loses_nothing_and_stays_linearizable() {
     assert!(report.inconclusive.is_empty(), "inconclusive:\n{text}");
     assert!(report.disagreements.is_empty(), "disagreements:\n{text}");
     assert!(report.problems.is_empty(), "problems:\n{text}");
+    assert!(report.crashes.is_empty(), "crashes:\n{text}");
 }
 
 /// Found by cluster-torture: the ETag was checked, then the write proposed, so two PATCHes

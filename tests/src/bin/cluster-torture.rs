@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release -p corral-tests --bin cluster-torture -- [--duration S]
 //! [--members N] [--clients N] [--seed X] [--faults kill,pause,partition,churn,disk]
-//! [--registers N] [--keep DIR] [--json]`. Partitions and the full disk need root; without
+//! [--registers N] [--keep DIR] [--json]`; `cluster-torture --check history.jsonl` judges a
+//! kept history again. Partitions and the full disk need root; without
 //! it they are skipped and the output says so. Exits 1 when it finds anything wrong, keeping
 //! the history (JSON lines) and every member's log in the directory it names.
 
@@ -55,8 +56,47 @@ fn parse(args: &[String]) -> Result<(Options, bool), String> {
     Ok((options, json))
 }
 
+/// Judges a kept history again: prints each anomaly, or that there is none.
+fn check_file(path: &str) -> ExitCode {
+    let history = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| corral_tests::torture::history::from_json_lines(&t))
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cluster-torture: cannot read the history {path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = std::time::Instant::now();
+    let judgement = corral_tests::torture::checker::check(&history);
+    println!(
+        "{} operations judged in {:.1} s: {} anomalies, {} inconclusive",
+        history.len(),
+        started.elapsed().as_secs_f64(),
+        judgement.anomalies.len(),
+        judgement.inconclusive.len()
+    );
+    for a in &judgement.anomalies {
+        println!("register {}:", a.register);
+        for op in &a.witness {
+            println!("  {}", op.describe());
+        }
+    }
+    if judgement.anomalies.is_empty() && judgement.inconclusive.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, path] = args.as_slice()
+        && flag == "--check"
+    {
+        return check_file(path);
+    }
     let (options, json) = match parse(&args) {
         Ok(parsed) => parsed,
         Err(e) => {

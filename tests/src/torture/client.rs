@@ -2,9 +2,10 @@
 //! random member through the public REST API (the member's unix socket), recording each
 //! operation as it ends.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use corral_shared::client::{Client, ClientError};
@@ -12,19 +13,58 @@ use corral_shared::client::{Client, ClientError};
 use super::Rng;
 use super::history::{Call, Op, Outcome, register_key};
 
-/// The members clients may talk to: name and unix socket, updated as members join and leave.
+/// The members clients may talk to (name and unix socket, updated as members join and
+/// leave), and how many operations are under way on each.
 #[derive(Debug, Default)]
-pub struct Endpoints(RwLock<Vec<(String, PathBuf)>>);
+pub struct Endpoints(Mutex<EndpointList>);
+
+#[derive(Debug, Default)]
+struct EndpointList {
+    members: Vec<(String, PathBuf)>,
+    busy: HashMap<String, usize>,
+}
+
+/// An operation under way on a member; ends (and is uncounted) when dropped.
+pub struct Busy<'a> {
+    endpoints: &'a Endpoints,
+    member: String,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.endpoints.list().busy.get_mut(&self.member) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
 
 impl Endpoints {
-    /// Replaces the list.
-    pub fn set(&self, endpoints: Vec<(String, PathBuf)>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = endpoints;
+    fn list(&self) -> std::sync::MutexGuard<'_, EndpointList> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pick(&self, rng: &mut Rng) -> Option<(String, PathBuf)> {
-        let list = self.0.read().unwrap_or_else(|p| p.into_inner());
-        (!list.is_empty()).then(|| list[rng.below(list.len())].clone())
+    /// Replaces the list.
+    pub fn set(&self, endpoints: Vec<(String, PathBuf)>) {
+        self.list().members = endpoints;
+    }
+
+    /// How many operations are under way on `member`.
+    pub fn busy(&self, member: &str) -> usize {
+        self.list().busy.get(member).copied().unwrap_or(0)
+    }
+
+    fn pick(&self, rng: &mut Rng) -> Option<(String, PathBuf, Busy<'_>)> {
+        let mut list = self.list();
+        if list.members.is_empty() {
+            return None;
+        }
+        let (name, socket) = list.members[rng.below(list.members.len())].clone();
+        *list.busy.entry(name.clone()).or_insert(0) += 1;
+        let busy = Busy {
+            endpoints: self,
+            member: name.clone(),
+        };
+        Some((name, socket, busy))
     }
 }
 
@@ -94,7 +134,7 @@ pub fn run(
     let mut rng = Rng::new(seed);
     let mut sequence = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let Some((member, socket)) = endpoints.pick(&mut rng) else {
+        let Some((member, socket, _busy)) = endpoints.pick(&mut rng) else {
             std::thread::park_timeout(Duration::from_millis(10));
             continue;
         };
@@ -157,6 +197,11 @@ impl Session<'_> {
         let (outcome, seen) = match answer {
             Ok(resp) if resp.stale.is_some() => (
                 Outcome::Failed("answered from a copy no leader confirmed (stale mark)".into()),
+                None,
+            ),
+            // A member removed a moment ago answers for itself, a new standalone server.
+            Ok(resp) if resp.envelope.metadata["environment"]["server_clustered"] != true => (
+                Outcome::Failed("the member is not clustered (removed)".into()),
                 None,
             ),
             Ok(resp) => {

@@ -191,6 +191,7 @@ pub fn run(options: &Options) -> Report {
         inconclusive: judgement.inconclusive,
         disagreements: disagreements(&finals.values),
         problems,
+        crashes: std::mem::take(&mut nemesis.crashes),
         kept: None,
     };
     nemesis.finish();

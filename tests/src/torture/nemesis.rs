@@ -171,6 +171,8 @@ pub struct Nemesis<'a> {
     /// Whatever went wrong that is not in the history: a member that did not come back, a
     /// cluster that did not settle.
     pub problems: Vec<String>,
+    /// Members that stopped by themselves (restarted, as a supervisor would), with why.
+    pub crashes: Vec<String>,
 }
 
 /// Client number of the nemesis's probe writes in the history.
@@ -204,6 +206,7 @@ impl<'a> Nemesis<'a> {
             op_timeout,
             injected: Vec::new(),
             problems: Vec::new(),
+            crashes: Vec::new(),
         };
         nemesis.publish();
         nemesis
@@ -417,8 +420,23 @@ impl<'a> Nemesis<'a> {
         let via = (0..self.cluster.members().len())
             .find(|&i| i != at && Some(i) == self.leader())
             .unwrap_or(if at == 0 { 1 } else { 0 });
+        // Clients stop choosing it, and what they sent it ends first: once removed, a member
+        // answers for itself (a standalone server), not for the cluster.
+        self.endpoints.set(
+            self.cluster
+                .members()
+                .iter()
+                .filter(|m| m.name != name)
+                .map(|m| (m.name.clone(), m.socket()))
+                .collect(),
+        );
+        let drained = Instant::now() + self.op_timeout + Duration::from_secs(2);
+        while self.endpoints.busy(name) > 0 && Instant::now() < drained {
+            self.pause_for(Duration::from_millis(20));
+        }
         let out = self.cluster[via].corral(&["cluster", "remove", name]);
         if out.code != 0 {
+            self.publish();
             return Err(format!("cluster remove {name}: {}", out.stderr.trim()));
         }
         self.joined.retain(|n| n != name);
@@ -513,7 +531,9 @@ impl<'a> Nemesis<'a> {
     /// that member to take writes again.
     pub fn settle(&mut self, kind: Fault) {
         let deadline = Instant::now() + SETTLE;
+        self.revive(kind);
         while !self.healthy() {
+            self.revive(kind);
             if Instant::now() >= deadline {
                 self.problems.push(format!(
                     "after {} at {:.1}s the cluster did not settle within {SETTLE:?} \
@@ -552,6 +572,35 @@ impl<'a> Nemesis<'a> {
         }
     }
 
+    /// Restarts members whose process ended by itself (the nemesis restarts the ones it
+    /// kills), recording each as a crash with the last error its log shows.
+    fn revive(&mut self, after: Fault) {
+        let at = self.seconds();
+        for i in 0..self.cluster.members().len() {
+            if self.cluster[i].is_running() {
+                continue;
+            }
+            let log = self.cluster[i].log();
+            let why = log
+                .lines()
+                .rev()
+                .find(|l| l.contains("ERROR") || l.starts_with("Error"))
+                .unwrap_or("no error in its log")
+                .to_owned();
+            let name = self.cluster[i].name.clone();
+            self.crashes.push(format!(
+                "{name} stopped by itself (found at {at:.1}s, after {}): {}",
+                after.name(),
+                strip_colours(&why)
+            ));
+            self.cluster[i].kill();
+            if let Err(e) = self.cluster[i].try_launch() {
+                self.problems
+                    .push(format!("{name} could not be restarted: {e}"));
+            }
+        }
+    }
+
     /// Undoes everything still in force, waits for the cluster to settle, and copies every
     /// member's log into the log directory.
     pub fn wind_down(&mut self) {
@@ -575,6 +624,25 @@ impl<'a> Nemesis<'a> {
         }
         self.disk.take();
     }
+}
+
+/// A log line without its terminal colour codes.
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Copies a member's log into `dir` as `<name>.log`.

@@ -90,6 +90,8 @@ pub struct Report {
     pub disagreements: Vec<String>,
     /// Faults that could not be injected or undone, a cluster that did not settle.
     pub problems: Vec<String>,
+    /// Members that stopped by themselves (and were restarted), with why.
+    pub crashes: Vec<String>,
     /// Where the history and every member's log were kept, if they were.
     pub kept: Option<PathBuf>,
 }
@@ -102,6 +104,7 @@ impl Report {
             && self.inconclusive.is_empty()
             && self.disagreements.is_empty()
             && self.problems.is_empty()
+            && self.crashes.is_empty()
     }
 
     /// The report as text.
@@ -177,6 +180,9 @@ impl Report {
         }
         for d in &self.disagreements {
             let _ = writeln!(t, "disagreement: {d}");
+        }
+        for c in &self.crashes {
+            let _ = writeln!(t, "crash: {c}");
         }
         for p in &self.problems {
             let _ = writeln!(t, "problem: {p}");
