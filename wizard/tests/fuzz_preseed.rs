@@ -221,27 +221,59 @@ prop_compose! {
 #[test]
 fn generated_preseeds_read_back_as_printed() {
     let watchdog = Watchdog::new("generated preseed", LIMIT);
-    run("generated preseed", cases(CI_GENERATED), preseed(), |preseed| {
-        watchdog.case(&preseed, || {
-            let text = to_yaml(&preseed);
-            check_text(&text)?;
-            match (preseed.validate(), validate_all(&text)) {
-                (Ok(()), read) => {
-                    prop_assert_eq!(read, Ok(preseed.clone()), "printed as:\n{}", text)
+    run(
+        "generated preseed",
+        cases(CI_GENERATED),
+        preseed(),
+        |preseed| {
+            watchdog.case(&preseed, || {
+                let text = to_yaml(&preseed);
+                check_text(&text)?;
+                match (preseed.validate(), validate_all(&text)) {
+                    (Ok(()), read) => {
+                        prop_assert_eq!(read, Ok(preseed.clone()), "printed as:\n{}", text)
+                    }
+                    (Err(violations), Err(errors)) => {
+                        let mut expected: Vec<String> =
+                            violations.iter().map(|v| v.message()).collect();
+                        let mut got: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+                        expected.sort();
+                        got.sort();
+                        prop_assert_eq!(got, expected, "printed as:\n{}", text);
+                    }
+                    (Err(violations), Ok(_)) => {
+                        prop_assert!(false, "invalid {violations:?} but read back as valid")
+                    }
                 }
-                (Err(violations), Err(errors)) => {
-                    let mut expected: Vec<String> =
-                        violations.iter().map(|v| v.message()).collect();
-                    let mut got: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                    expected.sort();
-                    got.sort();
-                    prop_assert_eq!(got, expected, "printed as:\n{}", text);
-                }
-                (Err(violations), Ok(_)) => {
-                    prop_assert!(false, "invalid {violations:?} but read back as valid")
-                }
-            }
-            Ok(())
-        })
-    });
+                Ok(())
+            })
+        },
+    );
+}
+
+/// What the fuzzing found: YAML takes a carriage return alone as a line break where an
+/// editor shows none, so errors after one were placed on lines the file does not have.
+/// Such text is refused at the line and column of the carriage return, saying what to do;
+/// Windows line endings (CR LF) are read as usual.
+#[test]
+fn a_carriage_return_alone_is_refused_where_it_is() {
+    let text = "config:\n  cluster.https_address: 127.0.0.11:8443\n  core.https_address: \r127.0.0.11:8443\n  cor[exit status 0]\n";
+    let e = parse_preseed(text).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(3), Some(23)), "{e}");
+    assert!(
+        e.message.contains("carriage return") && e.message.contains("line endings"),
+        "{e}"
+    );
+    let windows = "config:\r\n  core.https_address: 127.0.0.11:8443\r\n";
+    assert!(
+        parse_preseed(windows).is_ok(),
+        "{:?}",
+        parse_preseed(windows)
+    );
+    for other in ["\u{85}", "\u{2028}", "\u{2029}"] {
+        let text = format!("config:\n  user.a: x{other}y\n  user.b: [\n");
+        if let Err(e) = parse_preseed(&text) {
+            check_refusal(&text, &e).unwrap_or_else(|f| panic!("{other:?}: {f}"));
+        }
+    }
 }

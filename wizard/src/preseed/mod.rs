@@ -64,6 +64,9 @@ pub fn parse_preseed(text: &str) -> Result<Preseed, PreseedError> {
 /// (those that could not be placed come last). A YAML or type error stops parsing, so it is
 /// reported alone.
 pub fn validate_all(text: &str) -> Result<Preseed, Vec<PreseedError>> {
+    if let Some(e) = lone_carriage_return(text) {
+        return Err(vec![e]);
+    }
     let preseed: Preseed =
         serde_yaml::from_str(text).map_err(|e| vec![serde_error::convert(&e, text)])?;
     let Err(violations) = preseed.validate() else {
@@ -76,6 +79,21 @@ pub fn validate_all(text: &str) -> Result<Preseed, Vec<PreseedError>> {
     // Stable: violations at the same place keep the order validation found them in.
     errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
     Err(errors)
+}
+
+/// YAML reads a carriage return alone as a line break where editors show none, so every
+/// line number after it would be off: such text is refused at the carriage return.
+fn lone_carriage_return(text: &str) -> Option<PreseedError> {
+    let bytes = text.as_bytes();
+    let at = (0..bytes.len()).find(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))?;
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some(PreseedError {
+        line: Some(before.matches('\n').count() + 1),
+        column: Some(before[line_start..].chars().count() + 1),
+        key: String::new(),
+        message: "a carriage return (\\r) without a line feed after it: save the file with Unix (LF) or Windows (CR LF) line endings".into(),
+    })
 }
 
 /// Prints a preseed as YAML that [`parse_preseed`] reads back to the same value.
