@@ -51,7 +51,50 @@ pub fn router(node: Arc<Node>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(node.clone(), blocked))
         .layer(middleware::from_fn_with_state(node.clone(), trust))
+        .layer(middleware::from_fn(enveloped_refusals))
         .with_state(node)
+}
+
+/// The longest plain-text refusal kept whole; axum's own are a line.
+const REFUSAL_LIMIT: usize = 64 * 1024;
+
+/// Axum refuses some requests itself, in plain text or with no body: a query, path or body
+/// it cannot read, a method the route lacks, an events request without a WebSocket. Clients
+/// read LXD's error envelope, so those refusals are put in one, their text as the message.
+async fn enveloped_refusals(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, REFUSAL_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match text.is_empty() {
+        true => status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_lowercase(),
+        false => text,
+    };
+    let mut wrapped = envelope(
+        status.as_u16(),
+        Envelope::error(status.as_u16(), message),
+        None,
+    );
+    // Keep what else the refusal said (`Allow` on a 405, for one).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            wrapped.headers_mut().insert(name, value.clone());
+        }
+    }
+    wrapped
 }
 
 async fn not_found() -> Response {

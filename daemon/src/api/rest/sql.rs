@@ -14,6 +14,8 @@
 //! run such statements as separate calls.
 
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -64,6 +66,37 @@ struct Planned {
     read_only: bool,
 }
 
+/// How long one call may run on a database before it is stopped: a query that never ends
+/// (a recursive WITH without LIMIT) would otherwise hold the connection for good, and on
+/// `local` that is the one the Raft log is written through.
+const RUN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `work`, interrupting SQLite through `interrupt` if it takes longer than
+/// [`RUN_LIMIT`].
+fn bounded<T>(
+    interrupt: rusqlite::InterruptHandle,
+    work: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (finished, done) = mpsc::channel::<()>();
+    let watch = std::thread::spawn(move || {
+        let late = done.recv_timeout(RUN_LIMIT) == Err(mpsc::RecvTimeoutError::Timeout);
+        if late {
+            interrupt.interrupt();
+        }
+        late
+    });
+    let result = work();
+    drop(finished);
+    let interrupted = watch.join().unwrap_or(false);
+    match result {
+        Err(_) if interrupted => Err(Error::BadRequest(format!(
+            "the statement was stopped after {} s: it ran too long (a recursive WITH without a LIMIT?); add a LIMIT or narrow it down",
+            RUN_LIMIT.as_secs()
+        ))),
+        other => other,
+    }
+}
+
 fn sql_error(e: rusqlite::Error) -> Error {
     Error::BadRequest(e.to_string())
 }
@@ -81,6 +114,14 @@ fn plan(conn: &Connection, query: &str) -> Result<Vec<Planned>, Error> {
         let sql = stmt.expanded_sql().ok_or_else(|| {
             Error::Internal("SQLite could not give a statement's text back".into())
         })?;
+        // SQLite calls exactly these read-only with no result: transaction control (which
+        // would end the transaction a global write is applied in, on every member) and
+        // ATTACH/DETACH (which would change the connection the daemon keeps).
+        if stmt.readonly() && stmt.column_count() == 0 {
+            return Err(Error::BadRequest(format!(
+                "'{sql}' is refused: BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ATTACH and DETACH are not allowed, as the statements of one call already run as one transaction (on global, one Raft entry); run statements that must not go together as separate 'corrald sql' calls"
+            )));
+        }
         planned.push(Planned {
             sql,
             returns_rows: stmt.column_count() > 0,
@@ -185,9 +226,13 @@ async fn run(
     let results = match req.database.as_str() {
         "local" => {
             let local = node.local.clone();
-            tokio::task::spawn_blocking(move || run_on(&mut local.lock(), &req.query, false))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??
+            tokio::task::spawn_blocking(move || {
+                let mut conn = local.lock();
+                let interrupt = conn.get_interrupt_handle();
+                bounded(interrupt, || run_on(&mut conn, &req.query, false))
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
         }
         "global" => global(&node, req.query).await?,
         other => {
@@ -213,11 +258,13 @@ fn plan_global(conn: &Connection, text: &str) -> Result<GlobalPlan, Error> {
     if !all_queries(&planned, true)? {
         return Ok(GlobalPlan::Writes(planned));
     }
-    planned
-        .iter()
-        .map(|p| query(conn, &p.sql).map_err(sql_error))
-        .collect::<Result<_, _>>()
-        .map(GlobalPlan::Answered)
+    bounded(conn.get_interrupt_handle(), || {
+        planned
+            .iter()
+            .map(|p| query(conn, &p.sql).map_err(sql_error))
+            .collect::<Result<_, _>>()
+            .map(GlobalPlan::Answered)
+    })
 }
 
 /// Queries read the local replica; writes become one Raft entry.
