@@ -71,6 +71,9 @@ struct Planned {
 /// `local` that is the one the Raft log is written through.
 const RUN_LIMIT: Duration = Duration::from_secs(10);
 
+/// How the refusal of a statement stopped by [`bounded`] begins.
+const STOPPED: &str = "the statement was stopped";
+
 /// Runs `work`, interrupting SQLite through `interrupt` if it takes longer than
 /// [`RUN_LIMIT`].
 fn bounded<T>(
@@ -90,7 +93,7 @@ fn bounded<T>(
     let interrupted = watch.join().unwrap_or(false);
     match result {
         Err(_) if interrupted => Err(Error::BadRequest(format!(
-            "the statement was stopped after {} s: it ran too long (a recursive WITH without a LIMIT?); add a LIMIT or narrow it down",
+            "{STOPPED} after {} s: it ran too long (a recursive WITH without a LIMIT?); add a LIMIT or narrow it down",
             RUN_LIMIT.as_secs()
         ))),
         other => other,
@@ -256,6 +259,7 @@ enum GlobalPlan {
 fn plan_global(conn: &Connection, text: &str) -> Result<GlobalPlan, Error> {
     let planned = plan(conn, text)?;
     if !all_queries(&planned, true)? {
+        rehearse(conn, &planned)?;
         return Ok(GlobalPlan::Writes(planned));
     }
     bounded(conn.get_interrupt_handle(), || {
@@ -265,6 +269,31 @@ fn plan_global(conn: &Connection, text: &str) -> Result<GlobalPlan, Error> {
             .collect::<Result<_, _>>()
             .map(GlobalPlan::Answered)
     })
+}
+
+/// Runs the writes once on a scratch copy of the replica (a temporary file, dropped after),
+/// within [`RUN_LIMIT`]: a write that never ends (an INSERT from an endless recursive WITH)
+/// would otherwise be committed to the Raft log and hold every member's database for good.
+/// Other errors are left for the real apply to report, on the data as it is then.
+fn rehearse(conn: &Connection, planned: &[Planned]) -> Result<(), Error> {
+    let mut scratch = Connection::open("").map_err(sql_error)?;
+    rusqlite::backup::Backup::new(conn, &mut scratch)
+        .and_then(|copy| copy.run_to_completion(i32::MAX, Duration::ZERO, None))
+        .map_err(sql_error)?;
+    let interrupt = scratch.get_interrupt_handle();
+    let tried = bounded(interrupt, || {
+        let tx = scratch.transaction().map_err(sql_error)?;
+        for p in planned {
+            tx.execute(&p.sql, []).map_err(sql_error)?;
+        }
+        Ok(())
+    });
+    match tried {
+        Err(Error::BadRequest(message)) if message.starts_with(STOPPED) => {
+            Err(Error::BadRequest(message))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Queries read the local replica; writes become one Raft entry.
