@@ -6,6 +6,11 @@
 //! bytes and as JSON (a value anywhere replaced by another), JSON generated from scratch,
 //! and random bytes.
 //!
+//! Every endpoint that reads a body is fuzzed, and every path and query; left out are only
+//! the calls without a body that stop or remove the member (`PUT /internal/shutdown`,
+//! `PUT /internal/cluster/leave`, elect, rebalance, deleting itself): the rest would then
+//! test a member that is gone.
+//!
 //! Properties, for every request: it is answered within a bound (no hang); no panic
 //! anywhere in the process; the answer is an LXD envelope, and a refusal is a 4xx error
 //! envelope with a message (never a 5xx for what the caller sent).
