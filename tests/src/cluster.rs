@@ -43,7 +43,11 @@ impl Cluster {
             member.launch();
             match cluster.members.first() {
                 None => member.bootstrap(),
-                Some(first) => member.join_by_token(first),
+                Some(first) => {
+                    if let Err(e) = join_retrying(&member, first) {
+                        panic!("{e}");
+                    }
+                }
             }
             cluster.members.push(member);
         }
@@ -87,7 +91,7 @@ impl Cluster {
         let joined = (|| {
             prepare(&member);
             member.try_launch()?;
-            member.try_join_by_token(&self.members[via])
+            join_retrying(&member, &self.members[via])
         })();
         if let Err(e) = joined {
             self.slots.pop();
@@ -167,6 +171,21 @@ impl Cluster {
     pub fn heal_all(&self) {
         if let Some(net) = &self.net {
             net.heal_all();
+        }
+    }
+}
+
+/// Joins `member` through `via`, again (bounded) when the cluster says to retry in a moment:
+/// a join that lands on an election (the previous joiner's promotion can cause one on a
+/// loaded machine) changes nothing and says so.
+fn join_retrying(member: &Member, via: &Member) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match member.try_join_by_token(via) {
+            Err(e) if e.contains("retry") && std::time::Instant::now() < deadline => {
+                std::thread::park_timeout(std::time::Duration::from_millis(500));
+            }
+            done => return done,
         }
     }
 }
