@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use corral_proto::v1::RaftPayload;
+use openraft::Vote;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
 use super::require_member;
 use crate::node::Node;
+use crate::raft::{NodeId, TypeConfig};
 
 /// Serves `corral.v1.Raft`.
 pub struct RaftService {
@@ -28,6 +31,19 @@ impl RaftService {
     }
 }
 
+/// Refuses a leader's message (entries, snapshot) whose vote is not committed: no leader
+/// sends one, and openraft's core stops on it (a consistency check), taking the member's
+/// database down with it.
+fn from_leader(vote: &Vote<NodeId>) -> Result<(), Status> {
+    if vote.is_committed() {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "malformed Raft message: a leader's message must carry a committed vote, not {vote}"
+        )))
+    }
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
     serde_json::to_vec(value)
         .map(|json| Response::new(RaftPayload { json }))
@@ -40,7 +56,8 @@ impl corral_proto::v1::raft_server::Raft for RaftService {
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let rpc = self.decode(&req)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = self.decode(&req)?;
+        from_leader(&rpc.vote)?;
         encode(&self.node.raft().append_entries(rpc).await)
     }
 
@@ -53,7 +70,8 @@ impl corral_proto::v1::raft_server::Raft for RaftService {
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let rpc = self.decode(&req)?;
+        let rpc: InstallSnapshotRequest<TypeConfig> = self.decode(&req)?;
+        from_leader(&rpc.vote)?;
         encode(&self.node.raft().install_snapshot(rpc).await)
     }
 }
