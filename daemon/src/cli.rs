@@ -38,6 +38,19 @@ enum Command {
     Sql(commands::sql::Args),
 }
 
+/// Makes every allocation of 1 MiB or more its own mapping, given back when freed. glibc
+/// otherwise raises that bound to the largest block freed so far: after one trust-password
+/// check (scrypt takes 32 MiB at LXD's cost) a member kept those 32 MiB for good in its heap
+/// (idle RSS 49 MB instead of 17 in cluster-bench figure 10).
+fn return_large_blocks_at_once() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before any thread
+    // other than this one exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Runs corrald with `args` (the first one is the program name, as in `std::env::args_os`).
 pub fn main_from<I, T>(args: I) -> ExitCode
 where
@@ -45,6 +58,9 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
+    if matches!(cli.command, None | Some(Command::Serve)) {
+        return_large_blocks_at_once();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
