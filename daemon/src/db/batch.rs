@@ -141,16 +141,13 @@ pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<
     let mut rows = Vec::with_capacity(batch.statements.len());
     for stmt in &batch.statements {
         let params: Vec<&dyn ToSql> = stmt.params.iter().map(|p| p as &dyn ToSql).collect();
-        match tx
-            .prepare_cached(&stmt.sql)
-            .and_then(|mut s| s.execute(params.as_slice()))
-        {
+        match execute(tx, &stmt.sql, &params) {
             Ok(n) => rows.push(n),
-            Err(e) => {
+            Err(error) => {
                 tx.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
                 return Ok(BatchOutcome {
                     rows_affected: Vec::new(),
-                    error: Some(e.to_string()),
+                    error: Some(error),
                 });
             }
         }
@@ -160,6 +157,26 @@ pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<
         rows_affected: rows,
         error: None,
     })
+}
+
+/// Runs one statement of a batch; what refuses it, as the outcome records it.
+fn execute(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: &[&dyn ToSql],
+) -> Result<usize, String> {
+    let mut statement = tx.prepare_cached(sql).map_err(|e| e.to_string())?;
+    // SQLite calls exactly these read-only with no result: transaction control, which would
+    // end the savepoint (and the apply's transaction) on every replica, and ATTACH/DETACH.
+    // Whoever proposed one, it is refused as data, on every replica alike.
+    if statement.readonly() && statement.column_count() == 0 {
+        return Err(format!(
+            "'{sql}' is not allowed in a change to the database: a batch runs as one \
+             transaction, so BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ATTACH and DETACH \
+             are refused"
+        ));
+    }
+    statement.execute(params).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -247,5 +264,32 @@ mod tests {
         assert_eq!(apply(&tx, &good).unwrap().rows_affected, vec![1]);
         tx.commit().unwrap();
         assert_eq!(count(&conn), 1);
+    }
+
+    #[test]
+    fn transaction_control_in_a_batch_is_refused_as_data_and_the_transaction_goes_on() {
+        for sql in [
+            "COMMIT",
+            "ROLLBACK",
+            "RELEASE batch",
+            "SAVEPOINT x",
+            "BEGIN",
+            "DETACH x",
+        ] {
+            let mut conn = db();
+            let tx = conn.transaction().unwrap();
+            let mut batch = Batch::new();
+            batch.push("INSERT INTO kv (k, v) VALUES ('a', '1')", vec![]);
+            batch.push(sql, vec![]);
+            let outcome = apply(&tx, &batch).unwrap();
+            let error = outcome.error.unwrap_or_else(|| panic!("{sql} was applied"));
+            assert!(error.contains("is not allowed"), "{sql}: {error}");
+            // The apply's own transaction is intact: the next batch applies and commits.
+            let mut next = Batch::new();
+            next.push("INSERT INTO kv (k, v) VALUES ('b', '2')", vec![]);
+            assert_eq!(apply(&tx, &next).unwrap().error, None, "after {sql}");
+            tx.commit().unwrap();
+            assert_eq!(count(&conn), 1, "after {sql}");
+        }
     }
 }
