@@ -265,6 +265,14 @@ impl Member {
         self.child.as_ref().map(Child::id)
     }
 
+    /// How the process ended, if it ended by itself (it is reaped; `None` while it runs or
+    /// when it was never started or was killed by the harness).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child

@@ -580,6 +580,9 @@ impl<'a> Nemesis<'a> {
             if self.cluster[i].is_running() {
                 continue;
             }
+            let status = self.cluster[i]
+                .exit_status()
+                .map_or_else(|| "not running".to_owned(), |s| s.to_string());
             let log = self.cluster[i].log();
             let why = log
                 .lines()
@@ -588,8 +591,10 @@ impl<'a> Nemesis<'a> {
                 .unwrap_or("no error in its log")
                 .to_owned();
             let name = self.cluster[i].name.clone();
+            // A signal nobody here sent (SIGKILL from outside the run) is told apart from an
+            // exit of the daemon's own by the status.
             self.crashes.push(format!(
-                "{name} stopped by itself (found at {at:.1}s, after {}): {}",
+                "{name} stopped ({status}; found at {at:.1}s, after {}); last error in its log: {}",
                 after.name(),
                 strip_colours(&why)
             ));
