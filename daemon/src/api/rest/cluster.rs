@@ -147,6 +147,7 @@ async fn current_member(
     headers: &HeaderMap,
 ) -> Result<ClusterMember, super::ApiError> {
     let member = member_edit::current(node, name).await?;
+    // The member edit is not yet guarded at commit (see issue 16's note): the check only.
     check_etag(headers, &etag_of(&member.writable()))?;
     Ok(member)
 }

@@ -262,14 +262,17 @@ pub fn operation_created(op: &Operation) -> ApiResult {
     Ok(resp)
 }
 
-/// Refuses a write whose `If-Match` does not match the resource's current ETag.
-pub fn check_etag(headers: &HeaderMap, current: &str) -> Result<(), ApiError> {
+/// Refuses a write whose `If-Match` does not match the resource's current ETag; `true` when
+/// it named that very tag (so the write must also commit only if nothing changed since).
+pub fn check_etag(headers: &HeaderMap, current: &str) -> Result<bool, ApiError> {
     let Some(given) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
+        return Ok(false);
     };
     let given = given.trim().trim_matches('"');
-    if given.is_empty() || given == "*" || given == current {
-        Ok(())
+    if given.is_empty() || given == "*" {
+        Ok(false)
+    } else if given == current {
+        Ok(true)
     } else {
         Err(Error::PreconditionFailed(
             "ETag doesn't match: the resource changed since you read it; read it again and retry"

@@ -103,24 +103,14 @@ async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) 
     let shown = ServerPut {
         config: corral_shared::config::public_view(&seen.whole),
     };
-    check_etag(&headers, &etag_of(&shown))?;
-    // With If-Match the write commits only if nothing changed since that check.
-    let guard = if_match(&headers).then_some(&seen);
+    // With a tag to match, the write commits only if nothing changed since this check.
+    let guard = check_etag(&headers, &etag_of(&shown))?.then_some(&seen);
     if replace {
         config::replace_from_view(&node, &body.config, guard).await?;
     } else {
         config::update_from_view(&node, &body.config, guard).await?;
     }
     sync(&serde_json::json!({}), None)
-}
-
-/// Whether the request names an ETag it must match (`*` and empty match anything).
-fn if_match(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"'))
-        .is_some_and(|v| !v.is_empty() && v != "*")
 }
 
 async fn replace(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
