@@ -5,6 +5,7 @@ pub mod dates;
 pub mod json;
 pub mod order;
 pub mod table;
+pub mod token_list;
 pub mod yaml;
 
 use serde::Serialize;

@@ -7,14 +7,11 @@ use std::io::Write;
 use corral_shared::api::{Operation, OperationClass, OperationList, OperationStatus};
 use corral_shared::client::{Client, ClientError};
 use corral_shared::preseed::JoinToken;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format, dates};
-
-/// The columns of `cluster list-tokens`.
-const HEADER: [&str; 3] = ["NAME", "TOKEN", "EXPIRES AT"];
 
 /// The metadata of a join-token operation, with the daemon's camelCase names.
 #[derive(Debug, Deserialize)]
@@ -97,25 +94,6 @@ pub fn pending(operations: OperationList) -> Vec<(String, JoinToken)> {
     found
 }
 
-/// A row of `list-tokens --format json`, named as lxc names it (Go field names).
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    #[serde(rename = "ServerName")]
-    server_name: &'a str,
-    #[serde(rename = "Token")]
-    token: &'a str,
-    #[serde(rename = "ExpiresAt")]
-    expires_at: &'a str,
-}
-
-/// A row of `list-tokens --format yaml`, named as lxc names it (lower-cased Go field names).
-#[derive(Serialize)]
-struct YamlRow<'a> {
-    servername: &'a str,
-    token: &'a str,
-    expiresat: &'a str,
-}
-
 /// `cluster list-tokens` in `format`; `tokens` are already in display order.
 pub fn token_list(tokens: &[JoinToken], format: Format) -> Result<String, CliError> {
     let rows: Vec<Vec<String>> = tokens
@@ -128,31 +106,7 @@ pub fn token_list(tokens: &[JoinToken], format: Format) -> Result<String, CliErr
             ]
         })
         .collect();
-    match format {
-        Format::Json => {
-            let objects: Vec<JsonRow<'_>> = rows
-                .iter()
-                .map(|r| JsonRow {
-                    server_name: &r[0],
-                    token: &r[1],
-                    expires_at: &r[2],
-                })
-                .collect();
-            format::json::line(&objects).map_err(|e| CliError::encode("JSON", e))
-        }
-        Format::Yaml => {
-            let objects: Vec<YamlRow<'_>> = rows
-                .iter()
-                .map(|r| YamlRow {
-                    servername: &r[0],
-                    token: &r[1],
-                    expiresat: &r[2],
-                })
-                .collect();
-            format::yaml::document(&objects).map_err(|e| CliError::encode("YAML", e))
-        }
-        tabular => format::listing(tabular, &HEADER, &rows, &()),
-    }
+    format::token_list::render(&rows, "ServerName", format)
 }
 
 /// `cluster list-tokens`.

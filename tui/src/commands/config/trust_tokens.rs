@@ -7,14 +7,11 @@ use std::io::Write;
 use corral_shared::api::{CertificateAddToken, Operation, OperationClass, OperationList};
 use corral_shared::api::{CertificatesPost, OperationStatus};
 use corral_shared::client::{Client, ClientError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format, dates};
-
-/// The columns of `config trust list-tokens`, as lxc 5.0 has them.
-const HEADER: [&str; 3] = ["NAME", "TOKEN", "EXPIRES AT"];
 
 /// The metadata of a certificate add token operation, with the daemon's names.
 #[derive(Debug, Deserialize)]
@@ -103,25 +100,6 @@ pub async fn add(
     Ok(())
 }
 
-/// A row of `list-tokens --format json`, named as lxc names it (Go field names).
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    #[serde(rename = "ClientName")]
-    client_name: &'a str,
-    #[serde(rename = "Token")]
-    token: &'a str,
-    #[serde(rename = "ExpiresAt")]
-    expires_at: &'a str,
-}
-
-/// A row of `list-tokens --format yaml`, named as lxc names it (lower-cased Go names).
-#[derive(Serialize)]
-struct YamlRow<'a> {
-    clientname: &'a str,
-    token: &'a str,
-    expiresat: &'a str,
-}
-
 /// An expiry as lxc shows it in this list: empty when the token never expires.
 fn expiry_cell(expires_at: &str) -> String {
     match dates::token_expiry(expires_at).as_str() {
@@ -142,31 +120,7 @@ pub fn token_list(tokens: &[CertificateAddToken], format: Format) -> Result<Stri
             ]
         })
         .collect();
-    match format {
-        Format::Json => {
-            let objects: Vec<JsonRow<'_>> = rows
-                .iter()
-                .map(|r| JsonRow {
-                    client_name: &r[0],
-                    token: &r[1],
-                    expires_at: &r[2],
-                })
-                .collect();
-            format::json::line(&objects).map_err(|e| CliError::encode("JSON", e))
-        }
-        Format::Yaml => {
-            let objects: Vec<YamlRow<'_>> = rows
-                .iter()
-                .map(|r| YamlRow {
-                    clientname: &r[0],
-                    token: &r[1],
-                    expiresat: &r[2],
-                })
-                .collect();
-            format::yaml::document(&objects).map_err(|e| CliError::encode("YAML", e))
-        }
-        tabular => format::listing(tabular, &HEADER, &rows, &()),
-    }
+    format::token_list::render(&rows, "ClientName", format)
 }
 
 /// `config trust list-tokens`.
