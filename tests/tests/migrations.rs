@@ -61,7 +61,9 @@ fn databases_of_the_release_before_migrations_open_with_their_members_config_and
         m.wait_ready();
     }
     for m in &members {
-        for (db, version) in [("global", "2"), ("local", "1")] {
+        let global = corral_daemon::db::global::schema::VERSION.to_string();
+        let local = corral_daemon::db::migrations::latest(corral_daemon::db::local::MIGRATIONS);
+        for (db, version) in [("global", global), ("local", local.to_string())] {
             assert_eq!(schema_version(m, db), version, "{}'s {db} database", m.name);
         }
         // Version 2's table is there, empty, on every replica.
@@ -127,7 +129,10 @@ fn set_user_version(db: &Path, version: u32) {
 
 #[test]
 fn a_database_newer_than_this_corrald_is_refused_by_name() {
-    for (db, known) in [("global.db", 2), ("local.db", 1)] {
+    let known_global = corral_daemon::db::global::schema::VERSION;
+    let known_local =
+        corral_daemon::db::migrations::latest(corral_daemon::db::local::MIGRATIONS) as i64;
+    for (db, known) in [("global.db", known_global), ("local.db", known_local)] {
         let mut m = from_fixture("m1", FIXTURE[0].1);
         set_user_version(&m.dir().join("database").join(db), 99);
         m.spawn();

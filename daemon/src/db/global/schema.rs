@@ -18,7 +18,111 @@ pub const MIGRATIONS: &[Migration] = &[
         what: "certificate add tokens",
         sql: CERTIFICATE_ADD_TOKENS,
     },
+    Migration {
+        version: 3,
+        what: "images and instances",
+        sql: IMAGES_AND_INSTANCES,
+    },
+    Migration {
+        version: 4,
+        what: "per-member storage pool and network states, storage volumes",
+        sql: POOLS_NETWORKS_VOLUMES,
+    },
 ];
+
+/// Version 3: images (which members hold each, by `images_nodes`), their aliases, and
+/// instances with their configuration (`volatile.*` included, as LXD keeps it).
+pub const IMAGES_AND_INSTANCES: &str = "
+CREATE TABLE images (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    filename      TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    public        INTEGER NOT NULL DEFAULT 0,
+    architecture  TEXT NOT NULL,
+    creation_date TEXT NOT NULL,
+    upload_date   TEXT NOT NULL,
+    type          TEXT NOT NULL DEFAULT 'container',
+    UNIQUE (fingerprint)
+);
+CREATE TABLE images_properties (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    UNIQUE (image_id, key)
+);
+CREATE TABLE images_aliases (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name        TEXT NOT NULL,
+    image_id    INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    description TEXT NOT NULL DEFAULT '',
+    UNIQUE (name)
+);
+CREATE TABLE images_nodes (
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    node_id  INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    UNIQUE (image_id, node_id)
+);
+CREATE TABLE instances (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    node_id       INTEGER NOT NULL REFERENCES nodes (id),
+    name          TEXT NOT NULL,
+    project       TEXT NOT NULL DEFAULT 'default',
+    type          INTEGER NOT NULL DEFAULT 0,
+    architecture  TEXT NOT NULL,
+    ephemeral     INTEGER NOT NULL DEFAULT 0,
+    description   TEXT NOT NULL DEFAULT '',
+    creation_date TEXT NOT NULL,
+    last_use_date TEXT NOT NULL DEFAULT '',
+    UNIQUE (project, name)
+);
+CREATE TABLE instances_config (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    UNIQUE (instance_id, key)
+);
+";
+
+/// Version 4: the two-phase creation of pools and networks keeps each member's own state
+/// (0 pending, 1 created, 2 errored, as LXD); custom volumes live on one member
+/// (`node_id`), so one name may exist once per member.
+pub const POOLS_NETWORKS_VOLUMES: &str = "
+CREATE TABLE storage_pools_nodes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    storage_pool_id INTEGER NOT NULL REFERENCES storage_pools (id) ON DELETE CASCADE,
+    node_id         INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    state           INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (storage_pool_id, node_id)
+);
+CREATE TABLE networks_nodes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    network_id INTEGER NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    node_id    INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    state      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (network_id, node_id)
+);
+CREATE TABLE storage_volumes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name            TEXT NOT NULL,
+    storage_pool_id INTEGER NOT NULL REFERENCES storage_pools (id) ON DELETE CASCADE,
+    node_id         INTEGER REFERENCES nodes (id) ON DELETE CASCADE,
+    type            INTEGER NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    project         TEXT NOT NULL DEFAULT 'default',
+    content_type    INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (storage_pool_id, node_id, project, name, type)
+);
+CREATE TABLE storage_volumes_config (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    storage_volume_id INTEGER NOT NULL REFERENCES storage_volumes (id) ON DELETE CASCADE,
+    key               TEXT NOT NULL,
+    value             TEXT NOT NULL,
+    UNIQUE (storage_volume_id, key)
+);
+";
 
 /// Version 2: tokens that let a new client add its certificate (`corral config trust add`),
 /// apart from join tokens, whose names are members' and which the cluster list shows.
