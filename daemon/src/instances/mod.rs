@@ -1,0 +1,3 @@
+//! Instances: placement, the runc runtime, lifecycle and migration between members.
+
+pub mod scheduler;
