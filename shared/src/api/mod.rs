@@ -4,6 +4,8 @@ mod certificate;
 mod cluster;
 mod envelope;
 mod event;
+mod network;
+mod instance;
 mod operation;
 mod server;
 mod watch;
@@ -16,6 +18,11 @@ pub use envelope::{Envelope, ResponseType, etag_of};
 pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };
+pub use instance::{
+    Instance, InstanceExecControl, InstanceExecPost, InstancePut, InstanceSource, InstanceState,
+    InstanceStatePut, InstanceStatus, InstancesPost,
+};
+pub use network::{Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
 pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};
