@@ -20,5 +20,6 @@ pub mod rebalance;
 pub mod remove;
 pub mod roles;
 pub mod tokens;
+pub mod two_phase;
 pub mod trust;
 pub mod versions;
