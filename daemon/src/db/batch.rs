@@ -83,6 +83,12 @@ pub struct Statement {
 pub struct Batch {
     /// Applied in order, all or nothing.
     pub statements: Vec<Statement>,
+    /// Set before a batch is first sent to another member: a batch sent again after an
+    /// attempt of unknown outcome (the leader may have committed it, then the answer was
+    /// lost) carries the same id, and the state machine applies an id once (see
+    /// `proposal`). Absent from entries written before ids, and from local writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Batch {
@@ -104,6 +110,13 @@ impl Batch {
     pub fn extend(&mut self, other: Batch) -> &mut Self {
         self.statements.extend(other.statements);
         self
+    }
+
+    /// Gives the batch an id of its own unless it has one, so that sending it again
+    /// cannot apply it twice.
+    pub fn identified(&mut self) -> &str {
+        self.id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
     }
 
     /// Whether there is nothing to write.
@@ -134,17 +147,106 @@ pub struct BatchOutcome {
     pub error: Option<String>,
 }
 
+/// How many SQLite virtual machine steps one batch may take. Counted in steps, not time, so
+/// a batch that runs past it is stopped at the same point on every replica, however busy
+/// each is; ordinary changes take a few thousand. About a second of work.
+pub const MAX_BATCH_STEPS: u64 = if cfg!(test) { 2_000_000 } else { 100_000_000 };
+
+/// The progress handler runs every this many steps.
+const STEPS_PER_TICK: u64 = 1000;
+
+thread_local! {
+    /// Ticks left to the batch being applied on this thread; `None` outside a batch.
+    static TICKS_LEFT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Bounds every batch [`apply`] runs on `conn` to [`MAX_BATCH_STEPS`]; other statements on
+/// it are not counted. The state machine's connection is bound once, when opened.
+pub fn bound_steps(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.progress_handler(
+        STEPS_PER_TICK as std::os::raw::c_int,
+        Some(|| {
+            TICKS_LEFT.with(|left| match left.get() {
+                None => false,
+                Some(0) => true,
+                Some(n) => {
+                    left.set(Some(n - 1));
+                    false
+                }
+            })
+        }),
+    )
+}
+
+/// The outcome of a batch stopped by the step bound.
+pub fn past_step_bound() -> BatchOutcome {
+    BatchOutcome {
+        rows_affected: Vec::new(),
+        error: Some(format!(
+            "the change ran past {MAX_BATCH_STEPS} SQLite steps, the most one change may take \
+             (every member would have to run it while holding every other write), and was \
+             stopped with nothing of it applied: make it do less (a LIMIT on a recursive WITH, \
+             or several smaller changes)"
+        )),
+    }
+}
+
+/// The error [`apply`] returns when the step bound stopped a statement that writes: SQLite
+/// then rolls back the whole enclosing transaction, not just the batch, so the caller must
+/// start its transaction again with this batch refused ([`past_step_bound`]) unrun.
+const ROLLED_BACK: &str =
+    "a change ran past the step bound while writing; the transaction was rolled back";
+
+/// Whether `e` is [`apply`]'s report that the step bound rolled back the transaction.
+pub fn rolled_back_by_step_bound(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m == ROLLED_BACK)
+}
+
+/// Arms the step bound for one batch; disarmed when dropped.
+struct Armed;
+
+impl Armed {
+    fn new() -> Self {
+        TICKS_LEFT.with(|left| left.set(Some(MAX_BATCH_STEPS / STEPS_PER_TICK)));
+        Armed
+    }
+
+    fn ran_out() -> bool {
+        TICKS_LEFT.with(|left| left.get() == Some(0))
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        TICKS_LEFT.with(|left| left.set(None));
+    }
+}
+
 /// Applies a batch inside `tx` under a savepoint: on any error nothing of it stays, and
-/// the error is returned as data so every replica records the same outcome.
+/// the error is returned as data so every replica records the same outcome. On a connection
+/// bound by [`bound_steps`], a batch past [`MAX_BATCH_STEPS`] is refused the same way,
+/// unless it was stopped while writing (see [`rolled_back_by_step_bound`]).
 pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<BatchOutcome> {
     tx.execute_batch("SAVEPOINT batch")?;
     let mut rows = Vec::with_capacity(batch.statements.len());
+    let armed = Armed::new();
     for stmt in &batch.statements {
         let params: Vec<&dyn ToSql> = stmt.params.iter().map(|p| p as &dyn ToSql).collect();
         match execute(tx, &stmt.sql, &params) {
             Ok(n) => rows.push(n),
             Err(error) => {
+                let bound = Armed::ran_out();
+                drop(armed);
+                if bound && tx.is_autocommit() {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                        Some(ROLLED_BACK.into()),
+                    ));
+                }
                 tx.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
+                if bound {
+                    return Ok(past_step_bound());
+                }
                 return Ok(BatchOutcome {
                     rows_affected: Vec::new(),
                     error: Some(error),
@@ -152,6 +254,7 @@ pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<
             }
         }
     }
+    drop(armed);
     tx.execute_batch("RELEASE batch")?;
     Ok(BatchOutcome {
         rows_affected: rows,
@@ -291,5 +394,53 @@ mod tests {
             tx.commit().unwrap();
             assert_eq!(count(&conn), 1, "after {sql}");
         }
+    }
+
+    /// An endless statement (a recursive WITH without LIMIT) is stopped after the same
+    /// number of steps everywhere: read-only it is refused as data; writing, SQLite rolls
+    /// back the whole transaction, which the caller is told so it can start again.
+    #[test]
+    fn a_batch_past_the_step_bound_is_stopped_with_a_clear_error() {
+        let endless_select = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+                              SELECT count(*) FROM c";
+        let endless_insert = "INSERT INTO kv (k, v) WITH RECURSIVE c(x) AS \
+                              (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, x FROM c";
+        let mut conn = db();
+        bound_steps(&mut conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut first = Batch::new();
+        first.push("INSERT INTO kv VALUES ('kept', 'v')", vec![]);
+        assert_eq!(apply(&tx, &first).unwrap().error, None);
+
+        let mut reading = Batch::new();
+        reading.push("INSERT INTO kv VALUES ('dropped', 'v')", vec![]);
+        reading.push(endless_select, vec![]);
+        let outcome = apply(&tx, &reading).unwrap();
+        let error = outcome.error.expect("an endless statement was refused");
+        for want in [
+            "ran past 2000000 SQLite steps",
+            "a LIMIT on a recursive WITH",
+        ] {
+            assert!(error.contains(want), "{want:?} in {error}");
+        }
+        // The transaction goes on; the refused batch left nothing.
+        assert!(!tx.is_autocommit());
+        assert_eq!(count(&tx), 1);
+
+        let mut writing = Batch::new();
+        writing.push(endless_insert, vec![]);
+        let err = apply(&tx, &writing).unwrap_err();
+        assert!(rolled_back_by_step_bound(&err), "{err}");
+        drop(tx);
+        // Outside a batch nothing is counted: the same read runs to its end when bounded.
+        let n: i64 = conn
+            .query_row(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) \
+                 SELECT count(*) FROM c",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 300_000);
     }
 }

@@ -20,7 +20,7 @@ impl Node {
     /// Replicates `batch` through Raft from any member and returns its outcome; an SQL
     /// error that rolled the batch back is returned as a conflict. During an election the
     /// write waits (bounded) for the new leader; past the deadline the error explains why.
-    pub async fn propose(&self, batch: Batch) -> Result<BatchOutcome> {
+    pub async fn propose(&self, mut batch: Batch) -> Result<BatchOutcome> {
         // A member short of disk space says so before the cluster is asked.
         if let Some(refused) = self.refusal_for_space().await {
             return Err(refused);
@@ -37,6 +37,11 @@ impl Node {
             match err {
                 RaftError::APIError(ClientWriteError::ForwardToLeader(fwd)) => {
                     if let Some(leader) = fwd.leader_node.filter(|l| !l.addr.is_empty()) {
+                        // A forward that fails may still have been committed (the answer
+                        // was lost, or the leader's queue proposes it after we gave up): the
+                        // id, fixed before the first attempt, makes every later attempt of
+                        // the same batch a no-op at apply if an earlier one got in.
+                        batch.identified();
                         match tokio::time::timeout_at(deadline, self.forward(&leader.addr, &batch))
                             .await
                         {

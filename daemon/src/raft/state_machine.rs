@@ -2,6 +2,7 @@
 //! `last_applied` and the membership in the same transaction. Snapshots are copies of the
 //! database made with SQLite's online backup API.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{NodeId, TypeConfig};
 use crate::db::batch::BatchOutcome;
 use crate::db::global::open_writer;
-use crate::db::proposal::Proposal;
+use crate::db::proposal::{ApplyError, Proposal};
 
 pub(crate) type Membership = StoredMembership<NodeId, openraft::BasicNode>;
 
@@ -57,7 +58,8 @@ impl StateMachine {
     pub fn open(db_path: &Path, snapshots: &Path) -> rusqlite::Result<Self> {
         std::fs::create_dir_all(snapshots)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let conn = open_writer(db_path)?;
+        let mut conn = open_writer(db_path)?;
+        crate::db::batch::bound_steps(&mut conn)?;
         let applied = read_applied(&conn)
             .ok()
             .flatten()
@@ -209,6 +211,80 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     }
 }
 
+/// What applying a run of entries gives: each entry's outcomes, the last index, the events.
+type RunApplied = (
+    Vec<Vec<BatchOutcome>>,
+    Option<u64>,
+    Vec<corral_shared::api::Event>,
+);
+
+/// Applies `entries` in one transaction (one commit, same effect as one each), refusing the
+/// batches in `refused` (log index, position) unrun; `Err(batch)` when another batch was
+/// stopped by the step bound while writing and the transaction is gone.
+fn apply_run(
+    conn: &mut Connection,
+    entries: &[Entry<TypeConfig>],
+    fail_on: Option<&str>,
+    refused: &BTreeSet<(u64, usize)>,
+) -> Result<Result<RunApplied, (u64, usize)>, StorageError<NodeId>> {
+    let tx = conn.transaction().map_err(io)?;
+    let mut outcomes = Vec::with_capacity(entries.len());
+    let mut last = None;
+    let mut lifecycle = crate::events::lifecycle::Pending::default();
+    let naming = crate::events::lifecycle::LISTENERS.any();
+    for entry in entries {
+        let index = entry.log_id.index;
+        let outcome = match &entry.payload {
+            EntryPayload::Blank => Vec::new(),
+            EntryPayload::Normal(p) if names(p, fail_on) => {
+                return Err(io(std::io::Error::other(
+                    "applying this entry failed (test setting)",
+                )));
+            }
+            EntryPayload::Normal(p) => {
+                let here: Vec<usize> = refused
+                    .range((index, 0)..=(index, usize::MAX))
+                    .map(|(_, n)| *n)
+                    .collect();
+                let applied = match p.apply_refusing(&tx, index, &here) {
+                    Ok(applied) => applied,
+                    Err(ApplyError::StepBound(n)) => return Ok(Err((index, n))),
+                    Err(ApplyError::Sql(e)) => return Err(io(e)),
+                };
+                if naming {
+                    // A repeat changed nothing: nothing to announce again.
+                    let (batches, fresh): (Vec<_>, Vec<_>) = p
+                        .batches
+                        .iter()
+                        .cloned()
+                        .zip(applied.outcomes.iter().cloned())
+                        .zip(&applied.repeated)
+                        .filter(|(_, repeated)| !**repeated)
+                        .map(|(pair, _)| pair)
+                        .unzip();
+                    lifecycle.applied(
+                        entry.log_id.leader_id.node_id,
+                        &Proposal { batches },
+                        &fresh,
+                    );
+                }
+                applied.outcomes
+            }
+            EntryPayload::Membership(m) => {
+                let stored = StoredMembership::new(Some(entry.log_id), m.clone());
+                write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
+                Vec::new()
+            }
+        };
+        write_json(&tx, LAST_APPLIED, &entry.log_id).map_err(io)?;
+        last = Some(index);
+        outcomes.push(outcome);
+    }
+    let events = lifecycle.events(&tx);
+    tx.commit().map_err(io)?;
+    Ok(Ok((outcomes, last, events)))
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
@@ -233,40 +309,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let fail_on = self.fail_on.clone();
         let (outcomes, last, events) = self
             .blocking(move |conn| {
-                // One transaction for the whole run of entries: one commit, same effect.
-                let tx = conn.transaction().map_err(io)?;
-                let mut outcomes = Vec::with_capacity(entries.len());
-                let mut last = None;
-                let mut lifecycle = crate::events::lifecycle::Pending::default();
-                let naming = crate::events::lifecycle::LISTENERS.any();
-                for entry in entries {
-                    let outcome = match &entry.payload {
-                        EntryPayload::Blank => Vec::new(),
-                        EntryPayload::Normal(p) if names(p, fail_on.as_deref()) => {
-                            return Err(io(std::io::Error::other(
-                                "applying this entry failed (test setting)",
-                            )));
+                // A batch stopped by the step bound while writing rolls back the whole
+                // transaction: start again with it refused unrun, as every replica does. Each
+                // round refuses one more batch, so this ends.
+                let mut refused = BTreeSet::new();
+                loop {
+                    match apply_run(conn, &entries, fail_on.as_deref(), &refused)? {
+                        Ok(done) => return Ok(done),
+                        Err(batch) => {
+                            tracing::warn!(
+                                "a change at log index {} ran past the step bound; it is refused",
+                                batch.0
+                            );
+                            refused.insert(batch);
                         }
-                        EntryPayload::Normal(p) => {
-                            let outcome = p.apply(&tx).map_err(io)?;
-                            if naming {
-                                lifecycle.applied(entry.log_id.leader_id.node_id, p, &outcome);
-                            }
-                            outcome
-                        }
-                        EntryPayload::Membership(m) => {
-                            let stored = StoredMembership::new(Some(entry.log_id), m.clone());
-                            write_json(&tx, MEMBERSHIP, &stored).map_err(io)?;
-                            Vec::new()
-                        }
-                    };
-                    write_json(&tx, LAST_APPLIED, &entry.log_id).map_err(io)?;
-                    last = Some(entry.log_id.index);
-                    outcomes.push(outcome);
+                    }
                 }
-                let events = lifecycle.events(&tx);
-                tx.commit().map_err(io)?;
-                Ok((outcomes, last, events))
             })
             .await?;
         if let Some(index) = last {

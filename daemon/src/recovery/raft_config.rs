@@ -232,13 +232,14 @@ pub fn check(before: &RaftConfig, after: &RaftConfig) -> Result<(), ConfigError>
 /// the new membership and addresses in the replica, snapshots it, and empties the log.
 pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, ConfigError> {
     let (mut local, mut global) = open(dirs)?;
+    crate::db::batch::bound_steps(&mut global)?;
     let applied = read_applied(&global)?;
     let pending = layout::entries_after(&local, applied.map_or(0, |l| l.index))?;
     let tx = global.transaction()?;
     let mut last = applied;
     for entry in &pending {
         if let EntryPayload::Normal(p) = &entry.payload {
-            p.apply(&tx)?;
+            p.apply(&tx, entry.log_id.index)?;
         }
         write_json(&tx, LAST_APPLIED, &entry.log_id)?;
         last = Some(entry.log_id);
