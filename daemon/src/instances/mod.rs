@@ -1,4 +1,12 @@
 //! Instances: placement, the runc runtime, lifecycle and migration between members.
 
+pub mod bundle;
+pub mod config;
 pub mod evacuation;
+pub mod exec;
+pub mod files;
+pub mod holder;
+pub mod lifecycle;
+pub mod local;
+pub mod runc;
 pub mod scheduler;

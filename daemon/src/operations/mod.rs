@@ -58,17 +58,36 @@ impl Operations {
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
+        let id = uuid::Uuid::new_v4().to_string();
+        let metadata = serde_json::Value::Null;
+        self.start_as(id, OperationClass::Task, description, resources, metadata, work)
+    }
+
+    /// Starts `work` as operation `id` of `class`, showing `metadata` while it runs (an
+    /// exec's websocket secrets); what `work` returns replaces it when it ends.
+    pub fn start_as<F>(
+        &self,
+        id: String,
+        class: OperationClass,
+        description: &str,
+        resources: BTreeMap<String, Option<Vec<String>>>,
+        metadata: serde_json::Value,
+        work: F,
+    ) -> Operation
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
         let now = now_rfc3339();
         let op = Operation {
-            id: uuid::Uuid::new_v4().to_string(),
-            class: OperationClass::Task,
+            id,
+            class,
             description: description.to_owned(),
             created_at: now.clone(),
             updated_at: now,
             status: OperationStatus::Running,
             status_code: OperationStatus::Running.code(),
             resources,
-            metadata: serde_json::Value::Null,
+            metadata,
             may_cancel: false,
             err: String::new(),
             location: self

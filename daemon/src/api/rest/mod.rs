@@ -7,6 +7,7 @@ mod doctor;
 mod events;
 mod forward;
 mod handover;
+mod instances;
 mod internal;
 mod operations;
 mod server;
@@ -44,6 +45,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(handover::routes())
         .merge(doctor::routes())
         .merge(sql::routes())
+        .merge(instances::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             node.clone(),
