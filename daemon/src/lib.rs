@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod instances;
+pub mod network;
 pub mod node;
 pub mod operations;
 pub mod peers;

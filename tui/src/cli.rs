@@ -11,6 +11,7 @@ use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::dial_stdio::DialStdioArgs;
 use crate::commands::monitor::MonitorArgs;
+use crate::commands::network::NetworkCommand;
 use crate::commands::query::QueryArgs;
 use crate::commands::remote::RemoteCommand;
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// Show and change the server configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage networks defined once for the cluster, created on every member
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Send a raw request to the REST API
     Query(QueryArgs),
     /// Show the client and server versions

@@ -132,6 +132,7 @@ pub async fn accept(
     for a in &req.member_config {
         nodes::answer_member_config(&mut batch, id, &a.entity, &a.name, &a.key, &a.value);
     }
+    crate::db::global::networks::created_everywhere_on(&mut batch, id);
     node.propose(batch).await?;
     Ok(AcceptReply {
         id,

@@ -97,6 +97,7 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
             &net.config,
         );
     }
+    crate::db::global::networks::created_everywhere_on(&mut batch, member_id);
     for profile in &preseed.profiles {
         entities::put_profile(
             &mut batch,

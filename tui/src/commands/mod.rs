@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod dial_stdio;
 pub mod monitor;
+pub mod network;
 pub mod query;
 pub mod remote;
 pub mod version;
@@ -43,6 +44,7 @@ async fn run_command(
     match command {
         Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
         Command::Config(cmd) => config::run(client, cmd, out).await,
+        Command::Network(cmd) => network::run(client, cmd, out).await,
         Command::Query(args) => query::run(client, args, out).await,
         Command::Version { .. } => version::run(client, out).await,
         Command::Remote(cmd) => remote::run(cmd, out).await,

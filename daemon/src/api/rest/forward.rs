@@ -57,9 +57,12 @@ pub async fn to_target(State(node): State<Arc<Node>>, req: Request, next: Next) 
     let trusted = req.extensions().get::<Trusted>().is_some_and(|t| t.0);
     // A websocket cannot be relayed as a request; the event stream is the cluster's anyway.
     let upgrade = req.headers().contains_key(header::UPGRADE);
+    // Two-phase pool and network requests read `target` themselves (it names the member a
+    // step is for, not where the request runs).
+    let two_phase = path.starts_with("/1.0/networks") || path.starts_with("/1.0/storage-pools");
     // `/1.0/instances?target=` places a new instance (a member or `@group`) or filters a list.
     let placement = path == "/1.0/instances";
-    if !trusted || upgrade || placement || path.starts_with("/internal") {
+    if !trusted || upgrade || two_phase || placement || path.starts_with("/internal") {
         return next.run(req).await;
     }
     let address = match member_address(&node, &target).await {

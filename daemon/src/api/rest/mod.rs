@@ -9,6 +9,7 @@ mod forward;
 mod handover;
 mod instances;
 mod internal;
+mod networks;
 mod operations;
 mod server;
 mod sql;
@@ -45,6 +46,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(handover::routes())
         .merge(doctor::routes())
         .merge(sql::routes())
+        .merge(networks::routes())
         .merge(instances::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

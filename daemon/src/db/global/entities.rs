@@ -23,9 +23,9 @@ pub fn storage_pools(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
     named(conn, "SELECT name, driver FROM storage_pools ORDER BY name")
 }
 
-/// Every network, by name.
+/// Every Created network, by name (a joiner ignores Pending ones, as LXD's does).
 pub fn networks(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
-    named(conn, "SELECT name, type FROM networks ORDER BY name")
+    named(conn, "SELECT name, type FROM networks WHERE state = 1 ORDER BY name")
 }
 
 /// Every profile name.

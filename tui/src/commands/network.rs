@@ -1,0 +1,309 @@
+//! `corral network ...`: networks defined once for the cluster and created on every
+//! member, as `lxc network` manages them (two-phase creation with `--target`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use clap::Subcommand;
+use corral_shared::api::{Network, NetworkPut, NetworksPost};
+use corral_shared::client::Client;
+
+use crate::commands::args::parse_assignments;
+use crate::error::CliError;
+use crate::format::order::natural_cmp;
+use crate::format::{self, Format};
+
+/// The `network` subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum NetworkCommand {
+    /// Define a network on one member (--target), or create it on every member
+    Create {
+        /// The network's name (the bridge's interface name on each member)
+        name: String,
+        /// Config keys, KEY=VALUE
+        #[arg(value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// The network type (only bridge)
+        #[arg(long = "type", short = 't', default_value = "bridge")]
+        kind: String,
+        /// The member to define the network on, with its member-specific keys
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+        /// Free text
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the networks
+    #[command(visible_alias = "ls")]
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show a network as YAML
+    Show {
+        /// The network's name
+        name: String,
+        /// The member whose own keys and state to show
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+    },
+    /// Print one config value (an empty line when unset)
+    Get {
+        /// The network's name
+        name: String,
+        /// The key
+        key: String,
+        /// The member whose own key to read
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+    },
+    /// Set config keys: NAME KEY VALUE, or NAME KEY=VALUE...
+    Set {
+        /// The network's name
+        name: String,
+        /// `KEY VALUE`, or one or more `KEY=VALUE`
+        #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
+        args: Vec<String>,
+        /// The member to set a member-specific key on
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+    },
+    /// Unset a config key
+    Unset {
+        /// The network's name
+        name: String,
+        /// The key
+        key: String,
+        /// The member to unset a member-specific key on
+        #[arg(long, value_name = "MEMBER")]
+        target: Option<String>,
+    },
+    /// Delete a network (its bridge goes from every member)
+    #[command(visible_alias = "rm")]
+    Delete {
+        /// The network's name
+        name: String,
+    },
+}
+
+/// `lxc network list`'s columns.
+pub const HEADER: [&str; 8] = [
+    "NAME",
+    "TYPE",
+    "MANAGED",
+    "IPV4",
+    "IPV6",
+    "DESCRIPTION",
+    "USED BY",
+    "STATE",
+];
+
+/// Runs a `network` subcommand and prints the answer.
+pub async fn run(
+    client: &Client,
+    command: NetworkCommand,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        NetworkCommand::Create {
+            name,
+            config,
+            kind,
+            target,
+            description,
+        } => {
+            let config = if config.is_empty() {
+                BTreeMap::new()
+            } else {
+                parse_assignments(&config, "corral network create NAME")?
+            };
+            let post = NetworksPost {
+                name: name.clone(),
+                description,
+                kind,
+                config,
+            };
+            client
+                .post(&path("/1.0/networks", target.as_deref()), &post)
+                .await?;
+            out.write_all(created(&name, target.as_deref()).as_bytes())?;
+        }
+        NetworkCommand::List { format } => {
+            let nets: Vec<Network> = client.get("/1.0/networks?recursion=1").await?;
+            out.write_all(list(nets, format)?.as_bytes())?;
+        }
+        NetworkCommand::Show { name, target } => {
+            let net: Network = client
+                .get(&path(&net_path(&name), target.as_deref()))
+                .await?;
+            let yaml = format::yaml::document(&net).map_err(|e| CliError::encode("YAML", e))?;
+            out.write_all(yaml.as_bytes())?;
+        }
+        NetworkCommand::Get { name, key, target } => {
+            let net: Network = client
+                .get(&path(&net_path(&name), target.as_deref()))
+                .await?;
+            writeln!(out, "{}", net.config.get(&key).cloned().unwrap_or_default())?;
+        }
+        NetworkCommand::Set { name, args, target } => {
+            let changes = parse_assignments(&args, "corral network set NAME")?;
+            edit(client, &name, target.as_deref(), |config| {
+                config.extend(changes);
+            })
+            .await?;
+        }
+        NetworkCommand::Unset { name, key, target } => {
+            edit(client, &name, target.as_deref(), |config| {
+                config.remove(&key);
+            })
+            .await?;
+        }
+        NetworkCommand::Delete { name } => {
+            client.delete(&net_path(&name)).await?;
+            writeln!(out, "Network {name} deleted")?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the network (as `target` sees it), changes its config, and writes it back guarded
+/// by the ETag read, as lxc does.
+async fn edit(
+    client: &Client,
+    name: &str,
+    target: Option<&str>,
+    change: impl FnOnce(&mut BTreeMap<String, String>),
+) -> Result<(), CliError> {
+    let at = path(&net_path(name), target);
+    let (net, etag): (Network, Option<String>) = client.get_with_etag(&at).await?;
+    let mut put = NetworkPut {
+        config: net.config,
+        description: net.description,
+    };
+    change(&mut put.config);
+    client.put(&at, &put, etag.as_deref()).await?;
+    Ok(())
+}
+
+/// What `network create` prints.
+pub fn created(name: &str, target: Option<&str>) -> String {
+    match target {
+        Some(member) => format!("Network {name} pending on member {member}\n"),
+        None => format!("Network {name} created\n"),
+    }
+}
+
+/// `network list` in `format`, networks in natural name order.
+pub fn list(mut nets: Vec<Network>, format: Format) -> Result<String, CliError> {
+    nets.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    let rows: Vec<Vec<String>> = nets
+        .iter()
+        .map(|n| {
+            let managed = if n.managed { "YES" } else { "NO" };
+            vec![
+                n.name.clone(),
+                n.kind.clone(),
+                managed.to_owned(),
+                n.config.get("ipv4.address").cloned().unwrap_or_default(),
+                n.config.get("ipv6.address").cloned().unwrap_or_default(),
+                n.description.clone(),
+                n.used_by.len().to_string(),
+                n.status.to_uppercase(),
+            ]
+        })
+        .collect();
+    format::listing(format, &HEADER, &rows, &nets)
+}
+
+/// A network's API path, its name escaped so it stays one path segment.
+pub fn net_path(name: &str) -> String {
+    let mut path = String::from("/1.0/networks/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path
+}
+
+/// `base` aimed at member `target` when one is named.
+fn path(base: &str, target: Option<&str>) -> String {
+    match target {
+        Some(member) => format!(
+            "{base}?target={}",
+            net_path(member).trim_start_matches("/1.0/networks/")
+        ),
+        None => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(name: &str, status: &str, config: &[(&str, &str)]) -> Network {
+        Network {
+            config: config
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            description: String::new(),
+            name: name.into(),
+            kind: "bridge".into(),
+            used_by: vec![],
+            managed: true,
+            status: status.into(),
+            locations: vec![],
+        }
+    }
+
+    #[test]
+    fn list_has_lxcs_columns() {
+        let text = list(
+            vec![
+                net("n10", "Pending", &[]),
+                net(
+                    "n2",
+                    "Created",
+                    &[("ipv4.address", "10.9.0.1/24"), ("ipv6.address", "none")],
+                ),
+            ],
+            Format::Csv,
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "n2,bridge,YES,10.9.0.1/24,none,,0,CREATED\nn10,bridge,YES,,,,0,PENDING\n"
+        );
+        let table = list(vec![net("n1", "Errored", &[])], Format::Table).unwrap();
+        assert!(
+            table.contains(
+                "|  NAME  |  TYPE  | MANAGED | IPV4 | IPV6 | DESCRIPTION | USED BY |  STATE  |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("ERRORED"), "{table}");
+    }
+
+    #[test]
+    fn create_says_what_lxc_says() {
+        assert_eq!(
+            created("n1", Some("node1")),
+            "Network n1 pending on member node1\n"
+        );
+        assert_eq!(created("n1", None), "Network n1 created\n");
+    }
+
+    #[test]
+    fn paths_escape_and_aim() {
+        assert_eq!(
+            path(&net_path("n1"), Some("node2")),
+            "/1.0/networks/n1?target=node2"
+        );
+        assert_eq!(path("/1.0/networks", None), "/1.0/networks");
+        assert_eq!(net_path("a b"), "/1.0/networks/a%20b");
+    }
+}
