@@ -8,7 +8,7 @@ use openraft::ChangeMembers;
 
 use super::{handover, rebalance};
 use crate::db::batch::Batch;
-use crate::db::global::{certificates, nodes, queries};
+use crate::db::global::{certificates, groups, nodes, queries};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::{Owner, PeerError, Peers, route};
@@ -32,15 +32,43 @@ pub fn unreachable(name: &str, address: &str, why: &str) -> Error {
     ))
 }
 
-/// The member `name`, if it exists and may be removed now.
-async fn removable(node: &Arc<Node>, name: &str) -> Result<queries::MemberRow> {
-    let rows = node.global.read(queries::members).await?;
+/// Refuses to remove a member that holds instances (LXD's text, then what to do).
+pub fn check_empty(name: &str, instances: &[String]) -> Result<()> {
+    if instances.is_empty() {
+        return Ok(());
+    }
+    Err(Error::BadRequest(format!(
+        "Node still has the following instances: {}; move them to another member \
+         ('corral cluster evacuate {name}') or delete them first, or remove {name} with --force, \
+         which deletes them from the cluster",
+        instances.join(", ")
+    )))
+}
+
+/// The member `name`, if it exists and may be removed now (without `force`, only if it
+/// holds no instances).
+async fn removable(node: &Arc<Node>, name: &str, force: bool) -> Result<queries::MemberRow> {
+    let owned = name.to_owned();
+    let (rows, instances) = node
+        .global
+        .read(move |c| {
+            let rows = queries::members(c)?;
+            let instances = match rows.iter().find(|m| m.name == owned) {
+                Some(m) => groups::instances_on(c, m.id)?,
+                None => Vec::new(),
+            };
+            Ok((rows, instances))
+        })
+        .await?;
     let target = rows
         .iter()
         .find(|m| m.name == name)
         .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?
         .clone();
     check(rows.len(), name)?;
+    if !force {
+        check_empty(name, &instances)?;
+    }
     Ok(target)
 }
 
@@ -48,7 +76,7 @@ async fn removable(node: &Arc<Node>, name: &str) -> Result<queries::MemberRow> {
 /// is told to leave; with `force` it is not contacted and only its own rows are deleted. The
 /// leader removing itself first hands its leadership over, and the new leader removes it.
 pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
-    let target = removable(node, name).await?;
+    let target = removable(node, name, force).await?;
     if target.id == node.id() {
         return remove_self(node, name, force).await;
     }
@@ -62,7 +90,7 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
     let leave_at = {
         let _guard = node.membership.lock().await;
         // Read again under the lock: the member may have changed while it was probed.
-        let target = removable(node, name).await?;
+        let target = removable(node, name, force).await?;
 
         let raft = node.raft();
         let membership = raft.metrics().borrow().membership_config.clone();
@@ -83,6 +111,8 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
                 .await?;
         }
         let mut batch = Batch::new();
+        // What it held goes with it (only a forced removal gets here with instances).
+        groups::clear_member(&mut batch, target.id);
         nodes::remove(&mut batch, target.id);
         certificates::forget_member(&mut batch, name);
         node.propose(batch).await?;
@@ -193,6 +223,19 @@ mod tests {
         assert!(
             err.starts_with("Member is the only member in the cluster"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_member_holding_instances_is_refused_naming_them() {
+        assert!(check_empty("node2", &[]).is_ok());
+        let err = check_empty("node2", &["c1".into(), "c4".into()]).unwrap_err();
+        assert!(matches!(err, Error::BadRequest(_)));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Node still has the following instances: c1, c4; ")
+                && text.contains("--force"),
+            "{text}"
         );
     }
 

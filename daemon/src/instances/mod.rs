@@ -8,5 +8,6 @@ pub mod files;
 pub mod holder;
 pub mod lifecycle;
 pub mod local;
+pub mod placement;
 pub mod runc;
 pub mod scheduler;

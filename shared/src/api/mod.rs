@@ -4,6 +4,7 @@ mod certificate;
 mod cluster;
 mod envelope;
 mod event;
+mod group;
 mod network;
 mod instance;
 mod operation;
@@ -15,6 +16,7 @@ pub use certificate::{
 };
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
+pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
 pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };

@@ -5,6 +5,7 @@ pub mod certificate_tokens;
 pub mod certificates;
 pub mod config;
 pub mod entities;
+pub mod groups;
 pub mod networks;
 pub mod instances;
 pub mod nodes;

@@ -239,8 +239,9 @@ pub fn members(conn: &Connection) -> rusqlite::Result<Vec<MemberRow>> {
     )?;
     let mut groups = by_member(
         conn,
+        // In the order the member joined them, as LXD lists a member's groups.
         "SELECT n.node_id, g.name FROM cluster_groups g JOIN nodes_cluster_groups n ON n.group_id = g.id
-         ORDER BY n.node_id, g.name",
+         ORDER BY n.node_id, n.rowid",
     )?;
     for m in &mut members {
         m.config = config.remove(&m.id).unwrap_or_default();
@@ -456,18 +457,7 @@ pub fn replace_writable(batch: &mut Batch, name: &str, w: &Writable<'_>) {
             vec![name.into(), (*role).into()],
         );
     }
-    batch.push(
-        format!("DELETE FROM nodes_cluster_groups WHERE node_id = {id_of}"),
-        vec![name.into()],
-    );
-    for g in w.groups {
-        batch.push(
-            format!(
-                "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES ({id_of}, (SELECT id FROM cluster_groups WHERE name = ?))"
-            ),
-            vec![name.into(), g.into()],
-        );
-    }
+    super::groups::set_member_groups(batch, name, w.groups);
 }
 
 /// Records a standalone server's own row (id `id`, named `name`), if it has none.
@@ -606,7 +596,7 @@ mod tests {
                     "c".to_string(),
                     kv(&[("k1", "v1"), ("k2", "v2")]),
                     s(&[]),
-                    s(&["alpha", "default", "zeta"])
+                    s(&["zeta", "default", "alpha"])
                 ),
             ]
         );
