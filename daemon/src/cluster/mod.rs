@@ -7,6 +7,7 @@ pub mod certificate_tokens;
 pub mod config;
 pub mod doctor;
 pub mod dump;
+pub mod evacuate;
 pub mod groups;
 pub mod handover;
 pub mod heartbeat;

@@ -8,6 +8,7 @@ pub mod files;
 pub mod holder;
 pub mod lifecycle;
 pub mod local;
+pub mod migration;
 pub mod placement;
 pub mod runc;
 pub mod scheduler;

@@ -37,6 +37,25 @@ fn publish(op: &Operation) {
     crate::events::bus::bus().publish(crate::events::bus::Happened::Event(event));
 }
 
+/// A running operation's handle on its own metadata.
+#[derive(Clone)]
+pub struct Progress {
+    ops: Operations,
+    id: String,
+}
+
+impl Progress {
+    /// The operation's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Replaces the operation's metadata and tells the event bus.
+    pub fn set(&self, metadata: serde_json::Value) {
+        self.ops.set_metadata(&self.id, metadata);
+    }
+}
+
 impl Operations {
     /// Sets the member name operations report as their location.
     pub fn set_location(&self, name: &str) {
@@ -112,6 +131,45 @@ impl Operations {
             this.finish(&id, outcome);
         });
         op
+    }
+
+    /// Starts `work` as [`Operations::start`] does, handing it a [`Progress`] through which
+    /// it updates the operation's metadata as it goes (LXD's evacuation progress).
+    pub fn start_reporting<F, Fut>(
+        &self,
+        description: &str,
+        resources: BTreeMap<String, Option<Vec<String>>>,
+        work: F,
+    ) -> Operation
+    where
+        F: FnOnce(Progress) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        let progress_of = self.clone();
+        let op = self.start(description, resources, async move {
+            let id = rx
+                .await
+                .map_err(|_| "the operation was not registered".to_owned())?;
+            Box::pin(work(Progress {
+                ops: progress_of,
+                id,
+            }))
+            .await
+        });
+        let _ = tx.send(op.id.clone());
+        op
+    }
+
+    fn set_metadata(&self, id: &str, metadata: serde_json::Value) {
+        let mut ops = self.lock();
+        let Some(entry) = ops.get_mut(id) else { return };
+        if entry.op.status != OperationStatus::Running {
+            return;
+        }
+        entry.op.metadata = metadata;
+        entry.op.updated_at = now_rfc3339();
+        publish(&entry.op);
     }
 
     fn finish(&self, id: &str, outcome: Outcome) {
@@ -212,6 +270,34 @@ mod tests {
             }
         }
         assert_eq!(seen, ["Running", "Success"]);
+    }
+
+    #[tokio::test]
+    async fn progress_updates_the_running_operation_and_its_outcome_replaces_it() {
+        let ops = Operations::default();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let op = ops.start_reporting("Evacuating", BTreeMap::new(), |progress| async move {
+            progress.set(serde_json::json!({"evacuation_progress": "halfway"}));
+            let _ = wait.await;
+            Ok(serde_json::json!({"done": 2}))
+        });
+        let halfway = std::time::Instant::now() + Duration::from_secs(5);
+        while ops.get(&op.id).unwrap().metadata.is_null() {
+            assert!(
+                std::time::Instant::now() < halfway,
+                "no progress within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let seen = ops.get(&op.id).unwrap();
+        assert_eq!(seen.metadata["evacuation_progress"], "halfway");
+        assert_eq!(seen.status, OperationStatus::Running);
+        go.send(()).unwrap();
+        let done = ops
+            .wait(&op.id, Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(done.metadata["done"], 2);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@ mod certificate;
 mod cluster;
 mod envelope;
 mod event;
+mod evacuation;
 mod group;
 mod network;
 mod instance;
@@ -17,6 +18,7 @@ pub use certificate::{
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
 pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
+pub use evacuation::{ClusterMemberStatePost, EvacuationPlan, EvacuationStep};
 pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };

@@ -12,6 +12,7 @@ use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
 
 pub mod doctor;
+pub mod evacuate;
 pub mod member;
 pub mod tokens;
 
@@ -113,6 +114,34 @@ pub enum ClusterCommand {
     /// Add or remove a member's roles (event-hub, ovn-chassis)
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Evacuate a member for maintenance: its instances are moved or stopped
+    Evacuate {
+        /// The member's name
+        name: String,
+        /// Force every instance to one mode: stop, migrate or live-migrate
+        #[arg(long)]
+        action: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        force: bool,
+        /// Print what would happen to each instance, changing nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore an evacuated member: its instances come back and start again
+    Restore {
+        /// The member's name
+        name: String,
+        /// skip: only put the member back in service, moving and starting nothing
+        #[arg(long)]
+        action: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        force: bool,
+        /// Print what would happen to each instance, changing nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Explain the cluster's health in plain words, and what to do next
     Doctor {
         /// The remote whose cluster to examine (the default remote when absent)
@@ -198,6 +227,36 @@ pub async fn run(
             return member::remove(client, &name, force, yes, out).await;
         }
         ClusterCommand::Doctor { .. } => return doctor::run(client, out).await,
+        ClusterCommand::Evacuate {
+            name,
+            action,
+            force,
+            dry_run,
+        } => {
+            let request = evacuate::Request {
+                name,
+                action: "evacuate",
+                mode: action,
+                force,
+                dry_run,
+            };
+            return evacuate::run(client, request, out).await;
+        }
+        ClusterCommand::Restore {
+            name,
+            action,
+            force,
+            dry_run,
+        } => {
+            let request = evacuate::Request {
+                name,
+                action: "restore",
+                mode: action,
+                force,
+                dry_run,
+            };
+            return evacuate::run(client, request, out).await;
+        }
         ClusterCommand::Role(RoleCommand::Add { name, roles }) => {
             let roles = member::parse_roles(&roles)?;
             member::update(client, &name, |put| member::add_roles(put, &name, &roles)).await?;

@@ -75,6 +75,8 @@ fn slot(command: &mut Command) -> Slot<'_> {
             | C::Edit { name }
             | C::Rename { name, .. }
             | C::Remove { name, .. }
+            | C::Evacuate { name, .. }
+            | C::Restore { name, .. }
             | C::Role(RoleCommand::Add { name, .. } | RoleCommand::Remove { name, .. }) => {
                 Slot::Member(name)
             }

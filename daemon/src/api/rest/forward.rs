@@ -185,7 +185,7 @@ async fn member_address(node: &Node, target: &str) -> Result<Option<String>, Err
     target_address(target, own.as_deref(), &members)
 }
 
-fn raw_response(answer: RawAnswer) -> Response {
+pub(super) fn raw_response(answer: RawAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = (status, answer.body).into_response();
     for (name, value) in [

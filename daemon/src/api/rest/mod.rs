@@ -4,6 +4,7 @@
 mod certificates;
 mod cluster;
 mod doctor;
+mod evacuation;
 mod events;
 mod forward;
 mod handover;
@@ -39,6 +40,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(server::routes())
         .merge(cluster::routes())
+        .merge(evacuation::routes())
         .merge(certificates::routes())
         .merge(operations::routes())
         .merge(events::routes())

@@ -298,6 +298,15 @@ pub fn set_state_if_created(batch: &mut Batch, id: u64, state: MemberState) {
     );
 }
 
+/// Moves member `id` from state `from` to `to` (evacuation, restore); changes nothing
+/// when it is not in `from`, which the outcome's row count tells.
+pub fn set_state_from(batch: &mut Batch, id: u64, from: MemberState, to: MemberState) {
+    batch.push(
+        "UPDATE nodes SET state = ? WHERE id = ? AND state = ?",
+        vec![to.into(), id.into(), from.into()],
+    );
+}
+
 /// A member being admitted: its row as the leader records it on accepting the join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted<'a> {
