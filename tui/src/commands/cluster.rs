@@ -13,6 +13,7 @@ use crate::format::{self, Format};
 
 pub mod doctor;
 pub mod evacuate;
+pub mod group;
 pub mod member;
 pub mod tokens;
 
@@ -114,6 +115,9 @@ pub enum ClusterCommand {
     /// Add or remove a member's roles (event-hub, ovn-chassis)
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage cluster groups (sets of members `--target @GROUP` places on)
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Evacuate a member for maintenance: its instances are moved or stopped
     Evacuate {
         /// The member's name
@@ -227,6 +231,7 @@ pub async fn run(
             return member::remove(client, &name, force, yes, out).await;
         }
         ClusterCommand::Doctor { .. } => return doctor::run(client, out).await,
+        ClusterCommand::Group(cmd) => return group::run(client, cmd, out).await,
         ClusterCommand::Evacuate {
             name,
             action,

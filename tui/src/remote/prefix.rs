@@ -4,6 +4,7 @@
 //! argument without a prefix means the default remote.
 
 use crate::cli::Command;
+use crate::commands::cluster::group::GroupCommand as G;
 use crate::commands::cluster::{ClusterCommand, RoleCommand};
 use crate::commands::config::{ConfigCommand, TrustCommand};
 
@@ -66,6 +67,17 @@ fn slot(command: &mut Command) -> Slot<'_> {
             C::List { remote, .. } | C::ListTokens { remote, .. } | C::Doctor { remote } => {
                 Slot::RemoteOnly(remote)
             }
+            C::Group(G::List { remote, .. }) => Slot::RemoteOnly(remote),
+            C::Group(
+                G::Assign { member, .. } | G::Add { member, .. } | G::Remove { member, .. },
+            ) => Slot::Member(member),
+            C::Group(
+                G::Create { group, .. }
+                | G::Delete { group }
+                | G::Edit { group }
+                | G::Rename { group, .. }
+                | G::Show { group },
+            ) => Slot::Named(group, "cluster group name"),
             C::Show { name }
             | C::Add { name, .. }
             | C::RevokeToken { name }

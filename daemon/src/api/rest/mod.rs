@@ -7,6 +7,7 @@ mod doctor;
 mod evacuation;
 mod events;
 mod forward;
+mod groups;
 mod handover;
 mod instances;
 mod internal;
@@ -40,6 +41,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(server::routes())
         .merge(cluster::routes())
+        .merge(groups::routes())
         .merge(evacuation::routes())
         .merge(certificates::routes())
         .merge(operations::routes())
