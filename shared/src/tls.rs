@@ -53,6 +53,9 @@ pub enum ServerTrust {
         /// The name the server's certificate must be valid for (and SNI).
         name: String,
     },
+    /// A certificate whose fingerprint is any of these: members while the cluster
+    /// certificate is being replaced trust the old one and the new one.
+    Fingerprints(Vec<String>),
     /// Any certificate at all: for a first contact, where a person (or a join token)
     /// judges the fingerprint the handshake recorded before anything is trusted.
     Any,
@@ -145,7 +148,11 @@ pub fn client_config(
     let seen = SeenCertificate::default();
     let (judge, name) = match trust {
         ServerTrust::Fingerprint(pin) => (
-            Judge::Pinned(pin.to_ascii_lowercase()),
+            Judge::Pinned(vec![pin.to_ascii_lowercase()]),
+            DEFAULT_SERVER_NAME.to_owned(),
+        ),
+        ServerTrust::Fingerprints(pins) => (
+            Judge::Pinned(pins.iter().map(|p| p.to_ascii_lowercase()).collect()),
             DEFAULT_SERVER_NAME.to_owned(),
         ),
         ServerTrust::Any => (Judge::Any, DEFAULT_SERVER_NAME.to_owned()),
@@ -199,7 +206,7 @@ pub fn client_config(
 /// The one decision a verifier makes about the server's certificate.
 #[derive(Debug)]
 enum Judge {
-    Pinned(String),
+    Pinned(Vec<String>),
     Ca(Arc<WebPkiServerVerifier>),
     Any,
 }
@@ -224,14 +231,17 @@ impl ServerCertVerifier for Verifier {
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(end_entity.to_vec());
         match &self.judge {
             Judge::Any => Ok(ServerCertVerified::assertion()),
-            Judge::Pinned(pin) => {
+            Judge::Pinned(pins) => {
                 let seen = crate::fingerprint::of_der(end_entity);
-                if crate::fingerprint::constant_time_eq(seen.as_bytes(), pin.as_bytes()) {
+                if pins.iter().any(|pin| {
+                    crate::fingerprint::constant_time_eq(seen.as_bytes(), pin.as_bytes())
+                }) {
                     Ok(ServerCertVerified::assertion())
                 } else {
                     // Callers tell a wrong server from an unreachable one by these words.
                     Err(Error::General(format!(
-                        "certificate fingerprint mismatch: expected {pin}, got {seen}"
+                        "certificate fingerprint mismatch: expected {}, got {seen}",
+                        pins.join(" or ")
                     )))
                 }
             }

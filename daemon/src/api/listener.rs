@@ -21,6 +21,39 @@ use tower::ServiceExt;
 use super::Peer;
 use crate::tasks::Tasks;
 
+/// Certificates (by fingerprint) whose connections must close: a member certificate no
+/// longer trusted after a cluster certificate update. One per process, as the member is.
+fn closing() -> &'static tokio::sync::broadcast::Sender<Arc<str>> {
+    static CLOSING: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<str>>> =
+        std::sync::OnceLock::new();
+    CLOSING.get_or_init(|| tokio::sync::broadcast::channel(16).0)
+}
+
+/// Closes, gracefully (requests in hand finish), every TLS connection whose client
+/// presented the certificate with `fingerprint`: its client reconnects and is judged anew.
+pub fn close_connections_of(fingerprint: &str) {
+    let _ = closing().send(Arc::from(fingerprint));
+}
+
+/// Resolves when connections of `fingerprint` are told to close (never without one).
+async fn closed_for(
+    fingerprint: Option<String>,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+) {
+    let Some(fingerprint) = fingerprint else {
+        return std::future::pending().await;
+    };
+    loop {
+        match rx.recv().await {
+            Ok(f) if *f == *fingerprint => return,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
 /// How many connections one listener serves at once.
 pub const MAX_CONNECTIONS: usize = 1024;
 
@@ -69,6 +102,7 @@ async fn serve_connection<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let closed = closed_for(peer.fingerprint.clone(), closing().subscribe());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(peer.clone());
         let router = match (&grpc, is_grpc(&req)) {
@@ -84,6 +118,7 @@ async fn serve_connection<IO>(
         _ = connection.as_mut() => return,
         // Also when the signal's sender is gone: the member is going either way.
         _ = stop.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+        _ = closed => connection.as_mut().graceful_shutdown(),
     }
     let _ = connection.await;
 }

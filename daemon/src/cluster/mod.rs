@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod bootstrap;
+pub mod certificate;
 pub mod certificate_tokens;
 pub mod config;
 pub mod doctor;

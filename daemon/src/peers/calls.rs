@@ -38,6 +38,8 @@ const STATE: Duration = Duration::from_secs(2);
 const LOG_POSITION: Duration = Duration::from_secs(1);
 /// A request relayed for a client to the member it targets (`?target=`).
 const RELAY: Duration = Duration::from_secs(60);
+/// A member taking one step of a cluster certificate update (writing files, reloading).
+const CERTIFICATE: Duration = Duration::from_secs(10);
 /// The leader confirming a read index; a heartbeat's answer.
 const BRIEF: Duration = Duration::from_secs(2);
 
@@ -167,6 +169,15 @@ impl Member {
             .rest(JOIN, "POST", "/internal/cluster/accept", body)
             .await?;
         self.decode(envelope, "an accept reply")
+    }
+
+    /// Has the member take one step of a cluster certificate update (see
+    /// `cluster::certificate`): trust a new certificate, switch to one, or forget one.
+    pub async fn certificate_step(&self, step: &impl Serialize) -> Result<(), PeerError> {
+        let body = serde_json::to_value(step).ok();
+        self.rest(CERTIFICATE, "PUT", "/internal/cluster/certificate", body)
+            .await
+            .map(drop)
     }
 
     /// Asks for the accepted member `id`, now running an empty database, to be brought in.

@@ -2,7 +2,7 @@
 //! HTTP/2; and the member's cache of those channels, one per address, with the TLS
 //! configurations they are dialled with.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -16,13 +16,28 @@ use super::tls::ClientTls;
 /// How long a dial may take before the peer counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A lazily connected channel to `address` (`host:port`).
-pub fn channel(address: &str, tls: Arc<ClientConfig>) -> Channel {
+/// Where a channel takes its TLS configuration from each time it connects: a channel
+/// outlives a change of certificate (Raft keeps its own), and must reconnect with the
+/// member's current one.
+pub type TlsSource = Arc<RwLock<Option<ClientTls>>>;
+
+/// A lazily connected channel to `address` (`host:port`), dialled with what `tls` holds
+/// when it (re)connects.
+pub fn channel(address: &str, tls: TlsSource) -> Channel {
     let address = address.to_owned();
     let connector = tower::service_fn(move |_: Uri| {
-        let tls = tls.clone();
+        let tls: Option<Arc<ClientConfig>> = tls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|t| t.h2.clone());
         let address = address.clone();
         async move {
+            let tls = tls.ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "cannot dial {address}: this member has no cluster certificate"
+                ))
+            })?;
             let tcp =
                 tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
                     .await
@@ -52,8 +67,11 @@ pub fn channel(address: &str, tls: Arc<ClientConfig>) -> Channel {
 /// heartbeats. Clones share the cache.
 #[derive(Clone, Default)]
 pub struct Dialer {
-    tls: Arc<RwLock<Option<ClientTls>>>,
+    tls: TlsSource,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Certificates (by fingerprint) accepted from members besides the cluster's own,
+    /// while the cluster certificate is being replaced.
+    also: Arc<RwLock<BTreeSet<String>>>,
 }
 
 impl Dialer {
@@ -86,13 +104,34 @@ impl Dialer {
     /// The shared channel to `address`, once the configurations are set. It connects
     /// lazily and reconnects by itself after a failure.
     pub fn channel(&self, address: &str) -> Option<Channel> {
-        let tls = self.tls()?.h2;
+        self.tls()?;
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         Some(
             channels
                 .entry(address.to_owned())
-                .or_insert_with(|| channel(address, tls))
+                .or_insert_with(|| channel(address, self.tls.clone()))
                 .clone(),
         )
+    }
+
+    /// Accepts `fingerprint` from members as well as the cluster certificate's.
+    pub fn also_trust(&self, fingerprint: &str) {
+        self.also
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fingerprint.to_owned());
+    }
+
+    /// Stops accepting `fingerprint` besides the cluster certificate's.
+    pub fn stop_trusting(&self, fingerprint: &str) {
+        self.also
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(fingerprint);
+    }
+
+    /// The fingerprints accepted besides the cluster certificate's.
+    pub fn also_trusted(&self) -> BTreeSet<String> {
+        self.also.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

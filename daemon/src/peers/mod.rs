@@ -28,6 +28,16 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::tls::Identity;
 
+/// Whether a caller presenting the certificate with `fingerprint` is a member: it presents
+/// the cluster certificate, or, while that is being replaced, the other one of the pair.
+pub fn is_member_certificate(node: &Node, fingerprint: &str) -> bool {
+    let eq = |a: &str| {
+        corral_shared::fingerprint::constant_time_eq(a.as_bytes(), fingerprint.as_bytes())
+    };
+    node.cluster_fingerprint().is_some_and(|c| eq(&c))
+        || node.network.dialer().also_trusted().iter().any(|f| eq(f))
+}
+
 /// The way to call other members: a cache of TLS configurations and channels, and the
 /// leader's address as this member knew it when the handle was made.
 #[derive(Clone)]

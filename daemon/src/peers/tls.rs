@@ -21,7 +21,20 @@ pub struct ClientTls {
 /// Configurations that present `identity` and accept only a server whose certificate has
 /// fingerprint `pinned`.
 pub fn client_configs(identity: &Identity, pinned: &str) -> Result<ClientTls, TlsError> {
-    let trust = ServerTrust::Fingerprint(pinned.to_owned());
+    configs(identity, ServerTrust::Fingerprint(pinned.to_owned()))
+}
+
+/// Configurations that present `identity` and accept a server whose certificate has any
+/// of the fingerprints `pinned` (the old and the new cluster certificate, while it is
+/// being replaced).
+pub fn client_configs_trusting(
+    identity: &Identity,
+    pinned: &[String],
+) -> Result<ClientTls, TlsError> {
+    configs(identity, ServerTrust::Fingerprints(pinned.to_vec()))
+}
+
+fn configs(identity: &Identity, trust: ServerTrust) -> Result<ClientTls, TlsError> {
     let me = ClientIdentity::new(identity.cert_der(), identity.key_der());
     Ok(ClientTls {
         h2: client_config(&trust, Some(&me), &[b"h2"])?.config,

@@ -7,7 +7,7 @@ mod verify;
 
 use std::sync::Arc;
 
-pub use identity::{Identity, IdentityError};
+pub use identity::{Identity, IdentityError, PairError};
 use rustls::ServerConfig;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

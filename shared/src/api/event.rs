@@ -113,6 +113,8 @@ pub enum Action {
     ClusterMemberRenamed,
     /// A member's description, failure domain, roles, groups or config changed.
     ClusterMemberUpdated,
+    /// A member now presents a new cluster certificate.
+    ClusterCertificateUpdated,
     /// A join token was issued.
     ClusterTokenCreated,
     /// The server configuration changed.
@@ -133,6 +135,7 @@ impl Action {
             Self::ClusterMemberRemoved => "cluster-member-removed",
             Self::ClusterMemberRenamed => "cluster-member-renamed",
             Self::ClusterMemberUpdated => "cluster-member-updated",
+            Self::ClusterCertificateUpdated => "cluster-certificate-updated",
             Self::ClusterTokenCreated => "cluster-token-created",
             Self::ConfigUpdated => "config-updated",
             Self::CertificateCreated => "certificate-created",

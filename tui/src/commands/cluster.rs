@@ -11,6 +11,7 @@ use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
 
+pub mod certificate;
 pub mod doctor;
 pub mod evacuate;
 pub mod group;
@@ -146,6 +147,12 @@ pub enum ClusterCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Replace the cluster certificate on every member: `[REMOTE:] CERT KEY`
+    UpdateCertificate {
+        /// `[REMOTE:]`, then the PEM certificate file and its PEM key file
+        #[arg(required = true, num_args = 2..=3, value_name = "[REMOTE:] CERT KEY")]
+        args: Vec<String>,
+    },
     /// Explain the cluster's health in plain words, and what to do next
     Doctor {
         /// The remote whose cluster to examine (the default remote when absent)
@@ -231,6 +238,9 @@ pub async fn run(
             return member::remove(client, &name, force, yes, out).await;
         }
         ClusterCommand::Doctor { .. } => return doctor::run(client, out).await,
+        ClusterCommand::UpdateCertificate { args } => {
+            return certificate::update(client, &args, out).await;
+        }
         ClusterCommand::Group(cmd) => return group::run(client, cmd, out).await,
         ClusterCommand::Evacuate {
             name,

@@ -67,6 +67,7 @@ fn slot(command: &mut Command) -> Slot<'_> {
             C::List { remote, .. } | C::ListTokens { remote, .. } | C::Doctor { remote } => {
                 Slot::RemoteOnly(remote)
             }
+            C::UpdateCertificate { args } => Slot::Leading(args),
             C::Group(G::List { remote, .. }) => Slot::RemoteOnly(remote),
             C::Group(
                 G::Assign { member, .. } | G::Add { member, .. } | G::Remove { member, .. },

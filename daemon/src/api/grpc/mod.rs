@@ -16,18 +16,8 @@ use crate::node::Node;
 /// for members only.
 pub(crate) fn require_member<T>(node: &Node, req: &tonic::Request<T>) -> Result<(), Status> {
     let peer = req.extensions().get::<Peer>();
-    match (
-        peer.and_then(|p| p.fingerprint.as_deref()),
-        node.cluster_fingerprint(),
-    ) {
-        (Some(seen), Some(cluster))
-            if corral_shared::fingerprint::constant_time_eq(
-                seen.as_bytes(),
-                cluster.as_bytes(),
-            ) =>
-        {
-            Ok(())
-        }
+    match peer.and_then(|p| p.fingerprint.as_deref()) {
+        Some(seen) if crate::peers::is_member_certificate(node, seen) => Ok(()),
         _ => Err(Status::permission_denied(
             "only cluster members (presenting the cluster certificate) may call this service",
         )),

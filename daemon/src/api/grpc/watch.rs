@@ -46,9 +46,7 @@ async fn authorize<T>(node: &Node, req: &Request<T>) -> Result<(), Status> {
         return Ok(());
     }
     if let Some(fp) = peer.and_then(|p| p.fingerprint.clone()) {
-        let member = node.cluster_fingerprint().is_some_and(|c| {
-            corral_shared::fingerprint::constant_time_eq(c.as_bytes(), fp.as_bytes())
-        });
+        let member = crate::peers::is_member_certificate(node, &fp);
         if member
             || node
                 .global

@@ -1,6 +1,7 @@
 //! The REST API in LXD's shapes: one file per resource, each translating HTTP to calls on
 //! the domain modules and their results back into LXD's envelope.
 
+mod certificate;
 mod certificates;
 mod cluster;
 mod doctor;
@@ -44,6 +45,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(groups::routes())
         .merge(evacuation::routes())
         .merge(certificates::routes())
+        .merge(certificate::routes())
         .merge(operations::routes())
         .merge(events::routes())
         .merge(internal::routes())
@@ -127,9 +129,7 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
             fingerprint: Some(fp),
             ..
         }) => {
-            let member = node.cluster_fingerprint().is_some_and(|c| {
-                corral_shared::fingerprint::constant_time_eq(c.as_bytes(), fp.as_bytes())
-            });
+            let member = crate::peers::is_member_certificate(&node, fp);
             // Member-to-member calls need the cluster certificate, except a joiner asking to
             // be accepted, which is trusted by its own certificate once it proved its token.
             if path.starts_with("/internal") && path != "/internal/cluster/accept" {
