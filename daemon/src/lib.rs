@@ -11,6 +11,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod images;
 pub mod instances;
 pub mod network;
 pub mod node;

@@ -12,6 +12,7 @@
 mod binaries;
 mod cluster;
 mod https;
+mod image;
 mod member;
 mod net;
 mod roles;
@@ -23,6 +24,7 @@ mod watch;
 pub use binaries::{corral_bin, corrald_bin};
 pub use cluster::Cluster;
 pub use https::{HttpsClient, HttpsReply};
+pub use image::{fingerprint_of, test_image};
 pub use member::{CommandOutput, Member};
 pub use net::Net;
 pub use roles::{count_role, leader_name, roles_of, wait_for_roles};

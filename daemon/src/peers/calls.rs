@@ -42,6 +42,10 @@ const RELAY: Duration = Duration::from_secs(60);
 const CERTIFICATE: Duration = Duration::from_secs(10);
 /// The leader confirming a read index; a heartbeat's answer.
 const BRIEF: Duration = Duration::from_secs(2);
+/// A whole file streamed from a member (an image); each chunk has its own idle bound.
+const DOWNLOAD: Duration = Duration::from_secs(600);
+/// A member fetching an image from a holder and recording it.
+const IMAGE_PULL: Duration = Duration::from_secs(620);
 
 /// Another member (or the leader), to be called.
 #[derive(Clone)]
@@ -250,6 +254,30 @@ impl Member {
             .rest(LOG_POSITION, "GET", LOG_POSITION_PATH, None)
             .await?;
         self.decode(envelope, "its log position")
+    }
+
+    /// Streams the file at `path` (e.g. an image's) into `sink` as it arrives; the number
+    /// of bytes received.
+    pub async fn download(
+        &self,
+        path: &str,
+        sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, PeerError> {
+        let tls = self.dialer.tls().ok_or_else(|| self.no_certificate())?;
+        let bound = self.within.unwrap_or(DOWNLOAD);
+        super::stream::download(tls.http1, &self.address, path, bound, sink).await
+    }
+
+    /// Asks the member to fetch image `fingerprint` from a holder and record that it holds it.
+    pub async fn pull_image(&self, fingerprint: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/images/{fingerprint}/pull");
+        self.rest(IMAGE_PULL, "POST", &path, None).await.map(drop)
+    }
+
+    /// Asks the member to remove its copy of image `fingerprint`'s file (the image was deleted).
+    pub async fn drop_image(&self, fingerprint: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/images/{fingerprint}/file");
+        self.rest(STATE, "DELETE", &path, None).await.map(drop)
     }
 
     /// The leader's read index: the applied index a read must wait for to be current.

@@ -14,6 +14,7 @@ mod error;
 pub mod fanout;
 mod rest;
 pub mod route;
+mod stream;
 pub mod tls;
 
 use std::time::Duration;

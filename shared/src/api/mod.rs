@@ -6,6 +6,7 @@ mod envelope;
 mod event;
 mod evacuation;
 mod group;
+mod image;
 mod network;
 mod instance;
 mod operation;
@@ -22,6 +23,7 @@ pub use evacuation::{ClusterMemberStatePost, EvacuationPlan, EvacuationStep};
 pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };
+pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost};
 pub use instance::{
     Instance, InstanceExecControl, InstanceExecPost, InstancePut, InstanceSource, InstanceState,
     InstanceStatePut, InstanceStatus, InstancesPost,

@@ -10,6 +10,7 @@ mod events;
 mod forward;
 mod groups;
 mod handover;
+mod images;
 mod instances;
 mod internal;
 mod networks;
@@ -50,6 +51,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(events::routes())
         .merge(internal::routes())
         .merge(handover::routes())
+        .merge(images::routes())
         .merge(doctor::routes())
         .merge(sql::routes())
         .merge(networks::routes())

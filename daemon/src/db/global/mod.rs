@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod config;
 pub mod entities;
 pub mod groups;
+pub mod images;
 pub mod networks;
 pub mod instances;
 pub mod nodes;

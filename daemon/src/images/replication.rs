@@ -1,0 +1,146 @@
+//! Copies of an image on several members, as LXD's `cluster.images_minimal_replica` asks:
+//! the plan (how many copies are wanted, which members get one) is a plain function; the
+//! copying is each chosen member fetching the file from a holder and recording itself.
+
+use std::collections::BTreeMap;
+
+use rand::seq::SliceRandom;
+
+use super::{Location, holders_and_members};
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::peers::Peers;
+
+/// The config key naming how many members keep each image.
+pub const KEY: &str = "cluster.images_minimal_replica";
+
+/// Its value while unset (LXD's).
+pub const DEFAULT: i64 = 3;
+
+/// How many members should hold an image: the setting, or every member for -1, never more
+/// than there are members.
+pub fn desired(setting: i64, members: usize) -> usize {
+    if setting < 0 {
+        members
+    } else {
+        (setting as usize).min(members)
+    }
+}
+
+/// The setting from the cluster config (the default while unset; values are checked when
+/// set, so one that still fails to parse counts as unset).
+pub fn setting(config: &BTreeMap<String, String>) -> i64 {
+    config
+        .get(KEY)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT)
+}
+
+/// Which members get a copy: as many of `candidates` (online members without the image, in
+/// the order to pick them) as are missing for `desired` copies among the `held` online
+/// holders. Nothing when nobody holds it (there is nothing to copy from).
+pub fn targets(desired: usize, held: usize, candidates: &[u64]) -> Vec<u64> {
+    if held == 0 || held >= desired {
+        return Vec::new();
+    }
+    candidates.iter().take(desired - held).copied().collect()
+}
+
+/// Brings image `fingerprint` up to its number of copies: each chosen member (chosen at
+/// random among the online ones lacking it, as LXD does) fetches it from a holder. Waits
+/// for every copy; the error names each member that failed.
+pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
+    if !node.is_clustered() {
+        return Ok(Vec::new());
+    }
+    let config = crate::cluster::config::current(node).await?;
+    let (record, members) = holders_and_members(node, fingerprint).await?;
+    let online: Vec<&Location> = members.iter().filter(|m| m.online).collect();
+    let held = online
+        .iter()
+        .filter(|m| record.holders.contains(&m.id))
+        .count();
+    let mut candidates: Vec<u64> = online
+        .iter()
+        .filter(|m| !record.holders.contains(&m.id))
+        .map(|m| m.id)
+        .collect();
+    candidates.shuffle(&mut rand::thread_rng());
+    let chosen = targets(desired(setting(&config), members.len()), held, &candidates);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let peers = Peers::of(node)?;
+    let mut copied = Vec::new();
+    let mut failed = Vec::new();
+    for id in chosen {
+        let Some(member) = members.iter().find(|m| m.id == id) else {
+            continue;
+        };
+        match peers.member(&member.address).pull_image(fingerprint).await {
+            Ok(()) => copied.push(member.name.clone()),
+            Err(e) => failed.push(format!("{}: {}", member.name, e.reason())),
+        }
+    }
+    if failed.is_empty() {
+        Ok(copied)
+    } else {
+        Err(Error::Unavailable(format!(
+            "Failed syncing image between members: {}; the image stays where it is held, and \
+             members lacking it fetch it when they need it",
+            failed.join("; ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_number_of_copies_follows_the_setting_and_the_members() {
+        for (setting, members, want) in [
+            (3, 5, 3),
+            (3, 2, 2),
+            (1, 4, 1),
+            (-1, 4, 4),
+            (-1, 1, 1),
+            (2, 4, 2),
+            (10, 3, 3),
+        ] {
+            assert_eq!(desired(setting, members), want, "{setting} of {members}");
+        }
+    }
+
+    #[test]
+    fn the_setting_is_read_from_the_config_with_lxds_default() {
+        let config = |v: Option<&str>| -> BTreeMap<String, String> {
+            v.map(|v| BTreeMap::from([(KEY.to_owned(), v.to_owned())]))
+                .unwrap_or_default()
+        };
+        assert_eq!(setting(&config(None)), 3);
+        assert_eq!(setting(&config(Some("-1"))), -1);
+        assert_eq!(setting(&config(Some("2"))), 2);
+        assert_eq!(setting(&config(Some("x"))), 3);
+    }
+
+    #[test]
+    fn copies_go_to_as_many_candidates_as_are_missing() {
+        for (desired, held, candidates, want) in [
+            (3, 1, vec![4, 2, 3], vec![4, 2]),
+            (3, 3, vec![4], vec![]),
+            (3, 4, vec![5], vec![]),
+            (4, 1, vec![2], vec![2]),
+            // Nobody holds it: nothing to copy from.
+            (3, 0, vec![1, 2, 3], vec![]),
+            (1, 1, vec![2, 3], vec![]),
+            (2, 1, vec![], vec![]),
+        ] {
+            assert_eq!(
+                targets(desired, held, &candidates),
+                want,
+                "{desired} wanted, {held} held, {candidates:?}"
+            );
+        }
+    }
+}
