@@ -19,5 +19,6 @@ pub mod operations;
 pub mod peers;
 pub mod raft;
 pub mod recovery;
+pub mod storage;
 pub mod tasks;
 pub mod tls;

@@ -47,6 +47,9 @@ const DOWNLOAD: Duration = Duration::from_secs(600);
 /// A member fetching an image from a holder and recording it.
 const IMAGE_PULL: Duration = Duration::from_secs(620);
 
+/// A member creating or removing its part of a storage pool or a volume's directory.
+const STORAGE: Duration = Duration::from_secs(20);
+
 /// Another member (or the leader), to be called.
 #[derive(Clone)]
 pub struct Member {
@@ -278,6 +281,48 @@ impl Member {
     pub async fn drop_image(&self, fingerprint: &str) -> Result<(), PeerError> {
         let path = format!("/internal/images/{fingerprint}/file");
         self.rest(STATE, "DELETE", &path, None).await.map(drop)
+    }
+
+    /// Has the member create its part of storage pool `pool` (its directory) and mark it
+    /// Created: its step of a cluster-wide create.
+    pub async fn create_pool_here(&self, pool: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/storage-pools/{pool}/here");
+        self.rest(STORAGE, "POST", &path, None).await.map(drop)
+    }
+
+    /// Has the member remove its part of storage pool `pool` (its directory).
+    pub async fn delete_pool_here(&self, pool: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/storage-pools/{pool}/here");
+        self.rest(STORAGE, "DELETE", &path, None).await.map(drop)
+    }
+
+    /// Has the member make a custom volume of pool `pool` on itself.
+    pub async fn create_volume_here(
+        &self,
+        pool: &str,
+        post: &impl Serialize,
+    ) -> Result<(), PeerError> {
+        let path = format!("/internal/storage-pools/{pool}/volumes");
+        let body = serde_json::to_value(post).ok();
+        self.rest(STORAGE, "POST", &path, body).await.map(drop)
+    }
+
+    /// Has the member delete its custom volume `name` of pool `pool`.
+    pub async fn delete_volume_here(&self, pool: &str, name: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/storage-pools/{pool}/volumes/{name}");
+        self.rest(STORAGE, "DELETE", &path, None).await.map(drop)
+    }
+
+    /// Has the member rename its custom volume `name` of pool `pool` to `to`.
+    pub async fn rename_volume_here(
+        &self,
+        pool: &str,
+        name: &str,
+        to: &str,
+    ) -> Result<(), PeerError> {
+        let path = format!("/internal/storage-pools/{pool}/volumes/{name}");
+        let body = Some(serde_json::json!({ "name": to }));
+        self.rest(STORAGE, "POST", &path, body).await.map(drop)
     }
 
     /// The leader's read index: the applied index a read must wait for to be current.

@@ -11,6 +11,7 @@ mod network;
 mod instance;
 mod operation;
 mod server;
+mod storage;
 mod watch;
 
 pub use certificate::{
@@ -30,5 +31,9 @@ pub use instance::{
 };
 pub use network::{Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
+pub use storage::{
+    StoragePool, StoragePoolPut, StoragePoolsPost, StorageVolume, StorageVolumePost,
+    StorageVolumesPost,
+};
 pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};

@@ -17,6 +17,7 @@ mod networks;
 mod operations;
 mod server;
 mod sql;
+mod storage;
 
 use std::sync::Arc;
 
@@ -54,8 +55,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(images::routes())
         .merge(doctor::routes())
         .merge(sql::routes())
-        .merge(networks::routes())
+        .merge(storage::routes())
         .merge(instances::routes())
+        .merge(networks::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             node.clone(),

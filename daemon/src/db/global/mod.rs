@@ -7,13 +7,15 @@ pub mod config;
 pub mod entities;
 pub mod groups;
 pub mod images;
-pub mod networks;
 pub mod instances;
+pub mod networks;
 pub mod nodes;
 pub mod preseed_undo;
 pub mod queries;
 pub mod schema;
+pub mod storage_pools;
 pub mod tokens;
+pub mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
