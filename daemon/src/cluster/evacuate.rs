@@ -209,9 +209,7 @@ pub async fn start(
         .start_reporting(description, resources, move |progress| async move {
             let outcome = run(&worker, &row, &plan, &addresses, &progress).await;
             running().lock().unwrap_or_else(|p| p.into_inner()).take();
-            outcome
-                .map(|done| json!({ "member": plan.member, "action": plan.action, "done": done }))
-                .map_err(|e| e.to_string())
+            outcome.map_err(|e| e.to_string())
         });
     *slot = Some((action, op.id.clone()));
     Ok(op)
@@ -236,7 +234,7 @@ async fn run(
     plan: &Plan,
     addresses: &BTreeMap<String, (u64, String)>,
     progress: &Progress,
-) -> Result<usize> {
+) -> Result<serde_json::Value> {
     let (from, to) = match plan.action.as_str() {
         "evacuate" => (MemberState::Created, MemberState::Evacuated),
         _ => (MemberState::Evacuated, MemberState::Created),
@@ -247,8 +245,21 @@ async fn run(
         _ => "restore_progress",
     };
     let total = plan.steps.len();
+    // Every step's text stays in the metadata, so a client polling now and then still
+    // sees each instance handled, the last ones too.
+    let mut said: Vec<String> = Vec::with_capacity(total);
+    let metadata = |said: &[String], done: usize| {
+        json!({
+            key: said.last().cloned().unwrap_or_default(),
+            "steps": said,
+            "member": plan.member,
+            "done": done,
+            "total": total,
+        })
+    };
     for (done, step) in plan.steps.iter().enumerate() {
-        progress.set(json!({ key: describe(step), "done": done, "total": total }));
+        said.push(describe(step));
+        progress.set(metadata(&said, done));
         if let Err(e) = carry_out(node, step, addresses).await {
             // As LXD: a failed evacuation leaves the member in service, a failed restore
             // leaves it evacuated; what moved already stays where it is.
@@ -259,7 +270,7 @@ async fn run(
             )));
         }
     }
-    Ok(total)
+    Ok(metadata(&said, total))
 }
 
 /// LXD's progress text for a step.

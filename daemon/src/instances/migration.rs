@@ -44,8 +44,9 @@ const RECEIVE_BOUND: Duration = Duration::from_secs(900);
 /// How long a source may take to forget its copy.
 const FORGET_BOUND: Duration = Duration::from_secs(60);
 /// Fault injection for the crash tests: the member aborts at the named step of a move
-/// (`copied`: the copy is in place, not yet switched; `switched`: switched, source not yet
-/// removed). Unset in normal use.
+/// (`copied`: the destination's copy is in place, not yet switched; `switched`: the
+/// destination switched, not yet answered; `confirmed`: the mover heard the destination
+/// confirm, the source copy is not yet removed). Unset in normal use.
 pub const CRASH_ENV: &str = "CORRAL_TEST_CRASH_AT";
 
 /// What a destination is asked to pull.
@@ -139,6 +140,7 @@ pub async fn move_instance(
             return Err(e);
         }
     }
+    crash_point("confirmed");
     let source = Holder::new(&row.location, &row.address);
     let forgot = if row.node_id == node.id() {
         forget(node, name).await

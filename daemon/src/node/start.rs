@@ -172,6 +172,11 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         node.tasks.spawn("announcing this member", async move {
             members::announce_until_recorded(&announcing).await
         });
+        let settling = node.clone();
+        node.tasks
+            .spawn("settling interrupted instance moves", async move {
+                crate::instances::migration::settle_at_start(settling).await
+            });
     }
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use corral_shared::api::{ClusterMemberStatePost, EvacuationPlan, Operation, OperationStatus};
 use corral_shared::client::Client;
 
-use super::member::member_path;
+use super::member_path;
 use crate::error::CliError;
 use crate::terminal;
 
@@ -79,12 +79,20 @@ pub fn question(action: &str, name: &str) -> String {
     format!("Are you sure you want to {action} cluster member {name:?}? (yes/no) [default=no]: ")
 }
 
-/// The progress text an operation's metadata carries, if any.
-pub fn progress(op: &Operation) -> Option<String> {
+/// The progress texts an operation's metadata carries: every step so far (Corral keeps
+/// them all), else LXD's one current text.
+pub fn progress(op: &Operation) -> Vec<String> {
+    if let Some(steps) = op.metadata.get("steps").and_then(|v| v.as_array()) {
+        return steps
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+    }
     ["evacuation_progress", "restore_progress"]
         .iter()
         .find_map(|k| op.metadata.get(k).and_then(|v| v.as_str()))
-        .map(str::to_owned)
+        .map(|t| vec![t.to_owned()])
+        .unwrap_or_default()
 }
 
 /// Runs the request against the daemon.
@@ -155,7 +163,7 @@ async fn follow(
     out: &mut dyn Write,
 ) -> Result<Operation, CliError> {
     let deadline = std::time::Instant::now() + OVERALL;
-    let mut said = String::new();
+    let mut said: Vec<String> = Vec::new();
     loop {
         let path = format!(
             "/1.0/operations/{}/wait?target={}&timeout={}",
@@ -164,10 +172,17 @@ async fn follow(
             POLL.as_secs()
         );
         let now: Operation = client.get(&path).await?;
-        if let Some(text) = progress(&now).filter(|t| *t != said) {
+        let texts = progress(&now);
+        // Corral's list grows; LXD's single text changes in place.
+        let fresh: Vec<&String> = if texts.starts_with(&said) {
+            texts[said.len()..].iter().collect()
+        } else {
+            texts.iter().filter(|t| !said.contains(t)).collect()
+        };
+        for text in fresh {
             writeln!(out, "{verb} cluster member: {text}")?;
-            said = text;
         }
+        said = texts;
         match now.status {
             OperationStatus::Success => return Ok(now),
             OperationStatus::Failure | OperationStatus::Cancelled => {
