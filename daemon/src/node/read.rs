@@ -116,26 +116,31 @@ impl Node {
                 crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
             )),
             Err(Behind::Stopped) => Err(self.stopped().await),
-            other => other.map_err(Behind::into_error),
+            other => other.map(drop).map_err(Behind::into_error),
         }
     }
 
     /// [`Node::read_barrier`] giving up on finding the leader's index after `limit` (and on
     /// catching up with it after as long again), without the diagnosis.
     pub async fn read_barrier_within(&self, limit: Duration) -> Result<()> {
-        self.catch_up(limit).await.map_err(Behind::into_error)
+        self.catch_up(limit)
+            .await
+            .map(drop)
+            .map_err(Behind::into_error)
     }
 
-    async fn catch_up(&self, limit: Duration) -> std::result::Result<(), Behind> {
+    /// Waits until the replica holds the leader's read index, and returns it (0 when this
+    /// server is not clustered).
+    async fn catch_up(&self, limit: Duration) -> std::result::Result<u64, Behind> {
         if !self.is_clustered() {
-            return Ok(());
+            return Ok(0);
         }
         let started = SystemTime::now();
         let deadline = tokio::time::Instant::now() + limit;
         let index = self.confirmed_index(deadline).await?;
         self.applied_up_to(index, deadline + limit).await?;
         self.confirmed.note(started);
-        Ok(())
+        Ok(index)
     }
 
     /// Runs `query` on the replica, answering as [`Node::read_recent`] does within
@@ -171,8 +176,12 @@ impl Node {
         }
         if self.is_leader() {
             // Here the index is known without a round trip (within the lease).
-            let behind = self.catch_up(limit).await.err();
+            let caught_up = self.catch_up(limit).await;
             let (seen, value) = read(query).await?;
+            let behind = match caught_up {
+                Ok(index) => short_of(seen, index),
+                Err(why) => Some(why),
+            };
             return self.answer(value, seen, behind, None).await;
         }
         let started = SystemTime::now();
@@ -188,6 +197,7 @@ impl Node {
         };
         let behind = self.applied_up_to(index, deadline + limit).await.err();
         let (seen, value) = read(query).await?;
+        let behind = behind.or_else(|| short_of(seen, index));
         self.answer(value, seen, behind, Some(started)).await
     }
 
@@ -298,6 +308,13 @@ async fn applied_up_to(
     }
 }
 
+/// Whether a value read from the replica at applied index `seen` falls short of the read
+/// index a leader confirmed: then it must not be answered as current, whatever the wait
+/// before it reported (the value is judged by what it was read at, not by the wait).
+fn short_of(seen: u64, read_index: u64) -> Option<Behind> {
+    (seen < read_index).then_some(Behind::NotApplied(read_index))
+}
+
 /// The term this member leads in, if it is the leader.
 fn leading_term(raft: &crate::raft::Raft) -> Option<u64> {
     let m = raft.metrics();
@@ -353,6 +370,21 @@ mod tests {
         }
         applied.send_replace(10);
         assert_eq!(waiting.await.unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn a_value_read_below_the_read_index_is_not_current() {
+        // (applied index the value was read at, confirmed read index, short of it)
+        let cases = [
+            (10, 10, None),
+            (11, 10, None),
+            (9, 10, Some(Behind::NotApplied(10))),
+            (0, 1, Some(Behind::NotApplied(1))),
+            (0, 0, None),
+        ];
+        for (seen, index, want) in cases {
+            assert_eq!(short_of(seen, index), want, "read at {seen}, index {index}");
+        }
     }
 
     #[tokio::test]

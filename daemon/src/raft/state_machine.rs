@@ -431,6 +431,77 @@ mod tests {
         rt.block_on(sm.install_snapshot(&meta, Box::new(Cursor::new(data))))
     }
 
+    fn entry(index: u64, sql: &[&str]) -> Entry<TypeConfig> {
+        let batches = sql
+            .iter()
+            .map(|q| {
+                let mut b = crate::db::batch::Batch::new();
+                b.push(*q, vec![]);
+                b
+            })
+            .collect();
+        Entry {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal { batches }),
+        }
+    }
+
+    /// A batch stopped by the step bound while writing makes SQLite roll back the whole
+    /// apply transaction: the entries before and after it in the same run must still be
+    /// applied, exactly once, and the batch refused with the bound's error.
+    #[test]
+    fn a_write_past_the_step_bound_is_refused_and_its_neighbours_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("global.db");
+        let mut sm = StateMachine::open(&db, &dir.path().join("snapshots")).unwrap();
+        let endless = "INSERT INTO config (key, value) WITH RECURSIVE c(x) AS \
+                       (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 'k' || x, 'v' FROM c";
+        let entries = vec![
+            entry(
+                1,
+                &["INSERT INTO config (key, value) VALUES ('before', '1')"],
+            ),
+            entry(
+                2,
+                &[
+                    "INSERT INTO config (key, value) VALUES ('same entry', '1')",
+                    endless,
+                    "UPDATE config SET value = '2' WHERE key = 'before'",
+                ],
+            ),
+            entry(
+                3,
+                &["INSERT INTO config (key, value) VALUES ('after', '1')"],
+            ),
+        ];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let outcomes = rt.block_on(sm.apply(entries)).unwrap();
+        let errors: Vec<Vec<bool>> = outcomes
+            .iter()
+            .map(|e| e.iter().map(|o| o.error.is_some()).collect())
+            .collect();
+        assert_eq!(
+            errors,
+            vec![vec![false], vec![false, true, false], vec![false]]
+        );
+        let error = outcomes[1][1].error.as_deref().unwrap();
+        assert!(error.contains("SQLite steps"), "{error}");
+        let conn = Connection::open(&db).unwrap();
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT key, value FROM config ORDER BY key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let want = [("after", "1"), ("before", "2"), ("same entry", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(rows, want);
+        assert_eq!(read_applied(&conn).unwrap().map(|l| l.index), Some(3));
+    }
+
     #[test]
     fn an_installed_snapshot_is_brought_to_this_members_schema() {
         let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use corral_shared::api::{ClusterMember, ClusterMemberPut, MemberConfigKey, etag_of};
+use corral_shared::api::{ClusterMemberPut, MemberConfigKey, etag_of};
 use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
@@ -141,15 +141,16 @@ async fn member(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiR
     })
 }
 
+/// The member as the edit reads it, and whether a matching If-Match asks for the edit to
+/// be guarded at commit (a mismatch is refused here).
 async fn current_member(
     node: &Node,
     name: &str,
     headers: &HeaderMap,
-) -> Result<ClusterMember, super::ApiError> {
-    let member = member_edit::current(node, name).await?;
-    // The member edit is not yet guarded at commit (see issue 16's note): the check only.
-    check_etag(headers, &etag_of(&member.writable()))?;
-    Ok(member)
+) -> Result<(member_edit::Seen, bool), super::ApiError> {
+    let seen = member_edit::current(node, name).await?;
+    let guarded = check_etag(headers, &etag_of(&seen.member.writable()))?;
+    Ok((seen, guarded))
 }
 
 async fn replace_member(
@@ -158,9 +159,9 @@ async fn replace_member(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let current = current_member(&node, &name, &headers).await?;
+    let (seen, guarded) = current_member(&node, &name, &headers).await?;
     let put: ClusterMemberPut = json_body(&body)?;
-    member_edit::update(&node, &current, put).await?;
+    member_edit::update(&node, &seen, put, guarded).await?;
     sync(&serde_json::json!({}), None)
 }
 
@@ -170,10 +171,10 @@ async fn patch_member(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let current = current_member(&node, &name, &headers).await?;
+    let (seen, guarded) = current_member(&node, &name, &headers).await?;
     let patch: serde_json::Value = json_body(&body)?;
-    let put = member_edit::merge(current.writable(), &patch)?;
-    member_edit::update(&node, &current, put).await?;
+    let put = member_edit::merge(seen.member.writable(), &patch)?;
+    member_edit::update(&node, &seen, put, guarded).await?;
     sync(&serde_json::json!({}), None)
 }
 
