@@ -10,6 +10,7 @@ use crate::commands::config::ConfigCommand;
 use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::dial_stdio::DialStdioArgs;
+use crate::commands::instance::{CreateArgs, ExecArgs, FileCommand, StopArgs};
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::network::NetworkCommand;
 use crate::commands::query::QueryArgs;
@@ -37,6 +38,53 @@ pub enum Command {
     /// Manage networks defined once for the cluster, created on every member
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Create an instance from an image, without starting it
+    Init(CreateArgs),
+    /// Create an instance from an image and start it
+    Launch(CreateArgs),
+    /// Start instances
+    Start {
+        /// The instances
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop instances (cleanly within a timeout, then by force)
+    Stop(StopArgs),
+    /// Restart instances
+    Restart(StopArgs),
+    /// Delete instances
+    #[command(visible_alias = "rm")]
+    Delete {
+        /// The instances
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Stop them first if they run
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List the instances, with the member holding each
+    #[command(visible_alias = "ls")]
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = crate::format::Format::Table)]
+        format: crate::format::Format,
+    },
+    /// Show an instance's details and state
+    Info {
+        /// The instance
+        name: String,
+    },
+    /// Run a command in an instance: `corral exec c1 -- ls /`
+    Exec(ExecArgs),
+    /// Copy files into and out of instances
+    #[command(subcommand)]
+    File(FileCommand),
+    /// Manage networks defined once for the cluster, created on every member
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Manage images: import, list, show, delete, aliases
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Send a raw request to the REST API
     Query(QueryArgs),
     /// Show the client and server versions

@@ -56,11 +56,11 @@ impl Layout {
         self.bundle(name).join("console.log")
     }
 
-    /// The cgroup its processes go in: under a directory proper to this member, so two
-    /// members on one host may both run an instance of one name.
+    /// The cgroup its processes go in: named for this member too, so two members on one
+    /// host may both run an instance of one name; one level, so runc's delete removes it.
     pub fn cgroup(&self, name: &str) -> String {
         let digest = Sha256::digest(self.runc_root().to_string_lossy().as_bytes());
-        format!("/corral-{}/{name}", &hex::encode(digest)[..12])
+        format!("/corral-{}-{name}", &hex::encode(digest)[..12])
     }
 }
 

@@ -11,6 +11,7 @@ mod ssh;
 mod stale;
 mod transport;
 mod watch;
+mod websocket;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use events::{EventStream, events_path};
 pub use ssh::{SSH_COMMAND_VAR, SshFailure, SshTarget};
 pub use stale::{STALE_HEADER, Stale};
 pub use watch::{WatchError, WatchStream};
+pub use websocket::{Frame, Socket};
 
 use crate::tls::{ClientIdentity, ServerTrust, TlsError};
 

@@ -67,6 +67,20 @@ pub async fn run(
     command: ConfigCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    use super::instance;
+    // `config get|set|unset NAME ...` are an instance's keys (lxc's `config` does both).
+    match &command {
+        ConfigCommand::Get { args, .. } if instance::names_instance(args) => {
+            return instance::config_get(client, args, out).await;
+        }
+        ConfigCommand::Set { args, .. } if instance::names_instance(args) => {
+            return instance::config_set(client, args, false).await;
+        }
+        ConfigCommand::Unset { args, .. } if instance::names_instance(args) => {
+            return instance::config_set(client, args, true).await;
+        }
+        _ => {}
+    }
     match command {
         ConfigCommand::Show { target, .. } => {
             let server: Server = client.get(&server_path(target.as_deref())).await?;

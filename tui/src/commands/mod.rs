@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod dial_stdio;
+pub mod instance;
 pub mod monitor;
 pub mod network;
 pub mod query;
@@ -45,6 +46,23 @@ async fn run_command(
         Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
         Command::Config(cmd) => config::run(client, cmd, out).await,
         Command::Network(cmd) => network::run(client, cmd, out).await,
+        Command::Init(args) => instance::create(client, args, false, out).await,
+        Command::Launch(args) => instance::create(client, args, true, out).await,
+        Command::Start { names } => instance::start(client, &names).await,
+        Command::Stop(args) => instance::stop(client, &args, "stop").await,
+        Command::Restart(args) => instance::stop(client, &args, "restart").await,
+        Command::Delete { names, force } => instance::delete(client, &names, force).await,
+        Command::List { format } => instance::list(client, format, out).await,
+        Command::Info { name } => instance::info(client, &name, out).await,
+        Command::Exec(args) => {
+            let code = instance::exec::run(client, &args).await?;
+            out.flush()?;
+            // lxc exec exits with the command's own code.
+            std::process::exit(code)
+        }
+        Command::File(cmd) => instance::file::run(client, cmd, out).await,
+        Command::Network(cmd) => network::run(client, cmd, out).await,
+        Command::Image(cmd) => image::run(client, cmd, out).await,
         Command::Query(args) => query::run(client, args, out).await,
         Command::Version { .. } => version::run(client, out).await,
         Command::Remote(cmd) => remote::run(cmd, out).await,
