@@ -79,9 +79,6 @@ pub enum Command {
     /// Copy files into and out of instances
     #[command(subcommand)]
     File(FileCommand),
-    /// Manage networks defined once for the cluster, created on every member
-    #[command(subcommand)]
-    Network(NetworkCommand),
     /// Manage images: import, list, show, delete, aliases
     #[command(subcommand)]
     Image(ImageCommand),

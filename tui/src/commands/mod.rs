@@ -61,7 +61,6 @@ async fn run_command(
             std::process::exit(code)
         }
         Command::File(cmd) => instance::file::run(client, cmd, out).await,
-        Command::Network(cmd) => network::run(client, cmd, out).await,
         Command::Image(cmd) => image::run(client, cmd, out).await,
         Command::Query(args) => query::run(client, args, out).await,
         Command::Version { .. } => version::run(client, out).await,
