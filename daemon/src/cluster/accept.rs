@@ -103,7 +103,7 @@ pub async fn accept(
             Ok((
                 queries::members(c)?,
                 queries::certificates(c)?,
-                queries::storage_pools(c)?,
+                crate::db::global::storage_pools::created_pools(c)?,
                 queries::networks(c)?,
             ))
         })
@@ -132,6 +132,7 @@ pub async fn accept(
     for a in &req.member_config {
         nodes::answer_member_config(&mut batch, id, &a.entity, &a.name, &a.key, &a.value);
     }
+    crate::db::global::storage_pools::join_created(&mut batch, id);
     crate::db::global::networks::created_everywhere_on(&mut batch, id);
     node.propose(batch).await?;
     Ok(AcceptReply {

@@ -11,7 +11,7 @@ use openraft::{BasicNode, ChangeMembers};
 
 use super::config::{self as server_config, check_clustered_rules, diff_batch, local_changes};
 use crate::db::batch::Batch;
-use crate::db::global::{entities, nodes, queries};
+use crate::db::global::{entities, nodes, queries, storage_pools};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::tls::Identity;
@@ -68,12 +68,13 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
                 pool.name
             )));
         }
-        entities::add_storage_pool(
+        storage_pools::add_created(
             &mut batch,
             &pool.name,
             &pool.driver,
             &pool.description,
             &pool.config,
+            member_id,
         );
     }
     for net in &preseed.networks {
@@ -223,6 +224,9 @@ pub async fn apply(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         let drop_identity = plan_bootstraps && !existing.clustered;
         restore(node, before, &undo, raft_address, drop_identity).await;
         return Err(e);
+    }
+    if let Err(e) = crate::storage::pools::create_local_parts(node).await {
+        tracing::warn!("a storage pool's directory could not be made here: {e}");
     }
     Ok(())
 }

@@ -182,6 +182,9 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
         return Err(e);
     }
     node.operations.set_location(&t.name);
+    if let Err(e) = crate::storage::pools::create_local_parts(node).await {
+        tracing::warn!("joined, but a storage pool's directory could not be made here: {e}");
+    }
     Ok(())
 }
 

@@ -252,7 +252,11 @@ pub async fn cluster_current(node: &Node) -> Result<Read<Result<Cluster>>> {
     let read = node
         .read_current(move |c| {
             let me = queries::member_by_id(c, id)?;
-            Ok((me, queries::storage_pools(c)?, queries::networks(c)?))
+            Ok((
+                me,
+                crate::db::global::storage_pools::created_pools(c)?,
+                queries::networks(c)?,
+            ))
         })
         .await?;
     Ok(read.map(|(me, pools, networks)| {

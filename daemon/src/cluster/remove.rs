@@ -86,6 +86,7 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
             .await
             .map_err(|why| unreachable(name, &target.address, &why))?;
         crate::network::remove_member(node, &target).await?;
+        crate::storage::pools::remove_member(node, &target).await?;
     }
     let leave_at = {
         let _guard = node.membership.lock().await;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::entities::NamedEntity;
+use crate::cluster::two_phase::Resource;
 use crate::db::batch::Batch;
 
 /// One member's part of a pool.
@@ -169,6 +170,25 @@ pub fn insert(batch: &mut Batch, name: &str, driver: &str, description: &str, st
         "INSERT OR IGNORE INTO storage_pools (name, driver, description, state) VALUES (?, ?, ?, ?)",
         vec![name.into(), driver.into(), description.into(), state.into()],
     );
+}
+
+/// Adds pool `name` Created, with member `member`'s part Created: a preseed's pool on the
+/// member bootstrapping (its member-specific keys are its own, the rest cluster-wide).
+pub fn add_created(
+    batch: &mut Batch,
+    name: &str,
+    driver: &str,
+    description: &str,
+    config: &BTreeMap<String, String>,
+    member: u64,
+) {
+    let (global, own): (BTreeMap<_, _>, BTreeMap<_, _>) = config
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| !Resource::StoragePool.is_member_specific(k));
+    insert(batch, name, driver, description, 1);
+    put_config(batch, name, &global);
+    add_member(batch, name, member, 1, &own);
 }
 
 /// Adds member `member`'s part of pool `name` in `state` with its own keys, unless it has
