@@ -112,18 +112,15 @@ pub fn local_changes(
         .collect()
 }
 
-/// Refuses changes LXD refuses once a member is clustered.
+/// Refuses what a clustered member may not do to its addresses: be left without one
+/// other members reach it on. (Unlike LXD 5.0, it may move: see `cluster::address`.)
 pub fn check_clustered_rules(
     clustered: bool,
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<()> {
-    if clustered && old.get("cluster.https_address") != new.get("cluster.https_address") {
-        return Err(Error::BadRequest(format!(
-            "cannot set 'cluster.https_address' to '{}': Changing cluster.https_address is not supported on a clustered member; \
-             to move members to new addresses use 'corrald cluster edit' with the daemons stopped",
-            new.get("cluster.https_address").map_or("", String::as_str)
-        )));
+    if clustered {
+        super::address::moved(old, new).map_err(Error::BadRequest)?;
     }
     Ok(())
 }
@@ -234,8 +231,22 @@ pub async fn update_guarded(
     let local = local_changes(&old, &new);
     if !local.is_empty() {
         node.local.write_config(local.clone()).await?;
-        if let Err(e) = node.reconcile_listeners().await {
-            // The address could not be bound: put the old one back so the member stays reachable.
+        // Listening on a new cluster address first, then telling the cluster: peers
+        // dial it only once something answers there.
+        let moved = match node.is_clustered() {
+            true => super::address::moved(&old, &new).map_err(Error::BadRequest)?,
+            false => None,
+        };
+        let applied = match node.reconcile_listeners().await {
+            Ok(()) => match moved {
+                Some(address) => super::address::record(node, node.id(), &address).await,
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            // Not bound, or not recorded: put the old addresses back so the member stays
+            // reachable where the cluster knows it.
             let undo = local_changes(&new, &old);
             node.local.write_config(undo).await?;
             let _ = node.reconcile_listeners().await;
@@ -289,11 +300,13 @@ mod tests {
     }
 
     #[test]
-    fn clustered_members_keep_their_cluster_address() {
+    fn clustered_members_may_move_but_not_lose_their_address() {
         let old = map(&[("cluster.https_address", "127.0.0.1:8443")]);
         let new = map(&[("cluster.https_address", "127.0.0.2:8443")]);
-        assert!(check_clustered_rules(true, &old, &new).is_err());
-        assert!(check_clustered_rules(false, &old, &new).is_ok());
+        assert!(check_clustered_rules(true, &old, &new).is_ok());
         assert!(check_clustered_rules(true, &old, &old).is_ok());
+        let none = map(&[]);
+        assert!(check_clustered_rules(true, &old, &none).is_err());
+        assert!(check_clustered_rules(false, &old, &none).is_ok());
     }
 }

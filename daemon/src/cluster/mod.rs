@@ -2,6 +2,7 @@
 //! server configuration, bootstrapping, joining, trust and removal.
 
 pub mod accept;
+pub mod address;
 pub mod bootstrap;
 pub mod certificate;
 pub mod certificate_tokens;

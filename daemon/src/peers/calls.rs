@@ -187,6 +187,14 @@ impl Member {
             .map(drop)
     }
 
+    /// Has the leader record that member `id` is now reached at `address`.
+    pub async fn set_member_address(&self, id: u64, address: &str) -> Result<(), PeerError> {
+        let body = Some(serde_json::json!({ "id": id, "address": address }));
+        self.rest(REBALANCE, "PUT", "/internal/cluster/address", body)
+            .await
+            .map(drop)
+    }
+
     /// Asks for the accepted member `id`, now running an empty database, to be brought in.
     pub async fn finish(&self, id: u64) -> Result<(), PeerError> {
         let body = Some(serde_json::json!({ "id": id }));

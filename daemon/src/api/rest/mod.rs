@@ -13,6 +13,7 @@ mod handover;
 mod images;
 mod instances;
 mod internal;
+mod member_address;
 mod networks;
 mod operations;
 mod server;
@@ -48,6 +49,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(evacuation::routes())
         .merge(certificates::routes())
         .merge(certificate::routes())
+        .merge(member_address::routes())
         .merge(operations::routes())
         .merge(events::routes())
         .merge(internal::routes())

@@ -394,6 +394,14 @@ pub fn set_identity(batch: &mut Batch, id: u64, name: &str, address: &str) {
     );
 }
 
+/// Records member `id`'s new cluster address (a running member moved).
+pub fn set_address(batch: &mut Batch, id: u64, address: &str) {
+    batch.push(
+        "UPDATE nodes SET address = ? WHERE id = ?",
+        vec![address.into(), SqlValue::from(id)],
+    );
+}
+
 /// Records a rewrite of the Raft configuration on a stopped member's replica (outside
 /// Raft: `corrald cluster edit`, `recover-from-quorum-loss`): the members `kept` get their
 /// address and role label; the others are declared lost, offline however recent their last
