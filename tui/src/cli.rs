@@ -13,6 +13,7 @@ use crate::commands::dial_stdio::DialStdioArgs;
 use crate::commands::instance::{CreateArgs, ExecArgs, FileCommand, StopArgs};
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::network::NetworkCommand;
+use crate::commands::storage::StorageCommand;
 use crate::commands::query::QueryArgs;
 use crate::commands::remote::RemoteCommand;
 
@@ -38,6 +39,9 @@ pub enum Command {
     /// Manage networks defined once for the cluster, created on every member
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage storage pools defined once for the cluster, and their custom volumes
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Create an instance from an image, without starting it
     Init(CreateArgs),
     /// Create an instance from an image and start it

@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod network;
 pub mod query;
 pub mod remote;
+pub mod storage;
 pub mod version;
 pub mod warnings;
 
@@ -46,6 +47,7 @@ async fn run_command(
         Command::Cluster(cmd) => cluster::run(client, cmd, out).await,
         Command::Config(cmd) => config::run(client, cmd, out).await,
         Command::Network(cmd) => network::run(client, cmd, out).await,
+        Command::Storage(cmd) => storage::run(client, cmd, out).await,
         Command::Init(args) => instance::create(client, args, false, out).await,
         Command::Launch(args) => instance::create(client, args, true, out).await,
         Command::Start { names } => instance::start(client, &names).await,
