@@ -3,6 +3,9 @@
 //! update fail naming it, with every member back on the old certificate; join tokens
 //! carrying the old fingerprint stop working.
 
+#[path = "remote_https/common.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -283,6 +286,12 @@ fn the_certificate_moves_to_every_member_or_to_none() {
         );
     }
 
+    // A laptop pins the cluster's certificate as a remote.
+    let laptop = common::Laptop::new();
+    let token = common::trust_token(&cluster[0], "laptop");
+    laptop.corral(&["remote", "add", "prod", &token], "").ok();
+    laptop.corral(&["cluster", "list", "prod:"], "").ok();
+
     // With every member up it succeeds, run from node2 this time; each member announces it.
     let monitor = Monitor::start(&cluster[2]);
     monitor.follow(&cluster[2]);
@@ -316,6 +325,22 @@ fn the_certificate_moves_to_every_member_or_to_none() {
     }
     // Members still reach each other, over connections made with the new certificate.
     cluster_works(&cluster, "3");
+    // The laptop is told the certificate changed and what to do about it.
+    let refused = laptop.corral(&["cluster", "list", "prod:"], "");
+    let error = refused.failed();
+    for says in [
+        "The server certificate of remote \"prod\"",
+        &format!("pinned:    {old}"),
+        &format!("presented: {new}"),
+        "corral remote remove prod",
+    ] {
+        assert!(error.contains(says), "{says}: {error}");
+    }
+    laptop.corral(&["remote", "remove", "prod"], "").ok();
+    let token = common::trust_token(&cluster[0], "laptop2");
+    laptop.corral(&["remote", "add", "prod", &token], "").ok();
+    laptop.corral(&["cluster", "list", "prod:"], "").ok();
+
     // A member restarted after a crash comes back with it.
     cluster[0].kill();
     cluster[0].restart();

@@ -21,16 +21,30 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// member's current one.
 pub type TlsSource = Arc<RwLock<Option<ClientTls>>>;
 
-/// A lazily connected channel to `address` (`host:port`), dialled with what `tls` holds
-/// when it (re)connects.
-pub fn channel(address: &str, tls: TlsSource) -> Channel {
-    let address = address.to_owned();
-    let connector = tower::service_fn(move |_: Uri| {
-        let tls: Option<Arc<ClientConfig>> = tls
+/// A lazily connected channel to `address` (`host:port`), dialled with `tls`.
+pub fn channel(address: &str, tls: Arc<ClientConfig>) -> Channel {
+    connect_lazily(address, move || Some(tls.clone()))
+}
+
+/// A lazily connected channel to `address`, dialled with what `source` holds when it
+/// (re)connects.
+pub fn channel_from(address: &str, source: TlsSource) -> Channel {
+    connect_lazily(address, move || {
+        source
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|t| t.h2.clone());
+            .map(|t| t.h2.clone())
+    })
+}
+
+fn connect_lazily(
+    address: &str,
+    config: impl Fn() -> Option<Arc<ClientConfig>> + Clone + Send + Sync + 'static,
+) -> Channel {
+    let address = address.to_owned();
+    let connector = tower::service_fn(move |_: Uri| {
+        let tls = config();
         let address = address.clone();
         async move {
             let tls = tls.ok_or_else(|| {
@@ -109,7 +123,7 @@ impl Dialer {
         Some(
             channels
                 .entry(address.to_owned())
-                .or_insert_with(|| channel(address, self.tls.clone()))
+                .or_insert_with(|| channel_from(address, self.tls.clone()))
                 .clone(),
         )
     }
