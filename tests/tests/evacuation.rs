@@ -472,6 +472,7 @@ fn a_move_killed_midway_leaves_the_instance_in_one_place() {
 
     // 2. The destination killed after its copy is in place, before it switches: the copy
     // is withdrawn when it starts again, x stays on node1.
+    cluster.members_mut()[1].kill();
     cluster.members_mut()[1].set_env("CORRAL_TEST_CRASH_AT", "copied");
     cluster.members_mut()[1].restart();
     let out = cluster.members()[2].corral(&["cluster", "evacuate", "node1", "--force"]);
@@ -479,6 +480,7 @@ fn a_move_killed_midway_leaves_the_instance_in_one_place() {
     wait_until("node2 to abort", Duration::from_secs(30), || {
         (!cluster.members_mut()[1].is_running()).then_some(())
     });
+    cluster.members_mut()[1].kill();
     cluster.members_mut()[1].set_env("CORRAL_TEST_CRASH_AT", "");
     cluster.members_mut()[1].restart();
     settled(&cluster, "node1");
@@ -488,6 +490,7 @@ fn a_move_killed_midway_leaves_the_instance_in_one_place() {
 
     // 3. The source (which runs the evacuation) killed after the destination confirmed,
     // before it removed its own copy: x is on node2, and node1 drops its copy at start.
+    cluster.members_mut()[0].kill();
     cluster.members_mut()[0].set_env("CORRAL_TEST_CRASH_AT", "confirmed");
     cluster.members_mut()[0].restart();
     let out = cluster.members()[2].corral(&["cluster", "evacuate", "node1", "--force"]);
@@ -495,6 +498,7 @@ fn a_move_killed_midway_leaves_the_instance_in_one_place() {
     wait_until("node1 to abort", Duration::from_secs(30), || {
         (!cluster.members_mut()[0].is_running()).then_some(())
     });
+    cluster.members_mut()[0].kill();
     cluster.members_mut()[0].set_env("CORRAL_TEST_CRASH_AT", "");
     cluster.members_mut()[0].restart();
     settled(&cluster, "node2");
