@@ -356,6 +356,20 @@ fn the_certificate_moves_to_every_member_or_to_none() {
             && err.contains("corral cluster add node4"),
         "{err}"
     );
+    // The members refuse it too, should a joiner not check the fingerprint.
+    let body = serde_json::json!({"type": "server", "name": "node4", "trust_token": old_token});
+    let reply = HttpsClient::new().request(
+        &cluster[0].address,
+        "POST",
+        "/1.0/certificates",
+        Some(&body.to_string()),
+    );
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(
+        reply.body.contains("which was replaced since"),
+        "{}",
+        reply.body
+    );
     node4.join_by_token(&cluster[0]);
     assert_eq!(presented(&node4), new);
 }

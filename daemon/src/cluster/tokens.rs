@@ -168,6 +168,15 @@ pub async fn consume(node: &Node, presented: &JoinToken) -> Result<()> {
     let rows = node.global.read(queries::tokens).await?;
     let not_found = || Error::Forbidden("No matching cluster join operation found".into());
     let row = matching(&rows, presented).ok_or_else(not_found)?.clone();
+    if node.cluster_fingerprint().as_deref() != Some(row.fingerprint.as_str()) {
+        // Issued before `corral cluster update-certificate`: its joiner would pin a
+        // certificate no member presents any more.
+        return Err(Error::Forbidden(format!(
+            "This join token carries the cluster certificate {} which was replaced since; ask \
+             for a new token with 'corral cluster add {}'",
+            row.fingerprint, row.name
+        )));
+    }
     if !revoke(node, &row.uuid).await? {
         // Someone else burned it between our read and our write.
         return Err(not_found());
