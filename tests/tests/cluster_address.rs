@@ -80,6 +80,13 @@ fn cluster_works(cluster: &Cluster, since: OffsetDateTime, round: &str) {
         let seen = m.corral(&["config", "get", "user.through0"]);
         assert_eq!(seen.ok().trim(), round, "{} sees the writes", m.name);
     }
+    // A request for another member is relayed to it (over its cluster address).
+    for m in &cluster.members()[1..] {
+        let there =
+            cluster[0].corral(&["config", "get", "core.https_address", "--target", &m.name]);
+        let here = m.corral(&["config", "get", "core.https_address"]);
+        assert_eq!(there.ok(), here.ok(), "{} relayed", m.name);
+    }
     for m in cluster.members() {
         wait_until(
             &format!("a heartbeat from {} after {since}", m.name),

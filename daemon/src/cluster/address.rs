@@ -77,11 +77,15 @@ async fn record_as_leader(node: &Node, id: u64, address: &str) -> Result<()> {
         .map(|m| (m.id, m.name.clone(), m.address.clone()))
         .collect();
     check_unique(&members, id, address)?;
-    if !rows.iter().any(|m| m.id == id) {
-        return Err(Error::NotFound(format!(
-            "no cluster member has id {id}; it may have been removed"
-        )));
-    }
+    let before = rows
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| m.address.clone())
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no cluster member has id {id}; it may have been removed"
+            ))
+        })?;
     let mut batch = Batch::new();
     nodes::set_address(&mut batch, id, address);
     node.propose(batch).await?;
@@ -94,8 +98,17 @@ async fn record_as_leader(node: &Node, id: u64, address: &str) -> Result<()> {
     if in_raft && !same {
         // Spares are not in the Raft membership; adding them here would make them learners.
         let change = ChangeMembers::SetNodes(BTreeMap::from([(id, BasicNode::new(address))]));
-        node.change_membership(change, false, &format!("move member {id} to {address}"))
-            .await?;
+        let what = format!("move member {id} to {address}");
+        if let Err(e) = node.change_membership(change, false, &what).await {
+            // The member goes back to its old address: so does its row, or heartbeats would
+            // look for it where it does not listen.
+            let mut undo = Batch::new();
+            nodes::set_address(&mut undo, id, &before);
+            if let Err(u) = node.propose(undo).await {
+                tracing::warn!("member {id} stays recorded at {address} though it moves back: {u}");
+            }
+            return Err(e);
+        }
     }
     tracing::info!("member {id} is now reached at {address}");
     Ok(())
