@@ -154,10 +154,10 @@ fn members_talk_on_cluster_addresses_while_clients_use_core_ones() {
     }
 
     // Members can no longer reach each other's core addresses, only cluster ones.
-    for i in 0..3 {
+    for (i, namespace) in ns.iter().enumerate() {
         for j in (0..3).filter(|j| *j != i) {
             let route = format!("{}/32", core(j));
-            ip(&["-n", &ns[i], "route", "add", "prohibit", &route]);
+            ip(&["-n", namespace, "route", "add", "prohibit", &route]);
         }
     }
     for (i, j) in [(0, 1), (1, 2), (2, 0)] {
