@@ -360,6 +360,45 @@ fn live_migration_of_a_container_and_an_offline_member_are_refused() {
     );
     assert_eq!(member_state(node1, "node1"), "Online", "nothing changed");
 
+    // With stop asked of every instance it evacuates; the operation, run by node1, is seen
+    // from node3 (listed, shown and waited for).
+    cluster.members()[1]
+        .corral(&[
+            "cluster", "evacuate", "node1", "--action", "stop", "--force",
+        ])
+        .ok();
+    let node3 = &cluster.members()[2];
+    let (status, body) = node3.raw("GET", "/1.0/operations?recursion=1", None);
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).expect("JSON");
+    let op = listed["metadata"]["success"]
+        .as_array()
+        .and_then(|ops| {
+            ops.iter()
+                .find(|o| o["description"] == "Evacuating cluster member")
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("node3 does not list node1's evacuation: {body}"));
+    assert_eq!(op["location"], "node1");
+    assert_eq!(
+        op["metadata"]["steps"][0],
+        "Stopping \"vm-like\" in project \"default\""
+    );
+    let id = op["id"].as_str().expect("an id");
+    for path in [
+        format!("/1.0/operations/{id}"),
+        format!("/1.0/operations/{id}/wait?timeout=5"),
+    ] {
+        let (status, body) = node3.raw("GET", &path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(body.contains("\"status\":\"Success\""), "{path}: {body}");
+    }
+    assert_eq!(member_state(node3, "node1"), "Evacuated");
+    node3
+        .corral(&["cluster", "restore", "node1", "--force"])
+        .ok();
+    assert_eq!(member_state(node3, "node1"), "Online");
+
     cluster.members_mut()[2].kill();
     let node1 = &cluster.members()[0];
     wait_until("node3 to be seen offline", Duration::from_secs(60), || {

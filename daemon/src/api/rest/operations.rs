@@ -7,13 +7,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use corral_shared::api::Operation;
+use corral_shared::api::{Envelope, MemberStatus, Operation};
 use serde::Deserialize;
 
 use super::{ApiResult, Recursion, answer_read, sync, sync_read};
 use crate::cluster::{certificate_tokens, tokens};
 use crate::error::Error;
 use crate::node::{Node, Read};
+use crate::peers::{PeerError, Peers};
 
 /// The longest a `/wait` may block: every wait is bounded, even `timeout=-1`.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
@@ -23,6 +24,74 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/1.0/operations", get(list))
         .route("/1.0/operations/{id}", get(show).delete(cancel))
         .route("/1.0/operations/{id}/wait", get(wait))
+        .route("/internal/operations", get(local))
+}
+
+/// How long another member may take to list its operations.
+const PEER_LIST: Duration = Duration::from_secs(2);
+/// What a wait relayed to the member running the operation may add to its timeout.
+const PEER_WAIT_MARGIN: Duration = Duration::from_secs(5);
+
+/// This member's own operations, for the other members' lists.
+async fn local(State(node): State<Arc<Node>>) -> ApiResult {
+    sync(&node.operations.list(), None)
+}
+
+/// The members other than this one that are not known offline: (name, address).
+async fn other_members(node: &Node) -> Vec<(String, String)> {
+    let Ok(read) = crate::cluster::members::list_current(node).await else {
+        return Vec::new();
+    };
+    let own = crate::cluster::members::own_name(node)
+        .await
+        .unwrap_or_default();
+    read.value
+        .into_iter()
+        .filter(|m| m.server_name != own && m.status != MemberStatus::Offline)
+        .map(|m| {
+            (
+                m.server_name,
+                m.url.trim_start_matches("https://").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The operations the other members run (an evacuation runs on the member evacuated, so
+/// it is seen from every member, as LXD shows every member's operations); a member that
+/// does not answer within [`PEER_LIST`] is left out.
+async fn others(node: &Node) -> Vec<Operation> {
+    if !node.is_clustered() {
+        return Vec::new();
+    }
+    let Ok(peers) = Peers::of(node) else {
+        return Vec::new();
+    };
+    let answers = peers
+        .fan_out(other_members(node).await, PEER_LIST, |m| async move {
+            let answer = m
+                .relay("GET", "/internal/operations", Default::default())
+                .await?;
+            let envelope: Envelope =
+                serde_json::from_slice(&answer.body).map_err(|e| PeerError::Unexpected {
+                    address: m.address().to_owned(),
+                    what: "an operation list",
+                    reason: e.to_string(),
+                })?;
+            serde_json::from_value::<Vec<Operation>>(envelope.metadata).map_err(|e| {
+                PeerError::Unexpected {
+                    address: m.address().to_owned(),
+                    what: "an operation list",
+                    reason: e.to_string(),
+                }
+            })
+        })
+        .await;
+    answers
+        .into_iter()
+        .filter_map(|(_, a)| a.ok())
+        .flatten()
+        .collect()
 }
 
 fn by_status(ops: Vec<Operation>) -> BTreeMap<String, Vec<Operation>> {
@@ -49,8 +118,10 @@ async fn all(node: &Node) -> Result<Read<Vec<Operation>>, Error> {
         }));
     }
     let join = tokens::list_current(node).await?;
+    let elsewhere = others(node).await;
     Ok(join.map(|join| {
         let mut ops = local;
+        ops.extend(elsewhere);
         ops.extend(join);
         ops.extend(certificate.value);
         ops
@@ -118,10 +189,33 @@ async fn wait(
         Some(t) if t >= 0.0 => Duration::from_secs_f64(t).min(MAX_WAIT),
         _ => MAX_WAIT,
     };
-    let op = node
-        .operations
-        .wait(&id, Some(timeout))
+    if let Some(op) = node.operations.wait(&id, Some(timeout)).await {
+        return sync(&op, None);
+    }
+    // Run by another member: the wait is relayed to it.
+    let owner = others(&node)
         .await
+        .into_iter()
+        .find(|o| o.id == id)
         .ok_or_else(missing)?;
-    sync(&op, None)
+    let address = other_members(&node)
+        .await
+        .into_iter()
+        .find(|(name, _)| *name == owner.location)
+        .map(|(_, address)| address)
+        .ok_or_else(missing)?;
+    let path = format!("/1.0/operations/{id}/wait?timeout={}", timeout.as_secs());
+    let answer = Peers::of(&node)?
+        .member(&address)
+        .within(timeout + PEER_WAIT_MARGIN)
+        .relay("GET", &path, Default::default())
+        .await
+        .map_err(|e| {
+            Error::Unavailable(format!(
+                "operation {id} runs on {}, which could not be reached: {}",
+                owner.location,
+                e.reason()
+            ))
+        })?;
+    Ok(super::forward::raw_response(answer))
 }
