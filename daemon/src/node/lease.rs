@@ -61,6 +61,17 @@ pub(super) fn read_index_source(
     }
 }
 
+/// The index a read served from the lease must wait for: the end of the leader's log, not
+/// what the leader has applied. Every write acknowledged so far is applied here, but a
+/// linearizable read must also follow every read before it: a follower applies an entry as
+/// soon as it learns the entry is committed, possibly before this leader's own state machine
+/// gets to it, and answers with it; a read here just after must not answer older. Every
+/// committed entry is in this log, so waiting for its end covers them (cluster-torture
+/// found a leader answering an older value than a follower had just returned).
+pub(super) fn lease_read_index(last_log_index: Option<u64>, applied: u64) -> u64 {
+    last_log_index.unwrap_or(0).max(applied)
+}
+
 /// The lease a successful quorum round that began at `started` wins: only a round that began
 /// and ended while leading the same term confirms that term.
 pub(super) fn renewed(
@@ -158,6 +169,29 @@ mod tests {
                 source == ReadIndexSource::Lease,
                 covered,
                 "round at +{began:?}, paused {paused:?}"
+            );
+        }
+    }
+
+    /// Found by cluster-torture: a follower answered a write committed but not yet applied
+    /// on the leader, then the leader, within its lease, answered from its applied index
+    /// and returned the value before. A lease read waits for the whole log instead.
+    #[test]
+    fn a_lease_read_waits_for_entries_committed_but_not_applied_here() {
+        // (the leader's last log index, its applied index, the index the read must see)
+        let cases = [
+            (Some(12), 10, 12),
+            (Some(10), 10, 10),
+            // A snapshot may put applied past the log (purged up to it).
+            (Some(8), 10, 10),
+            (None, 0, 0),
+            (None, 5, 5),
+        ];
+        for (last, applied, want) in cases {
+            assert_eq!(
+                lease_read_index(last, applied),
+                want,
+                "log ends at {last:?}, applied {applied}"
             );
         }
     }

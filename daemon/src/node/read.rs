@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use corral_shared::client::Stale;
 
 use super::Node;
-use super::lease::{ReadIndexSource, read_index_source, renewed};
+use super::lease::{ReadIndexSource, lease_read_index, read_index_source, renewed};
 use crate::error::{Error, Result};
 use crate::peers::PeerError;
 use crate::raft::state_machine::read_applied;
@@ -74,15 +74,16 @@ impl Confirmed {
 }
 
 impl Node {
-    /// On the leader: the index reads must see. Within a lease no round is needed: every
-    /// write acknowledged so far is applied here. Otherwise a quorum confirms leadership
-    /// first, which also renews the lease.
+    /// On the leader: the index reads must see. Within a lease no round is needed: the
+    /// index is the end of this leader's log (see [`lease_read_index`]). Otherwise a quorum
+    /// confirms leadership first, which also renews the lease.
     pub async fn read_index_as_leader(&self) -> Result<u64> {
         let raft = self.raft();
         let term = leading_term(&raft);
         let held = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
         if read_index_source(held, term, Instant::now()) == ReadIndexSource::Lease {
-            return Ok(self.applied_index());
+            let last_log_index = raft.metrics().borrow().last_log_index;
+            return Ok(lease_read_index(last_log_index, self.applied_index()));
         }
         let started = Instant::now();
         match tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable()).await {
