@@ -407,6 +407,16 @@ mod tests {
 
     const NONE_FITS: &str = "No suitable cluster member could be found";
 
+    /// What a case is called, the members, the target, the architectures, and the member
+    /// chosen (`NAME` or `NAME@GROUP`) or the refusal.
+    type Case = (
+        &'static str,
+        Vec<MemberLoad>,
+        Target,
+        &'static [&'static str],
+        Result<&'static str, &'static str>,
+    );
+
     #[test]
     fn placement_follows_lxd_rule() {
         let gpu = |m: &mut MemberLoad| m.groups = vec!["gpu".into()];
@@ -417,7 +427,7 @@ mod tests {
         let arch = |a: &'static str| move |m: &mut MemberLoad| m.architecture = a.into();
 
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<MemberLoad>, Target, &[&str], Result<&str, &str>)> = vec![
+        let cases: Vec<Case> = vec![
             ("fewest instances wins",
              vec![member(1, 2), member(2, 0), member(3, 1)], any(), &[], Ok("node2")),
             ("tie goes to the lowest id, not the first listed",
