@@ -10,6 +10,7 @@ use crate::commands::config::ConfigCommand;
 use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::dial_stdio::DialStdioArgs;
+use crate::commands::image::ImageCommand;
 use crate::commands::instance::{CreateArgs, ExecArgs, FileCommand, StopArgs};
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::network::NetworkCommand;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod dial_stdio;
+pub mod image;
 pub mod instance;
 pub mod monitor;
 pub mod network;

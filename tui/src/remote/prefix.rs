@@ -7,6 +7,7 @@ use crate::cli::Command;
 use crate::commands::cluster::group::GroupCommand as G;
 use crate::commands::cluster::{ClusterCommand, RoleCommand};
 use crate::commands::config::{ConfigCommand, TrustCommand};
+use crate::commands::image::{AliasCommand as A, ImageCommand as I};
 
 use super::{Config, RemoteError};
 
@@ -108,6 +109,15 @@ fn slot(command: &mut Command) -> Slot<'_> {
                     Slot::Named(name, "client name")
                 }
             },
+        },
+        Command::Image(image) => match image {
+            I::Import { remote, .. } | I::List { remote, .. } | I::Alias(A::List { remote, .. }) => {
+                Slot::RemoteOnly(remote)
+            }
+            I::Show { image } | I::Delete { image } => Slot::Named(image, "image"),
+            I::Alias(A::Create { alias, .. } | A::Delete { alias }) => {
+                Slot::Named(alias, "image alias")
+            }
         },
         Command::Query(args) => Slot::Path(&mut args.path),
         Command::Version { remote } => Slot::RemoteOnly(remote),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -101,7 +101,9 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn upload_of(headers: &HeaderMap) -> Upload {
+/// What an upload says of itself: LXD's `X-LXD-*` headers, and `?public=1` for clients
+/// that send no headers of their own.
+fn upload_of(headers: &HeaderMap, query: Option<&str>) -> Upload {
     let header = |name: &str| {
         headers
             .get(name)
@@ -112,14 +114,22 @@ fn upload_of(headers: &HeaderMap) -> Upload {
     };
     Upload {
         filename: header("x-lxd-filename"),
-        public: matches!(header("x-lxd-public").as_str(), "1" | "true"),
+        public: matches!(header("x-lxd-public").as_str(), "1" | "true")
+            || properties(query.unwrap_or_default())
+                .get("public")
+                .is_some_and(|v| v == "1" || v == "true"),
         properties: properties(&header("x-lxd-properties")),
     }
 }
 
 /// `POST /1.0/images`: the body is the image file. It is received (hashed as it comes)
 /// before the answer; the rest (checks, records, copies to other members) is the operation.
-async fn upload(State(node): State<Arc<Node>>, headers: HeaderMap, body: Body) -> ApiResult {
+async fn upload(
+    State(node): State<Arc<Node>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -163,7 +173,7 @@ async fn upload(State(node): State<Arc<Node>>, headers: HeaderMap, body: Body) -
         )
         .into());
     }
-    let upload = upload_of(&headers);
+    let upload = upload_of(&headers, query.as_deref());
     let fingerprint = received.fingerprint.clone();
     let size = received.size;
     let resources = BTreeMap::from([(
@@ -380,13 +390,14 @@ mod tests {
             "x-lxd-properties",
             HeaderValue::from_static("os=busybox&description=a%20tiny+image&empty="),
         );
-        let upload = upload_of(&headers);
+        let upload = upload_of(&headers, None);
         assert_eq!(upload.filename, "busybox.tar.gz");
         assert!(upload.public);
         assert_eq!(upload.properties["os"], "busybox");
         assert_eq!(upload.properties["description"], "a tiny image");
         assert_eq!(upload.properties["empty"], "");
-        assert_eq!(upload_of(&HeaderMap::new()), Upload::default());
+        assert_eq!(upload_of(&HeaderMap::new(), None), Upload::default());
+        assert!(upload_of(&HeaderMap::new(), Some("public=1")).public);
         // A malformed escape drops that pair only.
         assert_eq!(properties("a=%zz&b=1").len(), 1);
     }
