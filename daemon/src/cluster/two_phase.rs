@@ -297,10 +297,10 @@ pub fn plan_cluster_create(
     config: &BTreeMap<String, String>,
 ) -> Result<ClusterCreatePlan, TwoPhaseError> {
     let single = members.len() == 1;
-    if !single || existing.is_some() {
-        if let Some(key) = config.keys().find(|k| resource.is_member_specific(k)) {
-            return Err(TwoPhaseError::MemberSpecific { key: key.clone() });
-        }
+    if (!single || existing.is_some())
+        && let Some(key) = config.keys().find(|k| resource.is_member_specific(k))
+    {
+        return Err(TwoPhaseError::MemberSpecific { key: key.clone() });
     }
     let Some(existing) = existing else {
         if single {

@@ -134,8 +134,7 @@ pub async fn run(
             let vol: StorageVolume = client
                 .get(&aimed(&volume_path(&pool, &volume), target.as_deref()))
                 .await?;
-            let yaml = format::yaml::document(&vol).map_err(|e| CliError::encode("YAML", e))?;
-            out.write_all(yaml.as_bytes())?;
+            out.write_all(show(&vol)?.as_bytes())?;
         }
         VolumeCommand::Delete {
             pool,
@@ -171,6 +170,14 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// `storage volume show`: the volume as YAML. LXD's `created_at` is a time, which yaml.v2
+/// writes bare, where a string that reads as a timestamp gets quotes.
+pub fn show(vol: &StorageVolume) -> Result<String, CliError> {
+    let yaml = format::yaml::document(vol).map_err(|e| CliError::encode("YAML", e))?;
+    let quoted = format!("created_at: \"{}\"\n", vol.created_at);
+    Ok(yaml.replace(&quoted, &format!("created_at: {}\n", vol.created_at)))
 }
 
 /// The volume's name without the `custom/` lxc accepts before it.
@@ -235,6 +242,18 @@ mod tests {
 ";
         let got = list(vec![vol("v1", "node3"), vol("v1", "node2")], Format::Table).unwrap();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn show_is_lxcs_yaml() {
+        let v = StorageVolume {
+            created_at: "0001-01-01T00:00:00Z".into(),
+            ..vol("v1", "node3")
+        };
+        assert_eq!(
+            show(&v).unwrap(),
+            "config: {}\ndescription: \"\"\nname: v1\ntype: custom\nused_by: []\nlocation: node3\ncontent_type: filesystem\nproject: default\ncreated_at: 0001-01-01T00:00:00Z\n"
+        );
     }
 
     #[test]
