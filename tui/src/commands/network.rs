@@ -36,13 +36,16 @@ pub enum NetworkCommand {
     /// List the networks
     #[command(visible_alias = "ls")]
     List {
+        /// The remote whose networks to list (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Show a network as YAML
     Show {
-        /// The network's name
+        /// The network's name, after its remote's when not the default (`prod:n1`)
         name: String,
         /// The member whose own keys and state to show
         #[arg(long, value_name = "MEMBER")]
@@ -50,7 +53,7 @@ pub enum NetworkCommand {
     },
     /// Print one config value (an empty line when unset)
     Get {
-        /// The network's name
+        /// The network's name, after its remote's when not the default (`prod:n1`)
         name: String,
         /// The key
         key: String,
@@ -60,7 +63,7 @@ pub enum NetworkCommand {
     },
     /// Set config keys: NAME KEY VALUE, or NAME KEY=VALUE...
     Set {
-        /// The network's name
+        /// The network's name, after its remote's when not the default (`prod:n1`)
         name: String,
         /// `KEY VALUE`, or one or more `KEY=VALUE`
         #[arg(required = true, num_args = 1.., value_name = "KEY[=VALUE]")]
@@ -71,7 +74,7 @@ pub enum NetworkCommand {
     },
     /// Unset a config key
     Unset {
-        /// The network's name
+        /// The network's name, after its remote's when not the default (`prod:n1`)
         name: String,
         /// The key
         key: String,
@@ -82,7 +85,7 @@ pub enum NetworkCommand {
     /// Delete a network (its bridge goes from every member)
     #[command(visible_alias = "rm")]
     Delete {
-        /// The network's name
+        /// The network's name, after its remote's when not the default (`prod:n1`)
         name: String,
     },
 }
@@ -129,7 +132,7 @@ pub async fn run(
                 .await?;
             out.write_all(created(&name, target.as_deref()).as_bytes())?;
         }
-        NetworkCommand::List { format } => {
+        NetworkCommand::List { format, .. } => {
             let nets: Vec<Network> = client.get("/1.0/networks?recursion=1").await?;
             out.write_all(list(nets, format)?.as_bytes())?;
         }

@@ -7,6 +7,7 @@ use crate::cli::Command;
 use crate::commands::cluster::group::GroupCommand as G;
 use crate::commands::cluster::{ClusterCommand, RoleCommand};
 use crate::commands::config::{ConfigCommand, TrustCommand};
+use crate::commands::network::NetworkCommand as N;
 use crate::commands::image::{AliasCommand as A, ImageCommand as I};
 
 use super::{Config, RemoteError};
@@ -118,6 +119,15 @@ fn slot(command: &mut Command) -> Slot<'_> {
             I::Alias(A::Create { alias, .. } | A::Delete { alias }) => {
                 Slot::Named(alias, "image alias")
             }
+        },
+        Command::Network(network) => match network {
+            N::List { remote, .. } => Slot::RemoteOnly(remote),
+            N::Create { name, .. }
+            | N::Show { name, .. }
+            | N::Get { name, .. }
+            | N::Set { name, .. }
+            | N::Unset { name, .. }
+            | N::Delete { name } => Slot::Named(name, "network name"),
         },
         Command::Query(args) => Slot::Path(&mut args.path),
         Command::Version { remote } => Slot::RemoteOnly(remote),
