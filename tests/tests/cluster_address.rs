@@ -114,13 +114,15 @@ fn members_talk_on_cluster_addresses_while_clients_use_core_ones() {
     if !Net::available() {
         return;
     }
-    // Slot 0 is the client's namespace (10.77.0.1); node1..node3 get 10.77.0.2..4.
-    let cluster = Cluster::form_prepared(3, Some(Net::new(1)), |_| {});
+    // Slot 0 is the client's namespace (10.77.0.1), slot 1 a joiner's (10.77.0.2);
+    // node1..node3 get 10.77.0.3..5.
+    let cluster = Cluster::form_prepared(3, Some(Net::new(2)), |_| {});
     let net = cluster.net().expect("namespaces");
     let client_ns = net.namespace(0).to_owned();
-    let ns: Vec<String> = (1..=3).map(|i| net.namespace(i).to_owned()).collect();
-    let core = |i: usize| format!("10.77.0.{}", i + 2);
-    let wire = |i: usize| format!("10.78.0.{}", i + 2);
+    let joiner_ns = net.namespace(1).to_owned();
+    let ns: Vec<String> = (2..=4).map(|i| net.namespace(i).to_owned()).collect();
+    let core = |i: usize| format!("10.77.0.{}", i + 3);
+    let wire = |i: usize| format!("10.78.0.{}", i + 3);
     cluster[0]
         .corral(&["config", "set", "cluster.offline_threshold", "11"])
         .ok();
@@ -153,12 +155,21 @@ fn members_talk_on_cluster_addresses_while_clients_use_core_ones() {
         assert_eq!(shown.ok().trim(), format!("{}:8443", core(i)));
     }
 
-    // Members can no longer reach each other's core addresses, only cluster ones.
+    // Members (and the joiner to come) can no longer reach each other's core addresses,
+    // only cluster ones.
+    let (joiner_core, joiner_wire) = ("10.77.0.2", "10.78.0.2");
+    let dev = cable(&joiner_ns, joiner_core);
+    let joiner_net = format!("{joiner_wire}/24");
+    ip(&["-n", &joiner_ns, "addr", "add", &joiner_net, "dev", &dev]);
     for (i, namespace) in ns.iter().enumerate() {
         for j in (0..3).filter(|j| *j != i) {
             let route = format!("{}/32", core(j));
             ip(&["-n", namespace, "route", "add", "prohibit", &route]);
         }
+        let route = format!("{}/32", core(i));
+        ip(&["-n", &joiner_ns, "route", "add", "prohibit", &route]);
+        let route = format!("{joiner_core}/32");
+        ip(&["-n", namespace, "route", "add", "prohibit", &route]);
     }
     for (i, j) in [(0, 1), (1, 2), (2, 0)] {
         assert!(!connects(&ns[i], &format!("{}:8443", core(j))), "cut");
@@ -166,6 +177,33 @@ fn members_talk_on_cluster_addresses_while_clients_use_core_ones() {
     }
     let cut_at = OffsetDateTime::now_utc();
     cluster_works(&cluster, cut_at, "1");
+
+    // A server with an API address of its own joins over the cluster network: it is
+    // reached on its server address, its clients keep its API address.
+    let mut node4 = Member::in_namespace("node4", &joiner_ns, format!("{joiner_wire}:8443"));
+    node4.launch();
+    let own_api = format!("{joiner_core}:8443");
+    node4
+        .corral(&["config", "set", "core.https_address", &own_api])
+        .ok();
+    node4.join_by_token(&cluster[0]);
+    let get = |key: &str| {
+        let out = node4.corral(&["config", "get", key]);
+        out.ok().trim().to_owned()
+    };
+    assert_eq!(get("core.https_address"), own_api);
+    assert_eq!(get("cluster.https_address"), node4.address);
+    assert_eq!(
+        url(&cluster[0], "node4"),
+        format!("https://{}", node4.address)
+    );
+    node4.corral(&["config", "set", "user.joined", "yes"]).ok();
+    let seen = cluster[2].corral(&["config", "get", "user.joined"]);
+    assert_eq!(seen.ok().trim(), "yes");
+    let reply = in_namespace(&client_ns, move || {
+        HttpsClient::new().request(&own_api, "GET", "/1.0", None)
+    });
+    assert_eq!(reply.status, 200, "{}", reply.body);
 
     // Clients reach every member's core address, which serves the whole API.
     for i in 0..3 {

@@ -209,8 +209,10 @@ async fn become_member(
         .save(node.dirs.root(), "cluster")
         .map_err(|e| Error::Internal(e.to_string()))?;
     node.set_cluster_identity(identity.clone())?;
-    let mut local = BTreeMap::new();
-    local.insert("core.https_address".to_owned(), t.address.clone());
+    // As LXD does: the joiner is reached on its server address from now on; an API
+    // address of its own (another network, say) stays the clients'.
+    let before = node.local.read_config().await?;
+    let local = joined_addresses(&before, &t.address);
     node.local.write_config(local.clone()).await?;
     node.reset_database(reply.id, false).await?;
     node.reconcile_listeners().await?;
@@ -285,14 +287,67 @@ async fn rollback(
     let _ = std::fs::remove_file(node.dirs.root().join("cluster.key"));
     node.clear_cluster_identity();
     let _ = node.reset_database(1, true).await;
-    let local = BTreeMap::from([("core.https_address".to_owned(), address)]);
+    let local = BTreeMap::from([
+        ("core.https_address".to_owned(), address),
+        ("cluster.https_address".to_owned(), String::new()),
+    ]);
     let _ = node.local.write_config(local.clone()).await;
     let _ = node.reconcile_listeners().await;
+}
+
+/// The local addresses of a server joining at `server_address`, given its config `before`:
+/// `cluster.https_address` is the server address; `core.https_address` too unless it was
+/// set to another address, which clients keep using (LXD's rule).
+pub fn joined_addresses(
+    before: &BTreeMap<String, String>,
+    server_address: &str,
+) -> BTreeMap<String, String> {
+    let mut local = BTreeMap::from([(
+        "cluster.https_address".to_owned(),
+        server_address.to_owned(),
+    )]);
+    let core = before
+        .get("core.https_address")
+        .filter(|a| !a.is_empty())
+        .map(|a| corral_shared::config::canonical_address(a).unwrap_or_else(|_| a.clone()));
+    if core.is_none_or(|c| c == server_address) {
+        local.insert("core.https_address".to_owned(), server_address.to_owned());
+    }
+    local
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_joiner_keeps_an_api_address_of_its_own() {
+        let config = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let both = |a: &str| config(&[("cluster.https_address", a), ("core.https_address", a)]);
+        for (before, want) in [
+            (config(&[]), both("10.1.0.5:8443")),
+            (config(&[("core.https_address", "")]), both("10.1.0.5:8443")),
+            (
+                config(&[("core.https_address", "10.1.0.5")]),
+                both("10.1.0.5:8443"),
+            ),
+            (
+                config(&[("core.https_address", "10.0.0.5:8443")]),
+                config(&[("cluster.https_address", "10.1.0.5:8443")]),
+            ),
+        ] {
+            assert_eq!(
+                joined_addresses(&before, "10.1.0.5:8443"),
+                want,
+                "{before:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_token_names_the_member_and_where_to_go() {
