@@ -293,12 +293,16 @@ fn the_certificate_moves_to_every_member_or_to_none() {
     laptop.corral(&["cluster", "list", "prod:"], "").ok();
 
     // With every member up it succeeds, run from node2 this time; each member announces it.
+    let pids: Vec<Option<u32>> = cluster.members().iter().map(Member::pid).collect();
     let monitor = Monitor::start(&cluster[2]);
     monitor.follow(&cluster[2]);
     cluster[1]
         .corral(&["cluster", "update-certificate", &crt, &key])
         .ok();
     all_present(&cluster, &new);
+    // In place: the same processes present it, none restarted.
+    let now: Vec<Option<u32>> = cluster.members().iter().map(Member::pid).collect();
+    assert_eq!(now, pids, "no member restarted");
     let line = monitor.line(Duration::from_secs(5), "cluster-certificate-updated");
     let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(event["metadata"]["source"], "/1.0/cluster/certificate");
