@@ -105,7 +105,6 @@ pub fn config(name: &str, rootfs: &Path, cgroup: &str) -> Value {
                 "bounding": caps, "effective": caps, "inheritable": caps,
                 "permitted": caps, "ambient": caps,
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1_048_576u64, "soft": 1_048_576u64}],
             "noNewPrivileges": false,
         },
         "root": {"path": rootfs, "readonly": false},

@@ -116,8 +116,8 @@ pub fn runc_args(name: &str, req: &ExecRequest) -> Vec<String> {
         args.push("--env".to_owned());
         args.push(format!("{k}={v}"));
     }
+    // runc stops reading its own flags at the container id: what follows is the command.
     args.push(name.to_owned());
-    args.push("--".to_owned());
     args.extend(req.command.iter().cloned());
     args
 }
@@ -294,6 +294,9 @@ async fn run_terminal(mut cmd: tokio::process::Command, req: &ExecRequest, io: I
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Internal(format!("cannot run runc exec: {e}")))?;
+    // The command keeps copies of the terminal's descriptors: without them gone too, reading
+    // the controller would never end.
+    drop(cmd);
     drop(terminal);
     let pid = child.id();
     let reader = tokio::fs::File::from_std(std::fs::File::from(dup(&controller)?));
@@ -337,8 +340,8 @@ mod tests {
         assert_eq!(&args[..4], ["exec", "--tty", "--cwd", "/tmp"]);
         assert!(args.contains(&"FOO=bar".to_owned()));
         assert!(args.contains(&"TERM=xterm".to_owned()));
-        let tail = &args[args.len() - 5..];
-        assert_eq!(tail, ["c1", "--", "sh", "-c", "echo hi"]);
+        let tail = &args[args.len() - 4..];
+        assert_eq!(tail, ["c1", "sh", "-c", "echo hi"]);
     }
 
     #[test]

@@ -268,10 +268,11 @@ pub async fn push(
         return write_here(node, name, path, how, &body);
     }
     let holder = Holder::new(&row.location, &row.address);
+    // The mode travels in octal, as LXD's X-LXD-mode header carries it.
     let (uid, gid, mode) = (
         how.uid.to_string(),
         how.gid.to_string(),
-        how.mode.to_string(),
+        format!("{:o}", how.mode),
     );
     let write = if how.append { "append" } else { "overwrite" };
     let target = with_query(

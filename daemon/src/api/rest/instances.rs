@@ -328,10 +328,15 @@ fn file_write(headers: &HeaderMap, q: &FileQuery) -> Result<FileWrite, ApiError>
             .map(str::to_owned)
     };
     let number = |what: &str, v: Option<String>, radix: u32| -> Result<Option<u32>, ApiError> {
+        let kind = if radix == 8 {
+            "octal permission bits, e.g. 0644"
+        } else {
+            "a number"
+        };
         v.map(|v| {
             u32::from_str_radix(v.trim(), radix).map_err(|_| {
                 ApiError(Error::BadRequest(format!(
-                    "Invalid {what} {v:?}: give a number"
+                    "Invalid {what} {v:?}: give {kind}"
                 )))
             })
         })

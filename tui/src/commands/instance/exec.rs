@@ -108,8 +108,9 @@ async fn drain(mut socket: Socket, mut out: impl Write) {
 }
 
 /// Copies this process's stdin to `send` until it ends, from a thread of its own (a read
-/// of a terminal nobody types in must not hold up the end of the command).
-fn feed(send: tokio::sync::mpsc::Sender<Frame>) {
+/// of a terminal nobody types in must not hold up the end of the command); then closes the
+/// socket when it carries stdin alone (`close`), since a terminal's still brings output.
+fn feed(send: tokio::sync::mpsc::Sender<Frame>, close: bool) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin();
         let mut buf = vec![0u8; 32 * 1024];
@@ -126,14 +127,22 @@ fn feed(send: tokio::sync::mpsc::Sender<Frame>) {
                 }
             }
         }
-        let _ = send.blocking_send(Frame::Close);
+        if close {
+            let _ = send.blocking_send(Frame::Close);
+        } else {
+            // Held until the process ends: dropping it would close the terminal's socket.
+            let _held = send;
+            loop {
+                std::thread::park();
+            }
+        }
     });
 }
 
 /// Three streams kept apart; returns when stdout and stderr have ended.
 fn separate(sockets: &mut BTreeMap<String, Socket>) -> tokio::task::JoinHandle<()> {
     if let Some(stdin) = sockets.remove("0") {
-        feed(stdin.send);
+        feed(stdin.send, true);
     }
     let stdout = sockets.remove("1");
     let stderr = sockets.remove("2");
@@ -187,7 +196,7 @@ async fn terminal(sockets: &mut BTreeMap<String, Socket>) -> tokio::task::JoinHa
         return tokio::spawn(async {});
     };
     let Socket { send, recv } = socket;
-    feed(send);
+    feed(send, false);
     let (unused, _) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
         let _held = (raw, control);
