@@ -9,6 +9,7 @@ use super::{members, rebalance};
 use crate::db::batch::Batch;
 use crate::db::global::{certificates, nodes};
 use crate::error::{Error, Result};
+use crate::instances::scheduler::{SCHEDULER_INSTANCE_KEY, SchedulerInstance};
 use crate::node::Node;
 
 fn automatic(role: &Role) -> bool {
@@ -46,11 +47,10 @@ pub fn check(current: &ClusterMember, put: &ClusterMemberPut, groups: &[String])
     }
     for (key, value) in &put.config {
         match key.as_str() {
-            "scheduler.instance" if ["all", "manual", "group"].contains(&value.as_str()) => {}
-            "scheduler.instance" => {
-                return Err(Error::BadRequest(format!(
-                    "cannot set 'scheduler.instance' to '{value}': Value must be one of all, manual, group"
-                )));
+            SCHEDULER_INSTANCE_KEY => {
+                value
+                    .parse::<SchedulerInstance>()
+                    .map_err(|e| Error::BadRequest(e.to_string()))?;
             }
             k if k.starts_with("user.") => {}
             k => {

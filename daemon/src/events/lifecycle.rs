@@ -64,6 +64,7 @@ fn words(sql: &str) -> String {
 }
 
 const MEMBERS: &str = "/1.0/cluster/members";
+const GROUPS: &str = "/1.0/cluster/groups";
 
 /// The lifecycle actions one successfully applied batch performs, in statement order, each
 /// once. Writes with no LXD lifecycle action (heartbeats, database roles, a standalone
@@ -160,6 +161,8 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                     location: Location::Committer,
                     token: None,
                 })
+        } else if let Some(hit) = group_action(&sql, s) {
+            Some(hit)
         } else if sql.starts_with("delete from certificates where fingerprint = ?") {
             text(s, 0).map(|fingerprint| Found {
                 action: Action::CertificateDeleted,
@@ -176,6 +179,28 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
         }
     }
     found
+}
+
+/// A cluster group's create, update, rename or delete (see `db::global::groups`).
+fn group_action(sql: &str, s: &Statement) -> Option<Found> {
+    let (action, name, old_name) = if sql.starts_with("insert into cluster_groups") {
+        (Action::ClusterGroupCreated, text(s, 0)?, None)
+    } else if sql.starts_with("update cluster_groups set description = ?") {
+        (Action::ClusterGroupUpdated, text(s, 1)?, None)
+    } else if sql.starts_with("update cluster_groups set name = ?") {
+        (Action::ClusterGroupRenamed, text(s, 0)?, text(s, 1))
+    } else if sql.starts_with("delete from cluster_groups where name = ?") {
+        (Action::ClusterGroupDeleted, text(s, 0)?, None)
+    } else {
+        return None;
+    };
+    Some(Found {
+        action,
+        source: format!("{GROUPS}/{name}"),
+        old_name,
+        location: Location::Committer,
+        token: None,
+    })
 }
 
 /// Listeners of `/1.0/events` that may want events derived from the log (lifecycle events,
@@ -506,7 +531,7 @@ mod tests {
     /// would hide an action from listeners fails here.
     #[test]
     fn the_owners_writes_are_named() {
-        use crate::db::global::{certificate_tokens, certificates, config, nodes, tokens};
+        use crate::db::global::{certificate_tokens, certificates, config, groups, nodes, tokens};
         use certificates::CertificateType;
         type Case = (&'static str, fn(&mut Batch), Vec<Action>);
         let cases: Vec<Case> = vec![
@@ -559,6 +584,21 @@ mod tests {
                 "a certificate add token used or revoked",
                 |b| certificate_tokens::revoke(b, "c"),
                 vec![Action::OperationCancelled],
+            ),
+            (
+                "a cluster group created, changed, renamed and deleted",
+                |b| {
+                    groups::create(b, "gpu", "", &[]);
+                    groups::set_description(b, "gpu", "GPUs");
+                    groups::rename(b, "gpu", "fast");
+                    groups::delete_if_unused(b, "fast");
+                },
+                vec![
+                    Action::ClusterGroupCreated,
+                    Action::ClusterGroupUpdated,
+                    Action::ClusterGroupRenamed,
+                    Action::ClusterGroupDeleted,
+                ],
             ),
             (
                 "a member renamed",

@@ -60,7 +60,7 @@ impl fmt::Display for SchedulerInstance {
 /// A `scheduler.instance` value that is not one of all, manual, group.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "Invalid value {value:?} for member config key \"scheduler.instance\": it must be one of all, manual, group (all: placed on automatically; manual: only with --target MEMBER; group: only with --target @GROUP)"
+    "cannot set 'scheduler.instance' to '{value}': Value must be one of all, manual, group (all: placed on automatically; manual: only with --target MEMBER; group: only with --target @GROUP for one of its groups)"
 )]
 pub struct InvalidSchedulerInstance {
     /// The value refused.
@@ -587,8 +587,8 @@ mod tests {
             ("", Ok(SchedulerInstance::All)),
             ("manual", Ok(SchedulerInstance::Manual)),
             ("group", Ok(SchedulerInstance::Group)),
-            ("Manual", Err("\"Manual\"")),
-            ("none", Err("\"none\"")),
+            ("Manual", Err("'Manual'")),
+            ("none", Err("'none'")),
         ];
         for (value, want) in cases {
             match (value.parse::<SchedulerInstance>(), want) {

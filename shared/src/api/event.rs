@@ -125,6 +125,14 @@ pub enum Action {
     CertificateDeleted,
     /// An operation (a join token, as LXD 5.0 reports a revocation) was cancelled.
     OperationCancelled,
+    /// A cluster group was created.
+    ClusterGroupCreated,
+    /// A cluster group's description or members changed.
+    ClusterGroupUpdated,
+    /// A cluster group was renamed (context: `old_name`).
+    ClusterGroupRenamed,
+    /// A cluster group was deleted.
+    ClusterGroupDeleted,
 }
 
 impl Action {
@@ -141,6 +149,10 @@ impl Action {
             Self::CertificateCreated => "certificate-created",
             Self::CertificateDeleted => "certificate-deleted",
             Self::OperationCancelled => "operation-cancelled",
+            Self::ClusterGroupCreated => "cluster-group-created",
+            Self::ClusterGroupUpdated => "cluster-group-updated",
+            Self::ClusterGroupRenamed => "cluster-group-renamed",
+            Self::ClusterGroupDeleted => "cluster-group-deleted",
         }
     }
 }
