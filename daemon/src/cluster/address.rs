@@ -40,9 +40,27 @@ pub fn moved(
              cluster.https_address or core.https_address set (it was {})",
             before.unwrap_or_default()
         )),
-        Some(after) if before.as_ref() != Some(&after) => Ok(Some(after)),
+        Some(after) if before.as_ref() != Some(&after) => {
+            if is_wildcard(&after) {
+                return Err(format!(
+                    "other members cannot reach this one at {after} (a wildcard address): set \
+                     cluster.https_address to an address of this member they can reach"
+                ));
+            }
+            Ok(Some(after))
+        }
         _ => Ok(None),
     }
+}
+
+/// Whether `address` (`host:port`) listens on every interface rather than naming one.
+fn is_wildcard(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.is_empty()
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
 }
 
 /// Refuses an address another member already has: peers could not tell them apart.
@@ -198,6 +216,25 @@ mod tests {
                 Ok(None),
             ),
             (vec![core], vec![], Err("needs an address")),
+            // A wildcard API address is fine beside a cluster address, not as one.
+            (
+                vec![core],
+                vec![("core.https_address", "[::]:8443")],
+                Err("a wildcard address"),
+            ),
+            (
+                vec![core],
+                vec![("core.https_address", "0.0.0.0:8443")],
+                Err("a wildcard address"),
+            ),
+            (
+                vec![core, ("cluster.https_address", "10.1.0.1:8443")],
+                vec![
+                    ("core.https_address", "[::]:8443"),
+                    ("cluster.https_address", "10.1.0.1:8443"),
+                ],
+                Ok(None),
+            ),
         ] {
             let got = moved(&config(&old), &config(&new));
             match (&got, want) {
