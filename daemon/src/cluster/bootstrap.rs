@@ -59,6 +59,15 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
         .collect();
     let config = apply_changes(&existing.config, &changes)?;
     check_clustered_rules(existing.clustered, &existing.config, &config)?;
+    if existing.clustered
+        && let Ok(Some(address)) = super::address::moved(&existing.config, &config)
+    {
+        // A preseed writes local config without telling the cluster; a move must.
+        return Err(bad(format!(
+            "a preseed cannot move a cluster member to {address}; run 'corral config set \
+             cluster.https_address {address}' on it instead"
+        )));
+    }
 
     let mut batch = diff_batch(&existing.config, &config);
     for pool in &preseed.storage_pools {
@@ -318,6 +327,14 @@ mod tests {
     use super::*;
     use corral_shared::preseed::{ClusterPreseed, StoragePoolPreseed};
 
+    /// A preseed that only sets the API address, to `address`.
+    fn addressed(address: &str) -> Preseed {
+        Preseed {
+            config: BTreeMap::from([("core.https_address".into(), address.into())]),
+            ..Default::default()
+        }
+    }
+
     fn bootstrap() -> Preseed {
         Preseed {
             config: BTreeMap::from([("core.https_address".into(), "127.0.0.1:8443".into())]),
@@ -343,6 +360,11 @@ mod tests {
             existing: Existing,
             ok: bool,
         }
+        let clustered_at = |address: &str| Existing {
+            clustered: true,
+            config: BTreeMap::from([("core.https_address".into(), address.into())]),
+            ..Default::default()
+        };
         let mut no_address = bootstrap();
         no_address.config.clear();
         let cases = vec![
@@ -360,6 +382,18 @@ mod tests {
                     ..Default::default()
                 },
                 ok: false,
+            },
+            Case {
+                name: "a clustered member moved by a preseed",
+                preseed: addressed("127.0.0.2:8443"),
+                existing: clustered_at("127.0.0.1:8443"),
+                ok: false,
+            },
+            Case {
+                name: "a clustered member naming its own address again",
+                preseed: addressed("127.0.0.1:8443"),
+                existing: clustered_at("127.0.0.1:8443"),
+                ok: true,
             },
             Case {
                 name: "pool exists",
