@@ -50,6 +50,7 @@ struct Rows {
     members: Vec<queries::MemberRow>,
     config: BTreeMap<String, String>,
     tokens: Vec<queries::TokenRow>,
+    instances: BTreeMap<String, u64>,
     applied: u64,
 }
 
@@ -58,6 +59,7 @@ fn read_rows(c: &rusqlite::Connection) -> rusqlite::Result<Rows> {
         members: queries::members(c)?,
         config: queries::config(c)?,
         tokens: queries::tokens(c)?,
+        instances: crate::db::global::instances::counts(c)?,
         applied: crate::raft::state_machine::read_applied(c)?.map_or(0, |l| l.index),
     })
 }
@@ -131,6 +133,7 @@ pub async fn look_at(node: &Node) -> Result<(ClusterSnapshot, Names, u64)> {
         raft,
         config: corral_shared::config::public_view(&config),
         operations,
+        instances: rows.instances,
     };
     Ok((snapshot, names, rows.applied))
 }
@@ -221,6 +224,9 @@ pub fn diff(before: &ClusterSnapshot, after: &ClusterSnapshot) -> Vec<WatchEvent
     };
     for (id, after) in changes(&operations(before), &operations(after), |a, b| a != b) {
         events.push(WatchEvent::Operation { id, after });
+    }
+    if before.instances != after.instances {
+        events.push(WatchEvent::Instances(after.instances.clone()));
     }
     events
 }
@@ -322,6 +328,7 @@ mod tests {
             },
             config: [("user.a".to_owned(), json!("1"))].into(),
             operations: vec![operation("op1", OperationStatus::Running)],
+            instances: [("node1".to_owned(), 2)].into(),
         }
     }
 
@@ -448,6 +455,13 @@ mod tests {
                         after: Some(operation("op2", OperationStatus::Running)),
                     },
                 ],
+            ),
+            (
+                "an instance moved between members",
+                |s| s.instances = [("node1".to_owned(), 1), ("node2".to_owned(), 1)].into(),
+                vec![WatchEvent::Instances(
+                    [("node1".to_owned(), 1), ("node2".to_owned(), 1)].into(),
+                )],
             ),
             (
                 "an operation is gone",

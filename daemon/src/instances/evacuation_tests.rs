@@ -206,8 +206,14 @@ fn request_modes_override_each_instance() {
         },
     ];
     for case in cases {
-        let got = requested_mode(case.requested)
-            .and_then(|mode| evacuate("node1", &[case.instance.clone()], mode, &mut members()));
+        let got = requested_mode(case.requested).and_then(|mode| {
+            evacuate(
+                "node1",
+                std::slice::from_ref(&case.instance),
+                mode,
+                &mut members(),
+            )
+        });
         match (got, case.want) {
             (Ok(plan), Ok((action, dest))) => {
                 assert_eq!(plan.steps.len(), 1, "{}", case.name);

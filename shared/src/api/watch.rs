@@ -23,6 +23,9 @@ pub struct ClusterSnapshot {
     pub config: BTreeMap<String, serde_json::Value>,
     /// Operations and join tokens.
     pub operations: Vec<Operation>,
+    /// How many instances each member holds, by name (members holding none are left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances: BTreeMap<String, u64>,
 }
 
 /// The replicated database's state.
@@ -106,4 +109,6 @@ pub enum WatchEvent {
         /// How it is now.
         after: Option<Operation>,
     },
+    /// How many instances each member holds changed (the whole count, by member name).
+    Instances(BTreeMap<String, u64>),
 }

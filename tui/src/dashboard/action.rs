@@ -2,7 +2,7 @@
 //! it will do before it is confirmed, and how it is carried out over the REST API (the same
 //! calls the scriptable commands make, through the same helpers).
 
-use corral_shared::api::{ClusterMember, Role};
+use corral_shared::api::{ClusterMember, ClusterMemberStatePost, EvacuationPlan, Role};
 use corral_shared::client::Client;
 
 use crate::commands::cluster::{member, member_path, tokens};
@@ -24,6 +24,9 @@ pub const CLUSTER_SETTINGS: [(&str, &str); 3] = [
         "seconds without heartbeat before a member is offline; above 10 (default 20)",
     ),
 ];
+
+/// The longest the dashboard waits for an evacuation or restore to end.
+const EVACUATION_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A change to the cluster, waiting for confirmation or under way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,23 @@ pub enum Action {
         /// The value as typed.
         value: String,
     },
+    /// Ask for the plan of an evacuation or restore (changes nothing); its outcome opens
+    /// the confirmation of [`Action::Evacuate`] with the plan in it.
+    PlanEvacuation {
+        /// The member.
+        name: String,
+        /// Restore rather than evacuate.
+        restore: bool,
+    },
+    /// Evacuate (or restore) a member, as the plan shown said.
+    Evacuate {
+        /// The member.
+        name: String,
+        /// Restore rather than evacuate.
+        restore: bool,
+        /// The plan, one line per instance, as confirmed.
+        plan: Vec<String>,
+    },
 }
 
 /// What a finished action produced.
@@ -77,6 +97,8 @@ pub enum Outcome {
     },
     /// Done; the sentence says what happened.
     Done(String),
+    /// An evacuation or restore planned: confirm it with its plan.
+    Planned(Action),
 }
 
 impl Action {
@@ -90,6 +112,9 @@ impl Action {
             Action::Role { add: false, .. } => "Remove a role",
             Action::FailureDomain { .. } => "Set the failure domain",
             Action::SetConfig { .. } => "Change a cluster setting",
+            Action::PlanEvacuation { .. } => "Plan an evacuation",
+            Action::Evacuate { restore: false, .. } => "Evacuate a member",
+            Action::Evacuate { restore: true, .. } => "Restore a member",
         }
     }
 
@@ -133,6 +158,29 @@ impl Action {
                 "{name} will move to the failure domain {domain:?}. The cluster spreads its \
                  database voters and stand-bys over failure domains, so roles may move."
             ),
+            Action::PlanEvacuation { name, restore } => format!(
+                "The plan of the {} of {name} will be asked for; nothing changes.",
+                if *restore { "restore" } else { "evacuation" }
+            ),
+            Action::Evacuate {
+                name,
+                restore: false,
+                plan,
+            } => format!(
+                "{name} will be evacuated for maintenance: no new instance is placed on it, \
+                 and its instances go as planned (each running one is shut down cleanly \
+                 within its boot.host_shutdown_timeout, 30 s unless set, then stopped by force):\n{}",
+                plan_text(plan)
+            ),
+            Action::Evacuate {
+                name,
+                restore: true,
+                plan,
+            } => format!(
+                "{name} will be back in service, and the instances evacuation moved or \
+                 stopped come back as planned:\n{}",
+                plan_text(plan)
+            ),
             Action::SetConfig { key, value } => {
                 let now = match current {
                     Some(v) if !v.is_empty() => format!(" (now {v})"),
@@ -170,8 +218,54 @@ impl Action {
                 format!("moving {name} to failure domain {domain}")
             }
             Action::SetConfig { key, value } => format!("setting {key} to {value}"),
+            Action::PlanEvacuation { name, restore } => format!(
+                "planning the {} of {name}",
+                if *restore { "restore" } else { "evacuation" }
+            ),
+            Action::Evacuate { name, restore, .. } => format!(
+                "{} {name}",
+                if *restore { "restoring" } else { "evacuating" }
+            ),
         }
     }
+}
+
+/// The plan's lines, or what it means that there are none.
+fn plan_text(plan: &[String]) -> String {
+    if plan.is_empty() {
+        return "  (no instance is concerned)".into();
+    }
+    plan.iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One line per instance of a plan: what happens to it and where it goes.
+pub fn plan_lines(plan: &EvacuationPlan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            let mut what = s.action.replace('-', " ");
+            if s.stop_first && s.action != "stop" {
+                what = format!("stop, {what}");
+            }
+            if s.start_after && s.action != "start" {
+                what.push_str(", start");
+            }
+            let place = if s.source == s.destination {
+                format!("stays on {}", s.source)
+            } else {
+                format!("{} -> {}", s.source, s.destination)
+            };
+            let note = if s.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.note)
+            };
+            format!("{}: {what}, {place}{note}", s.instance)
+        })
+        .collect()
 }
 
 /// Carries `action` out against the daemon behind `client`. The error is the daemon's own
@@ -231,6 +325,43 @@ async fn perform_inner(client: &Client, action: &Action) -> Result<Outcome, CliE
             client.patch(&path, &body, etag.as_deref()).await?;
             Ok(Outcome::Done(format!(
                 "{name} is in failure domain {domain}"
+            )))
+        }
+        Action::PlanEvacuation { name, restore } => {
+            let post = ClusterMemberStatePost {
+                action: if *restore { "restore" } else { "evacuate" }.into(),
+                mode: String::new(),
+                dry_run: true,
+            };
+            let path = format!("{}/state", member_path(name));
+            let answer = client.post(&path, &post).await?;
+            let plan: EvacuationPlan = serde_json::from_value(answer.envelope.metadata)
+                .map_err(|e| CliError::Failed(format!("the daemon's plan cannot be read: {e}")))?;
+            Ok(Outcome::Planned(Action::Evacuate {
+                name: name.clone(),
+                restore: *restore,
+                plan: plan_lines(&plan),
+            }))
+        }
+        Action::Evacuate { name, restore, .. } => {
+            let action = if *restore { "restore" } else { "evacuate" };
+            let post = ClusterMemberStatePost {
+                action: action.into(),
+                mode: String::new(),
+                dry_run: false,
+            };
+            let path = format!("{}/state", member_path(name));
+            let op = client.post(&path, &post).await?.operation()?;
+            let url = format!("/1.0/operations/{}", op.id);
+            let done = client.wait_operation(&url, EVACUATION_WAIT).await?;
+            let handled = done
+                .metadata
+                .get("done")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            Ok(Outcome::Done(format!(
+                "{name} {}: {handled} instances handled",
+                if *restore { "restored" } else { "evacuated" }
             )))
         }
         Action::SetConfig { key, value } => {

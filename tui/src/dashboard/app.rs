@@ -192,6 +192,8 @@ pub struct App {
     pub config: BTreeMap<String, serde_json::Value>,
     /// Operations by id (join tokens among them).
     pub operations: BTreeMap<String, Operation>,
+    /// How many instances each member holds, by name (absent: none).
+    pub instances: BTreeMap<String, u64>,
     /// The stream's state.
     pub link: Link,
     /// Members table or failure domains.
@@ -292,6 +294,7 @@ impl App {
             raft: RaftState::default(),
             config: BTreeMap::new(),
             operations: BTreeMap::new(),
+            instances: BTreeMap::new(),
             link: Link::Connecting,
             view: View::Members,
             focus: Pane::Members,

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::action::Action;
 use super::app::App;
-use super::keys::{BINDINGS, COMMANDS, MOUSE, NOT_YET};
+use super::keys::{BINDINGS, COMMANDS, MOUSE};
 use super::text::{hints, wrap};
 use super::theme::Theme;
 
@@ -48,11 +48,12 @@ pub(super) fn draw_confirm(frame: &mut Frame, app: &App, theme: Theme, action: &
         _ => None,
     };
     let mut lines: Vec<Line> = vec![Line::default()];
-    for text in wrap(
-        &action.explain(current.as_deref()),
-        usize::from(width.saturating_sub(4)),
-    ) {
-        lines.push(Line::raw(format!(" {text}")));
+    // Each paragraph of the explanation (an evacuation's plan has one per instance) is
+    // wrapped on its own.
+    for paragraph in action.explain(current.as_deref()).split('\n') {
+        for text in wrap(paragraph, usize::from(width.saturating_sub(4))) {
+            lines.push(Line::raw(format!(" {text}")));
+        }
     }
     lines.push(Line::default());
     lines.push(hints(&[("y", "go ahead"), ("n Esc", "cancel")], theme));
@@ -133,7 +134,6 @@ pub(super) fn draw_help(frame: &mut Frame, theme: Theme) {
         ]));
     }
     more.push(Line::default());
-    more.push(Line::styled(NOT_YET, theme.dim()));
     more.push(Line::styled(
         "version: not in the API; ARCH shown",
         theme.dim(),

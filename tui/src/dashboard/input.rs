@@ -113,6 +113,10 @@ fn apply_command(app: &mut App, line: &str) -> Vec<Command> {
             });
         }
         Ok(Parsed::Confirm(action)) => app.mode = Mode::Confirm(action),
+        Ok(Parsed::Run(action)) => {
+            app.busy.push(action.clone());
+            return vec![Command::Run(action)];
+        }
         Ok(Parsed::View(view)) => app.view = view,
         Ok(Parsed::Filter(text)) => app.filter = text,
         Ok(Parsed::Help) => app.mode = Mode::Help,

@@ -207,6 +207,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("", "max_standby, offline_threshold"),
     (":view members|domains", ""),
     (":filter TEXT", "filter members"),
+    (":evacuate|restore NAME", "plan first"),
     (":q", "quit"),
 ];
 
@@ -215,9 +216,6 @@ pub const MOUSE: &[(&str, &str)] = &[
     ("click", "select a row, focus a pane"),
     ("wheel", "move or scroll"),
 ];
-
-/// What is not there yet, said rather than hidden.
-pub const NOT_YET: &str = "evacuate/restore: not available yet";
 
 /// The action bound to `key`, if any.
 pub fn lookup(key: &KeyEvent) -> Option<KeyAction> {

@@ -10,6 +10,8 @@ use super::app::View;
 pub enum Parsed {
     /// Something to confirm, then run.
     Confirm(Action),
+    /// Something to run at once (it changes nothing: a plan to confirm next).
+    Run(Action),
     /// Switch the view.
     View(View),
     /// Set the filter.
@@ -86,10 +88,11 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         ["view", "domains" | "d" | "failure-domains"] => Ok(Parsed::View(View::Domains)),
         ["view", ..] => usage("view members|domains"),
         ["filter", rest @ ..] => Ok(Parsed::Filter(rest.join(" "))),
-        ["evacuate" | "restore", ..] => Err(format!(
-            "{} is not available yet: it comes with instances",
-            words[0]
-        )),
+        [verb @ ("evacuate" | "restore"), name] => Ok(Parsed::Run(Action::PlanEvacuation {
+            name: (*name).to_string(),
+            restore: *verb == "restore",
+        })),
+        ["evacuate" | "restore", ..] => usage("evacuate|restore NAME"),
         [other, ..] => Err(format!("unknown command {other:?}; ? lists the commands")),
     }
 }
@@ -183,10 +186,23 @@ mod tests {
             parse("frobnicate"),
             Err("unknown command \"frobnicate\"; ? lists the commands".into())
         );
-        assert!(
-            parse("evacuate node1")
-                .unwrap_err()
-                .contains("not available yet")
+        assert_eq!(
+            parse("evacuate node1"),
+            Ok(Parsed::Run(Action::PlanEvacuation {
+                name: "node1".into(),
+                restore: false
+            }))
+        );
+        assert_eq!(
+            parse("restore node1"),
+            Ok(Parsed::Run(Action::PlanEvacuation {
+                name: "node1".into(),
+                restore: true
+            }))
+        );
+        assert_eq!(
+            parse("evacuate"),
+            Err("usage: :evacuate|restore NAME".into())
         );
         assert!(parse("").is_err());
     }

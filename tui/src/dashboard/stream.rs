@@ -50,6 +50,7 @@ pub(super) fn on_watch(app: &mut App, event: WatchEvent) -> Vec<Command> {
             };
         }
         WatchEvent::Operation { id, after } => on_operation(app, id, after),
+        WatchEvent::Instances(counts) => app.instances = counts,
     }
     Vec::new()
 }
@@ -147,6 +148,7 @@ fn on_snapshot(app: &mut App, snapshot: ClusterSnapshot) {
     }
     app.heartbeats = snapshot.heartbeats;
     app.config = snapshot.config;
+    app.instances = snapshot.instances;
     app.operations = snapshot
         .operations
         .into_iter()
@@ -281,6 +283,10 @@ pub(super) fn on_done(app: &mut App, action: Action, result: Result<Outcome, Str
         }
         Ok(Outcome::Done(text)) => {
             app.notice = Some(Notice { text, error: false });
+        }
+        Ok(Outcome::Planned(next)) => {
+            app.notice = None;
+            app.mode = Mode::Confirm(next);
         }
         Err(error) => {
             app.push_log(LogKind::Bad, format!("{} failed: {error}", action.doing()));

@@ -127,6 +127,7 @@ pub(super) fn snapshot() -> ClusterSnapshot {
             ),
         ]),
         operations: Vec::new(),
+        instances: BTreeMap::from([("node1".to_string(), 3), ("node2".to_string(), 1)]),
     }
 }
 
@@ -931,4 +932,84 @@ fn no_color_means_no_colour_anywhere() {
     // The styles that remain (bold, reverse) are in the snapshot.
     app.colors = false;
     insta::assert_debug_snapshot!("no_color_80x24", render(&app).backend().buffer());
+}
+
+#[test]
+fn evacuation_is_planned_first_and_confirmed_with_its_plan() {
+    let mut app = busy_day(80, 24);
+    update(&mut app, key(KeyCode::Char(':')));
+    chars(&mut app, "evacuate node1");
+    let plan = Action::PlanEvacuation {
+        name: "node1".into(),
+        restore: false,
+    };
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![Command::Run(plan.clone())]
+    );
+    assert_eq!(
+        app.mode,
+        Mode::Normal,
+        "the plan is asked for, nothing to confirm yet"
+    );
+    let evacuate = Action::Evacuate {
+        name: "node1".into(),
+        restore: false,
+        plan: vec![
+            "c1: stop, migrate, start, node1 -> node3".into(),
+            "c3: stop, stays on node1".into(),
+            "c5: migrate, node1 -> node2".into(),
+        ],
+    };
+    update(
+        &mut app,
+        Msg::Done {
+            action: plan,
+            result: Ok(Outcome::Planned(evacuate.clone())),
+            at: now(),
+        },
+    );
+    assert_eq!(app.mode, Mode::Confirm(evacuate.clone()));
+    snap("confirm_evacuate", &app);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('y'))),
+        vec![Command::Run(evacuate)]
+    );
+}
+
+#[test]
+fn instance_counts_follow_the_stream() {
+    let mut app = busy_day(80, 24);
+    let row = |app: &App, name: &str| {
+        screen_text(app)
+            .lines()
+            .find(|l| l.contains(&format!("{name} ")) && l.contains("ONLINE"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        row(&app, "node1").contains("ONLINE       3"),
+        "{}",
+        screen_text(&app)
+    );
+    update(
+        &mut app,
+        Msg::Watch(
+            WatchEvent::Instances(BTreeMap::from([
+                ("node2".to_string(), 4),
+                ("node4".to_string(), 1),
+            ])),
+            now(),
+        ),
+    );
+    assert!(
+        row(&app, "node1").contains("ONLINE       0"),
+        "{}",
+        screen_text(&app)
+    );
+    assert!(
+        row(&app, "node2").contains("ONLINE       4"),
+        "{}",
+        screen_text(&app)
+    );
 }

@@ -162,9 +162,10 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         header.push("ADDRESS");
         widths.push(Constraint::Length(21));
     }
-    header.extend(["STATUS", "ROLES", "DOMAIN"]);
+    header.extend(["STATUS", "INST", "ROLES", "DOMAIN"]);
     widths.extend([
         Constraint::Length(9),
+        Constraint::Length(4),
         Constraint::Fill(1),
         Constraint::Length(10),
     ]);
@@ -187,6 +188,7 @@ fn draw_members(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
                 let mut cells = vec![
                     Cell::from(format!("▸ {name}")),
                     Cell::from(format!("{online}/{members} up")),
+                    Cell::from(""),
                     Cell::from(format!(
                         "{voters} voter{}",
                         if *voters == 1 { "" } else { "s" }
@@ -262,6 +264,9 @@ fn member_row<'a>(
         m.status.to_string().to_uppercase(),
         status_style,
     )));
+    // Instances held: what an evacuation would move.
+    let held = app.instances.get(&m.server_name).copied().unwrap_or(0);
+    cells.push(Cell::from(format!("{held:>4}")));
     cells.push(Cell::from(roles_text(&m.roles)));
     cells.push(Cell::from(m.failure_domain.clone()));
     if wide {

@@ -76,6 +76,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRow> {
     })
 }
 
+/// How many instances each member holds, by member name (members holding none absent).
+pub fn counts(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT n.name, count(*) FROM instances i JOIN nodes n ON n.id = i.node_id GROUP BY n.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    rows.collect()
+}
+
 /// Every instance, by name, with its configuration.
 pub fn instances(conn: &Connection) -> rusqlite::Result<Vec<InstanceRow>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY i.name"))?;
