@@ -459,6 +459,24 @@ mod tests {
 
     use State::{Created, Errored, Pending};
 
+    /// What is asked, of what exists, for which member, with which keys, and the answer.
+    type TargetedCase<'a> = (
+        &'a str,
+        Option<&'a Existing>,
+        &'a str,
+        BTreeMap<String, String>,
+        Result<(), String>,
+    );
+    /// What is asked, of what exists, with which keys, and the refusal.
+    type ClusterCase<'a> = (
+        &'a str,
+        Option<&'a Existing>,
+        BTreeMap<String, String>,
+        &'a str,
+    );
+    /// The state, the target, the keys, and the answer.
+    type UpdateCase<'a> = (State, Option<&'a str>, Vec<&'a str>, Result<(), String>);
+
     #[test]
     fn member_specific_keys_are_lxds() {
         let cases = [
@@ -485,13 +503,7 @@ mod tests {
     fn targeted_create_refusals_carry_lxds_texts() {
         let pending1 = existing(Pending, &[("node1", Pending)], false);
         let created = existing(Created, &[("node1", Created)], false);
-        let cases: Vec<(
-            &str,
-            Option<&Existing>,
-            &str,
-            BTreeMap<String, String>,
-            Result<(), String>,
-        )> = vec![
+        let cases: Vec<TargetedCase> = vec![
             ("first", None, "node1", cfg(&[("source", "/x")]), Ok(())),
             ("no keys", None, "node1", cfg(&[]), Ok(())),
             (
@@ -556,7 +568,7 @@ mod tests {
             &[("node1", Created), ("node2", Pending), ("node3", Pending)],
             true,
         );
-        let cases: Vec<(&str, Option<&Existing>, BTreeMap<String, String>, &str)> = vec![
+        let cases: Vec<ClusterCase> = vec![
             (
                 "before pending",
                 None,
@@ -714,7 +726,7 @@ mod tests {
 
     #[test]
     fn updates_follow_the_target_rules() {
-        let cases: Vec<(State, Option<&str>, Vec<&str>, Result<(), String>)> = vec![
+        let cases: Vec<UpdateCase> = vec![
             (Created, None, vec!["rsync.bwlimit"], Ok(())),
             (Created, Some("node2"), vec!["source"], Ok(())),
             (Pending, Some("node2"), vec!["source"], Ok(())),
