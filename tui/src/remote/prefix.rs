@@ -7,8 +7,8 @@ use crate::cli::Command;
 use crate::commands::cluster::group::GroupCommand as G;
 use crate::commands::cluster::{ClusterCommand, RoleCommand};
 use crate::commands::config::{ConfigCommand, TrustCommand};
-use crate::commands::network::NetworkCommand as N;
 use crate::commands::image::{AliasCommand as A, ImageCommand as I};
+use crate::commands::network::NetworkCommand as N;
 
 use super::{Config, RemoteError};
 
@@ -112,9 +112,9 @@ fn slot(command: &mut Command) -> Slot<'_> {
             },
         },
         Command::Image(image) => match image {
-            I::Import { remote, .. } | I::List { remote, .. } | I::Alias(A::List { remote, .. }) => {
-                Slot::RemoteOnly(remote)
-            }
+            I::Import { remote, .. }
+            | I::List { remote, .. }
+            | I::Alias(A::List { remote, .. }) => Slot::RemoteOnly(remote),
             I::Show { image } | I::Delete { image } => Slot::Named(image, "image"),
             I::Alias(A::Create { alias, .. } | A::Delete { alias }) => {
                 Slot::Named(alias, "image alias")
@@ -267,6 +267,51 @@ mod tests {
             assert_eq!(got, remote, "{line}");
             assert_eq!(command, parse(runs), "{line}");
         }
+    }
+
+    #[test]
+    fn group_commands_take_their_remote_as_lxc_cluster_group_does() {
+        // (command line, remote, the command line it runs as there)
+        let cases = [
+            ("cluster group list prod:", "prod", "cluster group list"),
+            (
+                "cluster group show prod:gpu",
+                "prod",
+                "cluster group show gpu",
+            ),
+            (
+                "cluster group create gpu",
+                "local",
+                "cluster group create gpu",
+            ),
+            (
+                "cluster group rename prod:gpu fast",
+                "prod",
+                "cluster group rename gpu fast",
+            ),
+            (
+                "cluster group assign prod:m1 default,gpu",
+                "prod",
+                "cluster group assign m1 default,gpu",
+            ),
+            (
+                "cluster group add prod:m1 gpu",
+                "prod",
+                "cluster group add m1 gpu",
+            ),
+        ];
+        for (line, remote, runs) in cases {
+            let (got, command) = resolve(parse(line), &config()).unwrap();
+            assert_eq!(got, remote, "{line}");
+            assert_eq!(command, parse(runs), "{line}");
+        }
+        let error = resolve(parse("cluster group show prod:"), &config())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("Missing cluster group name after \"prod:\""),
+            "{error}"
+        );
     }
 
     #[test]
