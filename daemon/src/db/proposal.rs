@@ -245,7 +245,8 @@ mod tests {
     fn a_batch_sent_again_with_its_id_is_applied_once() {
         let mut conn = counter_db();
         // (entries as (log index, batch ids), counter after, repeats seen)
-        let cases: [(&str, Vec<(u64, Vec<Option<&str>>)>, i64, usize); 5] = [
+        type Entries = Vec<(u64, Vec<Option<&'static str>>)>;
+        let cases: [(&str, Entries, i64, usize); 5] = [
             (
                 "sent again in a later entry",
                 vec![(5, vec![Some("a")]), (9, vec![Some("a")])],
