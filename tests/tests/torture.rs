@@ -86,9 +86,11 @@ fn at_most_one_wins(
 #[test]
 fn compare_and_sets_from_one_read_succeed_at_most_once() {
     let cluster = Cluster::form(3);
-    at_most_one_wins(&cluster, "/1.0", |round, c| {
-        serde_json::json!({ "config": { "user.cas": format!("{round}-{c}") } })
-    });
+    at_most_one_wins(
+        &cluster,
+        "/1.0",
+        |round, c| serde_json::json!({ "config": { "user.cas": format!("{round}-{c}") } }),
+    );
 }
 
 /// The same race on a member: `PATCH /1.0/cluster/members/NAME` checked its If-Match, then
@@ -97,7 +99,9 @@ fn compare_and_sets_from_one_read_succeed_at_most_once() {
 fn member_edits_from_one_read_succeed_at_most_once() {
     let cluster = Cluster::form(3);
     let path = format!("/1.0/cluster/members/{}", cluster[1].name);
-    at_most_one_wins(&cluster, &path, |round, c| {
-        serde_json::json!({ "description": format!("edit {round}-{c}") })
-    });
+    at_most_one_wins(
+        &cluster,
+        &path,
+        |round, c| serde_json::json!({ "description": format!("edit {round}-{c}") }),
+    );
 }
