@@ -2,7 +2,8 @@
 //! member and `list` from another, copies on as many members as
 //! `cluster.images_minimal_replica` asks (read from `images_nodes` and the members' disks),
 //! a member lacking the image fetching it from a holder and refusing a damaged copy,
-//! deletion everywhere, aliases, and the refusals of files that are not images.
+//! deletion everywhere, aliases, a member joining later getting its copy, and the
+//! refusals of files that are not images.
 //!
 //! One four-member cluster serves every step (formation is the slow part).
 
@@ -157,6 +158,16 @@ fn images_are_imported_copied_fetched_and_deleted_across_the_cluster() {
     let all = vec!["node1", "node2", "node3", "node4"];
     assert_eq!(holders(&cluster[0], &fp), all);
     assert_eq!(on_disk(&cluster, &fp), all);
+
+    // A member joining later gets its copy in the background, from the leader's check.
+    cluster.add("node5");
+    let five = vec!["node1", "node2", "node3", "node4", "node5"];
+    wait_until(
+        "the new member to hold a copy of the image",
+        Duration::from_secs(60),
+        || (holders(&cluster[0], &fp) == five).then_some(()),
+    );
+    assert_eq!(fingerprint_of(&image_file(&cluster[4], &fp)), fp);
     for m in cluster.members() {
         assert!(leftovers(m).is_empty(), "{}: {:?}", m.name, leftovers(m));
     }

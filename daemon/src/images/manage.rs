@@ -82,8 +82,8 @@ pub async fn import(node: &Node, received: Received, upload: Upload) -> Result<I
         Err(Error::Conflict(e)) if e.contains("UNIQUE") => return Err(duplicate()),
         Err(e) => return Err(e),
     }
-    let copied = replication::replicate(node, &fp).await?;
-    tracing::info!(image = %fp, copies = ?copied, "imported image");
+    replication::replicate_by_leader(node, &fp).await?;
+    tracing::info!(image = %fp, "imported image");
     super::resolve(node, &fp).await
 }
 

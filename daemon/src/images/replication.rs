@@ -3,6 +3,8 @@
 //! copying is each chosen member fetching the file from a holder and recording itself.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rand::seq::SliceRandom;
 
@@ -93,8 +95,78 @@ pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
     }
 }
 
+/// How often the leader checks that every image has its copies (LXD does it hourly; a
+/// check is one read, so a member that joined gets its copies within seconds instead).
+pub const SYNC_PERIOD: Duration = Duration::from_secs(10);
+
+/// One copying at a time on this member: the leader does all of it (an import asks the
+/// leader, the background check runs there), so two copyings of one image never choose
+/// members at once and overshoot its number of copies.
+static COPYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// [`replicate`], after any copying under way on this member.
+pub async fn replicate_in_turn(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
+    let _turn = COPYING.lock().await;
+    replicate(node, fingerprint).await
+}
+
+/// Has the leader bring image `fingerprint` up to its number of copies, waiting for them
+/// (here, when this member leads).
+pub async fn replicate_by_leader(node: &Node, fingerprint: &str) -> Result<()> {
+    if !node.is_clustered() {
+        return Ok(());
+    }
+    if node.is_leader() {
+        return replicate_in_turn(node, fingerprint).await.map(drop);
+    }
+    let leader = Peers::of(node)?.leader().ok_or_else(|| {
+        Error::Unavailable(
+            "No leader is known to copy the image to other members; it is kept here, and \
+             the leader copies it once one is elected"
+                .into(),
+        )
+    })?;
+    leader
+        .replicate_image(fingerprint)
+        .await
+        .map_err(|e| e.relayed("the leader"))
+}
+
+/// The leader's background check, as LXD's image sync task: every image is brought up to
+/// its number of copies (after a member joins, after a copy failed, after the setting rose).
+pub fn spawn(node: &Arc<Node>) {
+    let tasks = node.tasks.clone();
+    let node = Arc::downgrade(node);
+    tasks.spawn("image copies", async move {
+        loop {
+            tokio::time::sleep(SYNC_PERIOD).await;
+            let Some(n) = node.upgrade() else { return };
+            if n.is_clustered() && n.is_leader() {
+                sync_all(&n).await;
+            }
+        }
+    });
+}
+
+/// One check over every image; failures are logged and tried again at the next check.
+async fn sync_all(node: &Node) {
+    let Ok(images) = node.global.read(crate::db::global::images::images).await else {
+        return;
+    };
+    for image in &images {
+        match replicate_in_turn(node, &image.fingerprint).await {
+            Ok(copied) if !copied.is_empty() => {
+                tracing::info!(image = %image.fingerprint, to = ?copied, "copied image");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(image = %image.fingerprint, "copying image: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

@@ -166,6 +166,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
     node.reconcile_listeners().await?;
     crate::cluster::heartbeat::spawn(&node);
+    crate::images::replication::spawn(&node);
     if node.is_clustered() {
         // In the background: a member that cannot reach a quorum still starts, and says so.
         let announcing = node.clone();

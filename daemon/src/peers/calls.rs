@@ -46,6 +46,8 @@ const BRIEF: Duration = Duration::from_secs(2);
 const DOWNLOAD: Duration = Duration::from_secs(600);
 /// A member fetching an image from a holder and recording it.
 const IMAGE_PULL: Duration = Duration::from_secs(620);
+/// The leader copying an image to every member that should hold one, one after another.
+const IMAGE_REPLICATE: Duration = Duration::from_secs(1800);
 
 /// A member creating or removing its part of a storage pool or a volume's directory.
 const STORAGE: Duration = Duration::from_secs(20);
@@ -283,6 +285,15 @@ impl Member {
     pub async fn pull_image(&self, fingerprint: &str) -> Result<(), PeerError> {
         let path = format!("/internal/images/{fingerprint}/pull");
         self.rest(IMAGE_PULL, "POST", &path, None).await.map(drop)
+    }
+
+    /// Asks the leader to bring image `fingerprint` up to its number of copies, waiting
+    /// for them.
+    pub async fn replicate_image(&self, fingerprint: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/images/{fingerprint}/replicate");
+        self.rest(IMAGE_REPLICATE, "POST", &path, None)
+            .await
+            .map(drop)
     }
 
     /// Asks the member to remove its copy of image `fingerprint`'s file (the image was deleted).

@@ -39,6 +39,7 @@ pub fn routes() -> Router<Arc<Node>> {
             get(serve_own_copy).delete(drop_own_copy),
         )
         .route("/internal/images/{fingerprint}/pull", post(pull))
+        .route("/internal/images/{fingerprint}/replicate", post(replicate))
 }
 
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<Recursion>) -> ApiResult {
@@ -311,6 +312,13 @@ async fn drop_own_copy(
 async fn pull(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
     checked(&fingerprint)?;
     images::ensure_local(&node, &fingerprint).await?;
+    sync(&serde_json::json!({}), None)
+}
+
+/// On the leader: brings the image up to its number of copies (an import elsewhere asks).
+async fn replicate(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
+    checked(&fingerprint)?;
+    images::replication::replicate_in_turn(&node, &fingerprint).await?;
     sync(&serde_json::json!({}), None)
 }
 
