@@ -10,7 +10,7 @@ pub mod config;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_shared::api::{Envelope, NetworkPut, NetworksPost};
+use corral_shared::api::{Envelope, MemberStatus, NetworkPut, NetworksPost};
 
 use crate::cluster::two_phase::{self, Existing, MemberRow, Resource, State};
 use crate::db::batch::Batch;
@@ -240,8 +240,12 @@ async fn on_members(
 ) -> Vec<(String, String)> {
     let mut failures = Vec::new();
     let mut remote = Vec::new();
+    let offline = offline_members(node).await;
     for m in members {
-        if m.id == node.id() {
+        if let Some(why) = offline.get(&m.name).filter(|_| m.id != node.id()) {
+            // Named at once, as LXD's notifier refuses an offline member, not after a wait.
+            failures.push((m.name.clone(), format!("it is offline ({why})")));
+        } else if m.id == node.id() {
             if let Err(e) = here(node, name, work).await {
                 failures.push((m.name.clone(), e.to_string()));
             }
@@ -272,6 +276,22 @@ async fn on_members(
         }
     }
     failures
+}
+
+/// The members the heartbeats say are offline, with why; none when that cannot be read.
+async fn offline_members(node: &Node) -> BTreeMap<String, String> {
+    if !node.is_clustered() {
+        return BTreeMap::new();
+    }
+    crate::cluster::members::list(node)
+        .await
+        .map(|all| {
+            all.into_iter()
+                .filter(|m| m.status == MemberStatus::Offline)
+                .map(|m| (m.server_name, m.message))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Does `work` on this member's own part, in-process.
@@ -485,4 +505,77 @@ pub async fn remove_member(node: &Node, member: &queries::MemberRow) -> Result<(
     networks::forget_member(&mut batch, member.id);
     node.propose(batch).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use networks::MemberPart;
+
+    fn row() -> NetworkRow {
+        let part = |id: u64, name: &str, state: i64, keys: &[(&str, &str)]| MemberPart {
+            id,
+            name: name.into(),
+            state,
+            config: keys
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        NetworkRow {
+            id: 7,
+            project: PROJECT.into(),
+            name: "n1".into(),
+            kind: "bridge".into(),
+            description: String::new(),
+            state: networks::state::ERRORED,
+            config: BTreeMap::from([("ipv4.address".to_owned(), "10.9.0.1/24".to_owned())]),
+            members: vec![
+                part(1, "node1", networks::state::CREATED, &[]),
+                part(
+                    2,
+                    "node2",
+                    networks::state::PENDING,
+                    &[("bridge.external_interfaces", "eth1")],
+                ),
+            ],
+            profiles: vec![],
+        }
+    }
+
+    #[test]
+    fn the_rules_see_the_stored_states() {
+        let seen = existing(&row());
+        assert_eq!(seen.state, State::Errored);
+        assert!(seen.has_global_config);
+        assert_eq!(
+            seen.members,
+            vec![
+                MemberRow {
+                    member: "node1".into(),
+                    state: State::Created
+                },
+                MemberRow {
+                    member: "node2".into(),
+                    state: State::Pending
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_target_adds_its_own_keys_to_what_is_shown() {
+        let r = row();
+        assert_eq!(shown_config(&r, None).len(), 1);
+        let on2 = shown_config(&r, Some("node2"));
+        assert_eq!(on2["bridge.external_interfaces"], "eth1");
+        assert_eq!(on2["ipv4.address"], "10.9.0.1/24");
+        assert_eq!(shown_config(&r, Some("node9")).len(), 1);
+    }
+
+    #[test]
+    fn member_calls_have_one_path_each() {
+        assert_eq!(Work::Apply.path("n1"), "/internal/networks/n1/apply");
+        assert_eq!(Work::Remove.path("n1"), "/internal/networks/n1/remove");
+    }
 }
