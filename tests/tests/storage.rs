@@ -183,6 +183,24 @@ fn two_phase_creation_its_refusals_volumes_and_deletes() {
         let own = pool(m, "p1", Some(&m.name));
         assert_eq!(own["status"], "Created", "{}", m.name);
     }
+    // The REST shapes: URLs, objects with ?recursion=1, a member's live usage of its pools.
+    assert_eq!(
+        query(n3, "/1.0/storage-pools"),
+        serde_json::json!(["/1.0/storage-pools/default", "/1.0/storage-pools/p1"])
+    );
+    let objects = query(n3, "/1.0/storage-pools?recursion=1&target=node1");
+    assert_eq!(
+        objects[1]["config"]["source"],
+        source1.display().to_string()
+    );
+    let state = query(n1, "/1.0/cluster/members/node2/state");
+    for name in ["default", "p1"] {
+        let space = &state["storage_pools"][name]["space"];
+        assert!(
+            space["total"].as_u64().unwrap_or(0) > 0 && space["used"].is_u64(),
+            "{state}"
+        );
+    }
     // Joiners are now asked p1's source.
     let cluster_info: serde_json::Value =
         serde_json::from_str(&ok(n1, &["query", "/1.0/cluster"])).unwrap();

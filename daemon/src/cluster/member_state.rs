@@ -13,7 +13,7 @@ use crate::peers::{PeerError, Peers};
 pub struct MemberState {
     /// Host facts.
     pub sysinfo: SysInfo,
-    /// Storage pool usage by pool name (pools are not real yet: empty).
+    /// Storage pool usage by pool name, from the pools' directories on the member.
     pub storage_pools: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -72,7 +72,7 @@ pub fn parse_sysinfo(uptime: &str, loadavg: &str, meminfo: &str) -> SysInfo {
     }
 }
 
-fn local() -> MemberState {
+async fn local(node: &Node) -> MemberState {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     MemberState {
         sysinfo: parse_sysinfo(
@@ -80,7 +80,7 @@ fn local() -> MemberState {
             &read("/proc/loadavg"),
             &read("/proc/meminfo"),
         ),
-        storage_pools: Default::default(),
+        storage_pools: crate::storage::pools::local_usage(node).await,
     }
 }
 
@@ -88,7 +88,7 @@ fn local() -> MemberState {
 pub async fn get(node: &Node, name: &str) -> Result<MemberState> {
     let member = super::members::get(node, name).await?;
     if super::members::own_name(node).await.ok().as_deref() == Some(name) {
-        return Ok(local());
+        return Ok(local(node).await);
     }
     let address = member.url.trim_start_matches("https://").to_owned();
     let down = || Error::Unavailable(format!("Peer cluster member {name} at {address} is down"));

@@ -135,8 +135,44 @@ pub fn rename_volume(from: &Path, to: &Path) -> Result<(), DirError> {
     std::fs::rename(from, to).map_err(|e| io("cannot rename", from, e))
 }
 
-/// Space on the filesystem holding `dir`: (total bytes, used bytes).
-pub fn space(dir: &Path) -> std::io::Result<(u64, u64)> {
+/// What the filesystem holding a pool has and uses, as LXD reports a pool's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes in all.
+    pub space_total: u64,
+    /// Bytes used.
+    pub space_used: u64,
+    /// Inodes in all.
+    pub inodes_total: u64,
+    /// Inodes used.
+    pub inodes_used: u64,
+}
+
+impl Usage {
+    /// LXD's `StoragePoolState` (`space` and `inodes`, each `used` and `total`).
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "space": { "used": self.space_used, "total": self.space_total },
+            "inodes": { "used": self.inodes_used, "total": self.inodes_total },
+        })
+    }
+}
+
+/// Space and inodes of the filesystem holding `dir`.
+pub fn usage(dir: &Path) -> std::io::Result<Usage> {
+    let stats = statvfs(dir)?;
+    let block = stats.f_frsize as u64;
+    let space_total = stats.f_blocks as u64 * block;
+    let inodes_total = stats.f_files as u64;
+    Ok(Usage {
+        space_total,
+        space_used: space_total.saturating_sub(stats.f_bfree as u64 * block),
+        inodes_total,
+        inodes_used: inodes_total.saturating_sub(stats.f_ffree as u64),
+    })
+}
+
+fn statvfs(dir: &Path) -> std::io::Result<libc::statvfs> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
@@ -145,10 +181,7 @@ pub fn space(dir: &Path) -> std::io::Result<(u64, u64)> {
     if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let block = stats.f_frsize as u64;
-    let total = stats.f_blocks as u64 * block;
-    let free = stats.f_bfree as u64 * block;
-    Ok((total, total.saturating_sub(free)))
+    Ok(stats)
 }
 
 #[cfg(test)]
@@ -228,8 +261,9 @@ mod tests {
         assert!(v2.is_dir() && !v1.exists());
         delete_volume(&v2).unwrap();
         delete_volume(&v2).unwrap();
-        let (total, used) = space(&pool).unwrap();
-        assert!(total >= used && total > 0);
+        let u = usage(&pool).unwrap();
+        assert!(u.space_total >= u.space_used && u.space_total > 0);
+        assert_eq!(u.to_json()["space"]["total"], u.space_total);
         delete(&pool, false).unwrap();
         assert!(!pool.exists());
         std::fs::remove_dir_all(&base).unwrap();

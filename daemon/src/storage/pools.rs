@@ -714,6 +714,35 @@ pub async fn create_local_parts(node: &Node) -> Result<()> {
     Ok(())
 }
 
+/// This member's pools' usage (`GET /1.0/cluster/members/NAME/state`), from their real
+/// directories: every pool whose part here is Created; one whose directory cannot be read is
+/// left out. This member's copy of the database is enough for a live-state answer.
+pub async fn local_usage(node: &Node) -> serde_json::Map<String, serde_json::Value> {
+    let own = node.id();
+    let data = node.dirs.root().to_path_buf();
+    let Ok(pools) = node.global.read(db::pools).await else {
+        return serde_json::Map::new();
+    };
+    let dirs: Vec<(String, std::path::PathBuf)> = pools
+        .iter()
+        .filter_map(|p| {
+            let part = p
+                .members
+                .iter()
+                .find(|m| m.id == own && State::from_db(m.state) == State::Created)?;
+            let source = part.config.get("source").map(String::as_str);
+            Some((p.name.clone(), dir::pool_dir(&data, &p.name, source)))
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        dirs.into_iter()
+            .filter_map(|(name, path)| Some((name, dir::usage(&path).ok()?.to_json())))
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
