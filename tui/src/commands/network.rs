@@ -293,6 +293,18 @@ mod tests {
     }
 
     #[test]
+    fn show_has_lxds_field_order() {
+        let mut n = net("n1", "Created", &[("ipv4.address", "10.9.0.1/24")]);
+        n.locations = vec!["node1".into(), "node2".into()];
+        let yaml = format::yaml::document(&n).unwrap();
+        assert_eq!(
+            yaml,
+            "config:\n  ipv4.address: 10.9.0.1/24\ndescription: \"\"\nname: n1\ntype: bridge\n\
+             used_by: []\nmanaged: true\nstatus: Created\nlocations:\n- node1\n- node2\n"
+        );
+    }
+
+    #[test]
     fn create_says_what_lxc_says() {
         assert_eq!(
             created("n1", Some("node1")),
