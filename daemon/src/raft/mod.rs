@@ -64,6 +64,9 @@ const HEARTBEAT_MS: u64 = 30;
 const ELECTION_MIN_MS: u64 = 100;
 const ELECTION_MAX_MS: u64 = 180;
 
+/// The bytes of snapshot sent per message (see [`config`]).
+const SNAPSHOT_CHUNK_BYTES: u64 = 512 * 1024;
+
 /// How long followers refuse to vote after hearing from the leader (openraft's leader lease
 /// is `election_timeout_max`).
 pub fn followers_lease() -> std::time::Duration {
@@ -88,6 +91,11 @@ pub fn config() -> Arc<openraft::Config> {
         // sent again while the new leader cannot commit. openraft's default of 300 entries
         // leaves little room on a loaded two-core machine.
         max_payload_entries: 64,
+        // A snapshot goes in chunks, each one gRPC message of JSON, where a byte takes up to
+        // four characters: openraft's 3 MiB chunks came to 10 MB, past the 4 MiB message
+        // limit, so no member could receive a snapshot of a replica past about 1 MB (joins
+        // then failed, "did not catch up": cluster-torture's long run).
+        snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
         // Keep a window of log after a snapshot, so lagging members rarely need a snapshot.
         max_in_snapshot_log_to_keep: every.min(1000),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(every),
@@ -103,6 +111,28 @@ pub fn config() -> Arc<openraft::Config> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    /// The largest chunk of the worst bytes, as the network sends it, fits in one gRPC
+    /// message (tonic's 4 MiB limit), with room for the request around it.
+    #[test]
+    fn a_snapshot_chunk_fits_in_one_message() {
+        let chunk = super::config().snapshot_max_chunk_size as usize;
+        let request = openraft::raft::InstallSnapshotRequest::<super::TypeConfig> {
+            vote: openraft::Vote::new_committed(7, 1),
+            meta: openraft::SnapshotMeta {
+                snapshot_id: "7-123456-0f0e0d0c-0b0a-0908-0706-050403020100".into(),
+                ..Default::default()
+            },
+            offset: u64::MAX,
+            data: vec![255; chunk],
+            done: false,
+        };
+        let sent = serde_json::to_vec(&request).unwrap().len();
+        assert!(
+            sent < 3 * 1024 * 1024,
+            "{sent} bytes for a chunk of {chunk}"
+        );
+    }
 
     use tracing_subscriber::layer::SubscriberExt;
 
