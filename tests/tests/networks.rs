@@ -271,6 +271,21 @@ fn two_phase_create_makes_a_bridge_in_every_member_and_the_retry_finishes_a_fail
         "Network not found",
     );
 
+    // A pending network is deleted from the database alone; one a profile uses is kept.
+    cluster[0]
+        .corral(&["network", "create", "n3", "--target", "node1"])
+        .ok();
+    assert_eq!(
+        cluster[0].corral(&["network", "delete", "n3"]).ok(),
+        "Network n3 deleted\n"
+    );
+    assert_eq!(listed(&cluster[0], "n3"), "");
+    assert!(listed(&cluster[0], "corralbr0").ends_with(",1,CREATED"));
+    refused(
+        cluster[0].corral(&["network", "delete", "corralbr0"]),
+        "The network is currently in use",
+    );
+
     // A removal without --force deletes the leaving member's networks first.
     cluster[0].corral(&["cluster", "remove", "node3"]).ok();
     assert!(!link_in(&ns[2], "n2"), "node3 left with its bridge n2");
