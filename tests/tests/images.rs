@@ -113,6 +113,7 @@ fn images_are_imported_copied_fetched_and_deleted_across_the_cluster() {
     assert_eq!(shown[0]["fingerprint"], fp.as_str());
     assert_eq!(shown[0]["aliases"][0]["name"], "busybox");
     assert_eq!(shown[0]["properties"]["os"], "busybox");
+    assert_eq!(shown[0]["filename"], "busybox.tar.gz");
     assert_eq!(
         shown[0]["size"],
         std::fs::metadata(&image).unwrap().len() as i64

@@ -185,13 +185,17 @@ async fn import(
             tarball.display()
         ))
     })?;
-    let path = if public {
-        "/1.0/images?public=1"
-    } else {
-        "/1.0/images"
-    };
+    // lxc sends these as X-LXD-* headers; the console's client sends none, so it asks by query.
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut path = format!("/1.0/images?filename={}", path_part(&name));
+    if public {
+        path.push_str("&public=1");
+    }
     let uploader = client.clone().with_timeout(IMPORT_WAIT);
-    let (status, body) = uploader.raw("POST", path, Some(bytes)).await?;
+    let (status, body) = uploader.raw("POST", &path, Some(bytes)).await?;
     let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
         ClientError::Protocol(format!(
             "POST /1.0/images: not an LXD response envelope ({e})"
@@ -401,7 +405,10 @@ mod tests {
         );
         let table = image_list(&images, Format::Table).unwrap();
         assert!(table.contains("|    ALIAS    | FINGERPRINT  |"), "{table}");
-        assert!(table.contains("| bb (1 more) | c28f7c365630 | no "), "{table}");
+        assert!(
+            table.contains("| bb (1 more) | c28f7c365630 | no "),
+            "{table}"
+        );
         assert!(table.contains("UPLOAD DATE"), "{table}");
         let json: Vec<Image> =
             serde_json::from_str(&image_list(&images, Format::Json).unwrap()).unwrap();

@@ -102,8 +102,8 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// What an upload says of itself: LXD's `X-LXD-*` headers, and `?public=1` for clients
-/// that send no headers of their own.
+/// What an upload says of itself: LXD's `X-LXD-*` headers, and `?public=1&filename=NAME`
+/// for clients that send no headers of their own.
 fn upload_of(headers: &HeaderMap, query: Option<&str>) -> Upload {
     let header = |name: &str| {
         headers
@@ -113,12 +113,15 @@ fn upload_of(headers: &HeaderMap, query: Option<&str>) -> Upload {
             .trim()
             .to_owned()
     };
+    let asked = properties(query.unwrap_or_default());
+    let mut filename = header("x-lxd-filename");
+    if filename.is_empty() {
+        filename = asked.get("filename").cloned().unwrap_or_default();
+    }
     Upload {
-        filename: header("x-lxd-filename"),
+        filename,
         public: matches!(header("x-lxd-public").as_str(), "1" | "true")
-            || properties(query.unwrap_or_default())
-                .get("public")
-                .is_some_and(|v| v == "1" || v == "true"),
+            || asked.get("public").is_some_and(|v| v == "1" || v == "true"),
         properties: properties(&header("x-lxd-properties")),
     }
 }
@@ -405,7 +408,9 @@ mod tests {
         assert_eq!(upload.properties["description"], "a tiny image");
         assert_eq!(upload.properties["empty"], "");
         assert_eq!(upload_of(&HeaderMap::new(), None), Upload::default());
-        assert!(upload_of(&HeaderMap::new(), Some("public=1")).public);
+        let asked = upload_of(&HeaderMap::new(), Some("public=1&filename=b%20b.tar.gz"));
+        assert!(asked.public);
+        assert_eq!(asked.filename, "b b.tar.gz");
         // A malformed escape drops that pair only.
         assert_eq!(properties("a=%zz&b=1").len(), 1);
     }
