@@ -2,7 +2,9 @@
 //! stop and forget its runc container, read its state. The cluster-wide entry points (which
 //! route a request to the holder) are in [`super::lifecycle`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use corral_shared::api::{InstanceState, InstanceStatus};
@@ -21,9 +23,34 @@ const POLL: Duration = Duration::from_millis(100);
 /// LXD's signal asking a container's init to power off cleanly.
 const CLEAN_STOP_SIGNAL: &str = "PWR";
 
-/// This member's instance files.
+/// Where the default pool lives on each member running in this process, by data
+/// directory, as last read from the database (see [`refresh_layout`]).
+static POOL_DIRS: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
+
+/// This member's instance files: in the default storage pool's directory on this member
+/// (its member-specific `source` when the pool has one), as [`refresh_layout`] last found
+/// it; the pool's usual place (`storage-pools/default`) before that or without a pool.
 pub fn layout(node: &Node) -> Layout {
-    Layout::new(node.dirs.root(), None)
+    let known = POOL_DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(node.dirs.root())
+        .cloned();
+    Layout::new(node.dirs.root(), known.as_deref())
+}
+
+/// Reads where the default pool lives on this member now (the storage module decides), so
+/// [`layout`] puts and finds instances there; without such a pool, its usual place.
+pub async fn refresh_layout(node: &Node) -> Layout {
+    let dir = match crate::storage::local_pool_dir(node, bundle::DEFAULT_POOL).await {
+        Ok(dir) => dir,
+        Err(_) => crate::storage::pool_dir(node.dirs.root(), bundle::DEFAULT_POOL, None),
+    };
+    POOL_DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(node.dirs.root().to_owned(), dir);
+    layout(node)
 }
 
 /// runc with this member's state directory (refused, saying how to install it, without runc).
@@ -35,7 +62,7 @@ pub fn runc(node: &Node) -> Result<Runc> {
 /// (fetched from a holder first if this member lacks it) and runc's `config.json`.
 pub async fn prepare(node: &Node, name: &str, fingerprint: &str) -> Result<()> {
     runc(node)?;
-    let layout = layout(node);
+    let layout = refresh_layout(node).await;
     let bundle = layout.bundle(name);
     if bundle.exists() {
         // Left by a creation that failed half way (its row is gone, or this is it).
@@ -70,6 +97,7 @@ pub async fn prepare(node: &Node, name: &str, fingerprint: &str) -> Result<()> {
 /// The states of every container runc runs for this member, by instance name.
 pub async fn states(node: &Node) -> Result<BTreeMap<String, ContainerState>> {
     let runc = runc(node)?;
+    refresh_layout(node).await;
     Ok(runc
         .list()
         .await?
@@ -123,7 +151,7 @@ fn count_processes(pid: i64) -> i64 {
 /// Starts instance `name`'s init.
 pub async fn start(node: &Node, name: &str) -> Result<()> {
     let runc = runc(node)?;
-    let layout = layout(node);
+    let layout = refresh_layout(node).await;
     if !layout.bundle(name).join("config.json").is_file() {
         return Err(Error::Internal(format!(
             "instance {name} has no bundle on this member ({}): delete it and create it again",
@@ -197,7 +225,7 @@ async fn wait_for(runc: &Runc, name: &str, running: bool, bound: Duration) -> Re
 
 /// Forgets instance `name`'s container (killing it if it runs) and removes its files.
 pub async fn remove(node: &Node, name: &str) -> Result<()> {
-    let layout = layout(node);
+    let layout = refresh_layout(node).await;
     // Without runc there is no container to forget; the files still go.
     if let Ok(runc) = runc(node)
         && runc.state(name).await?.is_some()
