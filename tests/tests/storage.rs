@@ -423,3 +423,23 @@ fn a_member_down_fails_the_create_fast_and_a_retry_finishes_it() {
         serde_json::json!(["node1", "node2", "node3"])
     );
 }
+
+#[test]
+fn a_standalone_server_creates_a_pool_directly() {
+    let solo = Member::start("solo");
+    assert_eq!(
+        ok(&solo, &["storage", "create", "p1", "dir"]),
+        "Storage pool p1 created\n"
+    );
+    assert!(is_pool_dir(&default_pool_dir(&solo, "p1")));
+    assert_eq!(pool(&solo, "p1", None)["status"], "Created");
+    ok(&solo, &["storage", "volume", "create", "p1", "v1"]);
+    assert!(
+        solo.dir()
+            .join("storage-pools/p1/custom/default_v1")
+            .is_dir()
+    );
+    ok(&solo, &["storage", "volume", "delete", "p1", "v1"]);
+    ok(&solo, &["storage", "delete", "p1"]);
+    assert!(!default_pool_dir(&solo, "p1").exists());
+}
