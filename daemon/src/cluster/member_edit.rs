@@ -181,7 +181,7 @@ pub async fn update(
     match node.propose(batch).await {
         Err(Error::Conflict(_)) if guarded => return Err(super::config::changed_since_read()),
         other => {
-            other?;
+            other.map_err(super::groups::refusal)?;
         }
     }
     if current.failure_domain != put.failure_domain {

@@ -93,6 +93,8 @@ pub fn remove_member(batch: &mut Batch, group: &str, member: &str) {
 
 /// Sets member `member`'s groups to `groups`: those it leaves are dropped, those it joins
 /// added after the ones it keeps (as LXD keeps them, so its list reads in joining order).
+/// Guarded: should a group named be gone by then (renamed meanwhile), the batch fails
+/// rather than leave the member in no group.
 pub fn set_member_groups(batch: &mut Batch, member: &str, groups: &[String]) {
     let mut params: Vec<crate::db::batch::SqlValue> = vec![member.into()];
     params.extend(groups.iter().map(Into::into));
@@ -108,6 +110,7 @@ pub fn set_member_groups(batch: &mut Batch, member: &str, groups: &[String]) {
     for group in groups {
         add_member(batch, group, member);
     }
+    guard_grouped(batch, &[member.to_owned()]);
 }
 
 /// What the database says when [`guard_grouped`] refuses a batch.
