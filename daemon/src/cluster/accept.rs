@@ -133,7 +133,9 @@ pub async fn accept(
         nodes::answer_member_config(&mut batch, id, &a.entity, &a.name, &a.key, &a.value);
     }
     crate::db::global::storage_pools::join_created(&mut batch, id);
-    crate::db::global::networks::created_everywhere_on(&mut batch, id);
+    if !networks.is_empty() {
+        crate::db::global::networks::created_everywhere_on(&mut batch, id);
+    }
     node.propose(batch).await?;
     Ok(AcceptReply {
         id,

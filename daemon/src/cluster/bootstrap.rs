@@ -107,7 +107,9 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
             &net.config,
         );
     }
-    crate::db::global::networks::created_everywhere_on(&mut batch, member_id);
+    if !preseed.networks.is_empty() {
+        crate::db::global::networks::created_everywhere_on(&mut batch, member_id);
+    }
     for profile in &preseed.profiles {
         entities::put_profile(
             &mut batch,
