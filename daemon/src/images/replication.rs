@@ -13,12 +13,6 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::Peers;
 
-/// The config key naming how many members keep each image.
-pub const KEY: &str = "cluster.images_minimal_replica";
-
-/// Its value while unset (LXD's).
-pub const DEFAULT: i64 = 3;
-
 /// How many members should hold an image: the setting, or every member for -1, never more
 /// than there are members.
 pub fn desired(setting: i64, members: usize) -> usize {
@@ -29,13 +23,10 @@ pub fn desired(setting: i64, members: usize) -> usize {
     }
 }
 
-/// The setting from the cluster config (the default while unset; values are checked when
-/// set, so one that still fails to parse counts as unset).
+/// The setting from the cluster config (its default, 3, while unset), as every reader of
+/// the cluster settings sees it.
 pub fn setting(config: &BTreeMap<String, String>) -> i64 {
-    config
-        .get(KEY)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT)
+    corral_shared::config::ClusterSettings::from_config(config).images_minimal_replica
 }
 
 /// Which members get a copy: as many of `candidates` (online members without the image, in
@@ -187,7 +178,7 @@ mod tests {
     #[test]
     fn the_setting_is_read_from_the_config_with_lxds_default() {
         let config = |v: Option<&str>| -> BTreeMap<String, String> {
-            v.map(|v| BTreeMap::from([(KEY.to_owned(), v.to_owned())]))
+            v.map(|v| BTreeMap::from([("cluster.images_minimal_replica".to_owned(), v.to_owned())]))
                 .unwrap_or_default()
         };
         assert_eq!(setting(&config(None)), 3);
