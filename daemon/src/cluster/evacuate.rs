@@ -169,6 +169,11 @@ pub async fn start(
     name: &str,
     post: &ClusterMemberStatePost,
 ) -> Result<Operation> {
+    // Refused first, whatever the member's state says meanwhile.
+    let busy = running().lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(refusal) = in_progress(busy.as_ref(), name, &post.action) {
+        return Err(refusal);
+    }
     let facts = facts(node).await?;
     let row = check(&facts, name, &post.action)?;
     if row.id != node.id() {
@@ -183,16 +188,8 @@ pub async fn start(
         .map(|r| (r.name.clone(), (r.id, r.address.clone())))
         .collect();
     let mut slot = running().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((action, id)) = slot.as_ref() {
-        let other = if action == "evacuate" {
-            "an evacuation"
-        } else {
-            "a restore"
-        };
-        return Err(Error::Conflict(format!(
-            "Cannot {} member {name} while {other} of it is in progress (operation {id}); wait for it to end",
-            post.action
-        )));
+    if let Some(refusal) = in_progress(slot.as_ref(), name, &post.action) {
+        return Err(refusal);
     }
     let description = match post.action.as_str() {
         "evacuate" => "Evacuating cluster member",
@@ -213,6 +210,19 @@ pub async fn start(
         });
     *slot = Some((action, op.id.clone()));
     Ok(op)
+}
+
+/// The refusal of `action` on member `name` while `running` (action, operation id) runs.
+fn in_progress(running: Option<&(String, String)>, name: &str, action: &str) -> Option<Error> {
+    let (other, id) = running?;
+    let other = if other == "evacuate" {
+        "an evacuation"
+    } else {
+        "a restore"
+    };
+    Some(Error::Conflict(format!(
+        "Cannot {action} member {name} while {other} of it is in progress (operation {id}); wait for it to end"
+    )))
 }
 
 /// Sets this member's state from `from` to `to`, refusing if it was not `from`.
