@@ -2,21 +2,25 @@
 //! cluster-wide: global Errored first, every member creates its directory and marks its own
 //! part Created, then global Created), listing with each member's view, updates, deletes.
 
+mod change;
+mod create;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_shared::api::{MemberStatus, StoragePool, StoragePoolPut, StoragePoolsPost};
+use corral_shared::api::StoragePool;
 
 use super::dir;
-use crate::cluster::members;
 use crate::cluster::two_phase::{self, Existing, MemberRow, Resource, State};
-use crate::db::batch::Batch;
 use crate::db::global::queries::{self, MemberRow as Member};
 use crate::db::global::storage_pools::{self as db, PoolMember, PoolRecord};
 use crate::db::global::volumes::{self as db_volumes, VolumeRow};
 use crate::error::{Error, Result};
 use crate::node::{Node, Read};
 use crate::peers::{PeerError, Peers};
+
+pub use change::{delete, delete_here, remove_member, update, volumes_refusal};
+pub use create::{create, create_here, create_local_parts};
 
 /// LXD's answer for a pool that does not exist.
 pub const NOT_FOUND: &str = "Storage pool not found";
@@ -234,167 +238,6 @@ fn refused(e: two_phase::TwoPhaseError) -> Error {
     Error::BadRequest(e.to_string())
 }
 
-/// Creates pool `post.name`: with `target`, defines it on that member (pending); without,
-/// creates it on every member (the two-phase rules decide whether it may).
-pub async fn create(node: &Node, post: &StoragePoolsPost, target: Option<&str>) -> Result<Created> {
-    super::check_name("storage pool", &post.name)?;
-    check_driver_config(&post.driver, &post.config)?;
-    let snap = snapshot(node).await?.value;
-    let record = snap.pools.iter().find(|p| p.name == post.name);
-    let current = record.map(existing);
-    match target {
-        Some(target) => {
-            let member = member_named(&snap.members, target)?;
-            two_phase::check_targeted_create(
-                Resource::StoragePool,
-                current.as_ref(),
-                &member.name,
-                &post.driver,
-                &post.config,
-            )
-            .map_err(refused)?;
-            let mut batch = Batch::new();
-            db::insert(
-                &mut batch,
-                &post.name,
-                &post.driver,
-                &post.description,
-                State::Pending.to_db(),
-            );
-            db::add_member(
-                &mut batch,
-                &post.name,
-                member.id,
-                State::Pending.to_db(),
-                &post.config,
-            );
-            let outcome = node.propose(batch).await?;
-            if outcome.rows_affected.get(1).copied().unwrap_or(0) == 0 {
-                // Another request defined it on that member between our read and write.
-                return Err(refused(two_phase::TwoPhaseError::AlreadyDefined {
-                    resource: Resource::StoragePool,
-                    member: member.name.clone(),
-                }));
-            }
-            Ok(Created::PendingOn(member.name.clone()))
-        }
-        None => create_everywhere(node, post, &snap, current.as_ref()).await,
-    }
-}
-
-async fn create_everywhere(
-    node: &Node,
-    post: &StoragePoolsPost,
-    snap: &Snapshot,
-    current: Option<&Existing>,
-) -> Result<Created> {
-    let names: Vec<String> = snap.members.iter().map(|m| m.name.clone()).collect();
-    let plan = two_phase::plan_cluster_create(
-        Resource::StoragePool,
-        current,
-        &names,
-        &post.driver,
-        &post.config,
-    )
-    .map_err(refused)?;
-    let own = node.id();
-    let (global, own_keys) = two_phase::split_config(Resource::StoragePool, &post.config);
-    let mut batch = Batch::new();
-    if plan.insert_resource {
-        db::insert(
-            &mut batch,
-            &post.name,
-            &post.driver,
-            &post.description,
-            two_phase::STATE_WHILE_CREATING.to_db(),
-        );
-        db::add_member(
-            &mut batch,
-            &post.name,
-            own,
-            State::Pending.to_db(),
-            &own_keys,
-        );
-    }
-    if plan.store_global_config {
-        db::put_config(&mut batch, &post.name, &global);
-        if !post.description.is_empty() {
-            db::set_description(&mut batch, &post.name, &post.description);
-        }
-    }
-    // Assume failure: whatever stops the create below leaves the pool Errored, for a re-run.
-    db::set_state(
-        &mut batch,
-        &post.name,
-        two_phase::STATE_WHILE_CREATING.to_db(),
-    );
-    node.propose(batch).await?;
-
-    let others: Vec<&Member> = snap
-        .members
-        .iter()
-        .filter(|m| m.id != own && plan.create_on.contains(&m.name))
-        .collect();
-    let retry = format!(
-        "the pool stays Errored: once every member runs, re-run 'corral storage create {} {}' to finish",
-        post.name, post.driver
-    );
-    if !others.is_empty() {
-        let offline = offline_members(node, &others).await;
-        if !offline.is_empty() {
-            return Err(Error::Unavailable(format!(
-                "Cluster member{} {} {} offline, so storage pool {:?} cannot be created on {}; {retry}",
-                if offline.len() > 1 { "s" } else { "" },
-                offline.join(", "),
-                if offline.len() > 1 { "are" } else { "is" },
-                post.name,
-                if offline.len() > 1 { "them" } else { "it" },
-            )));
-        }
-    }
-    if snap
-        .members
-        .iter()
-        .any(|m| m.id == own && plan.create_on.contains(&m.name))
-    {
-        create_here(node, &post.name).await?;
-    }
-    if !others.is_empty() {
-        let peers = Peers::of(node)?;
-        let targets = others
-            .iter()
-            .map(|m| (m.name.clone(), m.address.clone()))
-            .collect();
-        let pool = post.name.clone();
-        let answers = peers
-            .fan_out(targets, MEMBER_WAIT, move |member| {
-                let pool = pool.clone();
-                async move { member.create_pool_here(&pool).await }
-            })
-            .await;
-        let failures: Vec<String> = answers
-            .into_iter()
-            .filter_map(|(name, answer)| answer.err().map(|e| member_failure(&name, &e)))
-            .collect();
-        if !failures.is_empty() {
-            return Err(Error::Unavailable(format!(
-                "{}; {retry}",
-                failures.join("; ")
-            )));
-        }
-    }
-    let mut batch = Batch::new();
-    db::set_created_if_complete(&mut batch, &post.name);
-    let outcome = node.propose(batch).await?;
-    if outcome.rows_affected.first().copied().unwrap_or(0) == 0 {
-        return Err(Error::Conflict(format!(
-            "Storage pool {:?} was created on every member asked, but a member's part is not Created; {retry}",
-            post.name
-        )));
-    }
-    Ok(Created::Everywhere)
-}
-
 /// How a member's failure reads: LXD's "failed to notify peer" for a refusal, the member
 /// named when it could not be reached.
 fn member_failure(name: &str, e: &PeerError) -> String {
@@ -407,311 +250,40 @@ fn member_failure(name: &str, e: &PeerError) -> String {
     }
 }
 
-/// The members among `members` the heartbeats say are offline, by name.
-async fn offline_members(node: &Node, members: &[&Member]) -> Vec<String> {
-    let Ok(listed) = members::list(node).await else {
-        return Vec::new();
-    };
-    members
-        .iter()
-        .filter(|m| {
-            listed
-                .iter()
-                .any(|l| l.server_name == m.name && l.status == MemberStatus::Offline)
-        })
-        .map(|m| m.name.clone())
-        .collect()
+/// Which part of a pool another member is asked to do.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// Make its directory and mark its part Created.
+    Create,
+    /// Remove its directory.
+    Delete,
 }
 
-/// This member's part of a cluster-wide create: makes its directory and marks its own part
-/// Created (nothing to do when it is Created already: a re-run skips it).
-pub async fn create_here(node: &Node, name: &str) -> Result<()> {
-    let own = node.id();
-    let pool = name.to_owned();
-    let record = node
-        .read_current(move |c| db::pool(c, &pool))
-        .await?
-        .value
-        .ok_or_else(|| Error::NotFound(NOT_FOUND.into()))?;
-    let part = record.members.iter().find(|m| m.id == own).ok_or_else(|| {
-        Error::BadRequest(format!(
-            "Storage pool {name:?} is not defined on this member; define it with --target first"
-        ))
-    })?;
-    if State::from_db(part.state) == State::Created {
-        return Ok(());
-    }
-    let source = part.config.get("source").filter(|s| !s.is_empty()).cloned();
-    let path = dir::pool_dir(node.dirs.root(), name, source.as_deref());
-    let given = source.is_some();
-    let made = tokio::task::spawn_blocking(move || dir::create(&path, given))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    made.map_err(|e| Error::BadRequest(e.to_string()))?;
-    let mut batch = Batch::new();
-    db::set_member_state(
-        &mut batch,
-        name,
-        own,
-        two_phase::member_state_after(State::from_db(part.state), true).to_db(),
-    );
-    node.propose(batch).await?;
-    Ok(())
-}
-
-/// This member's part of a delete: removes its directory (the pool's rows go afterwards).
-pub async fn delete_here(node: &Node, name: &str) -> Result<()> {
-    let own = node.id();
-    let pool = name.to_owned();
-    let record = node
-        .read_current(move |c| db::pool(c, &pool))
-        .await?
-        .value
-        .ok_or_else(|| Error::NotFound(NOT_FOUND.into()))?;
-    let Some(part) = record.members.iter().find(|m| m.id == own) else {
-        return Ok(());
-    };
-    let source = part.config.get("source").filter(|s| !s.is_empty()).cloned();
-    let path = dir::pool_dir(node.dirs.root(), name, source.as_deref());
-    let given = source.is_some();
-    tokio::task::spawn_blocking(move || dir::delete(&path, given))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::Internal(e.to_string()))
-}
-
-/// LXD's refusal to delete a pool that still holds a volume, as the member holding it says
-/// it (`failed to notify peer ADDRESS: ...` when that is another member).
-pub fn volumes_refusal(
-    name: &str,
-    volumes: &[VolumeRow],
-    own: u64,
-    address: &str,
-) -> Option<String> {
-    let v = volumes
-        .iter()
-        .find(|v| v.member_id == own)
-        .or_else(|| volumes.first())?;
-    let text = format!(
-        "Volume {:?} of type \"custom\" in project {:?} still exists in storage pool {name:?}",
-        v.name, v.project
-    );
-    Some(if v.member_id == own {
-        text
-    } else {
-        format!("failed to notify peer {address}: {text}")
-    })
-}
-
-/// Deletes pool `name`: refused while a profile or a volume uses it; every member whose part
-/// is Created removes its directory, then the pool's rows go (a pending pool only has rows).
-pub async fn delete(node: &Node, name: &str) -> Result<()> {
-    let snap = snapshot(node).await?.value;
-    let record = snap
-        .pools
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| Error::NotFound(NOT_FOUND.into()))?;
-    let own = node.id();
-    let volumes = snap.volumes.get(name).cloned().unwrap_or_default();
-    let holder = volumes
-        .iter()
-        .find(|v| v.member_id == own)
-        .or_else(|| volumes.first())
-        .and_then(|v| snap.members.iter().find(|m| m.id == v.member_id))
-        .map(|m| m.address.clone())
-        .unwrap_or_default();
-    if let Some(text) = volumes_refusal(name, &volumes, own, &holder) {
-        return Err(Error::BadRequest(text));
-    }
-    if snap.profiles.get(name).is_some_and(|p| !p.is_empty()) {
-        return Err(Error::BadRequest(
-            "The storage pool is currently in use".into(),
-        ));
-    }
-    let on = two_phase::delete_on(&existing(record));
-    let others: Vec<(String, String)> = record
-        .members
-        .iter()
-        .filter(|m| m.id != own && on.contains(&m.name))
-        .map(|m| (m.name.clone(), m.address.clone()))
-        .collect();
-    if !others.is_empty() {
-        let peers = Peers::of(node)?;
-        let pool = name.to_owned();
-        let answers = peers
-            .fan_out(others, MEMBER_WAIT, move |member| {
-                let pool = pool.clone();
-                async move { member.delete_pool_here(&pool).await }
-            })
-            .await;
-        let failures: Vec<String> = answers
-            .into_iter()
-            .filter_map(|(m, answer)| answer.err().map(|e| member_failure(&m, &e)))
-            .collect();
-        if !failures.is_empty() {
-            return Err(Error::Unavailable(format!(
-                "{}; storage pool {name:?} was not deleted: once every member runs, delete it again",
-                failures.join("; ")
-            )));
-        }
-    }
-    if record
-        .members
-        .iter()
-        .any(|m| m.id == own && on.contains(&m.name))
-    {
-        delete_here(node, name).await?;
-    }
-    let mut batch = Batch::new();
-    db::delete(&mut batch, name);
-    node.propose(batch).await?;
-    Ok(())
-}
-
-/// Changes pool `name`'s config and description: cluster-wide, or (`target`) that member's
-/// own keys. `patch` keeps keys not given.
-pub async fn update(
+/// Asks every member of `targets` (name, address) to do its `part` of pool `pool`, all at
+/// once, each bounded by MEMBER_WAIT; the failures, as `member_failure` words them.
+async fn ask_members(
     node: &Node,
-    name: &str,
-    target: Option<&str>,
-    put: &StoragePoolPut,
-    patch: bool,
-) -> Result<()> {
-    let snap = snapshot(node).await?.value;
-    let record = snap
-        .pools
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| Error::NotFound(NOT_FOUND.into()))?;
-    let state = State::from_db(record.state);
-    let mut batch = Batch::new();
-    match target {
-        Some(target) => {
-            let member = member_named(&snap.members, target)?;
-            let part = record
-                .members
-                .iter()
-                .find(|m| m.id == member.id)
-                .ok_or_else(|| {
-                    Error::NotFound(format!(
-                        "Storage pool {name:?} is not defined on member {target:?}"
-                    ))
-                })?;
-            // A client sends back what it read with --target: cluster-wide keys unchanged
-            // are not member keys being set.
-            let given: BTreeMap<String, String> = put
-                .config
-                .iter()
-                .filter(|(k, v)| record.config.get(*k) != Some(*v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let keys: Vec<&str> = given.keys().map(String::as_str).collect();
-            two_phase::check_update(Resource::StoragePool, state, Some(target), &keys)
-                .map_err(refused)?;
-            let mut config = if patch {
-                part.config.clone()
-            } else {
-                BTreeMap::new()
-            };
-            config.extend(given);
-            if State::from_db(part.state) == State::Created
-                && config.get("source") != part.config.get("source")
-            {
-                return Err(Error::BadRequest(format!(
-                    "The \"source\" of storage pool {name:?} on member {target:?} cannot change once created there; delete the pool and create it again to move it"
-                )));
-            }
-            db::put_member_config(&mut batch, name, member.id, &config);
-        }
-        None => {
-            let keys: Vec<&str> = put.config.keys().map(String::as_str).collect();
-            two_phase::check_update(Resource::StoragePool, state, None, &keys).map_err(refused)?;
-            check_driver_config(&record.driver, &put.config)?;
-            let mut config = if patch {
-                record.config.clone()
-            } else {
-                BTreeMap::new()
-            };
-            config.extend(put.config.clone());
-            db::put_config(&mut batch, name, &config);
-        }
-    }
-    if !patch || !put.description.is_empty() {
-        db::set_description(&mut batch, name, &put.description);
-    }
-    node.propose(batch).await?;
-    Ok(())
-}
-
-/// Before member `name` leaves the cluster (not forced): refused while it holds custom
-/// volumes; else it removes its pools' directories. Its rows go with the member.
-pub async fn remove_member(node: &Node, member: &Member) -> Result<()> {
-    let snap = snapshot(node).await?.value;
-    let held: Vec<String> = snap
-        .volumes
-        .values()
-        .flatten()
-        .filter(|v| v.member_id == member.id)
-        .map(|v| format!("{}/{}", v.pool, v.name))
-        .collect();
-    if let Some(first) = held.first() {
-        let (pool, vol) = first.split_once('/').unwrap_or_default();
-        return Err(Error::BadRequest(format!(
-            "Cluster member {} still holds custom volumes ({}); nothing was changed: delete them first ('corral storage volume delete {pool} {vol} --target {}')",
-            member.name,
-            held.join(", "),
-            member.name
-        )));
-    }
-    let pools: Vec<String> = snap
-        .pools
-        .iter()
-        .filter(|p| {
-            p.members
-                .iter()
-                .any(|m| m.id == member.id && State::from_db(m.state) == State::Created)
-        })
-        .map(|p| p.name.clone())
-        .collect();
+    targets: Vec<(String, String)>,
+    pool: &str,
+    part: Part,
+) -> Result<Vec<String>> {
     let peers = Peers::of(node)?;
-    let leaving = peers.member(&member.address);
-    for pool in pools {
-        if member.id == node.id() {
-            delete_here(node, &pool).await?;
-        } else {
-            leaving.delete_pool_here(&pool).await.map_err(|e| {
-                Error::Unavailable(format!(
-                    "{}; nothing else was changed: retry the removal, or use --force",
-                    member_failure(&member.name, &e)
-                ))
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// Makes this member's directory of every pool whose part here is Created (after a
-/// bootstrap or a join; a directory already there is kept).
-pub async fn create_local_parts(node: &Node) -> Result<()> {
-    let own = node.id();
-    let pools = node.read_current(db::pools).await?.value;
-    for pool in pools {
-        let Some(part) = pool
-            .members
-            .iter()
-            .find(|m| m.id == own && State::from_db(m.state) == State::Created)
-        else {
-            continue;
-        };
-        let source = part.config.get("source").filter(|s| !s.is_empty()).cloned();
-        let path = dir::pool_dir(node.dirs.root(), &pool.name, source.as_deref());
-        tokio::task::spawn_blocking(move || dir::create(&path, source.is_some()))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .map_err(|e| Error::BadRequest(format!("storage pool {:?}: {e}", pool.name)))?;
-    }
-    Ok(())
+    let pool = pool.to_owned();
+    let answers = peers
+        .fan_out(targets, MEMBER_WAIT, move |member| {
+            let pool = pool.clone();
+            async move {
+                match part {
+                    Part::Create => member.create_pool_here(&pool).await,
+                    Part::Delete => member.delete_pool_here(&pool).await,
+                }
+            }
+        })
+        .await;
+    Ok(answers
+        .into_iter()
+        .filter_map(|(name, answer)| answer.err().map(|e| member_failure(&name, &e)))
+        .collect())
 }
 
 /// This member's pools' usage (`GET /1.0/cluster/members/NAME/state`), from their real
@@ -744,108 +316,5 @@ pub async fn local_usage(node: &Node) -> serde_json::Map<String, serde_json::Val
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record() -> PoolRecord {
-        PoolRecord {
-            id: 1,
-            name: "p1".into(),
-            driver: "dir".into(),
-            description: String::new(),
-            state: 1,
-            config: BTreeMap::new(),
-            members: vec![
-                PoolMember {
-                    id: 1,
-                    name: "node1".into(),
-                    address: "a:1".into(),
-                    state: 1,
-                    config: BTreeMap::from([("source".into(), "/n1".into())]),
-                },
-                PoolMember {
-                    id: 2,
-                    name: "node2".into(),
-                    address: "b:1".into(),
-                    state: 0,
-                    config: BTreeMap::from([("source".into(), "/n2".into())]),
-                },
-            ],
-        }
-    }
-
-    fn volume(name: &str, member_id: u64, member: &str) -> VolumeRow {
-        VolumeRow {
-            name: name.into(),
-            pool: "p1".into(),
-            member_id,
-            member: member.into(),
-            description: String::new(),
-            project: "default".into(),
-            config: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn the_api_view_is_cluster_wide_or_one_members() {
-        let r = record();
-        let vols = [volume("v1", 1, "node1"), volume("v1", 2, "node2")];
-        let all = to_api(&r, None, &["default".into()], &vols);
-        assert!(all.config.is_empty());
-        assert_eq!(all.status, "Created");
-        assert_eq!(all.locations, ["node1", "node2"]);
-        assert_eq!(
-            all.used_by,
-            [
-                "/1.0/profiles/default",
-                "/1.0/storage-pools/p1/volumes/custom/v1?target=node1",
-                "/1.0/storage-pools/p1/volumes/custom/v1?target=node2"
-            ]
-        );
-        let two = to_api(&r, Some(&r.members[1]), &[], &vols);
-        assert_eq!(two.config["source"], "/n2");
-        assert_eq!(two.status, "Pending");
-        assert_eq!(
-            two.used_by,
-            ["/1.0/storage-pools/p1/volumes/custom/v1?target=node2"]
-        );
-    }
-
-    #[test]
-    fn a_delete_is_refused_in_lxds_words_by_the_member_holding_a_volume() {
-        let vols = [volume("v1", 2, "node2")];
-        assert_eq!(
-            volumes_refusal("p1", &vols, 1, "127.0.0.12:8443").as_deref(),
-            Some(
-                "failed to notify peer 127.0.0.12:8443: Volume \"v1\" of type \"custom\" in project \"default\" still exists in storage pool \"p1\""
-            )
-        );
-        assert_eq!(
-            volumes_refusal("p1", &vols, 2, "").as_deref(),
-            Some(
-                "Volume \"v1\" of type \"custom\" in project \"default\" still exists in storage pool \"p1\""
-            )
-        );
-        assert_eq!(volumes_refusal("p1", &[], 1, ""), None);
-    }
-
-    #[test]
-    fn only_the_dir_driver_and_its_keys_are_taken() {
-        let cfg = |k: &str| BTreeMap::from([(k.to_owned(), "1".to_owned())]);
-        for (driver, key, ok) in [
-            ("dir", "rsync.bwlimit", true),
-            ("dir", "user.note", true),
-            ("dir", "source", true),
-            ("dir", "zfs.pool_name", true),
-            ("dir", "volume.size.bogus", false),
-            ("zfs", "rsync.bwlimit", false),
-            ("", "rsync.bwlimit", false),
-        ] {
-            assert_eq!(
-                check_driver_config(driver, &cfg(key)).is_ok(),
-                ok,
-                "{driver} {key}"
-            );
-        }
-    }
-}
+#[path = "pools_tests.rs"]
+mod tests;
