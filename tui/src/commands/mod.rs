@@ -14,6 +14,7 @@ pub mod network;
 pub mod query;
 pub mod remote;
 pub mod storage;
+pub mod two_phase;
 pub mod version;
 pub mod warnings;
 

@@ -9,6 +9,7 @@ use corral_shared::api::{Network, NetworkPut, NetworksPost};
 use corral_shared::client::Client;
 
 use crate::commands::args::parse_assignments;
+use crate::commands::two_phase::{self, Writable};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
@@ -170,6 +171,18 @@ pub async fn run(
     Ok(())
 }
 
+impl Writable for Network {
+    type Put = NetworkPut;
+    fn into_put(self, change: impl FnOnce(&mut BTreeMap<String, String>)) -> NetworkPut {
+        let mut put = NetworkPut {
+            config: self.config,
+            description: self.description,
+        };
+        change(&mut put.config);
+        put
+    }
+}
+
 /// Reads the network (as `target` sees it), changes its config, and writes it back guarded
 /// by the ETag read, as lxc does.
 async fn edit(
@@ -178,23 +191,12 @@ async fn edit(
     target: Option<&str>,
     change: impl FnOnce(&mut BTreeMap<String, String>),
 ) -> Result<(), CliError> {
-    let at = path(&net_path(name), target);
-    let (net, etag): (Network, Option<String>) = client.get_with_etag(&at).await?;
-    let mut put = NetworkPut {
-        config: net.config,
-        description: net.description,
-    };
-    change(&mut put.config);
-    client.put(&at, &put, etag.as_deref()).await?;
-    Ok(())
+    two_phase::edit::<Network>(client, &path(&net_path(name), target), change).await
 }
 
 /// What `network create` prints.
 pub fn created(name: &str, target: Option<&str>) -> String {
-    match target {
-        Some(member) => format!("Network {name} pending on member {member}\n"),
-        None => format!("Network {name} created\n"),
-    }
+    two_phase::created("Network", name, target)
 }
 
 /// `network list` in `format`, networks in natural name order.

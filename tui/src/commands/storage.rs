@@ -12,6 +12,7 @@ use corral_shared::api::{StoragePool, StoragePoolPut, StoragePoolsPost};
 use corral_shared::client::Client;
 
 use crate::commands::args::parse_assignments;
+use crate::commands::two_phase::{self, Writable};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
@@ -176,6 +177,18 @@ pub async fn run(
     Ok(())
 }
 
+impl Writable for StoragePool {
+    type Put = StoragePoolPut;
+    fn into_put(self, change: impl FnOnce(&mut BTreeMap<String, String>)) -> StoragePoolPut {
+        let mut put = StoragePoolPut {
+            config: self.config,
+            description: self.description,
+        };
+        change(&mut put.config);
+        put
+    }
+}
+
 /// Reads the pool (as `target` sees it), changes its config, and writes it back guarded by
 /// the ETag read, as lxc does.
 async fn edit(
@@ -184,23 +197,12 @@ async fn edit(
     target: Option<&str>,
     change: impl FnOnce(&mut BTreeMap<String, String>),
 ) -> Result<(), CliError> {
-    let at = aimed(&pool_path(pool), target);
-    let (current, etag): (StoragePool, Option<String>) = client.get_with_etag(&at).await?;
-    let mut put = StoragePoolPut {
-        config: current.config,
-        description: current.description,
-    };
-    change(&mut put.config);
-    client.put(&at, &put, etag.as_deref()).await?;
-    Ok(())
+    two_phase::edit::<StoragePool>(client, &aimed(&pool_path(pool), target), change).await
 }
 
 /// What `storage create` prints.
 pub fn created(pool: &str, target: Option<&str>) -> String {
-    match target {
-        Some(member) => format!("Storage pool {pool} pending on member {member}\n"),
-        None => format!("Storage pool {pool} created\n"),
-    }
+    two_phase::created("Storage pool", pool, target)
 }
 
 /// `storage list` in `format`, pools in natural name order.
