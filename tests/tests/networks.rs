@@ -57,7 +57,7 @@ fn two_phase_create_makes_a_bridge_in_every_member_and_the_retry_finishes_a_fail
         return;
     }
     let mut cluster = Cluster::form_in_namespaces(3);
-    let ns: Vec<String> = (0..3)
+    let mut ns: Vec<String> = (0..3)
         .map(|i| cluster.net().expect("namespaces").namespace(i).to_owned())
         .collect();
     let one = &cluster[0];
@@ -258,6 +258,24 @@ fn two_phase_create_makes_a_bridge_in_every_member_and_the_retry_finishes_a_fail
     assert!(link_in(&ns[2], "n2"), "the re-run made no bridge on node3");
     assert!(addresses_in(&ns[2], "n2").contains("10.8.0.1/24"));
 
+    // A member joining later makes the bridge of every network created through the API,
+    // with its config as it is now, and still none of the preseed's.
+    cluster.add("node4");
+    ns.push(cluster.net().expect("namespaces").namespace(3).to_owned());
+    for (name, address) in [("n1", "10.9.1.1/24"), ("n2", "10.8.0.1/24")] {
+        assert!(
+            link_in(&ns[3], name),
+            "the joiner node4 has no bridge {name}"
+        );
+        let addrs = addresses_in(&ns[3], name);
+        assert!(addrs.contains(address), "{name} on node4: {addrs}");
+        assert_eq!(shown(&cluster[0], name, Some("node4"))["status"], "Created");
+    }
+    assert!(
+        !link_in(&ns[3], "corralbr0"),
+        "the joiner made the preseed's bridge"
+    );
+
     // Delete: every member's bridge goes.
     assert_eq!(
         cluster[1].corral(&["network", "delete", "n1"]).ok(),
@@ -291,7 +309,7 @@ fn two_phase_create_makes_a_bridge_in_every_member_and_the_retry_finishes_a_fail
     assert!(!link_in(&ns[2], "n2"), "node3 left with its bridge n2");
     assert!(link_in(&ns[0], "n2") && link_in(&ns[1], "n2"));
     let locations = shown(&cluster[0], "n2", None)["locations"].clone();
-    assert_eq!(locations, serde_json::json!(["node1", "node2"]));
+    assert_eq!(locations, serde_json::json!(["node1", "node2", "node4"]));
 }
 
 /// A daemon started in its own namespace with CAP_NET_ADMIN taken away (by setpriv), killed

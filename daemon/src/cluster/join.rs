@@ -185,6 +185,9 @@ pub async fn join(node: &Arc<Node>, preseed: &Preseed) -> Result<()> {
     if let Err(e) = crate::storage::pools::create_local_parts(node).await {
         tracing::warn!("joined, but a storage pool's directory could not be made here: {e}");
     }
+    if let Err(e) = crate::network::create_local_parts(node).await {
+        tracing::warn!("joined, but a network's bridge could not be made here: {e}");
+    }
     Ok(())
 }
 

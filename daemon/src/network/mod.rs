@@ -196,6 +196,8 @@ pub async fn create(node: &Node, post: &NetworksPost, target: Option<&str>) -> R
                 networks::set_global(&mut batch, row.id, &post.description, &global);
             }
             networks::set_state(&mut batch, row.id, two_phase::STATE_WHILE_CREATING.to_db());
+            // Made as bridges from now on, so a member joining later makes its bridge too.
+            networks::mark_realised(&mut batch, row.id);
             node.propose(batch).await?;
             let on: Vec<&queries::MemberRow> = members
                 .iter()
@@ -344,6 +346,31 @@ pub async fn apply_here(node: &Node, name: &str) -> Result<()> {
         node.propose(batch).await?;
     }
     Ok(())
+}
+
+/// After this member joined: it makes its bridge for every network made as bridges (through
+/// the API's cluster-wide create) in which the join gave it a Created part, as LXD does
+/// for a joiner. The bootstrap preseed's network is not one, so it is never made here.
+/// Each network is tried; the error names every one that could not be made, and why.
+pub async fn create_local_parts(node: &Node) -> Result<()> {
+    let own = node.id();
+    let names = current(
+        node.read_current(move |c| networks::realised_on(c, PROJECT, own))
+            .await?,
+    )?;
+    let mut failed = Vec::new();
+    for name in names {
+        if let Err(e) = apply_here(node, &name).await {
+            failed.push(format!("network {name:?}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Unavailable(format!(
+        "{}; once the cause is fixed, set any of the network's keys again ('corral network set') to make its bridge here",
+        failed.join("; ")
+    )))
 }
 
 /// This member removes its bridge for network `name` (if it made one).

@@ -263,6 +263,26 @@ pub fn set_state(batch: &mut Batch, id: i64, state: i64) {
     );
 }
 
+/// Records that network `id`'s members make it as a bridge (the API's cluster-wide create).
+pub fn mark_realised(batch: &mut Batch, id: i64) {
+    batch.push(
+        "UPDATE networks SET realised = 1 WHERE id = ?",
+        vec![id.into()],
+    );
+}
+
+/// The networks of `project` made as bridges in which member `member` has a Created part,
+/// by name: the bridges that member must have.
+pub fn realised_on(conn: &Connection, project: &str, member: u64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT n.name FROM networks n JOIN networks_nodes nn ON nn.network_id = n.id
+         WHERE n.project = ? AND n.realised = 1 AND nn.node_id = ? AND nn.state = 1
+         ORDER BY n.name",
+    )?;
+    stmt.query_map(rusqlite::params![project, member as i64], |r| r.get(0))?
+        .collect()
+}
+
 /// Sets member `member`'s own state, adding its part if it had none.
 pub fn set_member_state(batch: &mut Batch, id: i64, member: u64, state: i64) {
     batch.push(
@@ -388,5 +408,24 @@ mod tests {
         assert_eq!(made.member("node2").unwrap().state, state::CREATED);
         let waiting = get(&conn, "default", "waiting").unwrap().unwrap();
         assert!(waiting.members.is_empty());
+    }
+
+    #[test]
+    fn only_networks_made_through_the_api_are_bridges_a_joiner_makes() {
+        let mut conn = db();
+        conn.execute_batch(
+            "INSERT INTO networks (id, project, name, type, state) VALUES
+               (1, 'default', 'preseed', 'bridge', 1), (2, 'default', 'made', 'bridge', 1),
+               (3, 'default', 'waiting', 'bridge', 0);",
+        )
+        .unwrap();
+        let mut b = Batch::new();
+        mark_realised(&mut b, 2);
+        mark_realised(&mut b, 3);
+        created_everywhere_on(&mut b, 2);
+        apply(&mut conn, b);
+        assert_eq!(realised_on(&conn, "default", 2).unwrap(), vec!["made"]);
+        assert!(realised_on(&conn, "default", 1).unwrap().is_empty());
+        assert!(realised_on(&conn, "other", 2).unwrap().is_empty());
     }
 }

@@ -28,7 +28,19 @@ pub const MIGRATIONS: &[Migration] = &[
         what: "per-member storage pool and network states, storage volumes",
         sql: POOLS_NETWORKS_VOLUMES,
     },
+    Migration {
+        version: 5,
+        what: "networks realised as bridges on their members",
+        sql: NETWORKS_REALISED,
+    },
 ];
+
+/// Version 5: whether a network's members make it as a bridge (`realised` 1: it went
+/// through the API's cluster-wide create), so a member joining later makes one too. The
+/// bootstrap preseed's network stays 0: it is never a bridge on the host.
+pub const NETWORKS_REALISED: &str = "
+ALTER TABLE networks ADD COLUMN realised INTEGER NOT NULL DEFAULT 0;
+";
 
 /// Version 3: images (which members hold each, by `images_nodes`), their aliases, and
 /// instances with their configuration (`volatile.*` included, as LXD keeps it).
