@@ -19,6 +19,7 @@ mod operations;
 mod server;
 mod sql;
 mod storage;
+mod targeted;
 
 use std::sync::Arc;
 

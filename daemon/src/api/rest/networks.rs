@@ -4,19 +4,18 @@
 
 use std::sync::Arc;
 
+use super::targeted::Params;
+use super::{ApiResult, answer_read, check_etag, created, json_body, sync, sync_read};
+use crate::db::global::networks::{NetworkRow, state};
+use crate::error::Error;
+use crate::network;
+use crate::node::Node;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use corral_shared::api::{Network, NetworkPut, NetworksPost, etag_of};
-use serde::Deserialize;
-
-use super::{ApiResult, answer_read, check_etag, created, json_body, sync, sync_read};
-use crate::db::global::networks::{NetworkRow, state};
-use crate::error::Error;
-use crate::network;
-use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -27,21 +26,6 @@ pub fn routes() -> Router<Arc<Node>> {
         )
         .route("/internal/networks/{name}/apply", post(apply_here))
         .route("/internal/networks/{name}/remove", post(remove_here))
-}
-
-/// `?recursion=` and `?target=`.
-#[derive(Debug, Default, Deserialize)]
-struct Params {
-    #[serde(default)]
-    recursion: u8,
-    #[serde(default)]
-    target: Option<String>,
-}
-
-impl Params {
-    fn target(&self) -> Option<&str> {
-        self.target.as_deref().filter(|t| !t.is_empty())
-    }
 }
 
 /// A stored network as LXD shows it; with a target, that member's keys and state.

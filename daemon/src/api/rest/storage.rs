@@ -5,6 +5,11 @@
 
 use std::sync::Arc;
 
+use super::targeted::Params;
+use super::{ApiResult, check_etag, created, json_body, sync, sync_read};
+use crate::error::Error;
+use crate::node::Node;
+use crate::storage::{pools, volumes};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -13,12 +18,6 @@ use axum::routing::{get, post};
 use corral_shared::api::{
     StoragePool, StoragePoolPut, StoragePoolsPost, StorageVolumePost, StorageVolumesPost, etag_of,
 };
-use serde::Deserialize;
-
-use super::{ApiResult, check_etag, created, json_body, sync, sync_read};
-use crate::error::Error;
-use crate::node::Node;
-use crate::storage::{pools, volumes};
 
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -48,21 +47,6 @@ pub fn routes() -> Router<Arc<Node>> {
             "/internal/storage-pools/{pool}/volumes/{name}",
             post(volume_rename_here).delete(volume_delete_here),
         )
-}
-
-/// `?recursion=` and `?target=`.
-#[derive(Debug, Default, Deserialize)]
-struct Params {
-    #[serde(default)]
-    recursion: u8,
-    #[serde(default)]
-    target: Option<String>,
-}
-
-impl Params {
-    fn target(&self) -> Option<&str> {
-        self.target.as_deref().filter(|t| !t.is_empty())
-    }
 }
 
 fn writable(pool: &StoragePool) -> StoragePoolPut {
@@ -121,6 +105,22 @@ async fn check_current(
     Ok(())
 }
 
+/// A PUT (`patch` false: keys not given go) or a PATCH (they stay), checked against
+/// `If-Match` first.
+async fn write(
+    node: &Node,
+    pool: &str,
+    target: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    patch: bool,
+) -> ApiResult {
+    let put: StoragePoolPut = json_body(body)?;
+    check_current(node, pool, target, headers).await?;
+    pools::update(node, pool, target, &put, patch).await?;
+    sync(&serde_json::Value::Null, None)
+}
+
 async fn replace(
     State(node): State<Arc<Node>>,
     Path(pool): Path<String>,
@@ -128,10 +128,7 @@ async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let put: StoragePoolPut = json_body(&body)?;
-    check_current(&node, &pool, q.target(), &headers).await?;
-    pools::update(&node, &pool, q.target(), &put, false).await?;
-    sync(&serde_json::Value::Null, None)
+    write(&node, &pool, q.target(), &headers, &body, false).await
 }
 
 async fn patch(
@@ -141,10 +138,7 @@ async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let put: StoragePoolPut = json_body(&body)?;
-    check_current(&node, &pool, q.target(), &headers).await?;
-    pools::update(&node, &pool, q.target(), &put, true).await?;
-    sync(&serde_json::Value::Null, None)
+    write(&node, &pool, q.target(), &headers, &body, true).await
 }
 
 async fn delete(State(node): State<Arc<Node>>, Path(pool): Path<String>) -> ApiResult {
