@@ -12,18 +12,24 @@ use corral_shared::client::{Client, KeptConnection};
 use corral_tests::{Member, count_role, leader_name};
 use serde_json::{Value, json};
 
+#[path = "cluster_bench/instances.rs"]
+mod instances;
 #[path = "cluster_bench/remotes.rs"]
 mod remotes;
 
 const USAGE: &str = "\
 usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [--duration SECS]
+                     [--instances N] [--launches N] [--instances-only]
 
   --quick          a short run (2 runs, 7 members, 2 s load windows)
   --json           print one JSON object instead of the table
   --runs N         repeat each timing N times (default 5; quick 2)
   --members N      size of the large cluster of figures 11 and 12 (default 50; quick 7)
   --clients N      concurrent writers of figure 6 (default 16)
-  --duration SECS  length of each throughput window (default 5; quick 2)";
+  --duration SECS  length of each throughput window (default 5; quick 2)
+  --instances N    instances listed by figure 14 (default 1000; quick 200), needs root and runc
+  --launches N     launches timed one after another by figure 13 (default 20; quick 5)
+  --instances-only only figures 13-15 (instances), on their own three-member cluster";
 
 /// The member list every figure reads, with each member's status and roles.
 const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
@@ -58,6 +64,9 @@ struct Settings {
     members: usize,
     clients: usize,
     duration: Duration,
+    instances: usize,
+    launches: usize,
+    instances_only: bool,
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -70,6 +79,9 @@ fn parse_args() -> Result<Settings, String> {
         members: if quick { 7 } else { 50 },
         clients: 16,
         duration: Duration::from_secs(if quick { 2 } else { 5 }),
+        instances: if quick { 200 } else { 1000 },
+        launches: if quick { 5 } else { 20 },
+        instances_only: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -89,6 +101,11 @@ fn parse_args() -> Result<Settings, String> {
         match arg.as_str() {
             "--quick" => {}
             "--json" => s.json = true,
+            "--instances-only" => s.instances_only = true,
+            "--instances" => {
+                s.instances = count("--instances", value("--instances")?, instances::EVACUATED)?
+            }
+            "--launches" => s.launches = count("--launches", value("--launches")?, 1)?,
             "--runs" => s.runs = count("--runs", value("--runs")?, 1)?,
             "--members" => s.members = count("--members", value("--members")?, 3)?,
             "--clients" => s.clients = count("--clients", value("--clients")?, 1)?,
@@ -405,8 +422,72 @@ fn specs(s: &Settings) -> Figures {
             None,
             Lower,
         ),
+        figure(
+            "launch",
+            "13 launch busybox -> Running",
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "launch_p90",
+            format!("13 launch busybox -> Running, p90 of {}", s.launches),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "inst_get",
+            format!("14 GET /1.0/instances?recursion=1 ({})", s.instances),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "inst_list",
+            format!("14 corral list ({} instances)", s.instances),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "evacuate",
+            format!("15 evacuate member, {} stopped", instances::EVACUATED),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
+        figure(
+            "restore",
+            format!("15 restore member, {} stopped", instances::EVACUATED),
+            "s",
+            None,
+            None,
+            None,
+            Lower,
+        ),
     ])
 }
+
+/// The keys of the instance figures (13-15).
+const INSTANCE_FIGURES: [&str; 6] = [
+    "launch",
+    "launch_p90",
+    "inst_get",
+    "inst_list",
+    "evacuate",
+    "restore",
+];
 
 /// The daemon's heartbeat period for an offline threshold (a quarter, between 1 and 5 s).
 fn heartbeat_interval(threshold: f64) -> f64 {
@@ -436,13 +517,26 @@ fn main() {
         .expect("a tokio runtime");
     let mut figures = specs(&settings);
     let started = Instant::now();
-    for run in 1..=settings.runs {
-        three_member_run(&rt, &settings, &mut figures, run);
+    if settings.instances_only {
+        figures.0.retain(|f| INSTANCE_FIGURES.contains(&f.key));
+    } else {
+        for run in 1..=settings.runs {
+            three_member_run(&rt, &settings, &mut figures, run);
+        }
+        large_cluster(&rt, &settings, &mut figures);
     }
-    large_cluster(&rt, &settings, &mut figures);
+    // Without root and runc, or disk for the instances, figures 13-15 are left out, and
+    // the output says why.
+    let no_instances =
+        instances::missing().or_else(|| instances::short_of_disk(settings.instances));
+    match &no_instances {
+        None => instances::run(&rt, &mut figures, settings.launches, settings.instances),
+        Some(_) => figures.0.retain(|f| !INSTANCE_FIGURES.contains(&f.key)),
+    }
     stage(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
     // Without sshd the SSH figure has no samples: it is left out, and the output says why.
-    let skipped: Vec<String> = remotes::Laptop::ssh_missing()
+    let mut skipped: Vec<String> = remotes::Laptop::ssh_missing()
+        .filter(|_| !settings.instances_only)
         .map(|why| {
             ["4c", "4d"]
                 .map(|figure| format!("{figure} (SSH) skipped: {why}"))
@@ -453,6 +547,9 @@ fn main() {
         figures
             .0
             .retain(|f| f.key != "list_ssh" && f.key != "ssh_login");
+    }
+    if let Some(why) = no_instances {
+        skipped.push(format!("13-15 (instances) skipped: {why}"));
     }
     if settings.json {
         let mut out = to_json(&settings, &figures);
@@ -1057,6 +1154,9 @@ fn to_json(s: &Settings, figs: &Figures) -> Value {
     settings.insert("clients", json!(s.clients));
     settings.insert("duration_s", json!(s.duration.as_secs_f64()));
     settings.insert("offline_threshold_s", json!(OFFLINE_THRESHOLD));
+    settings.insert("instances", json!(s.instances));
+    settings.insert("launches", json!(s.launches));
+    settings.insert("instances_only", json!(s.instances_only));
     json!({
         "figures": figures,
         "settings": settings,
