@@ -3,6 +3,8 @@
 //! member (Pending), the cluster-wide create marks it Errored, has every member make its
 //! bridge and mark its own part Created, then marks it Created. A member that cannot be
 //! reached fails the create at once, naming it; running the create again finishes it.
+//! The create records the network as realised, so a member joining later makes its bridge
+//! too; the bootstrap preseed's network is never realised, so never a bridge on the host.
 
 pub mod bridge;
 pub mod config;
