@@ -14,9 +14,9 @@ use crate::commands::image::ImageCommand;
 use crate::commands::instance::{CreateArgs, ExecArgs, FileCommand, StopArgs};
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::network::NetworkCommand;
-use crate::commands::storage::StorageCommand;
 use crate::commands::query::QueryArgs;
 use crate::commands::remote::RemoteCommand;
+use crate::commands::storage::StorageCommand;
 
 /// corral: the Corral operator console. It talks to the local daemon found through CORRAL_DIR,
 /// or to the remote a command names (`REMOTE:`) or `corral remote switch` made the default.

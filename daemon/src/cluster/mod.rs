@@ -24,6 +24,6 @@ pub mod rebalance;
 pub mod remove;
 pub mod roles;
 pub mod tokens;
-pub mod two_phase;
 pub mod trust;
+pub mod two_phase;
 pub mod versions;

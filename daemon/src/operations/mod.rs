@@ -79,7 +79,14 @@ impl Operations {
     {
         let id = uuid::Uuid::new_v4().to_string();
         let metadata = serde_json::Value::Null;
-        self.start_as(id, OperationClass::Task, description, resources, metadata, work)
+        self.start_as(
+            id,
+            OperationClass::Task,
+            description,
+            resources,
+            metadata,
+            work,
+        )
     }
 
     /// Starts `work` as operation `id` of `class`, showing `metadata` while it runs (an

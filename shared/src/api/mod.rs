@@ -3,12 +3,12 @@
 mod certificate;
 mod cluster;
 mod envelope;
-mod event;
 mod evacuation;
+mod event;
 mod group;
 mod image;
-mod network;
 mod instance;
+mod network;
 mod operation;
 mod server;
 mod storage;
@@ -19,11 +19,11 @@ pub use certificate::{
 };
 pub use cluster::{Cluster, ClusterMember, ClusterMemberPut, MemberConfigKey, MemberStatus, Role};
 pub use envelope::{Envelope, ResponseType, etag_of};
-pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
 pub use evacuation::{ClusterMemberStatePost, EvacuationPlan, EvacuationStep};
 pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };
+pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
 pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost};
 pub use instance::{
     Instance, InstanceExecControl, InstanceExecPost, InstancePut, InstanceSource, InstanceState,
@@ -31,9 +31,9 @@ pub use instance::{
 };
 pub use network::{Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
+pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use storage::{
     StoragePool, StoragePoolPut, StoragePoolsPost, StorageVolume, StorageVolumePost,
     StorageVolumesPost,
 };
-pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};

@@ -25,7 +25,10 @@ pub fn storage_pools(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
 
 /// Every Created network, by name (a joiner ignores Pending ones, as LXD's does).
 pub fn networks(conn: &Connection) -> rusqlite::Result<Vec<NamedEntity>> {
-    named(conn, "SELECT name, type FROM networks WHERE state = 1 ORDER BY name")
+    named(
+        conn,
+        "SELECT name, type FROM networks WHERE state = 1 ORDER BY name",
+    )
 }
 
 /// Every profile name.

@@ -141,7 +141,7 @@ pub fn rename(batch: &mut Batch, pool: &str, member: u64, name: &str, to: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     #[test]
     fn one_name_may_live_once_per_member() {
         let mut conn = Connection::open_in_memory().unwrap();
