@@ -16,6 +16,10 @@ fn cluster_bench_reports_every_figure() {
             "1",
             "--clients",
             "2",
+            "--instances",
+            "20",
+            "--launches",
+            "1",
             "--json",
         ])
         .output()
@@ -29,11 +33,24 @@ fn cluster_bench_reports_every_figure() {
     let skipped = report["skipped"]
         .as_array()
         .expect("a list of skipped figures");
-    assert_eq!(figures.len() + skipped.len(), 26, "{report:#}");
+    // Figures 13-15 (six numbers) are left out in one line where root or runc is missing.
+    let instance_skips = skipped
+        .iter()
+        .filter(|s| s.as_str().is_some_and(|s| s.starts_with("13-15")))
+        .count();
+    assert_eq!(
+        figures.len() + skipped.len() - instance_skips + 6 * instance_skips,
+        32,
+        "{report:#}"
+    );
+    if std::env::var_os("CORRAL_TEST_REQUIRE_ALL").is_some() {
+        assert_eq!(instance_skips, 0, "instance figures skipped: {report:#}");
+    }
     let keys: Vec<&str> = figures.iter().filter_map(|f| f["key"].as_str()).collect();
     assert!(keys.contains(&"list_https"), "{keys:?}");
+    let ssh_skipped = skipped.len() > instance_skips;
     for ssh in ["list_ssh", "ssh_login"] {
-        assert_eq!(keys.contains(&ssh), skipped.is_empty(), "{report:#}");
+        assert_eq!(keys.contains(&ssh), !ssh_skipped, "{report:#}");
     }
     for f in figures {
         for field in ["median", "min", "max"] {

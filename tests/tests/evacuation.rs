@@ -381,6 +381,11 @@ fn live_migration_of_a_container_and_an_offline_member_are_refused() {
         Some(r#"{"action":"evacuate","mode":"stop"}"#),
     );
     assert_eq!(status, 202, "{body}");
+    let evacuation: Value = serde_json::from_str(&body).expect("JSON");
+    let evacuation = evacuation["operation"]
+        .as_str()
+        .expect("the evacuation's operation")
+        .to_owned();
     let (status, body) = node1.raw(
         "POST",
         "/1.0/cluster/members/node1/state",
@@ -391,11 +396,19 @@ fn live_migration_of_a_container_and_an_offline_member_are_refused() {
         body.contains("Cannot restore member node1 while an evacuation of it is in progress"),
         "{body}"
     );
-    wait_until("the evacuation to end", WORK, || {
-        (member_state(node1, "node1") == "Evacuated"
-            && placement(node1).iter().all(|(_, _, s)| s == "Stopped"))
-        .then_some(())
+    // The member shows Evacuated and its instances Stopped a moment before the operation
+    // itself ends: wait for the operation, which is what a restore is refused for.
+    wait_until("the evacuation's operation to end", WORK, || {
+        let (status, body) = node1.raw("GET", &format!("{evacuation}/wait?timeout=5"), None);
+        let op: Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && op["metadata"]["status"] == "Success").then_some(())
     });
+    assert_eq!(member_state(node1, "node1"), "Evacuated");
+    assert!(
+        placement(node1).iter().all(|(_, _, s)| s == "Stopped"),
+        "{:?}",
+        placement(node1)
+    );
     let ran = node1.corral(&["cluster", "restore", "node1", "--force"]);
     let restoring = ran.ok().to_owned();
     assert!(restoring.contains("Starting \"slow\""), "{restoring}");
