@@ -48,27 +48,6 @@ fn named(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<NamedEntity>> {
     .collect()
 }
 
-/// Adds a storage pool with its cluster-wide config.
-pub fn add_storage_pool(
-    batch: &mut Batch,
-    name: &str,
-    driver: &str,
-    description: &str,
-    config: &BTreeMap<String, String>,
-) {
-    batch.push(
-        "INSERT INTO storage_pools (name, driver, description, state) VALUES (?, ?, ?, 1)",
-        vec![name.into(), driver.into(), description.into()],
-    );
-    for (k, v) in config {
-        batch.push(
-            "INSERT INTO storage_pools_config (storage_pool_id, node_id, key, value)
-                 VALUES ((SELECT id FROM storage_pools WHERE name = ?), NULL, ?, ?)",
-            vec![name.into(), k.into(), v.into()],
-        );
-    }
-}
-
 /// Adds a network of `kind` in `project` with its cluster-wide config.
 pub fn add_network(
     batch: &mut Batch,
