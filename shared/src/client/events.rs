@@ -5,8 +5,8 @@ use tokio_stream::StreamExt;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::{Client, ClientError, Place, Protocol, Stream};
-use crate::api::{Envelope, Event, EventType};
+use super::{Client, ClientError, Place, Stream};
+use crate::api::{Event, EventType};
 
 /// The events a daemon sends, as they happen.
 pub struct EventStream {
@@ -27,42 +27,8 @@ pub fn events_path(types: &[EventType]) -> String {
 impl Client {
     /// Starts following the daemon's events of `types` (all when empty).
     pub async fn events(&self, types: &[EventType]) -> Result<EventStream, ClientError> {
-        // Over whatever transport the client speaks (unix socket or HTTPS).
-        let place = self.place();
-        let stream = self
-            .connector()
-            .connect(Protocol::Http1)
-            .await
-            .map_err(|source| ClientError::Connect {
-                place: place.clone(),
-                source,
-            })?;
-        let url = format!("ws://corral{}", events_path(types));
-        let (ws, _) = tokio_tungstenite::client_async(url, stream)
-            .await
-            .map_err(|e| refused(&place, e))?;
+        let (place, ws) = self.open_websocket(&events_path(types)).await?;
         Ok(EventStream { place, ws })
-    }
-}
-
-/// Why the daemon did not open the stream, in its own words when it gave them.
-fn refused(place: &Place, e: WsError) -> ClientError {
-    match e {
-        WsError::Http(resp) => {
-            let status = resp.status().as_u16();
-            let message = resp
-                .body()
-                .as_deref()
-                .and_then(|b| serde_json::from_slice::<Envelope>(b).ok())
-                .map(|env| env.error)
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| format!("the daemon refused /1.0/events with HTTP {status}"));
-            ClientError::Api { status, message }
-        }
-        other => ClientError::Transport {
-            place: place.clone(),
-            message: other.to_string(),
-        },
     }
 }
 

@@ -8,7 +8,11 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Client, ClientError, Protocol};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use super::{Client, ClientError, Place, Protocol, Stream};
+use crate::api::Envelope;
 
 /// A frame on an operation's websocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +34,12 @@ pub struct Socket {
 }
 
 impl Client {
-    /// Connects the websocket at `path` (e.g. an exec's stream).
-    pub async fn websocket(&self, path: &str) -> Result<Socket, ClientError> {
+    /// Opens the websocket at `path` over whatever transport the client speaks (unix socket,
+    /// HTTPS or SSH); a refusal is the daemon's own message when it gave one.
+    pub(super) async fn open_websocket(
+        &self,
+        path: &str,
+    ) -> Result<(Place, WebSocketStream<Stream>), ClientError> {
         let place = self.place();
         let stream = self
             .connector()
@@ -42,12 +50,15 @@ impl Client {
                 source,
             })?;
         let url = format!("ws://corral{path}");
-        let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        let (ws, _) = tokio_tungstenite::client_async(url, stream)
             .await
-            .map_err(|e| ClientError::Transport {
-                place: place.clone(),
-                message: format!("cannot open the websocket {path}: {e}"),
-            })?;
+            .map_err(|e| refused(&place, path, e))?;
+        Ok((place, ws))
+    }
+
+    /// Connects the websocket at `path` (e.g. an exec's stream).
+    pub async fn websocket(&self, path: &str) -> Result<Socket, ClientError> {
+        let (_, mut ws) = self.open_websocket(path).await?;
         let (send, mut outgoing) = mpsc::channel::<Frame>(64);
         let (incoming, recv) = mpsc::channel::<Frame>(64);
         tokio::spawn(async move {
@@ -87,5 +98,26 @@ impl Client {
             }
         });
         Ok(Socket { send, recv })
+    }
+}
+
+/// Why the daemon did not open the websocket at `path`, in its own words when it gave them.
+fn refused(place: &Place, path: &str, e: WsError) -> ClientError {
+    match e {
+        WsError::Http(resp) => {
+            let status = resp.status().as_u16();
+            let message = resp
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<Envelope>(b).ok())
+                .map(|env| env.error)
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| format!("the daemon refused {path} with HTTP {status}"));
+            ClientError::Api { status, message }
+        }
+        other => ClientError::Transport {
+            place: place.clone(),
+            message: format!("cannot open the websocket {path}: {other}"),
+        },
     }
 }
