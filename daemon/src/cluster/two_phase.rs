@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use corral_shared::api::{NETWORK_MEMBER_KEYS, POOL_MEMBER_KEYS};
+
 /// The kind of resource a rule applies to; the two share the scheme, not the keys or texts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resource {
@@ -22,26 +24,6 @@ pub enum Resource {
     /// A network (`/1.0/networks`).
     Network,
 }
-
-/// LXD's `NodeSpecificStorageConfig`.
-const POOL_MEMBER_KEYS: &[&str] = &[
-    "size",
-    "source",
-    "source.wipe",
-    "volatile.initial_source",
-    "zfs.pool_name",
-    "lvm.thinpool_name",
-    "lvm.vg_name",
-];
-
-/// LXD's `NodeSpecificNetworkConfig`.
-const NETWORK_MEMBER_KEYS: &[&str] = &[
-    "bgp.ipv4.nexthop",
-    "bgp.ipv6.nexthop",
-    "bridge.external_interfaces",
-    "parent",
-    "acceleration.parent",
-];
 
 impl Resource {
     /// The keys whose value differs per member.

@@ -29,11 +29,11 @@ pub use instance::{
     Instance, InstanceExecControl, InstanceExecPost, InstancePut, InstanceSource, InstanceState,
     InstanceStatePut, InstanceStatus, InstancesPost,
 };
-pub use network::{Network, NetworkPut, NetworksPost};
+pub use network::{NETWORK_MEMBER_KEYS, Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};
 pub use server::{API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted};
 pub use storage::{
-    StoragePool, StoragePoolPut, StoragePoolsPost, StorageVolume, StorageVolumePost,
-    StorageVolumesPost,
+    POOL_MEMBER_KEYS, StoragePool, StoragePoolPut, StoragePoolsPost, StorageVolume,
+    StorageVolumePost, StorageVolumesPost,
 };
 pub use watch::{ClusterSnapshot, RaftRole, RaftState, WatchEvent};

@@ -5,6 +5,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// LXD's `NodeSpecificNetworkConfig`: the network keys set per member (`--target`, a
+/// joiner's `member_config`); every other key is cluster-wide.
+pub const NETWORK_MEMBER_KEYS: &[&str] = &[
+    "bgp.ipv4.nexthop",
+    "bgp.ipv6.nexthop",
+    "bridge.external_interfaces",
+    "parent",
+    "acceleration.parent",
+];
+
 /// `GET /1.0/networks/NAME` (and each element of `?recursion=1`), with LXD's field names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {

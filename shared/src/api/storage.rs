@@ -6,6 +6,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// LXD's `NodeSpecificStorageConfig`: the pool keys set per member (`--target`, a joiner's
+/// `member_config`); every other key is cluster-wide.
+pub const POOL_MEMBER_KEYS: &[&str] = &[
+    "size",
+    "source",
+    "source.wipe",
+    "volatile.initial_source",
+    "zfs.pool_name",
+    "lvm.thinpool_name",
+    "lvm.vg_name",
+];
+
 /// `GET /1.0/storage-pools/NAME` (and each element of `?recursion=1`), with LXD's field names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoragePool {

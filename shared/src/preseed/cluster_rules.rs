@@ -3,27 +3,8 @@
 
 use super::validate::{Violation, at, check_name};
 use super::{ClusterPreseed, JoinToken, Preseed};
+use crate::api::{NETWORK_MEMBER_KEYS, POOL_MEMBER_KEYS};
 use crate::config::ListenAddress;
-
-/// Member-specific storage pool keys: the only pool keys `member_config` may answer.
-const POOL_MEMBER_KEYS: &[&str] = &[
-    "size",
-    "source",
-    "source.wipe",
-    "volatile.initial_source",
-    "zfs.pool_name",
-    "lvm.thinpool_name",
-    "lvm.vg_name",
-];
-
-/// Member-specific network keys: the only network keys `member_config` may answer.
-const NETWORK_MEMBER_KEYS: &[&str] = &[
-    "bgp.ipv4.nexthop",
-    "bgp.ipv6.nexthop",
-    "bridge.external_interfaces",
-    "parent",
-    "acceleration.parent",
-];
 
 /// Runs every check of the cluster section (nothing when there is none).
 pub(crate) fn check(p: &Preseed, out: &mut Vec<Violation>) {
