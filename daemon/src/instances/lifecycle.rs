@@ -84,72 +84,82 @@ pub fn view(row: &InstanceRow, status: InstanceStatus) -> Instance {
     }
 }
 
-/// The live status of each instance among `rows`: asked of each holder at once; the
-/// instances of a member that is offline or does not answer are in `Error`, as LXD shows
-/// them (their configuration stays readable).
+/// The live status of each instance among `rows`: this member's containers and every
+/// other holder's are asked for at once, each holder once; the instances of a member that
+/// is offline or does not answer are in `Error`, as LXD shows them (their configuration
+/// stays readable).
 async fn statuses(
     node: &Node,
     rows: &[InstanceRow],
     offline: &[String],
 ) -> BTreeMap<String, InstanceStatus> {
-    let mut holders: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    let mut holders: BTreeMap<u64, (&str, &str)> = BTreeMap::new();
     for r in rows {
         holders
             .entry(r.node_id)
-            .or_insert((r.location.clone(), r.address.clone()));
+            .or_insert((&r.location, &r.address));
     }
-    let mut answers: BTreeMap<u64, Option<BTreeMap<String, ContainerState>>> = BTreeMap::new();
-    let mut calls = tokio::task::JoinSet::new();
-    for (id, (name, address)) in holders {
-        if offline.contains(&name) {
-            answers.insert(id, None);
-            continue;
+    holders.retain(|_, (name, _)| !offline.iter().any(|o| o == name));
+    let here = holders.remove(&node.id()).is_some();
+    let others: Vec<(u64, String)> = holders
+        .into_iter()
+        .map(|(id, (_, address))| (id, address.to_owned()))
+        .collect();
+    let asked_here = async {
+        if here {
+            local::states(node).await.ok()
+        } else {
+            None
         }
-        if id == node.id() {
-            answers.insert(id, local::states(node).await.ok());
-            continue;
-        }
+    };
+    let asked_others = async {
         let Ok(peers) = crate::peers::Peers::of(node) else {
-            answers.insert(id, None);
-            continue;
+            return Vec::new();
         };
-        let holder = Holder::new(&name, &address);
-        calls.spawn(async move {
-            let answer = peers
-                .member(&holder.address)
-                .within(STATES_BOUND)
-                .relay("GET", "/internal/instances", Default::default())
-                .await;
-            let states = answer.ok().filter(|a| a.status == 200).and_then(|a| {
-                serde_json::from_slice::<corral_shared::api::Envelope>(&a.body)
-                    .ok()
-                    .and_then(|e| serde_json::from_value(e.metadata).ok())
-            });
-            (id, states)
-        });
+        peers
+            .fan_out(others, STATES_BOUND, |member| async move {
+                member
+                    .relay("GET", "/internal/instances", Default::default())
+                    .await
+            })
+            .await
+    };
+    let (states_here, answers) = tokio::join!(asked_here, asked_others);
+    let mut known: BTreeMap<u64, BTreeMap<String, ContainerState>> = BTreeMap::new();
+    if let Some(states) = states_here {
+        known.insert(node.id(), states);
     }
-    while let Some(Ok((id, states))) = calls.join_next().await {
-        answers.insert(id, states);
+    for (id, answer) in answers {
+        let states = answer.ok().filter(|a| a.status == 200).and_then(|a| {
+            serde_json::from_slice::<corral_shared::api::Envelope>(&a.body)
+                .ok()
+                .and_then(|e| serde_json::from_value(e.metadata).ok())
+        });
+        if let Some(states) = states {
+            known.insert(id, states);
+        }
     }
     rows.iter()
         .map(|r| {
-            let status = match answers.get(&r.node_id) {
-                Some(Some(states)) => local::status_of(states.get(&r.name)),
-                _ => InstanceStatus::Error,
+            let status = match known.get(&r.node_id) {
+                Some(states) => local::status_of(states.get(&r.name)),
+                None => InstanceStatus::Error,
             };
             (r.name.clone(), status)
         })
         .collect()
 }
 
-/// Names of members that are offline now (none when not clustered).
+/// Names of members that are offline now (none when not clustered). Read from this
+/// member's replica: callers read the instances through the linearizable path just
+/// before, so the replica already holds all that read saw, and a second confirmation
+/// would only cost another round trip to the leader on every list.
 async fn offline_members(node: &Node) -> Vec<String> {
     if !node.is_clustered() {
         return Vec::new();
     }
-    match crate::cluster::members::list_current(node).await {
-        Ok(read) => read
-            .value
+    match crate::cluster::members::list(node).await {
+        Ok(members) => members
             .into_iter()
             .filter(|m| m.status == MemberStatus::Offline)
             .map(|m| m.server_name)

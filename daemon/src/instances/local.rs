@@ -39,6 +39,14 @@ pub fn layout(node: &Node) -> Layout {
     Layout::new(node.dirs.root(), known.as_deref())
 }
 
+/// Whether [`refresh_layout`] ran for this member since it started.
+fn layout_known(node: &Node) -> bool {
+    POOL_DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(node.dirs.root())
+}
+
 /// Reads where the default pool lives on this member now (the storage module decides), so
 /// [`layout`] puts and finds instances there; without such a pool, its usual place.
 pub async fn refresh_layout(node: &Node) -> Layout {
@@ -94,10 +102,15 @@ pub async fn prepare(node: &Node, name: &str, fingerprint: &str) -> Result<()> {
     Ok(())
 }
 
-/// The states of every container runc runs for this member, by instance name.
+/// The states of every container runc runs for this member, by instance name. The first
+/// list after a start also learns where the pool lives (for file calls made before any
+/// instance is made, started or removed here); later ones do not read the database again,
+/// as every member answers each list.
 pub async fn states(node: &Node) -> Result<BTreeMap<String, ContainerState>> {
     let runc = runc(node)?;
-    refresh_layout(node).await;
+    if !layout_known(node) {
+        refresh_layout(node).await;
+    }
     Ok(runc
         .list()
         .await?
