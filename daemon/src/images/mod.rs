@@ -142,11 +142,7 @@ pub(crate) async fn holders_and_members(
     node: &Node,
     fingerprint: &str,
 ) -> Result<(ImageRecord, Vec<Location>)> {
-    node.read_barrier().await?;
-    let (images, rows) = node
-        .global
-        .read(|c| Ok((db::images(c)?, queries::members(c)?)))
-        .await?;
+    let (images, members) = images_and_members(node).await?;
     let record = images
         .into_iter()
         .find(|i| i.fingerprint == fingerprint)
@@ -155,6 +151,16 @@ pub(crate) async fn holders_and_members(
                 "{NOT_FOUND}: no image has fingerprint {fingerprint}"
             ))
         })?;
+    Ok((record, members))
+}
+
+/// Every image's record as of now, and every member with its status.
+pub(crate) async fn images_and_members(node: &Node) -> Result<(Vec<ImageRecord>, Vec<Location>)> {
+    node.read_barrier().await?;
+    let (images, rows) = node
+        .global
+        .read(|c| Ok((db::images(c)?, queries::members(c)?)))
+        .await?;
     let statuses: HashMap<String, MemberStatus> = if node.is_clustered() {
         crate::cluster::members::list(node)
             .await?
@@ -175,7 +181,7 @@ pub(crate) async fn holders_and_members(
             address: r.address,
         })
         .collect();
-    Ok((record, members))
+    Ok((images, members))
 }
 
 /// One lock per image file on this member, so that two instances created at once from an

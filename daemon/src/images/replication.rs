@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rand::seq::SliceRandom;
 
-use super::{Location, holders_and_members};
+use super::{ImageRecord, Location, holders_and_members, images_and_members};
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::Peers;
@@ -39,15 +39,9 @@ pub fn targets(desired: usize, held: usize, candidates: &[u64]) -> Vec<u64> {
     candidates.iter().take(desired - held).copied().collect()
 }
 
-/// Brings image `fingerprint` up to its number of copies: each chosen member (chosen at
-/// random among the online ones lacking it, as LXD does) fetches it from a holder. Waits
-/// for every copy; the error names each member that failed.
-pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
-    if !node.is_clustered() {
-        return Ok(Vec::new());
-    }
-    let config = crate::cluster::config::current(node).await?;
-    let (record, members) = holders_and_members(node, fingerprint).await?;
+/// The members (ids) that get a copy of `record`: [`targets`] over the online members
+/// lacking it, in random order, as LXD picks them.
+fn chosen(record: &ImageRecord, members: &[Location], setting: i64) -> Vec<u64> {
     let online: Vec<&Location> = members.iter().filter(|m| m.online).collect();
     let held = online
         .iter()
@@ -59,7 +53,19 @@ pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
         .map(|m| m.id)
         .collect();
     candidates.shuffle(&mut rand::thread_rng());
-    let chosen = targets(desired(setting(&config), members.len()), held, &candidates);
+    targets(desired(setting, members.len()), held, &candidates)
+}
+
+/// Brings image `fingerprint` up to its number of copies: each chosen member (chosen at
+/// random among the online ones lacking it, as LXD does) fetches it from a holder. Waits
+/// for every copy; the error names each member that failed.
+pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
+    if !node.is_clustered() {
+        return Ok(Vec::new());
+    }
+    let config = crate::cluster::config::current(node).await?;
+    let (record, members) = holders_and_members(node, fingerprint).await?;
+    let chosen = chosen(&record, &members, setting(&config));
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
@@ -139,12 +145,21 @@ pub fn spawn(node: &Arc<Node>) {
     });
 }
 
-/// One check over every image; failures are logged and tried again at the next check.
+/// One check over every image: the images, members and setting are read once, and only an
+/// image short of copies is copied (read again then, under [`COPYING`]); failures are logged
+/// and tried again at the next check.
 async fn sync_all(node: &Node) {
-    let Ok(images) = node.global.read(crate::db::global::images::images).await else {
+    let Ok(config) = crate::cluster::config::current(node).await else {
         return;
     };
-    for image in &images {
+    let Ok((images, members)) = images_and_members(node).await else {
+        return;
+    };
+    let wanted = setting(&config);
+    for image in images
+        .iter()
+        .filter(|i| !chosen(i, &members, wanted).is_empty())
+    {
         match replicate_in_turn(node, &image.fingerprint).await {
             Ok(copied) if !copied.is_empty() => {
                 tracing::info!(image = %image.fingerprint, to = ?copied, "copied image");
