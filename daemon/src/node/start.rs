@@ -156,6 +156,9 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         .prepare()
         .into_axum_router();
     let _ = node.routers.set((rest.clone(), grpc.clone()));
+    // The TLS addresses first: the unix socket answers `waitready`, and a member that says
+    // it is ready must not refuse a connection on its address.
+    node.reconcile_listeners().await?;
     let unix = crate::api::listener::serve_unix(&dirs.unix_socket(), rest, grpc, &node.tasks);
     let unix = unix.map_err(|e| {
         Error::Internal(format!(
@@ -164,7 +167,6 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         ))
     })?;
     *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
-    node.reconcile_listeners().await?;
     crate::cluster::heartbeat::spawn(&node);
     crate::images::replication::spawn(&node);
     if node.is_clustered() {
