@@ -46,6 +46,27 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The configuration changes a PATCH body asks for, as LXD reads them: each key of its
+/// `config` is set, one given as `""` or `null` is removed, and a non-string value is set
+/// to its JSON text.
+pub fn patch_changes(patch: &serde_json::Value) -> BTreeMap<String, Option<String>> {
+    let Some(config) = patch.get("config").and_then(|c| c.as_object()) else {
+        return BTreeMap::new();
+    };
+    config
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                serde_json::Value::String(s) if s.is_empty() => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
 /// Checks one user-set configuration key and value.
 pub fn check_key(key: &str, value: &str) -> Result<()> {
     let unknown = || {
@@ -157,6 +178,22 @@ mod tests {
         }
         let err = check_key("flavour", "x").unwrap_err().to_string();
         assert!(err.contains("\"flavour\""), "{err}");
+    }
+
+    #[test]
+    fn a_patch_sets_given_keys_and_removes_empty_ones() {
+        let patch = serde_json::json!({
+            "config": {"user.a": "x", "user.b": "", "user.c": null, "limits.cpu": 2},
+            "description": "ignored here",
+        });
+        let want = BTreeMap::from([
+            ("limits.cpu".to_owned(), Some("2".to_owned())),
+            ("user.a".to_owned(), Some("x".to_owned())),
+            ("user.b".to_owned(), None),
+            ("user.c".to_owned(), None),
+        ]);
+        assert_eq!(patch_changes(&patch), want);
+        assert!(patch_changes(&serde_json::json!({"description": "d"})).is_empty());
     }
 
     #[test]

@@ -396,11 +396,12 @@ pub async fn delete_here(node: &Node, name: &str, force: bool) -> Result<()> {
     node.propose(batch).await.map(drop)
 }
 
-/// Changes instance `name`'s configuration: `Some` sets a key, `None` unsets it. Keys are
-/// checked first; `volatile.*` keys may be set (LXD lets them be) but are Corral's own.
+/// Changes the configuration of `current`'s instance (as the caller just read it): `Some`
+/// sets a key, `None` unsets it. Keys are checked first; `volatile.*` keys may be set (LXD
+/// lets them be) but are Corral's own.
 pub async fn set_config(
     node: &Node,
-    name: &str,
+    current: &InstanceRow,
     changes: &BTreeMap<String, Option<String>>,
 ) -> Result<()> {
     for (key, value) in changes {
@@ -408,7 +409,7 @@ pub async fn set_config(
             keys::check_key(key, v)?;
         }
     }
-    row(node, name).await?;
+    let name = &current.name;
     let mut batch = Batch::new();
     for (key, value) in changes {
         match value {
@@ -419,16 +420,16 @@ pub async fn set_config(
     node.propose(batch).await.map(drop)
 }
 
-/// Replaces instance `name`'s user configuration with `config` (its `volatile.*` keys
-/// stay), and its description.
+/// Replaces the user configuration of `current`'s instance (as the caller just read it)
+/// with `config` (its `volatile.*` keys stay), and its description.
 pub async fn replace_config(
     node: &Node,
-    name: &str,
+    current: &InstanceRow,
     config: &BTreeMap<String, String>,
     description: &str,
 ) -> Result<()> {
     keys::check(config)?;
-    let current = row(node, name).await?;
+    let name = &current.name;
     let mut batch = Batch::new();
     for key in current.config.keys() {
         if !key.starts_with("volatile.") && !config.contains_key(key) {

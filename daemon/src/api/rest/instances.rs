@@ -139,7 +139,7 @@ async fn replace(
     let current = lifecycle::row(&node, &name).await?;
     super::check_etag(&headers, &etag_of(&(&current.config, &current.description)))?;
     let put: InstancePut = json_body(&body)?;
-    lifecycle::replace_config(&node, &name, &put.config, &put.description).await?;
+    lifecycle::replace_config(&node, &current, &put.config, &put.description).await?;
     sync(&serde_json::json!({}), None)
 }
 
@@ -152,20 +152,8 @@ async fn patch(
     let current = lifecycle::row(&node, &name).await?;
     super::check_etag(&headers, &etag_of(&(&current.config, &current.description)))?;
     let patch: serde_json::Value = json_body(&body)?;
-    // LXD's PATCH: keys given are set; a key given as "" is removed.
-    let mut changes = BTreeMap::new();
-    if let Some(config) = patch.get("config").and_then(|c| c.as_object()) {
-        for (key, value) in config {
-            let value = match value {
-                serde_json::Value::String(s) if s.is_empty() => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Null => None,
-                other => Some(other.to_string()),
-            };
-            changes.insert(key.clone(), value);
-        }
-    }
-    lifecycle::set_config(&node, &name, &changes).await?;
+    let changes = crate::instances::config::patch_changes(&patch);
+    lifecycle::set_config(&node, &current, &changes).await?;
     sync(&serde_json::json!({}), None)
 }
 
