@@ -9,7 +9,7 @@ use corral_shared::api::{Network, NetworkPut, NetworksPost};
 use corral_shared::client::Client;
 
 use crate::commands::args::parse_assignments;
-use crate::commands::two_phase::{self, Writable};
+use crate::commands::two_phase::{self, Writable, aimed, segment};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
@@ -129,7 +129,7 @@ pub async fn run(
                 config,
             };
             client
-                .post(&path("/1.0/networks", target.as_deref()), &post)
+                .post(&aimed("/1.0/networks", target.as_deref()), &post)
                 .await?;
             out.write_all(created(&name, target.as_deref()).as_bytes())?;
         }
@@ -139,14 +139,14 @@ pub async fn run(
         }
         NetworkCommand::Show { name, target } => {
             let net: Network = client
-                .get(&path(&net_path(&name), target.as_deref()))
+                .get(&aimed(&net_path(&name), target.as_deref()))
                 .await?;
             let yaml = format::yaml::document(&net).map_err(|e| CliError::encode("YAML", e))?;
             out.write_all(yaml.as_bytes())?;
         }
         NetworkCommand::Get { name, key, target } => {
             let net: Network = client
-                .get(&path(&net_path(&name), target.as_deref()))
+                .get(&aimed(&net_path(&name), target.as_deref()))
                 .await?;
             writeln!(out, "{}", net.config.get(&key).cloned().unwrap_or_default())?;
         }
@@ -191,7 +191,7 @@ async fn edit(
     target: Option<&str>,
     change: impl FnOnce(&mut BTreeMap<String, String>),
 ) -> Result<(), CliError> {
-    two_phase::edit::<Network>(client, &path(&net_path(name), target), change).await
+    two_phase::edit::<Network>(client, &aimed(&net_path(name), target), change).await
 }
 
 /// What `network create` prints.
@@ -223,26 +223,7 @@ pub fn list(mut nets: Vec<Network>, format: Format) -> Result<String, CliError> 
 
 /// A network's API path, its name escaped so it stays one path segment.
 pub fn net_path(name: &str) -> String {
-    let mut path = String::from("/1.0/networks/");
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
-    path
-}
-
-/// `base` aimed at member `target` when one is named.
-fn path(base: &str, target: Option<&str>) -> String {
-    match target {
-        Some(member) => format!(
-            "{base}?target={}",
-            net_path(member).trim_start_matches("/1.0/networks/")
-        ),
-        None => base.to_owned(),
-    }
+    format!("/1.0/networks/{}", segment(name))
 }
 
 #[cfg(test)]
@@ -318,10 +299,10 @@ mod tests {
     #[test]
     fn paths_escape_and_aim() {
         assert_eq!(
-            path(&net_path("n1"), Some("node2")),
+            aimed(&net_path("n1"), Some("node2")),
             "/1.0/networks/n1?target=node2"
         );
-        assert_eq!(path("/1.0/networks", None), "/1.0/networks");
+        assert_eq!(aimed("/1.0/networks", None), "/1.0/networks");
         assert_eq!(net_path("a b"), "/1.0/networks/a%20b");
     }
 }

@@ -12,7 +12,7 @@ use corral_shared::api::{StoragePool, StoragePoolPut, StoragePoolsPost};
 use corral_shared::client::Client;
 
 use crate::commands::args::parse_assignments;
-use crate::commands::two_phase::{self, Writable};
+use crate::commands::two_phase::{self, Writable, aimed, segment};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
@@ -131,10 +131,7 @@ pub async fn run(
         }
         StorageCommand::List { format, target } => {
             let pools: Vec<StoragePool> = client
-                .get(&with_query(
-                    "/1.0/storage-pools?recursion=1",
-                    target.as_deref(),
-                ))
+                .get(&aimed("/1.0/storage-pools?recursion=1", target.as_deref()))
                 .await?;
             out.write_all(list(pools, format)?.as_bytes())?;
         }
@@ -223,37 +220,9 @@ pub fn list(mut pools: Vec<StoragePool>, format: Format) -> Result<String, CliEr
     format::listing(format, &HEADER, &rows, &pools)
 }
 
-/// `name` escaped so it stays one path segment (or one query value).
-pub fn segment(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A pool's API path.
 pub fn pool_path(pool: &str) -> String {
     format!("/1.0/storage-pools/{}", segment(pool))
-}
-
-/// `base` aimed at member `target` when one is named.
-pub fn aimed(base: &str, target: Option<&str>) -> String {
-    with_query(base, target)
-}
-
-fn with_query(base: &str, target: Option<&str>) -> String {
-    match target {
-        Some(member) => {
-            let joiner = if base.contains('?') { '&' } else { '?' };
-            format!("{base}{joiner}target={}", segment(member))
-        }
-        None => base.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -310,7 +279,7 @@ mod tests {
             "/1.0/storage-pools/p1?target=node2"
         );
         assert_eq!(
-            with_query("/1.0/storage-pools?recursion=1", Some("n 2")),
+            aimed("/1.0/storage-pools?recursion=1", Some("n 2")),
             "/1.0/storage-pools?recursion=1&target=n%202"
         );
         assert_eq!(aimed("/1.0/storage-pools", None), "/1.0/storage-pools");

@@ -1,5 +1,5 @@
 //! What networks and storage pools share as per-member, two-phase created entities: the
-//! ETag-guarded config edit and the line `create` prints.
+//! ETag-guarded config edit, the line `create` prints, and paths aimed at one member.
 
 use std::collections::BTreeMap;
 
@@ -35,5 +35,29 @@ pub fn created(noun: &str, name: &str, target: Option<&str>) -> String {
     match target {
         Some(member) => format!("{noun} {name} pending on member {member}\n"),
         None => format!("{noun} {name} created\n"),
+    }
+}
+
+/// `name` escaped so it stays one path segment (or one query value).
+pub fn segment(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `base` aimed at member `target` (`?target=` or `&target=`) when one is named.
+pub fn aimed(base: &str, target: Option<&str>) -> String {
+    match target {
+        Some(member) => {
+            let joiner = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{joiner}target={}", segment(member))
+        }
+        None => base.to_owned(),
     }
 }

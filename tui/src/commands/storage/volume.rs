@@ -9,8 +9,9 @@ use clap::Subcommand;
 use corral_shared::api::{StorageVolume, StorageVolumePost, StorageVolumesPost};
 use corral_shared::client::Client;
 
-use super::{aimed, pool_path, segment};
+use super::pool_path;
 use crate::commands::args::parse_assignments;
+use crate::commands::two_phase::{aimed, segment};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
 use crate::format::{self, Format};
