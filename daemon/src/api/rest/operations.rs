@@ -37,8 +37,8 @@ async fn local(State(node): State<Arc<Node>>) -> ApiResult {
     sync(&node.operations.list(), None)
 }
 
-/// The members other than this one that are not known offline: (name, address).
-async fn other_members(node: &Node) -> Vec<(String, String)> {
+/// The addresses of the members other than this one that are not known offline.
+async fn other_members(node: &Node) -> Vec<String> {
     let Ok(read) = crate::cluster::members::list_current(node).await else {
         return Vec::new();
     };
@@ -48,49 +48,44 @@ async fn other_members(node: &Node) -> Vec<(String, String)> {
     read.value
         .into_iter()
         .filter(|m| m.server_name != own && m.status != MemberStatus::Offline)
-        .map(|m| {
-            (
-                m.server_name,
-                m.url.trim_start_matches("https://").to_owned(),
-            )
-        })
+        .map(|m| m.url.trim_start_matches("https://").to_owned())
         .collect()
 }
 
-/// The operations the other members run (an evacuation runs on the member evacuated, so
-/// it is seen from every member, as LXD shows every member's operations); a member that
-/// does not answer within [`PEER_LIST`] is left out.
-async fn others(node: &Node) -> Vec<Operation> {
+/// The operations the other members run, each with the address of the member running it
+/// (an evacuation runs on the member evacuated, so it is seen from every member, as LXD
+/// shows every member's operations); the members are asked at once, and one that does not
+/// answer within [`PEER_LIST`] is left out.
+async fn others(node: &Node) -> Vec<(String, Operation)> {
     if !node.is_clustered() {
         return Vec::new();
     }
     let Ok(peers) = Peers::of(node) else {
         return Vec::new();
     };
+    let targets = other_members(node)
+        .await
+        .into_iter()
+        .map(|address| (address.clone(), address))
+        .collect();
     let answers = peers
-        .fan_out(other_members(node).await, PEER_LIST, |m| async move {
+        .fan_out(targets, PEER_LIST, |m| async move {
             let answer = m
                 .relay("GET", "/internal/operations", Default::default())
                 .await?;
-            let envelope: Envelope =
-                serde_json::from_slice(&answer.body).map_err(|e| PeerError::Unexpected {
-                    address: m.address().to_owned(),
-                    what: "an operation list",
-                    reason: e.to_string(),
-                })?;
-            serde_json::from_value::<Vec<Operation>>(envelope.metadata).map_err(|e| {
-                PeerError::Unexpected {
-                    address: m.address().to_owned(),
-                    what: "an operation list",
-                    reason: e.to_string(),
-                }
-            })
+            let unexpected = |e: serde_json::Error| PeerError::Unexpected {
+                address: m.address().to_owned(),
+                what: "an operation list",
+                reason: e.to_string(),
+            };
+            let envelope: Envelope = serde_json::from_slice(&answer.body).map_err(unexpected)?;
+            serde_json::from_value::<Vec<Operation>>(envelope.metadata).map_err(unexpected)
         })
         .await;
     answers
         .into_iter()
-        .filter_map(|(_, a)| a.ok())
-        .flatten()
+        .filter_map(|(address, ops)| Some((address, ops.ok()?)))
+        .flat_map(|(address, ops)| ops.into_iter().map(move |op| (address.clone(), op)))
         .collect()
 }
 
@@ -105,25 +100,29 @@ fn by_status(ops: Vec<Operation>) -> BTreeMap<String, Vec<Operation>> {
     grouped
 }
 
-/// This member's operations, the cluster's join tokens and its certificate add tokens
-/// (which any member can show, as of now: see [`tokens::list_current`]).
-async fn all(node: &Node) -> Result<Read<Vec<Operation>>, Error> {
+/// This member's operations, and the cluster's join tokens and its certificate add tokens
+/// (which any member can show, as of now: see [`tokens::list_current`]); no other member
+/// is asked.
+async fn here(node: &Node) -> Result<Read<(Vec<Operation>, Vec<Operation>)>, Error> {
     let local = node.operations.list();
     let certificate = certificate_tokens::list_current(node).await?;
     if !node.is_clustered() {
-        return Ok(certificate.map(|tokens| {
-            let mut ops = local;
-            ops.extend(tokens);
-            ops
-        }));
+        return Ok(certificate.map(|tokens| (local, tokens)));
     }
     let join = tokens::list_current(node).await?;
+    Ok(join.map(|mut join| {
+        join.extend(certificate.value);
+        (local, join)
+    }))
+}
+
+/// [`here`]'s operations with the other members' ([`others`]) after this member's own.
+async fn all(node: &Node) -> Result<Read<Vec<Operation>>, Error> {
+    let here = here(node).await?;
     let elsewhere = others(node).await;
-    Ok(join.map(|join| {
-        let mut ops = local;
-        ops.extend(elsewhere);
-        ops.extend(join);
-        ops.extend(certificate.value);
+    Ok(here.map(|(mut ops, tokens)| {
+        ops.extend(elsewhere.into_iter().map(|(_, op)| op));
+        ops.extend(tokens);
         ops
     }))
 }
@@ -152,10 +151,24 @@ fn missing() -> Error {
     Error::NotFound("Operation not found".into())
 }
 
+/// An operation: the other members are asked only when it is neither this member's nor a
+/// token.
 async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
-    let found = all(&node)
-        .await?
-        .map(|ops| ops.into_iter().find(|o| o.id == id).ok_or_else(missing));
+    let here = here(&node).await?;
+    let (local, tokens) = &here.value;
+    let elsewhere = if local.iter().chain(tokens).any(|o| o.id == id) {
+        Vec::new()
+    } else {
+        others(&node).await
+    };
+    let found = here.map(|(local, tokens)| {
+        local
+            .into_iter()
+            .chain(tokens)
+            .chain(elsewhere.into_iter().map(|(_, op)| op))
+            .find(|o| o.id == id)
+            .ok_or_else(missing)
+    });
     answer_read(found, |op| sync(&op, None))
 }
 
@@ -193,16 +206,10 @@ async fn wait(
         return sync(&op, None);
     }
     // Run by another member: the wait is relayed to it.
-    let owner = others(&node)
+    let (address, owner) = others(&node)
         .await
         .into_iter()
-        .find(|o| o.id == id)
-        .ok_or_else(missing)?;
-    let address = other_members(&node)
-        .await
-        .into_iter()
-        .find(|(name, _)| *name == owner.location)
-        .map(|(_, address)| address)
+        .find(|(_, o)| o.id == id)
         .ok_or_else(missing)?;
     let path = format!("/1.0/operations/{id}/wait?timeout={}", timeout.as_secs());
     let answer = Peers::of(&node)?
