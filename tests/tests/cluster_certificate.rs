@@ -6,12 +6,9 @@
 #[path = "remote_https/common.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use corral_tests::{Cluster, HttpsClient, Member, corral_bin, lxd_sample, wait_until};
+use corral_tests::{Cluster, HttpsClient, Member, Monitor, lxd_sample, wait_until};
 
 /// A new self-signed certificate and its key, PEM, written into `dir`; their paths and the
 /// certificate's fingerprint.
@@ -98,70 +95,6 @@ fn cluster_works(cluster: &Cluster, round: &str) {
             .all(|m| m["status"] == "Online")
             .then_some(())
     });
-}
-
-/// `corral monitor` against a member, its lines read on a thread.
-struct Monitor {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Monitor {
-    fn start(member: &Member) -> Self {
-        let mut child = Command::new(corral_bin())
-            .env("CORRAL_DIR", member.dir())
-            .args(["monitor", "--type", "lifecycle", "--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("corral monitor starts");
-        let stdout = child.stdout.take().expect("its output");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits until the monitor follows: an event made after its start reaches it.
-    fn follow(&self, member: &Member) {
-        let mut round = 0;
-        wait_until("the monitor to follow", Duration::from_secs(10), || {
-            round += 1;
-            member
-                .corral(&["config", "set", "user.probe", &round.to_string()])
-                .ok();
-            self.lines
-                .recv_timeout(Duration::from_millis(300))
-                .ok()
-                .map(drop)
-        });
-    }
-
-    /// The first line containing `text`, within `within`.
-    fn line(&self, within: Duration, text: &str) -> String {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => panic!("corral monitor printed no {text:?}; it printed {seen:#?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -294,7 +227,7 @@ fn the_certificate_moves_to_every_member_or_to_none() {
 
     // With every member up it succeeds, run from node2 this time; each member announces it.
     let pids: Vec<Option<u32>> = cluster.members().iter().map(Member::pid).collect();
-    let monitor = Monitor::start(&cluster[2]);
+    let monitor = Monitor::start(&cluster[2], &["--type", "lifecycle", "--format", "json"]);
     monitor.follow(&cluster[2]);
     cluster[1]
         .corral(&["cluster", "update-certificate", &crt, &key])
@@ -303,7 +236,7 @@ fn the_certificate_moves_to_every_member_or_to_none() {
     // In place: the same processes present it, none restarted.
     let now: Vec<Option<u32>> = cluster.members().iter().map(Member::pid).collect();
     assert_eq!(now, pids, "no member restarted");
-    let line = monitor.line(Duration::from_secs(5), "cluster-certificate-updated");
+    let line = monitor.line_containing(Duration::from_secs(5), "cluster-certificate-updated");
     let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(event["metadata"]["source"], "/1.0/cluster/certificate");
     assert_eq!(event["location"], "node3");

@@ -1,14 +1,12 @@
 //! `/1.0/events`, as LXD's clients follow it: a websocket of JSON events, lifecycle events
 //! from every member reaching a listener on any member, and `corral monitor` printing them.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use corral_shared::api::{Event, EventType};
-use corral_tests::{Cluster, Member, corral_bin};
+use corral_tests::{Cluster, Member, Monitor};
 use tokio_stream::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -195,56 +193,6 @@ fn events_are_a_websocket_and_unknown_types_are_refused() {
     assert!(body.contains("\\\"ovn\\\""), "{body}");
 }
 
-/// `corral monitor` running against a member, its output lines read on a thread.
-struct Monitor {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Monitor {
-    fn start(member: &Member, args: &[&str]) -> Self {
-        let mut child = Command::new(corral_bin())
-            .env("CORRAL_DIR", member.dir())
-            .arg("monitor")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("corral monitor starts");
-        let stdout = child.stdout.take().expect("its output");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// The first line for which `pick` says yes, within `within`.
-    fn line(&self, within: Duration, pick: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if pick(&line) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => panic!("corral monitor printed no such line; it printed {seen:#?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn corral_monitor_prints_what_another_command_did() {
     let node1 = Member::start("node1");
@@ -259,8 +207,8 @@ fn corral_monitor_prints_what_another_command_did() {
             .corral(&["config", "set", "user.probe", &round.to_string()])
             .ok();
         let tick = Duration::from_millis(200);
-        json_ready |= json.lines.recv_timeout(tick).is_ok();
-        pretty_ready |= pretty.lines.recv_timeout(tick).is_ok();
+        json_ready |= json.next_line(tick).is_some();
+        pretty_ready |= pretty.next_line(tick).is_some();
         (json_ready && pretty_ready).then_some(())
     });
 
