@@ -161,25 +161,34 @@ impl Figures {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn figure(
-    key: &'static str,
-    name: impl Into<String>,
-    unit: &'static str,
-    lxd: Option<f64>,
-    etcd: Option<f64>,
-    goal: Option<f64>,
-    better: Better,
-) -> Figure {
+/// A figure named `name` measured in `unit`, lower better, with nothing to compare it with.
+fn figure(key: &'static str, name: impl Into<String>, unit: &'static str) -> Figure {
     Figure {
         key,
         name: name.into(),
         unit,
-        lxd,
-        etcd,
-        goal,
-        better,
+        lxd: None,
+        etcd: None,
+        goal: None,
+        better: Better::Lower,
         samples: Vec::new(),
+    }
+}
+
+impl Figure {
+    /// The same figure with LXD's and etcd's values and the goal to compare it with.
+    fn against(self, lxd: Option<f64>, etcd: Option<f64>, goal: Option<f64>) -> Self {
+        Figure {
+            lxd,
+            etcd,
+            goal,
+            ..self
+        }
+    }
+
+    /// The same figure, judged by `better`.
+    fn better(self, better: Better) -> Self {
+        Figure { better, ..self }
     }
 }
 
@@ -188,293 +197,116 @@ fn specs(s: &Settings) -> Figures {
     let hb = heartbeat_interval(OFFLINE_THRESHOLD);
     let n = s.members;
     Figures(vec![
-        figure(
-            "ready",
-            "1a bootstrap: start -> ready",
-            "s",
-            Some(0.60),
-            None,
-            None,
-            Lower,
-        ),
-        figure(
-            "init",
-            "1b bootstrap: init --preseed",
-            "s",
-            Some(0.37),
-            None,
-            None,
-            Lower,
-        ),
-        figure(
-            "boot",
-            "1 bootstrap: total",
-            "s",
-            Some(0.97),
-            None,
-            Some(0.2),
-            Lower,
-        ),
-        figure(
-            "join",
-            "2 join by token -> ONLINE",
-            "s",
-            Some(0.55),
-            None,
-            Some(0.15),
-            Lower,
-        ),
-        figure(
-            "third",
-            "3 third joins -> 3 voters",
-            "s",
-            Some(1.42),
-            None,
-            Some(0.3),
-            Lower,
-        ),
-        figure(
-            "list",
-            "4 corral cluster list (3)",
-            "s",
-            Some(0.03),
-            None,
-            Some(0.01),
-            Lower,
-        ),
+        figure("ready", "1a bootstrap: start -> ready", "s").against(Some(0.60), None, None),
+        figure("init", "1b bootstrap: init --preseed", "s").against(Some(0.37), None, None),
+        figure("boot", "1 bootstrap: total", "s").against(Some(0.97), None, Some(0.2)),
+        figure("join", "2 join by token -> ONLINE", "s").against(Some(0.55), None, Some(0.15)),
+        figure("third", "3 third joins -> 3 voters", "s").against(Some(1.42), None, Some(0.3)),
+        figure("list", "4 corral cluster list (3)", "s").against(Some(0.03), None, Some(0.01)),
         figure(
             "list_https",
             "4b corral cluster list, HTTPS remote (3)",
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
-        figure(
-            "list_ssh",
-            "4c corral cluster list, SSH remote (3)",
-            "s",
-            None,
-            None,
-            None,
-            Lower,
-        ),
+        figure("list_ssh", "4c corral cluster list, SSH remote (3)", "s"),
         figure(
             "ssh_login",
             "4d ssh login alone (ssh HOST true), for 4c",
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
-        figure(
-            "get_leader",
-            "5 GET members, leader",
-            "req/s",
-            Some(399.0),
-            Some(831.0),
-            Some(4000.0),
-            Higher,
-        ),
-        figure(
-            "get_other",
-            "5 GET members, non-leader",
-            "req/s",
-            Some(291.0),
-            Some(663.0),
-            Some(4000.0),
-            Higher,
-        ),
-        figure(
-            "write1",
-            "6 writes, 1 client",
-            "req/s",
-            Some(92.0),
-            Some(583.0),
-            Some(1000.0),
-            Higher,
-        ),
+        figure("get_leader", "5 GET members, leader", "req/s")
+            .against(Some(399.0), Some(831.0), Some(4000.0))
+            .better(Higher),
+        figure("get_other", "5 GET members, non-leader", "req/s")
+            .against(Some(291.0), Some(663.0), Some(4000.0))
+            .better(Higher),
+        figure("write1", "6 writes, 1 client", "req/s")
+            .against(Some(92.0), Some(583.0), Some(1000.0))
+            .better(Higher),
         figure(
             "writeN",
             format!("6 writes, {} clients", s.clients),
             "req/s",
-            None,
-            Some(1414.0),
-            Some(3000.0),
-            Higher,
-        ),
-        figure(
-            "failover",
-            "7 kill leader -> first write",
-            "s",
+        )
+        .against(None, Some(1414.0), Some(3000.0))
+        .better(Higher),
+        figure("failover", "7 kill leader -> first write", "s").against(
             Some(3.9),
             Some(1.55),
             Some(0.4),
-            Lower,
         ),
-        figure(
-            "offline",
-            "8 kill member -> OFFLINE (11 s)",
-            "s",
-            Some(8.7),
-            None,
-            Some(OFFLINE_THRESHOLD),
-            Near(hb),
-        ),
-        figure(
-            "online",
-            "9 restart -> ONLINE",
-            "s",
-            Some(1.2),
-            Some(0.50),
-            Some(0.3),
-            Lower,
-        ),
-        figure(
-            "rss_leader",
-            "10 idle RSS, leader",
-            "MB",
+        figure("offline", "8 kill member -> OFFLINE (11 s)", "s")
+            .against(Some(8.7), None, Some(OFFLINE_THRESHOLD))
+            .better(Near(hb)),
+        figure("online", "9 restart -> ONLINE", "s").against(Some(1.2), Some(0.50), Some(0.3)),
+        figure("rss_leader", "10 idle RSS, leader", "MB").against(
             Some(96.0),
             Some(27.0),
             Some(20.0),
-            Lower,
         ),
-        figure(
-            "rss_other",
-            "10 idle RSS, others (max)",
-            "MB",
+        figure("rss_other", "10 idle RSS, others (max)", "MB").against(
             Some(60.0),
             Some(27.0),
             Some(20.0),
-            Lower,
         ),
-        figure(
-            "rss_load",
-            "10 RSS after load (max)",
-            "MB",
+        figure("rss_load", "10 RSS after load (max)", "MB").against(
             Some(160.0),
             Some(122.0),
             Some(40.0),
-            Lower,
         ),
-        figure(
-            "form",
-            format!("11 form {n} members"),
-            "s",
-            None,
-            None,
-            Some(60.0),
-            Lower,
-        ),
+        figure("form", format!("11 form {n} members"), "s").against(None, None, Some(60.0)),
         figure(
             "cpu_median",
             format!("11 idle CPU/member, median ({n})"),
             "%",
+        )
+        .against(None, None, Some(1.0)),
+        figure("cpu_max", format!("11 idle CPU/member, max ({n})"), "%").against(
             None,
             None,
             Some(1.0),
-            Lower,
         ),
-        figure(
-            "cpu_max",
-            format!("11 idle CPU/member, max ({n})"),
-            "%",
+        figure("cpu_leader", format!("11 idle CPU, leader ({n})"), "%").against(
             None,
             None,
             Some(1.0),
-            Lower,
         ),
-        figure(
-            "cpu_leader",
-            format!("11 idle CPU, leader ({n})"),
-            "%",
-            None,
-            None,
-            Some(1.0),
-            Lower,
-        ),
-        figure(
-            "list_big",
-            format!("11 corral cluster list ({n})"),
-            "s",
-            None,
-            None,
-            None,
-            Lower,
-        ),
+        figure("list_big", format!("11 corral cluster list ({n})"), "s"),
         figure(
             "watch_cpu_1",
             format!("12a Watch: CPU of the member serving 1 dashboard ({n})"),
             "%",
-            None,
-            None,
-            None,
-            Lower,
         ),
         figure(
             "watch_cpu_many",
             format!("12 Watch: CPU of the member serving {DASHBOARDS} dashboards ({n})"),
             "%",
-            None,
-            None,
-            None,
-            Lower,
         ),
-        figure(
-            "launch",
-            "13 launch busybox -> Running",
-            "s",
-            None,
-            None,
-            None,
-            Lower,
-        ),
+        figure("launch", "13 launch busybox -> Running", "s"),
         figure(
             "launch_p90",
             format!("13 launch busybox -> Running, p90 of {}", s.launches),
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
         figure(
             "inst_get",
             format!("14 GET /1.0/instances?recursion=1 ({})", s.instances),
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
         figure(
             "inst_list",
             format!("14 corral list ({} instances)", s.instances),
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
         figure(
             "evacuate",
             format!("15 evacuate member, {} stopped", instances::EVACUATED),
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
         figure(
             "restore",
             format!("15 restore member, {} stopped", instances::EVACUATED),
             "s",
-            None,
-            None,
-            None,
-            Lower,
         ),
     ])
 }
