@@ -477,6 +477,46 @@ pub fn replace_writable(batch: &mut Batch, name: &str, w: &Writable<'_>) {
     super::groups::set_member_groups(batch, name, w.groups);
 }
 
+/// The stored writable part of member `?1` (description, failure domain, config, the roles
+/// that are not automatic, groups) as one canonical JSON text: what an If-Match guards.
+const STORED_WRITABLE: &str = "SELECT json_object(
+    'description', n.description,
+    'failure_domain', n.failure_domain,
+    'config', (SELECT json_group_array(json_array(key, value))
+                 FROM (SELECT key, value FROM nodes_config WHERE node_id = n.id ORDER BY key)),
+    'roles', (SELECT json_group_array(role)
+                FROM (SELECT role FROM nodes_roles WHERE node_id = n.id ORDER BY role)),
+    'groups', (SELECT json_group_array(name)
+                 FROM (SELECT g.name FROM nodes_cluster_groups AS ng
+                         JOIN cluster_groups AS g ON g.id = ng.group_id
+                        WHERE ng.node_id = n.id ORDER BY g.name)))
+  FROM nodes AS n WHERE n.name = ?1";
+
+/// Member `name`'s stored writable part as [`STORED_WRITABLE`] gives it; `None` when there
+/// is no such member.
+pub fn stored_writable(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(STORED_WRITABLE, [name], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Rolls the whole batch back unless member `name`'s stored writable part is still
+/// `expected`: put first in an edit made with If-Match, it makes the ETag check and the
+/// change one Raft entry, so two edits from one read cannot both commit.
+pub fn unchanged_since(batch: &mut Batch, name: &str, expected: Option<&str>) {
+    // json() of text that is not JSON raises an error, which rolls the batch back.
+    batch.push(
+        format!(
+            "INSERT INTO config (key, value)
+             SELECT 'member changed', json('the member changed since it was read')
+              WHERE ({STORED_WRITABLE}) IS NOT ?2"
+        ),
+        vec![name.into(), expected.into()],
+    );
+}
+
 /// Records a standalone server's own row (id `id`, named `name`), if it has none.
 pub fn add_standalone(
     batch: &mut Batch,
@@ -617,5 +657,76 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// The guard of an edit made with If-Match: it holds while the member's stored writable
+    /// part is as read, and any change to it since (by another edit) rolls the edit back.
+    #[test]
+    fn a_guarded_edit_commits_only_if_the_member_is_as_read() {
+        let changes: [(&str, &str, bool); 7] = [
+            ("nothing changed", "", true),
+            (
+                "description",
+                "UPDATE nodes SET description = 'other'",
+                false,
+            ),
+            (
+                "failure domain",
+                "UPDATE nodes SET failure_domain = 'rack2'",
+                false,
+            ),
+            (
+                "config",
+                "INSERT INTO nodes_config (node_id, key, value) VALUES (1, 'user.b', '2')",
+                false,
+            ),
+            (
+                "role",
+                "INSERT INTO nodes_roles (node_id, role) VALUES (1, 'ovn-chassis')",
+                false,
+            ),
+            (
+                "group",
+                "INSERT INTO cluster_groups (id, name) VALUES (2, 'gpu'); INSERT INTO nodes_cluster_groups VALUES (1, 2)",
+                false,
+            ),
+            (
+                "another member",
+                "UPDATE nodes SET description = 'x' WHERE name = 'node2'",
+                true,
+            ),
+        ];
+        for (what, change, commits) in changes {
+            let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+            conn.execute_batch(crate::db::global::schema::SCHEMA)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
+                   VALUES (1, 'node1', 'a1', 1, 1, 0, 'x86_64'), (2, 'node2', 'a2', 1, 1, 0, 'x86_64');
+                 INSERT INTO nodes_config (node_id, key, value) VALUES (1, 'user.a', '1');
+                 INSERT INTO nodes_roles (node_id, role) VALUES (1, 'event-hub');
+                 INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES (1, 1);",
+            )
+            .unwrap();
+            let seen = stored_writable(&conn, "node1").unwrap();
+            assert!(seen.is_some(), "{what}");
+            conn.execute_batch(change).unwrap();
+            let mut batch = Batch::new();
+            unchanged_since(&mut batch, "node1", seen.as_deref());
+            batch.push(
+                "UPDATE nodes SET description = 'edited' WHERE name = 'node1'",
+                vec![],
+            );
+            let tx = conn.transaction().unwrap();
+            let outcome = crate::db::batch::apply(&tx, &batch).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(outcome.error.is_none(), commits, "{what}: {outcome:?}");
+            let description: String = conn
+                .query_row("SELECT description FROM nodes WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(description == "edited", commits, "{what}");
+        }
     }
 }
