@@ -79,10 +79,9 @@ impl Node {
     /// confirms leadership first, which also renews the lease.
     pub async fn read_index_as_leader(&self) -> Result<u64> {
         let raft = self.raft();
-        let term = leading_term(&raft);
+        let (term, last_log_index) = leading(&raft);
         let held = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
         if read_index_source(held, term, Instant::now()) == ReadIndexSource::Lease {
-            let last_log_index = raft.metrics().borrow().last_log_index;
             return Ok(lease_read_index(last_log_index, self.applied_index()));
         }
         let started = Instant::now();
@@ -318,9 +317,16 @@ fn short_of(seen: u64, read_index: u64) -> Option<Behind> {
 
 /// The term this member leads in, if it is the leader.
 fn leading_term(raft: &crate::raft::Raft) -> Option<u64> {
+    leading(raft).0
+}
+
+/// [`leading_term`], and where this member's log ends, from one look at Raft's metrics (a
+/// read within the lease needs both).
+fn leading(raft: &crate::raft::Raft) -> (Option<u64>, Option<u64>) {
     let m = raft.metrics();
     let m = m.borrow();
-    (m.state == openraft::ServerState::Leader).then_some(m.current_term)
+    let term = (m.state == openraft::ServerState::Leader).then_some(m.current_term);
+    (term, m.last_log_index)
 }
 
 /// Why a read barrier gave up.
