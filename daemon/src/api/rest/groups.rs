@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::get;
 use corral_shared::api::{ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost, etag_of};
 
-use super::{ApiResult, Recursion, answer_read, created, json_body, sync, sync_read};
+use super::{ApiResult, Recursion, answer_read, created, if_match, json_body, sync, sync_read};
 use crate::cluster::groups;
 use crate::node::Node;
 
@@ -52,13 +52,6 @@ async fn show(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiRes
     answer_read(groups::get(&node, &name).await?, |group| {
         sync(&group, Some(&etag_of(&group.writable())))
     })
-}
-
-/// The ETag a write names in If-Match, if it names one (`*` or empty: none).
-fn if_match(headers: &HeaderMap) -> Option<String> {
-    let given = headers.get(header::IF_MATCH)?.to_str().ok()?;
-    let given = given.trim().trim_matches('"');
-    (!given.is_empty() && given != "*").then(|| given.to_owned())
 }
 
 async fn replace(

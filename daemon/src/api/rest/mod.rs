@@ -277,23 +277,24 @@ pub fn operation_created(op: &Operation) -> ApiResult {
     Ok(resp)
 }
 
+/// The ETag a write names in `If-Match`, if it names one (`*` or empty: none).
+pub fn if_match(headers: &HeaderMap) -> Option<String> {
+    let given = headers.get(header::IF_MATCH)?.to_str().ok()?;
+    let given = given.trim().trim_matches('"');
+    (!given.is_empty() && given != "*").then(|| given.to_owned())
+}
+
 /// Refuses a write whose `If-Match` does not match the resource's current ETag; `true` when
 /// it named that very tag (so the write must also commit only if nothing changed since).
 pub fn check_etag(headers: &HeaderMap, current: &str) -> Result<bool, ApiError> {
-    let Some(given) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
-        return Ok(false);
-    };
-    let given = given.trim().trim_matches('"');
-    if given.is_empty() || given == "*" {
-        Ok(false)
-    } else if given == current {
-        Ok(true)
-    } else {
-        Err(Error::PreconditionFailed(
+    match if_match(headers) {
+        None => Ok(false),
+        Some(given) if given == current => Ok(true),
+        Some(_) => Err(Error::PreconditionFailed(
             "ETag doesn't match: the resource changed since you read it; read it again and retry"
                 .into(),
         )
-        .into())
+        .into()),
     }
 }
 
