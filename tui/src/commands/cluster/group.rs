@@ -8,7 +8,7 @@ use clap::Subcommand;
 use corral_shared::api::{ClusterGroup, ClusterGroupPut, ClusterGroupsPost};
 use corral_shared::client::Client;
 
-use super::member::{is_blank, with_error};
+use super::member::is_blank;
 use super::{member, member_path};
 use crate::error::CliError;
 use crate::format::order::natural_cmp;
@@ -240,39 +240,15 @@ async fn edit(client: &Client, name: &str) -> Result<(), CliError> {
         client.put(&path, &put, None).await?;
         return Ok(());
     }
-    let (group, mut etag): (ClusterGroup, _) = client.get_with_etag(&path).await?;
+    let (group, etag): (ClusterGroup, _) = client.get_with_etag(&path).await?;
     let yaml =
         format::yaml::document(&group.writable()).map_err(|e| CliError::encode("YAML", e))?;
-    let mut text = format!("{}\n{yaml}", edit_header(name));
-    loop {
-        text = terminal::edit(&text)?;
-        if is_blank(&text) {
-            return Err(CliError::Failed(format!(
-                "Edit of cluster group {name} cancelled (the file was emptied); nothing was changed"
-            )));
-        }
-        let error = match parse_group_yaml(&text) {
-            Ok(put) => match client.put(&path, &put, etag.as_deref()).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.status() == Some(412) => {
-                    etag = client.get_with_etag::<ClusterGroup>(&path).await?.1;
-                    format!(
-                        "{e}\ncluster group {name} was changed by someone else while you edited \
-                         it; 'corral cluster group show {name}' shows how. Save again to replace \
-                         it with this text."
-                    )
-                }
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e,
-        };
-        eprintln!("Error: {error}");
-        eprintln!("Press Enter to open the editor again, or Ctrl-C to give up");
-        if !terminal::wait_for_enter()? {
-            return Err(CliError::Failed(error));
-        }
-        text = with_error(&text, &error);
-    }
+    let text = format!("{}\n{yaml}", edit_header(name));
+    let (what, show) = (
+        format!("cluster group {name}"),
+        format!("corral cluster group show {name}"),
+    );
+    member::edit_until_saved(client, &path, etag, text, &what, &show, parse_group_yaml).await
 }
 
 #[cfg(test)]

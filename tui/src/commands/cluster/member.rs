@@ -296,25 +296,40 @@ pub async fn edit(client: &Client, name: &str) -> Result<(), CliError> {
         client.put(&path, &put, None).await?;
         return Ok(());
     }
-    let (member, mut etag): (ClusterMember, _) = client.get_with_etag(&path).await?;
-    let mut text = edit_template(name, &member.writable())?;
+    let (member, etag): (ClusterMember, _) = client.get_with_etag(&path).await?;
+    let text = edit_template(name, &member.writable())?;
+    let show = format!("corral cluster show {name}");
+    edit_until_saved(client, &path, etag, text, name, &show, parse_member_yaml).await
+}
+
+/// Runs the editor on `text` until the server takes what was saved: each failed try (YAML
+/// that cannot be read, a refusal, or `what` changed by someone else since `etag`, which
+/// `show` shows) is put at the top of the file for the next. An emptied file cancels.
+pub async fn edit_until_saved<P: serde::Serialize>(
+    client: &Client,
+    path: &str,
+    mut etag: Option<String>,
+    mut text: String,
+    what: &str,
+    show: &str,
+    parse: impl Fn(&str) -> Result<P, String>,
+) -> Result<(), CliError> {
     loop {
         text = terminal::edit(&text)?;
         if is_blank(&text) {
             return Err(CliError::Failed(format!(
-                "Edit of {name} cancelled (the file was emptied); nothing was changed"
+                "Edit of {what} cancelled (the file was emptied); nothing was changed"
             )));
         }
-        let error = match parse_member_yaml(&text) {
-            Ok(put) => match client.put(&path, &put, etag.as_deref()).await {
+        let error = match parse(&text) {
+            Ok(put) => match client.put(path, &put, etag.as_deref()).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.status() == Some(412) => {
-                    // Someone changed the member meanwhile: saving again overwrites that.
-                    etag = client.get_with_etag::<ClusterMember>(&path).await?.1;
+                    // Changed meanwhile: saving again overwrites that.
+                    etag = client.get_with_etag::<serde_json::Value>(path).await?.1;
                     format!(
-                        "{e}\n{name} was changed by someone else while you edited it; \
-                         'corral cluster show {name}' shows how. Save again to replace it \
-                         with this text."
+                        "{e}\n{what} was changed by someone else while you edited it; \
+                         '{show}' shows how. Save again to replace it with this text."
                     )
                 }
                 Err(e) => e.to_string(),
