@@ -77,6 +77,11 @@ async fn list(State(node): State<Arc<Node>>, Query(q): Query<ListQuery>) -> ApiR
     sync_read(&urls, None)
 }
 
+/// LXD's answer to a synchronous change that went through: an empty object.
+fn done() -> ApiResult {
+    sync(&serde_json::json!({}), None)
+}
+
 fn resources(name: &str) -> BTreeMap<String, Option<Vec<String>>> {
     BTreeMap::from([(
         "instances".to_owned(),
@@ -140,7 +145,7 @@ async fn replace(
     super::check_etag(&headers, &etag_of(&(&current.config, &current.description)))?;
     let put: InstancePut = json_body(&body)?;
     lifecycle::replace_config(&node, &current, &put.config, &put.description).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn patch(
@@ -154,7 +159,7 @@ async fn patch(
     let patch: serde_json::Value = json_body(&body)?;
     let changes = crate::instances::config::patch_changes(&patch);
     lifecycle::set_config(&node, &current, &changes).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -360,7 +365,7 @@ async fn file_post(
 ) -> ApiResult {
     let how = file_write(&headers, &q)?;
     files::push(&node, &name, &q.path, &how, body.to_vec()).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn file_delete(
@@ -369,7 +374,7 @@ async fn file_delete(
     Query(q): Query<FileQuery>,
 ) -> ApiResult {
     files::remove(&node, &name, &q.path).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 // Member-to-member calls, made by a member for an instance this member holds.
@@ -394,12 +399,12 @@ async fn internal_prepare(
 ) -> ApiResult {
     let prepare: Prepare = json_body(&body)?;
     local::prepare(&node, &name, &prepare.fingerprint).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn internal_start(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     lifecycle::start_here(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,7 +421,7 @@ async fn internal_stop(
 ) -> ApiResult {
     let stop: Stop = json_body(&body)?;
     lifecycle::stop_here(&node, &name, stop.force, Duration::from_secs(stop.timeout)).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn internal_delete(
@@ -425,7 +430,7 @@ async fn internal_delete(
     Query(q): Query<ForceQuery>,
 ) -> ApiResult {
     lifecycle::delete_here(&node, &name, q.force > 0).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn internal_exec(
@@ -463,7 +468,7 @@ async fn internal_file_post(
 ) -> ApiResult {
     let how = file_write(&headers, &q)?;
     files::write_here(&node, &name, &q.path, &how, &body)?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn internal_file_delete(
@@ -472,5 +477,5 @@ async fn internal_file_delete(
     Query(q): Query<FileQuery>,
 ) -> ApiResult {
     files::delete_here(&node, &name, &q.path)?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
