@@ -12,7 +12,7 @@ pub mod config;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_shared::api::{Envelope, MemberStatus, NetworkPut, NetworksPost};
+use corral_shared::api::{MemberStatus, NetworkPut, NetworksPost};
 
 use crate::cluster::two_phase::{self, Existing, MemberRow, Resource, State};
 use crate::db::batch::Batch;
@@ -20,7 +20,7 @@ use crate::db::global::networks::{self, NetworkRow};
 use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::{Node, Read};
-use crate::peers::{PeerError, Peers};
+use crate::peers::Peers;
 
 /// Networks live in LXD's default project (the only one with member-specific keys).
 pub const PROJECT: &str = "default";
@@ -35,16 +35,6 @@ pub enum Work {
     Apply,
     /// Remove its bridge.
     Remove,
-}
-
-impl Work {
-    /// The member call's path for network `name`.
-    pub fn path(self, name: &str) -> String {
-        match self {
-            Work::Apply => format!("/internal/networks/{name}/apply"),
-            Work::Remove => format!("/internal/networks/{name}/remove"),
-        }
-    }
 }
 
 /// What a create did.
@@ -234,7 +224,7 @@ async fn finish_create(node: &Node, name: &str, failures: Vec<(String, String)>)
     Ok(())
 }
 
-/// Tells each member to do `path` (here in-process, elsewhere as a member call, all at
+/// Tells each member to do `work` (here in-process, elsewhere as a member call, all at
 /// once, each bounded); the members that failed, with why.
 async fn on_members(
     node: &Node,
@@ -267,11 +257,16 @@ async fn on_members(
             return failures;
         }
     };
-    let path = work.path(name);
+    let network = name.to_owned();
     let answers = peers
         .fan_out(remote, MEMBER_WORK, move |member| {
-            let path = path.clone();
-            async move { told(member, &path).await }
+            let network = network.clone();
+            async move {
+                match work {
+                    Work::Apply => member.apply_network_here(&network).await,
+                    Work::Remove => member.remove_network_here(&network).await,
+                }
+            }
         })
         .await;
     for (name, answer) in answers {
@@ -304,21 +299,6 @@ async fn here(node: &Node, name: &str, work: Work) -> Result<()> {
         Work::Apply => apply_here(node, name).await,
         Work::Remove => remove_here(node, name).await,
     }
-}
-
-/// Calls a member and reads its answer: nothing on success, its refusal otherwise.
-async fn told(member: crate::peers::Member, path: &str) -> std::result::Result<(), PeerError> {
-    let answer = member.relay("POST", path, Default::default()).await?;
-    if answer.status < 300 {
-        return Ok(());
-    }
-    let message = serde_json::from_slice::<Envelope>(&answer.body)
-        .map(|e| e.error)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).into_owned());
-    Err(PeerError::Refused {
-        status: answer.status,
-        message,
-    })
 }
 
 /// This member makes (or brings up to date) its bridge for network `name` and marks its
@@ -600,11 +580,5 @@ mod tests {
         assert_eq!(on2["bridge.external_interfaces"], "eth1");
         assert_eq!(on2["ipv4.address"], "10.9.0.1/24");
         assert_eq!(shown_config(&r, Some("node9")).len(), 1);
-    }
-
-    #[test]
-    fn member_calls_have_one_path_each() {
-        assert_eq!(Work::Apply.path("n1"), "/internal/networks/n1/apply");
-        assert_eq!(Work::Remove.path("n1"), "/internal/networks/n1/remove");
     }
 }

@@ -51,6 +51,8 @@ const IMAGE_REPLICATE: Duration = Duration::from_secs(1800);
 
 /// A member creating or removing its part of a storage pool or a volume's directory.
 const STORAGE: Duration = Duration::from_secs(20);
+/// A member making or removing its bridge for a network.
+const NETWORK: Duration = Duration::from_secs(15);
 
 /// Another member (or the leader), to be called.
 #[derive(Clone)]
@@ -342,6 +344,19 @@ impl Member {
         let path = format!("/internal/storage-pools/{pool}/volumes/{name}");
         let body = Some(serde_json::json!({ "name": to }));
         self.rest(STORAGE, "POST", &path, body).await.map(drop)
+    }
+
+    /// Has the member make (or bring up to date) its bridge for network `name` and mark its
+    /// part Created: its step of a cluster-wide create or of an update.
+    pub async fn apply_network_here(&self, name: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/networks/{name}/apply");
+        self.rest(NETWORK, "POST", &path, None).await.map(drop)
+    }
+
+    /// Has the member remove its bridge for network `name` (a delete, or it leaving).
+    pub async fn remove_network_here(&self, name: &str) -> Result<(), PeerError> {
+        let path = format!("/internal/networks/{name}/remove");
+        self.rest(NETWORK, "POST", &path, None).await.map(drop)
     }
 
     /// The leader's read index: the applied index a read must wait for to be current.
