@@ -135,10 +135,7 @@ fn check(facts: &Facts, name: &str, action: &str) -> Result<MemberRow> {
         .cloned()
         .ok_or_else(|| Error::NotFound("Cluster member not found".into()))?;
     if facts.statuses.get(name) == Some(&MemberStatus::Offline) {
-        return Err(Error::BadRequest(format!(
-            "Cluster member {name} is offline: you cannot evacuate or restore an offline \
-             server; start it first ('corral cluster list' shows its state)"
-        )));
+        return Err(offline(name));
     }
     match (action, row.state) {
         ("evacuate", MemberState::Evacuated) => Err(Error::BadRequest(
@@ -152,6 +149,27 @@ fn check(facts: &Facts, name: &str, action: &str) -> Result<MemberRow> {
         ))),
         _ => Ok(row),
     }
+}
+
+/// LXD's refusal to evacuate or restore an offline member.
+fn offline(name: &str) -> Error {
+    Error::BadRequest(format!(
+        "Cluster member {name} is offline: you cannot evacuate or restore an offline \
+         server; start it first ('corral cluster list' shows its state)"
+    ))
+}
+
+/// Where evacuating or restoring member `name` runs: on the member itself, so `None` when
+/// it is this member, else its address (refused when it is offline).
+pub async fn runs_at(node: &Node, name: &str) -> Result<Option<String>> {
+    let member = super::members::get(node, name).await?;
+    if super::members::own_name(node).await.ok().as_deref() == Some(name) {
+        return Ok(None);
+    }
+    if member.status == MemberStatus::Offline {
+        return Err(offline(name));
+    }
+    Ok(Some(member.url.trim_start_matches("https://").to_owned()))
 }
 
 /// What evacuating or restoring member `name` would do, changing nothing (`--dry-run`).

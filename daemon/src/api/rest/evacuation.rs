@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use corral_shared::api::{ClusterMemberStatePost, EvacuationPlan, MemberStatus};
+use corral_shared::api::{ClusterMemberStatePost, EvacuationPlan};
 
 use super::{ApiResult, json_body, operation_created, sync};
-use crate::cluster::{evacuate, members};
+use crate::cluster::evacuate;
 use crate::error::Error;
 use crate::instances::migration::{self, Receive};
 use crate::node::Node;
@@ -41,19 +41,10 @@ async fn change_state(
             serde_json::from_value(value).map_err(|e| Error::Internal(e.to_string()))?;
         return sync(&shared, None);
     }
-    let member = members::get(&node, &name).await?;
-    if members::own_name(&node).await.ok().as_deref() == Some(name.as_str()) {
+    let Some(address) = evacuate::runs_at(&node, &name).await? else {
         let op = evacuate::start(&node, &name, &post).await?;
         return operation_created(&op);
-    }
-    if member.status == MemberStatus::Offline {
-        return Err(Error::BadRequest(format!(
-            "Cluster member {name} is offline: you cannot evacuate or restore an offline \
-             server; start it first ('corral cluster list' shows its state)"
-        ))
-        .into());
-    }
-    let address = member.url.trim_start_matches("https://").to_owned();
+    };
     let path = format!("/1.0/cluster/members/{name}/state");
     let answer = Peers::of(&node)?
         .member(&address)
