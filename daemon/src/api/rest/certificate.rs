@@ -18,10 +18,7 @@ use crate::node::Node;
 /// The routes.
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
-        .route(
-            "/1.0/cluster/certificate",
-            put(replace).get(not_implemented),
-        )
+        .route("/1.0/cluster/certificate", put(replace).get(unreadable))
         .route("/internal/cluster/certificate", put(take_step))
 }
 
@@ -45,9 +42,18 @@ async fn replace(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     sync(&serde_json::json!({}), None)
 }
 
-/// The endpoint has no GET in LXD: its router answers 501.
-async fn not_implemented() -> ApiResult {
-    Ok(envelope(501, Envelope::error(501, "not implemented"), None))
+/// What to do instead of reading the cluster certificate back.
+const INSTEAD: &str = "the cluster certificate cannot be read back here: GET /1.0 shows \
+    it and its fingerprint (environment.certificate, environment.certificate_fingerprint), \
+    and PUT /1.0/cluster/certificate ('corral cluster update-certificate CERT KEY') \
+    replaces it";
+
+/// The certificate is written, never read, here: LXD answers a GET with 501 "not
+/// implemented", which clients match on; the envelope's metadata says what to do instead.
+async fn unreadable() -> ApiResult {
+    let mut answer = Envelope::error(501, "not implemented");
+    answer.metadata = serde_json::json!(INSTEAD);
+    Ok(envelope(501, answer, None))
 }
 
 async fn take_step(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
