@@ -295,7 +295,7 @@ async fn apply(node: &Node, step: &Step) -> Result<()> {
             if fingerprint != current.fingerprint() {
                 dialer.also_trust(fingerprint);
             }
-            pin(node, &current)
+            node.pin_members(&current)
         }
         Step::Switch { certificate, key } => {
             let new = Identity::from_user_pem(certificate, key).map_err(|e| {
@@ -310,7 +310,6 @@ async fn apply(node: &Node, step: &Step) -> Result<()> {
             dialer.also_trust(current.fingerprint());
             dialer.stop_trusting(new.fingerprint());
             node.set_cluster_identity(new.clone())?;
-            pin(node, &new)?;
             // New connections get the new certificate; those open keep theirs.
             node.reconcile_listeners().await?;
             announce(node).await;
@@ -329,23 +328,11 @@ async fn apply(node: &Node, step: &Step) -> Result<()> {
                 )));
             }
             dialer.stop_trusting(fingerprint);
-            pin(node, &current)?;
+            node.pin_members(&current)?;
             crate::api::listener::close_connections_of(fingerprint);
             Ok(())
         }
     }
-}
-
-/// Calls members presenting `identity`, trusting it and whatever is trusted besides.
-fn pin(node: &Node, identity: &Identity) -> Result<()> {
-    let dialer = node.network.dialer();
-    let pins: Vec<String> = std::iter::once(identity.fingerprint().to_owned())
-        .chain(dialer.also_trusted())
-        .collect();
-    let tls = crate::peers::tls::client_configs_trusting(identity, &pins)
-        .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
-    dialer.set_tls(tls);
-    Ok(())
 }
 
 /// LXD's lifecycle event for this member's new certificate.

@@ -187,13 +187,24 @@ impl Node {
 
     /// Adopts the cluster certificate: presented to clients and used between members.
     pub fn set_cluster_identity(&self, identity: Identity) -> Result<()> {
-        let client = crate::peers::tls::client_configs(&identity, identity.fingerprint())
-            .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
-        self.network.set_tls(client);
+        self.pin_members(&identity)?;
         *self
             .cluster_identity
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(identity);
+        Ok(())
+    }
+
+    /// Calls members presenting `identity`, accepting a member that presents it or, while
+    /// the cluster certificate is being replaced, the other certificate of the pair.
+    pub fn pin_members(&self, identity: &Identity) -> Result<()> {
+        let dialer = self.network.dialer();
+        let pins: Vec<String> = std::iter::once(identity.fingerprint().to_owned())
+            .chain(dialer.also_trusted())
+            .collect();
+        let client = crate::peers::tls::client_configs_trusting(identity, &pins)
+            .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
+        dialer.set_tls(client);
         Ok(())
     }
 

@@ -107,9 +107,8 @@ impl Identity {
 
     /// Checks that the key is the certificate's own (rustls would only notice when a
     /// client's handshake fails).
-    pub fn check_pair(&self) -> Result<(), PairError> {
-        let provider = rustls::crypto::ring::default_provider();
-        let signer = provider
+    fn check_pair(&self) -> Result<(), PairError> {
+        let signer = super::provider()
             .key_provider
             .load_private_key(self.key.clone_key())
             .map_err(|e| PairError::BadKey(e.to_string()))?;
