@@ -322,9 +322,9 @@ pub async fn apply_here(node: &Node, name: &str) -> Result<()> {
     bridge::ensure(node.dirs.root(), &spec)
         .await
         .map_err(bridge_error)?;
-    if own.state != networks::state::CREATED {
+    if State::from_db(own.state) != State::Created {
         let mut batch = Batch::new();
-        networks::set_member_state(&mut batch, row.id, node.id(), networks::state::CREATED);
+        networks::set_member_state(&mut batch, row.id, node.id(), State::Created.to_db());
         node.propose(batch).await?;
     }
     Ok(())
@@ -415,7 +415,7 @@ pub async fn update(node: &Node, name: &str, target: Option<&str>, put: &Network
             networks::set_member_config(&mut batch, row.id, part.id, &member_keys);
             members
                 .iter()
-                .filter(|m| m.id == part.id && part.state == networks::state::CREATED)
+                .filter(|m| m.id == part.id && State::from_db(part.state) == State::Created)
                 .collect()
         }
         None => {
@@ -426,7 +426,7 @@ pub async fn update(node: &Node, name: &str, target: Option<&str>, put: &Network
                 .filter(|m| {
                     row.members
                         .iter()
-                        .any(|p| p.id == m.id && p.state == networks::state::CREATED)
+                        .any(|p| p.id == m.id && State::from_db(p.state) == State::Created)
                 })
                 .collect()
         }
@@ -498,7 +498,7 @@ pub async fn remove_member(node: &Node, member: &queries::MemberRow) -> Result<(
         .filter(|r| {
             r.members
                 .iter()
-                .any(|p| p.id == member.id && p.state == networks::state::CREATED)
+                .any(|p| p.id == member.id && State::from_db(p.state) == State::Created)
         })
         .collect();
     for row in made {
@@ -537,14 +537,14 @@ mod tests {
             name: "n1".into(),
             kind: "bridge".into(),
             description: String::new(),
-            state: networks::state::ERRORED,
+            state: State::Errored.to_db(),
             config: BTreeMap::from([("ipv4.address".to_owned(), "10.9.0.1/24".to_owned())]),
             members: vec![
-                part(1, "node1", networks::state::CREATED, &[]),
+                part(1, "node1", State::Created.to_db(), &[]),
                 part(
                     2,
                     "node2",
-                    networks::state::PENDING,
+                    State::Pending.to_db(),
                     &[("bridge.external_interfaces", "eth1")],
                 ),
             ],

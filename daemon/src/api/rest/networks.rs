@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::targeted::Params;
 use super::{ApiResult, answer_read, check_etag, created, json_body, sync, sync_read};
-use crate::db::global::networks::{NetworkRow, state};
+use crate::cluster::two_phase::State as Phase;
+use crate::db::global::networks::NetworkRow;
 use crate::error::Error;
 use crate::network;
 use crate::node::Node;
@@ -31,8 +32,8 @@ pub fn routes() -> Router<Arc<Node>> {
 /// A stored network as LXD shows it; with a target, that member's keys and state.
 fn shown(row: &NetworkRow, target: Option<&str>) -> Network {
     let status = match target.and_then(|t| row.member(t)) {
-        Some(part) => state::word(part.state),
-        None => state::word(row.state),
+        Some(part) => part.state,
+        None => row.state,
     };
     Network {
         config: network::shown_config(row, target),
@@ -45,7 +46,7 @@ fn shown(row: &NetworkRow, target: Option<&str>) -> Network {
             .map(|p| format!("/1.0/profiles/{p}"))
             .collect(),
         managed: true,
-        status: status.to_owned(),
+        status: Phase::from_db(status).api_status().to_owned(),
         locations: row.members.iter().map(|m| m.name.clone()).collect(),
     }
 }

@@ -7,26 +7,6 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::db::batch::{Batch, SqlValue};
 
-/// A network's (or one member's) state as stored: LXD's numbers.
-pub mod state {
-    /// Defined, not created yet.
-    pub const PENDING: i64 = 0;
-    /// Created (everywhere, for the network's own row).
-    pub const CREATED: i64 = 1;
-    /// A cluster-wide create began and did not finish.
-    pub const ERRORED: i64 = 2;
-
-    /// LXD's word for a stored state.
-    pub fn word(state: i64) -> &'static str {
-        match state {
-            PENDING => "Pending",
-            CREATED => "Created",
-            ERRORED => "Errored",
-            _ => "Unknown",
-        }
-    }
-}
-
 /// One member's part of a network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberPart {
@@ -34,7 +14,7 @@ pub struct MemberPart {
     pub id: u64,
     /// The member's name.
     pub name: String,
-    /// Its own state ([`state`]).
+    /// Its own state (`cluster::two_phase::State::to_db`).
     pub state: i64,
     /// Its member-specific keys.
     pub config: BTreeMap<String, String>,
@@ -53,7 +33,7 @@ pub struct NetworkRow {
     pub kind: String,
     /// Free text.
     pub description: String,
-    /// The cluster-wide state ([`state`]).
+    /// The cluster-wide state (`cluster::two_phase::State::to_db`).
     pub state: i64,
     /// Cluster-wide config (rows without a member).
     pub config: BTreeMap<String, String>,
@@ -330,6 +310,7 @@ pub fn created_everywhere_on(batch: &mut Batch, member: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::two_phase::State;
     use crate::db::migrations;
 
     fn db() -> Connection {
@@ -363,7 +344,7 @@ mod tests {
         define_on_member(&mut b, "default", "n1", "bridge", 2, &BTreeMap::new());
         apply(&mut conn, b);
         let row = get(&conn, "default", "n1").unwrap().unwrap();
-        assert_eq!(row.state, state::PENDING);
+        assert_eq!(row.state, State::Pending.to_db());
         assert_eq!(row.members.len(), 2);
         assert_eq!(row.member("node1").unwrap().config, keys);
         assert!(row.config.is_empty());
@@ -371,15 +352,15 @@ mod tests {
         let mut b = Batch::new();
         let global = BTreeMap::from([("ipv4.address".to_owned(), "10.9.0.1/24".to_owned())]);
         set_global(&mut b, row.id, "d", &global);
-        set_state(&mut b, row.id, state::ERRORED);
-        set_member_state(&mut b, row.id, 1, state::CREATED);
+        set_state(&mut b, row.id, State::Errored.to_db());
+        set_member_state(&mut b, row.id, 1, State::Created.to_db());
         apply(&mut conn, b);
         let row = get(&conn, "default", "n1").unwrap().unwrap();
-        assert_eq!(row.state, state::ERRORED);
+        assert_eq!(row.state, State::Errored.to_db());
         assert_eq!(row.config, global);
         assert_eq!(row.description, "d");
-        assert_eq!(row.member("node1").unwrap().state, state::CREATED);
-        assert_eq!(row.member("node2").unwrap().state, state::PENDING);
+        assert_eq!(row.member("node1").unwrap().state, State::Created.to_db());
+        assert_eq!(row.member("node2").unwrap().state, State::Pending.to_db());
 
         let mut b = Batch::new();
         forget_member(&mut b, 1);
@@ -405,7 +386,7 @@ mod tests {
         created_everywhere_on(&mut b, 2);
         apply(&mut conn, b);
         let made = get(&conn, "default", "made").unwrap().unwrap();
-        assert_eq!(made.member("node2").unwrap().state, state::CREATED);
+        assert_eq!(made.member("node2").unwrap().state, State::Created.to_db());
         let waiting = get(&conn, "default", "waiting").unwrap().unwrap();
         assert!(waiting.members.is_empty());
     }
