@@ -527,6 +527,28 @@ mod tests {
         }
     }
 
+    /// A member edit made with If-Match is the member's update alone: the guard put before
+    /// it changes no configuration, so it must not be announced as `config-updated`.
+    #[test]
+    fn a_guarded_member_edit_is_announced_as_the_members_update_alone() {
+        use crate::db::global::nodes;
+        let mut b = Batch::new();
+        nodes::unchanged_since(&mut b, "node2", Some("{}"));
+        nodes::replace_writable(
+            &mut b,
+            "node2",
+            &nodes::Writable {
+                description: "d",
+                failure_domain: "default",
+                config: &Default::default(),
+                roles: &[],
+                groups: &["default".to_owned()],
+            },
+        );
+        let actions: Vec<Action> = classify(&b).into_iter().map(|f| f.action).collect();
+        assert_eq!(actions, vec![Action::ClusterMemberUpdated]);
+    }
+
     /// The statements the database's owners really write, so a change to their SQL that
     /// would hide an action from listeners fails here.
     #[test]

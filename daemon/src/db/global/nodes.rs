@@ -506,11 +506,13 @@ pub fn stored_writable(conn: &Connection, name: &str) -> rusqlite::Result<Option
 /// `expected`: put first in an edit made with If-Match, it makes the ETag check and the
 /// change one Raft entry, so two edits from one read cannot both commit.
 pub fn unchanged_since(batch: &mut Batch, name: &str, expected: Option<&str>) {
-    // json() of text that is not JSON raises an error, which rolls the batch back.
+    // json() of text that is not JSON raises an error, which rolls the batch back. Written
+    // as an insert into the member's own table: one into `config` would be announced as a
+    // change of the server's configuration (see `events::lifecycle`).
     batch.push(
         format!(
-            "INSERT INTO config (key, value)
-             SELECT 'member changed', json('the member changed since it was read')
+            "INSERT INTO nodes_config (node_id, key, value)
+             SELECT 0, 'member changed', json('the member changed since it was read')
               WHERE ({STORED_WRITABLE}) IS NOT ?2"
         ),
         vec![name.into(), expected.into()],
