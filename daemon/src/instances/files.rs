@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::holder::{Holder, with_query};
+use super::holder::with_query;
 use super::lifecycle;
 use super::local;
 use crate::error::{Error, Result};
@@ -228,15 +228,14 @@ fn file_path(name: &str) -> String {
 /// What `path` is in instance `name` and, for a file, its content; from any member.
 pub async fn pull(node: &Node, name: &str, path: &str) -> Result<(FileInfo, Vec<u8>)> {
     let row = lifecycle::row(node, name).await?;
-    if row.node_id == node.id() {
+    let Some(holder) = lifecycle::holder_of(node, &row) else {
         let info = stat_here(node, name, path)?;
         let body = match info.kind.as_str() {
             "file" => read_here(node, name, path)?,
             _ => Vec::new(),
         };
         return Ok((info, body));
-    }
-    let holder = Holder::new(&row.location, &row.address);
+    };
     let stat = with_query(&file_path(name), &[("path", path), ("stat", "1")]);
     let info: FileInfo = holder.call(node, "GET", &stat, None, FILE_BOUND).await?;
     if info.kind != "file" {
@@ -247,10 +246,7 @@ pub async fn pull(node: &Node, name: &str, path: &str) -> Result<(FileInfo, Vec<
         .raw(node, "GET", &read, Vec::new(), FILE_BOUND)
         .await?;
     if status != 200 {
-        let message = serde_json::from_slice::<corral_shared::api::Envelope>(&body)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-        return Err(Error::from_status(status, message));
+        return Err(refusal(status, &body));
     }
     Ok((info, body.to_vec()))
 }
@@ -264,10 +260,9 @@ pub async fn push(
     body: Vec<u8>,
 ) -> Result<()> {
     let row = lifecycle::row(node, name).await?;
-    if row.node_id == node.id() {
+    let Some(holder) = lifecycle::holder_of(node, &row) else {
         return write_here(node, name, path, how, &body);
-    }
-    let holder = Holder::new(&row.location, &row.address);
+    };
     // The mode travels in octal, as LXD's X-LXD-mode header carries it.
     let (uid, gid, mode) = (
         how.uid.to_string(),
@@ -304,10 +299,9 @@ fn refusal(status: u16, body: &[u8]) -> Error {
 /// Deletes `path` in instance `name`; from any member.
 pub async fn remove(node: &Node, name: &str, path: &str) -> Result<()> {
     let row = lifecycle::row(node, name).await?;
-    if row.node_id == node.id() {
+    let Some(holder) = lifecycle::holder_of(node, &row) else {
         return delete_here(node, name, path);
-    }
-    let holder = Holder::new(&row.location, &row.address);
+    };
     let target = with_query(&file_path(name), &[("path", path)]);
     let (status, answer) = holder
         .raw(node, "DELETE", &target, Vec::new(), FILE_BOUND)

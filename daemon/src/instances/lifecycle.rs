@@ -44,7 +44,7 @@ pub async fn row(node: &Node, name: &str) -> Result<InstanceRow> {
 }
 
 /// Where `row`'s instance is: `None` on this member.
-fn holder_of(node: &Node, row: &InstanceRow) -> Option<Holder> {
+pub(super) fn holder_of(node: &Node, row: &InstanceRow) -> Option<Holder> {
     (row.node_id != node.id()).then(|| Holder::new(&row.location, &row.address))
 }
 

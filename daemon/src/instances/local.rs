@@ -248,7 +248,8 @@ pub async fn remove(node: &Node, name: &str) -> Result<()> {
     remove_dir(&layout.bundle(name)).await
 }
 
-async fn remove_dir(dir: &std::path::Path) -> Result<()> {
+/// Removes `dir` and what it holds; a directory already gone is no error.
+pub(super) async fn remove_dir(dir: &std::path::Path) -> Result<()> {
     let owned = dir.to_owned();
     let result = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&owned) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

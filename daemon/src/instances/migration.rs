@@ -20,7 +20,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -216,7 +216,7 @@ async fn receive_once(node: &Node, name: &str, request: &Receive) -> Result<()> 
         Err(e) => Err(e),
     };
     if let Err(e) = placed {
-        let _ = remove_dir(&staging).await;
+        let _ = local::remove_dir(&staging).await;
         return Err(e);
     }
     crash_point("copied");
@@ -308,7 +308,7 @@ async fn place(layout: &bundle::Layout, name: &str, staging: &Path) -> Result<()
     sync_filesystem(staging)?;
     let target = layout.bundle(name);
     // A copy left from an earlier stay here (its removal still pending) is stale.
-    remove_dir(&target).await?;
+    local::remove_dir(&target).await?;
     std::fs::rename(staging, &target).map_err(|e| {
         Error::Internal(format!(
             "cannot move {} to {}: {e}",
@@ -434,7 +434,7 @@ pub async fn settle(node: &Node) -> Result<usize> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     for staging in names.iter().filter(|n| n.starts_with(STAGING_PREFIX)) {
-        remove_dir(&containers.join(staging)).await?;
+        local::remove_dir(&containers.join(staging)).await?;
     }
     let read = node.read_current(db::instances).await?;
     if read.stale.is_some() {
@@ -496,15 +496,4 @@ pub async fn settle_at_start(node: std::sync::Arc<Node>) {
             _ = tokio::time::sleep(SETTLE_RETRY) => {}
         }
     }
-}
-
-async fn remove_dir(dir: &Path) -> Result<()> {
-    let owned: PathBuf = dir.to_owned();
-    let result = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&owned) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    result.map_err(|e| Error::Internal(format!("cannot remove {}: {e}", dir.display())))
 }
