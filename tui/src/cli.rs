@@ -310,6 +310,14 @@ mod tests {
                 target: None
             })
         );
+        // -1 is a value (cluster.images_minimal_replica's "all members"), not a flag.
+        assert_eq!(
+            parse(&["config", "set", "cluster.images_minimal_replica", "-1"]),
+            Command::Config(ConfigCommand::Set {
+                args: vec!["cluster.images_minimal_replica".into(), "-1".into()],
+                target: None
+            })
+        );
         assert_eq!(
             parse(&["config", "set", "a=1", "b=2"]),
             Command::Config(ConfigCommand::Set {

@@ -41,7 +41,7 @@ pub enum ConfigCommand {
     /// Set configuration keys: `[REMOTE:] KEY VALUE`, or `[REMOTE:] KEY=VALUE...`
     Set {
         /// `KEY VALUE`, or one or more `KEY=VALUE`, after an optional `REMOTE:`
-        #[arg(required = true, num_args = 1.., value_name = "[REMOTE:] KEY[=VALUE]")]
+        #[arg(required = true, num_args = 1.., value_name = "[REMOTE:] KEY[=VALUE]", allow_negative_numbers = true)]
         args: Vec<String>,
         /// The member to set a member-specific key on (e.g. core.https_address)
         #[arg(long, value_name = "MEMBER")]
