@@ -298,6 +298,16 @@ async fn run(
             )));
         }
     }
+    // As LXD, the member's evacuation or restore is announced once it is done.
+    let done = match plan.action.as_str() {
+        "evacuate" => corral_shared::api::Action::ClusterMemberEvacuated,
+        _ => corral_shared::api::Action::ClusterMemberRestored,
+    };
+    crate::events::bus::announce(
+        done,
+        format!("/1.0/cluster/members/{}", plan.member),
+        serde_json::Map::new(),
+    );
     Ok(metadata(&said, total))
 }
 

@@ -126,6 +126,24 @@ pub fn bus() -> &'static Bus {
     &BUS
 }
 
+/// Publishes a lifecycle event of this member's own: an action carried out here (an
+/// instance started in its container, a member evacuated) that no replicated write names
+/// alone. Other members' listeners get it through `events::forward`.
+pub fn announce(
+    action: corral_shared::api::Action,
+    source: String,
+    context: serde_json::Map<String, serde_json::Value>,
+) {
+    let event = Event::lifecycle(
+        action,
+        source,
+        context,
+        &location(),
+        crate::operations::now_rfc3339(),
+    );
+    bus().publish(Happened::Event(event));
+}
+
 /// Publishes what a run of applied entries did, then the index it reached.
 pub fn applied(index: u64, events: Vec<Event>) {
     let bus = bus();

@@ -1,9 +1,10 @@
-//! Member-local events (operations, log records) of other members, brought to this one's
-//! listeners as LXD does: over `/1.0/events` between members. Lifecycle events need none of
-//! this, since every member derives them from the replicated log.
+//! Member-local events (operations, log records, lifecycle events of actions carried out
+//! on one member such as an instance started) of other members, brought to this one's
+//! listeners as LXD does: over `/1.0/events` between members. Lifecycle events of
+//! replicated changes need none of this, since every member derives them from the log.
 //!
-//! Only while a listener here wants operation or logging events (or a member relays through
-//! this one) does this member follow others, so an unwatched cluster holds no connections:
+//! Only while a listener here wants events (or a member relays through this one) does this
+//! member follow others, so an unwatched cluster holds no connections:
 //! - with no `event-hub` member (full mesh), it follows every other member's own events;
 //! - a hub follows every other member's own events, and relays them;
 //! - any other member follows one hub, which relays everyone's events.
@@ -202,7 +203,7 @@ async fn stream(node: &Node, f: &Follow, me: &str) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let url = format!(
-            "ws://corral/1.0/events?type=operation,logging&all-projects=true&scope={}&from={me}",
+            "ws://corral/1.0/events?type=lifecycle,operation,logging&all-projects=true&scope={}&from={me}",
             f.scope.as_str()
         );
         tokio_tungstenite::client_async(url, tls)

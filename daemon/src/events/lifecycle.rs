@@ -163,6 +163,8 @@ pub fn classify(batch: &Batch) -> Vec<Found> {
                 })
         } else if let Some(hit) = group_action(&sql, s) {
             Some(hit)
+        } else if let Some(hit) = image_action(&sql, s) {
+            Some(hit)
         } else if sql.starts_with("delete from certificates where fingerprint = ?") {
             text(s, 0).map(|fingerprint| Found {
                 action: Action::CertificateDeleted,
@@ -198,6 +200,35 @@ fn group_action(sql: &str, s: &Statement) -> Option<Found> {
         action,
         source: format!("{GROUPS}/{name}"),
         old_name,
+        location: Location::Committer,
+        token: None,
+    })
+}
+
+/// An image or alias added or deleted (see `db::global::images`): a replicated change
+/// alone, so every member names it from the log.
+fn image_action(sql: &str, s: &Statement) -> Option<Found> {
+    let (action, source) = if sql.starts_with("insert into images (") {
+        (Action::ImageCreated, format!("/1.0/images/{}", text(s, 0)?))
+    } else if sql.starts_with("delete from images where fingerprint = ?") {
+        (Action::ImageDeleted, format!("/1.0/images/{}", text(s, 0)?))
+    } else if sql.starts_with("insert into images_aliases (") {
+        (
+            Action::ImageAliasCreated,
+            format!("/1.0/images/aliases/{}", text(s, 0)?),
+        )
+    } else if sql.starts_with("delete from images_aliases where name = ?") {
+        (
+            Action::ImageAliasDeleted,
+            format!("/1.0/images/aliases/{}", text(s, 0)?),
+        )
+    } else {
+        return None;
+    };
+    Some(Found {
+        action,
+        source,
+        old_name: None,
         location: Location::Committer,
         token: None,
     })
@@ -553,7 +584,9 @@ mod tests {
     /// would hide an action from listeners fails here.
     #[test]
     fn the_owners_writes_are_named() {
-        use crate::db::global::{certificate_tokens, certificates, config, groups, nodes, tokens};
+        use crate::db::global::{
+            certificate_tokens, certificates, config, groups, images, nodes, tokens,
+        };
         use certificates::CertificateType;
         type Case = (&'static str, fn(&mut Batch), Vec<Action>);
         let cases: Vec<Case> = vec![
@@ -620,6 +653,30 @@ mod tests {
                     Action::ClusterGroupUpdated,
                     Action::ClusterGroupRenamed,
                     Action::ClusterGroupDeleted,
+                ],
+            ),
+            (
+                "an image imported and named, then the name and the image deleted; holders are not news",
+                |b| {
+                    images::insert(
+                        b,
+                        &images::ImageRecord {
+                            fingerprint: "ab12".into(),
+                            properties: [("os".to_owned(), "busybox".to_owned())].into(),
+                            ..Default::default()
+                        },
+                    );
+                    images::add_holder(b, "ab12", 2);
+                    images::add_alias(b, "bb", "", "ab12");
+                    images::remove_holder(b, "ab12", 2);
+                    images::delete_alias(b, "bb");
+                    images::delete(b, "ab12");
+                },
+                vec![
+                    Action::ImageCreated,
+                    Action::ImageAliasCreated,
+                    Action::ImageAliasDeleted,
+                    Action::ImageDeleted,
                 ],
             ),
             (

@@ -72,7 +72,8 @@ pub fn check_key(key: &str, value: &str) -> Result<()> {
     let unknown = || {
         Err(Error::BadRequest(format!(
             "Invalid instance config key {key:?}: Corral knows user.*, environment.*, \
-             boot.autostart, boot.host_shutdown_timeout, cluster.evacuate, limits.*, \
+             boot.autostart, boot.autostart.delay, boot.autostart.priority, \
+             boot.host_shutdown_timeout, cluster.evacuate, limits.*, \
              security.*, image.* and volatile.* keys"
         )))
     };
@@ -85,6 +86,16 @@ pub fn check_key(key: &str, value: &str) -> Result<()> {
         "cluster.evacuate" => match value {
             "" | "auto" | "migrate" | "live-migrate" | "stop" => Ok(()),
             _ => bad_value("use auto, migrate, live-migrate or stop"),
+        },
+        "boot.autostart.delay" => match value.parse::<u64>() {
+            Ok(_) => Ok(()),
+            Err(_) if value.is_empty() => Ok(()),
+            Err(_) => bad_value("give a whole number of seconds to wait after starting it"),
+        },
+        "boot.autostart.priority" => match value.parse::<i64>() {
+            Ok(_) => Ok(()),
+            Err(_) if value.is_empty() => Ok(()),
+            Err(_) => bad_value("give a whole number (higher starts first)"),
         },
         SHUTDOWN_TIMEOUT_KEY => match value.parse::<u64>() {
             Ok(_) => Ok(()),
@@ -170,6 +181,11 @@ mod tests {
             ("boot.host_shutdown_timeout", "10", true),
             ("boot.host_shutdown_timeout", "ten", false),
             ("boot.autostart", "maybe", false),
+            ("boot.autostart", "true", true),
+            ("boot.autostart.delay", "5", true),
+            ("boot.autostart.delay", "-5", false),
+            ("boot.autostart.priority", "-5", true),
+            ("boot.autostart.priority", "first", false),
             ("limits.cpu", "2", true),
             ("user.", "x", false),
             ("flavour", "x", false),

@@ -140,6 +140,9 @@ pub async fn run_here(node: &Node, name: &str, req: &ExecRequest, io: Io) -> Res
             "Instance is not running: start it first ('corral start {name}')"
         )));
     }
+    let mut context = serde_json::Map::new();
+    context.insert("command".into(), req.command.clone().into());
+    super::lifecycle::announce(corral_shared::api::Action::InstanceExec, name, context);
     let mut cmd = runc.command();
     cmd.args(runc_args(name, req));
     if req.interactive {

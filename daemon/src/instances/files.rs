@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use corral_shared::api::Action;
 use serde::{Deserialize, Serialize};
 
 use super::holder::with_query;
@@ -149,6 +150,9 @@ pub fn stat_here(node: &Node, name: &str, path: &str) -> Result<FileInfo> {
             entries.push(entry.file_name().to_string_lossy().into_owned());
         }
         entries.sort();
+        // A directory's listing is all a pull of it reads: retrieved here (a file's
+        // content is read next, by `read_here`).
+        announce(Action::InstanceFileRetrieved, name, path);
     }
     Ok(FileInfo {
         kind: kind.to_owned(),
@@ -162,7 +166,16 @@ pub fn stat_here(node: &Node, name: &str, path: &str) -> Result<FileInfo> {
 /// The content of file `path` in instance `name`, held by this member.
 pub fn read_here(node: &Node, name: &str, path: &str) -> Result<Vec<u8>> {
     let host = resolve(&local::layout(node).rootfs(name), path, true)?;
-    std::fs::read(&host).map_err(|e| io_error(path, e))
+    let content = std::fs::read(&host).map_err(|e| io_error(path, e))?;
+    announce(Action::InstanceFileRetrieved, name, path);
+    Ok(content)
+}
+
+/// Announces a file action on `path` of instance `name`, as LXD names it (context `path`).
+fn announce(action: Action, name: &str, path: &str) {
+    let mut context = serde_json::Map::new();
+    context.insert("path".into(), path.into());
+    lifecycle::announce(action, name, context);
 }
 
 /// Writes `body` at `path` in instance `name`, held by this member, as `how` says.
@@ -186,7 +199,9 @@ pub fn write_here(node: &Node, name: &str, path: &str, how: &FileWrite, body: &[
             let target = String::from_utf8_lossy(body).into_owned();
             let _ = std::fs::remove_file(&host);
             std::os::unix::fs::symlink(target, &host).map_err(fail)?;
-            return std::os::unix::fs::lchown(&host, Some(how.uid), Some(how.gid)).map_err(fail);
+            std::os::unix::fs::lchown(&host, Some(how.uid), Some(how.gid)).map_err(fail)?;
+            announce(Action::InstanceFilePushed, name, path);
+            return Ok(());
         }
         "file" => {
             use std::io::Write;
@@ -207,7 +222,9 @@ pub fn write_here(node: &Node, name: &str, path: &str, how: &FileWrite, body: &[
     }
     std::os::unix::fs::chown(&host, Some(how.uid), Some(how.gid)).map_err(fail)?;
     std::fs::set_permissions(&host, std::fs::Permissions::from_mode(how.mode & 0o7777))
-        .map_err(fail)
+        .map_err(fail)?;
+    announce(Action::InstanceFilePushed, name, path);
+    Ok(())
 }
 
 /// Deletes `path` in instance `name`, held by this member (a directory must be empty).
@@ -215,10 +232,12 @@ pub fn delete_here(node: &Node, name: &str, path: &str) -> Result<()> {
     let host = resolve(&local::layout(node).rootfs(name), path, false)?;
     let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(path, e))?;
     if meta.is_dir() {
-        std::fs::remove_dir(&host).map_err(|e| io_error(path, e))
+        std::fs::remove_dir(&host).map_err(|e| io_error(path, e))?;
     } else {
-        std::fs::remove_file(&host).map_err(|e| io_error(path, e))
+        std::fs::remove_file(&host).map_err(|e| io_error(path, e))?;
     }
+    announce(Action::InstanceFileDeleted, name, path);
+    Ok(())
 }
 
 fn file_path(name: &str) -> String {

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_shared::api::{Instance, InstanceState, InstanceStatus, InstancesPost, MemberStatus};
-use serde_json::json;
+use corral_shared::api::{
+    Action, Instance, InstanceState, InstanceStatus, InstancesPost, MemberStatus,
+};
+use serde_json::{Map, json};
 
 use super::config::{self as keys, BASE_IMAGE_KEY, LAST_POWER_KEY, UUID_KEY};
 use super::holder::Holder;
@@ -271,7 +273,7 @@ pub async fn create(node: &Node, post: &InstancesPost, target: Option<&str>) -> 
     }
     let row = row(node, &post.name).await?;
     let made = match holder_of(node, &row) {
-        None => local::prepare(node, &post.name, &image.fingerprint).await,
+        None => prepare_here(node, &post.name, &image.fingerprint).await,
         Some(h) => h
             .call::<serde_json::Value>(
                 node,
@@ -296,6 +298,19 @@ pub async fn create(node: &Node, post: &InstancesPost, target: Option<&str>) -> 
     get(node, &post.name).await
 }
 
+/// Makes the bundle of new instance `name`, held by this member, from image `fingerprint`:
+/// the step that creates it where it lives, so it is announced there, as LXD does.
+pub async fn prepare_here(node: &Node, name: &str, fingerprint: &str) -> Result<()> {
+    local::prepare(node, name, fingerprint).await?;
+    announce(Action::InstanceCreated, name, Map::new());
+    Ok(())
+}
+
+/// Announces `action` on instance `name` as this member's own lifecycle event.
+pub(super) fn announce(action: Action, name: &str, context: Map<String, serde_json::Value>) {
+    crate::events::bus::announce(action, format!("/1.0/instances/{name}"), context);
+}
+
 fn already_exists(name: &str) -> Error {
     Error::Conflict(format!(
         "Instance {name:?} already exists: choose another name, or delete it first ('corral delete {name}')"
@@ -316,6 +331,13 @@ pub async fn start(node: &Node, name: &str) -> Result<()> {
 
 /// Starts instance `name`, held by this member.
 pub async fn start_here(node: &Node, name: &str) -> Result<()> {
+    start_quietly(node, name).await?;
+    announce(Action::InstanceStarted, name, Map::new());
+    Ok(())
+}
+
+/// [`start_here`] without its event (a restart announces itself once).
+async fn start_quietly(node: &Node, name: &str) -> Result<()> {
     local::start(node, name).await?;
     let mut batch = Batch::new();
     db::set_config(&mut batch, name, LAST_POWER_KEY, "RUNNING");
@@ -346,27 +368,65 @@ pub async fn stop(node: &Node, name: &str, force: bool, timeout: Option<Duration
     }
 }
 
-/// Stops instance `name`, held by this member, and records it as stopped.
+/// Stops instance `name`, held by this member, and records it as stopped: announced as
+/// LXD does, `instance-stopped` when forced, `instance-shutdown` for a clean shutdown.
 pub async fn stop_here(node: &Node, name: &str, force: bool, timeout: Duration) -> Result<()> {
+    stop_quietly(node, name, force, timeout).await?;
+    let action = if force {
+        Action::InstanceStopped
+    } else {
+        Action::InstanceShutdown
+    };
+    announce(action, name, Map::new());
+    Ok(())
+}
+
+/// [`stop_here`] without its event.
+async fn stop_quietly(node: &Node, name: &str, force: bool, timeout: Duration) -> Result<()> {
     local::stop(node, name, force, timeout).await?;
     let mut batch = Batch::new();
     db::set_config(&mut batch, name, LAST_POWER_KEY, "STOPPED");
     node.propose(batch).await.map(drop)
 }
 
-/// Stops (if it runs) then starts instance `name`.
+/// Stops (if it runs) then starts instance `name`, on its member.
 pub async fn restart(
     node: &Node,
     name: &str,
     force: bool,
     timeout: Option<Duration>,
 ) -> Result<()> {
-    match stop(node, name, force, timeout).await {
+    let row = row(node, name).await?;
+    let timeout =
+        timeout.unwrap_or_else(|| Duration::from_secs(keys::shutdown_timeout(&row.config)));
+    match holder_of(node, &row) {
+        None => restart_here(node, name, force, timeout).await,
+        Some(h) => {
+            let body = json!({ "force": force, "timeout": timeout.as_secs() });
+            h.call::<serde_json::Value>(
+                node,
+                "POST",
+                &path(name, "/restart"),
+                Some(body),
+                timeout + STOP_MARGIN + START_BOUND,
+            )
+            .await
+            .map(drop)
+        }
+    }
+}
+
+/// Restarts instance `name`, held by this member: one `instance-restarted`, as LXD
+/// announces a restart (not a stop and a start).
+pub async fn restart_here(node: &Node, name: &str, force: bool, timeout: Duration) -> Result<()> {
+    match stop_quietly(node, name, force, timeout).await {
         Ok(()) => {}
         Err(Error::BadRequest(m)) if m.contains("already stopped") => {}
         Err(e) => return Err(e),
     }
-    start(node, name).await
+    start_quietly(node, name).await?;
+    announce(Action::InstanceRestarted, name, Map::new());
+    Ok(())
 }
 
 /// Deletes instance `name`: refused while it runs unless `force` (then it is killed).
@@ -393,7 +453,9 @@ pub async fn delete_here(node: &Node, name: &str, force: bool) -> Result<()> {
     local::remove(node, name).await?;
     let mut batch = Batch::new();
     db::delete(&mut batch, name);
-    node.propose(batch).await.map(drop)
+    node.propose(batch).await?;
+    announce(Action::InstanceDeleted, name, Map::new());
+    Ok(())
 }
 
 /// Changes the configuration of `current`'s instance (as the caller just read it): `Some`
@@ -417,7 +479,9 @@ pub async fn set_config(
             None => db::unset_config(&mut batch, name, key),
         }
     }
-    node.propose(batch).await.map(drop)
+    node.propose(batch).await?;
+    announce(Action::InstanceUpdated, name, Map::new());
+    Ok(())
 }
 
 /// Replaces the user configuration of `current`'s instance (as the caller just read it)
@@ -440,7 +504,9 @@ pub async fn replace_config(
         db::set_config(&mut batch, name, key, value);
     }
     db::set_description(&mut batch, name, description);
-    node.propose(batch).await.map(drop)
+    node.propose(batch).await?;
+    announce(Action::InstanceUpdated, name, Map::new());
+    Ok(())
 }
 
 /// Runs a command in instance `name` on its member, with `io` as its streams; its exit code.

@@ -480,13 +480,17 @@ fn is_receiving(name: &str) -> bool {
 /// How often settling is tried again while the database cannot answer.
 const SETTLE_RETRY: Duration = Duration::from_secs(2);
 
-/// [`settle`], tried until it succeeds or the member stops; run once at start.
+/// [`settle`], tried until it succeeds or the member stops; run once at start. Then the
+/// member's instances start again ([`super::autostart`]): only once no stale copy is left,
+/// so an instance that moved away while this member was down is not started here.
 pub async fn settle_at_start(node: std::sync::Arc<Node>) {
     while node.is_clustered() {
         match settle(&node).await {
-            Ok(0) => return,
             Ok(n) => {
-                tracing::info!("settled interrupted moves: removed {n} stale instance copies");
+                if n > 0 {
+                    tracing::info!("settled interrupted moves: removed {n} stale instance copies");
+                }
+                super::autostart::at_start(&node).await;
                 return;
             }
             Err(e) => tracing::debug!("settling interrupted moves later: {e}"),

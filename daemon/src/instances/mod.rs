@@ -1,5 +1,6 @@
 //! Instances: placement, the runc runtime, lifecycle and migration between members.
 
+pub mod autostart;
 pub mod bundle;
 pub mod config;
 pub mod evacuation;

@@ -133,6 +133,40 @@ pub enum Action {
     ClusterGroupRenamed,
     /// A cluster group was deleted.
     ClusterGroupDeleted,
+    /// A member's evacuation finished.
+    ClusterMemberEvacuated,
+    /// A member's restore finished.
+    ClusterMemberRestored,
+    /// An instance was created (its bundle made on its member).
+    InstanceCreated,
+    /// An instance was started.
+    InstanceStarted,
+    /// An instance was stopped by force.
+    InstanceStopped,
+    /// An instance was shut down cleanly.
+    InstanceShutdown,
+    /// An instance was restarted.
+    InstanceRestarted,
+    /// An instance was deleted.
+    InstanceDeleted,
+    /// An instance's configuration or description changed.
+    InstanceUpdated,
+    /// A command was run in an instance (context: `command`).
+    InstanceExec,
+    /// A file was written in an instance (context: `path`).
+    InstanceFilePushed,
+    /// A file or directory was read from an instance (context: `path`).
+    InstanceFileRetrieved,
+    /// A file was deleted in an instance (context: `path`).
+    InstanceFileDeleted,
+    /// An image was added.
+    ImageCreated,
+    /// An image was deleted.
+    ImageDeleted,
+    /// An image alias was created.
+    ImageAliasCreated,
+    /// An image alias was deleted.
+    ImageAliasDeleted,
 }
 
 impl Action {
@@ -153,6 +187,23 @@ impl Action {
             Self::ClusterGroupUpdated => "cluster-group-updated",
             Self::ClusterGroupRenamed => "cluster-group-renamed",
             Self::ClusterGroupDeleted => "cluster-group-deleted",
+            Self::ClusterMemberEvacuated => "cluster-member-evacuated",
+            Self::ClusterMemberRestored => "cluster-member-restored",
+            Self::InstanceCreated => "instance-created",
+            Self::InstanceStarted => "instance-started",
+            Self::InstanceStopped => "instance-stopped",
+            Self::InstanceShutdown => "instance-shutdown",
+            Self::InstanceRestarted => "instance-restarted",
+            Self::InstanceDeleted => "instance-deleted",
+            Self::InstanceUpdated => "instance-updated",
+            Self::InstanceExec => "instance-exec",
+            Self::InstanceFilePushed => "instance-file-pushed",
+            Self::InstanceFileRetrieved => "instance-file-retrieved",
+            Self::InstanceFileDeleted => "instance-file-deleted",
+            Self::ImageCreated => "image-created",
+            Self::ImageDeleted => "image-deleted",
+            Self::ImageAliasCreated => "image-alias-created",
+            Self::ImageAliasDeleted => "image-alias-deleted",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! `/1.0/events`, as LXD serves it: a websocket of text frames, one JSON event each, for
 //! the types asked for in `type` (comma-separated; all when absent).
 //!
-//! Lifecycle events cover the whole cluster: each member derives them from the Raft
-//! entries it applies (see `events::lifecycle`). Operation events are this member's own.
+//! Lifecycle events cover the whole cluster: each member derives those of replicated
+//! changes from the Raft entries it applies (see `events::lifecycle`); those of actions
+//! carried out on one member (an instance started, a file pushed, an evacuation done) and
+//! operation events are that member's own, forwarded (see `events::forward`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -105,13 +107,11 @@ impl Filter {
                 || self.types.contains(&EventType::Operation))
     }
 
-    /// Whether this listener needs this member to follow the others' own events.
+    /// Whether this listener needs this member to follow the others' own events (every
+    /// type has some: instances' lifecycle events happen where the instance runs).
     fn needs_others(&self) -> bool {
         match self.scope {
-            None => {
-                self.types.contains(&EventType::Operation)
-                    || self.types.contains(&EventType::Logging)
-            }
+            None => !self.types.is_empty(),
             Some(Scope::Relay) => true,
             Some(Scope::Local) => false,
         }
@@ -271,6 +271,32 @@ mod tests {
         for (what, query, want) in cases {
             let filter = Filter::from_query(&query).unwrap();
             assert_eq!(filter.needs_log_events(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn clients_of_any_type_and_relays_need_the_other_members_own_events() {
+        let q = |kind: &str, scope: &str| EventsQuery {
+            kind: kind.into(),
+            scope: scope.into(),
+            from: "m2".into(),
+            ..EventsQuery::default()
+        };
+        let cases = [
+            ("every type", q("", ""), true),
+            (
+                "lifecycle (an instance started elsewhere)",
+                q("lifecycle", ""),
+                true,
+            ),
+            ("operations", q("operation", ""), true),
+            ("logging", q("logging", ""), true),
+            ("a member following another", q("", "local"), false),
+            ("a hub's relay", q("", "relay"), true),
+        ];
+        for (what, query, want) in cases {
+            let filter = Filter::from_query(&query).unwrap();
+            assert_eq!(filter.needs_others(), want, "{what}");
         }
     }
 

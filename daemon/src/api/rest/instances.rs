@@ -46,6 +46,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/instances/{name}/prepare", post(internal_prepare))
         .route("/internal/instances/{name}/start", post(internal_start))
         .route("/internal/instances/{name}/stop", post(internal_stop))
+        .route("/internal/instances/{name}/restart", post(internal_restart))
         .route("/internal/instances/{name}/exec", get(internal_exec))
         .route(
             "/internal/instances/{name}/files",
@@ -398,7 +399,7 @@ async fn internal_prepare(
     body: Bytes,
 ) -> ApiResult {
     let prepare: Prepare = json_body(&body)?;
-    local::prepare(&node, &name, &prepare.fingerprint).await?;
+    lifecycle::prepare_here(&node, &name, &prepare.fingerprint).await?;
     done()
 }
 
@@ -421,6 +422,16 @@ async fn internal_stop(
 ) -> ApiResult {
     let stop: Stop = json_body(&body)?;
     lifecycle::stop_here(&node, &name, stop.force, Duration::from_secs(stop.timeout)).await?;
+    done()
+}
+
+async fn internal_restart(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let stop: Stop = json_body(&body)?;
+    lifecycle::restart_here(&node, &name, stop.force, Duration::from_secs(stop.timeout)).await?;
     done()
 }
 
