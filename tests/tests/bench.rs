@@ -5,7 +5,19 @@ use std::process::Command;
 
 #[test]
 fn cluster_bench_reports_every_figure() {
+    // An earlier output to compare with: one figure this run also has, one it has not.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let earlier = dir.path().join("earlier.json");
+    let figure = |key: &str, median: f64, better: &str| serde_json::json!({"key": key, "name": key, "unit": "s", "median": median, "better": better});
+    let earlier_run = serde_json::json!({
+        "figures": [figure("failover", 0.38, "lower"), figure("retired", 1.0, "lower")],
+        "settings": {"quick": true, "members": 7},
+        "machine": {"cores": 2},
+    });
+    std::fs::write(&earlier, earlier_run.to_string()).expect("write earlier.json");
     let out = Command::new(env!("CARGO_BIN_EXE_cluster-bench"))
+        .arg("--compare")
+        .arg(&earlier)
         .args([
             "--quick",
             "--runs",
@@ -40,7 +52,7 @@ fn cluster_bench_reports_every_figure() {
         .count();
     assert_eq!(
         figures.len() + skipped.len() - instance_skips + 6 * instance_skips,
-        32,
+        33,
         "{report:#}"
     );
     if std::env::var_os("CORRAL_TEST_REQUIRE_ALL").is_some() {
@@ -66,5 +78,99 @@ fn cluster_bench_reports_every_figure() {
         assert!(f.get("met").is_some(), "{f}");
     }
     assert_eq!(report["settings"]["members"], 4);
-    assert!(report["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    // The machine is named, with the disk's fsync time where the members keep their data.
+    let machine = &report["machine"];
+    assert!(
+        machine["cores"].as_u64().is_some_and(|c| c >= 1),
+        "{machine}"
+    );
+    assert!(
+        machine["cpu"].as_str().is_some_and(|c| !c.is_empty()),
+        "{machine}"
+    );
+    assert!(
+        machine["memory_mib"].as_u64().is_some_and(|m| m > 0),
+        "{machine}"
+    );
+    let fsync = &machine["fsync"];
+    let (p50, p90) = (fsync["p50_ms"].as_f64(), fsync["p90_ms"].as_f64());
+    assert!(
+        p50.is_some_and(|p| p > 0.0) && p90 >= p50,
+        "fsync p50 {p50:?}, p90 {p90:?}: {machine}"
+    );
+    // Every figure says which way it is good, so that a later run can be compared with it.
+    for f in figures {
+        let better = f["better"].as_str();
+        assert!(
+            matches!(better, Some("lower" | "higher" | "near")),
+            "{}: better {better:?}",
+            f["key"]
+        );
+    }
+    assert!(
+        keys.contains(&"elections"),
+        "the elections under write load are counted: {keys:?}"
+    );
+    // --compare with --json: every figure of either run, beside the other run's value.
+    let compared = &report["compare"];
+    let rows = compared["figures"].as_array().expect("compared figures");
+    assert_eq!(rows.len(), figures.len() + 1, "{compared:#}");
+    let row = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {compared:#}"))
+    };
+    let failover = row("failover");
+    assert_eq!(failover["earlier"], 0.38, "{failover}");
+    assert!(
+        failover["now"].as_f64().is_some() && failover["ratio"].as_f64().is_some(),
+        "{failover}"
+    );
+    assert!(failover["judgement"].is_string(), "{failover}");
+    assert_eq!(row("retired")["only_in"], "earlier");
+    assert_eq!(row("boot")["only_in"], "now");
+    assert_eq!(
+        compared["setting_differences"],
+        serde_json::json!(["members: earlier 7, now 4"]),
+        "{compared:#}"
+    );
+}
+
+/// `--compare` with a file that is not an earlier `--json` output fails at once, naming the
+/// file and what is wrong with it, before any member is started.
+#[test]
+fn compare_with_a_file_that_is_not_a_bench_output_says_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let missing = dir.path().join("missing.json");
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "figure 7: 0.38 s\n").expect("write notes.txt");
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"members": []}"#).expect("write other.json");
+    let cases = [
+        (missing, "no such file"),
+        (text, "not JSON"),
+        (
+            other,
+            "not cluster-bench's output: it has no \"figures\" list",
+        ),
+    ];
+    for (file, words) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_cluster-bench"))
+            .arg("--compare")
+            .arg(&file)
+            .output()
+            .expect("cluster-bench starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains(words),
+            "{}: {stderr}",
+            file.display()
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "nothing measured: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

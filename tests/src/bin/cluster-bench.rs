@@ -12,14 +12,18 @@ use corral_shared::client::{Client, KeptConnection};
 use corral_tests::{Member, count_role, leader_name};
 use serde_json::{Value, json};
 
+#[path = "cluster_bench/compare.rs"]
+mod compare;
 #[path = "cluster_bench/instances.rs"]
 mod instances;
+#[path = "cluster_bench/machine.rs"]
+mod machine;
 #[path = "cluster_bench/remotes.rs"]
 mod remotes;
 
 const USAGE: &str = "\
 usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [--duration SECS]
-                     [--instances N] [--launches N] [--instances-only]
+                     [--instances N] [--launches N] [--instances-only] [--compare FILE]
 
   --quick          a short run (2 runs, 7 members, 2 s load windows)
   --json           print one JSON object instead of the table
@@ -29,7 +33,9 @@ usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [
   --duration SECS  length of each throughput window (default 5; quick 2)
   --instances N    instances listed by figure 14 (default 1000; quick 200), needs root and runc
   --launches N     launches timed one after another by figure 13 (default 20; quick 5)
-  --instances-only only figures 13-15 (instances), on their own three-member cluster";
+  --instances-only only figures 13-15 (instances), on their own three-member cluster
+  --compare FILE   also show each figure beside its value in FILE, an earlier --json output
+                   (with --json, the comparison is the output's \"compare\" object)";
 
 /// The member list every figure reads, with each member's status and roles.
 const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
@@ -45,6 +51,9 @@ const CPU_WINDOW: Duration = Duration::from_secs(10);
 
 /// `corral cluster list` runs through each remote per run (figures 4b and 4c).
 const REMOTE_LISTS: usize = 5;
+
+/// The goal of figure 11's forming time, per member (issue 19: 100 members in 20 s).
+const FORM_PER_MEMBER: f64 = 0.2;
 
 /// Dashboards (Watch streams) open at once in figure 12.
 const DASHBOARDS: usize = 20;
@@ -67,6 +76,7 @@ struct Settings {
     instances: usize,
     launches: usize,
     instances_only: bool,
+    compare: Option<compare::Earlier>,
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -82,6 +92,7 @@ fn parse_args() -> Result<Settings, String> {
         instances: if quick { 200 } else { 1000 },
         launches: if quick { 5 } else { 20 },
         instances_only: false,
+        compare: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -104,6 +115,11 @@ fn parse_args() -> Result<Settings, String> {
             "--instances-only" => s.instances_only = true,
             "--instances" => {
                 s.instances = count("--instances", value("--instances")?, instances::EVACUATED)?
+            }
+            "--compare" => {
+                let file = value("--compare")?;
+                s.compare =
+                    Some(compare::load(std::path::Path::new(&file)).map_err(|e| e.to_string())?);
             }
             "--launches" => s.launches = count("--launches", value("--launches")?, 1)?,
             "--runs" => s.runs = count("--runs", value("--runs")?, 1)?,
@@ -215,10 +231,10 @@ fn specs(s: &Settings) -> Figures {
             "s",
         ),
         figure("get_leader", "5 GET members, leader", "req/s")
-            .against(Some(399.0), Some(831.0), Some(4000.0))
+            .against(Some(399.0), Some(831.0), Some(10000.0))
             .better(Higher),
         figure("get_other", "5 GET members, non-leader", "req/s")
-            .against(Some(291.0), Some(663.0), Some(4000.0))
+            .against(Some(291.0), Some(663.0), Some(5000.0))
             .better(Higher),
         figure("write1", "6 writes, 1 client", "req/s")
             .against(Some(92.0), Some(583.0), Some(1000.0))
@@ -228,12 +244,18 @@ fn specs(s: &Settings) -> Figures {
             format!("6 writes, {} clients", s.clients),
             "req/s",
         )
-        .against(None, Some(1414.0), Some(3000.0))
+        .against(None, Some(1414.0), Some(5000.0))
         .better(Higher),
+        figure(
+            "elections",
+            "6b elections during the write load",
+            "elections",
+        )
+        .against(None, None, Some(0.0)),
         figure("failover", "7 kill leader -> first write", "s").against(
             Some(3.9),
             Some(1.55),
-            Some(0.4),
+            Some(0.25),
         ),
         figure("offline", "8 kill member -> OFFLINE (11 s)", "s")
             .against(Some(8.7), None, Some(OFFLINE_THRESHOLD))
@@ -254,7 +276,12 @@ fn specs(s: &Settings) -> Figures {
             Some(122.0),
             Some(40.0),
         ),
-        figure("form", format!("11 form {n} members"), "s").against(None, None, Some(60.0)),
+        // Issue 19: 100 members in under 20 s, growing no faster than the member count.
+        figure("form", format!("11 form {n} members"), "s").against(
+            None,
+            None,
+            Some(FORM_PER_MEMBER * n as f64),
+        ),
         figure(
             "cpu_median",
             format!("11 idle CPU/member, median ({n})"),
@@ -271,7 +298,11 @@ fn specs(s: &Settings) -> Figures {
             None,
             Some(1.0),
         ),
-        figure("list_big", format!("11 corral cluster list ({n})"), "s"),
+        figure("list_big", format!("11 corral cluster list ({n})"), "s").against(
+            None,
+            None,
+            Some(0.01),
+        ),
         figure(
             "watch_cpu_1",
             format!("12a Watch: CPU of the member serving 1 dashboard ({n})"),
@@ -348,6 +379,15 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let mut figures = specs(&settings);
+    // Timed first, on a machine the bench has not loaded yet.
+    stage(format!(
+        "the machine (CPU, memory, kernel; {} appends + fdatasync)",
+        machine::FSYNCS
+    ));
+    let machine = machine::Machine::measure().unwrap_or_else(|e| {
+        eprintln!("cluster-bench: cannot describe this machine: {e}");
+        std::process::exit(1);
+    });
     let started = Instant::now();
     if settings.instances_only {
         figures.0.retain(|f| INSTANCE_FIGURES.contains(&f.key));
@@ -383,15 +423,38 @@ fn main() {
     if let Some(why) = no_instances {
         skipped.push(format!("13-15 (instances) skipped: {why}"));
     }
+    let mut out = to_json(&settings, &figures);
+    out["machine"] = machine.to_json();
+    out["skipped"] = json!(skipped);
+    let compared = settings.compare.as_ref().map(|earlier| {
+        let now = compare::entries(&out).expect("this run's JSON has its figures");
+        let rows = compare::compare(&earlier.entries, &now);
+        let notes = compare::setting_differences(&earlier.settings, &out["settings"]);
+        (earlier, rows, notes)
+    });
     if settings.json {
-        let mut out = to_json(&settings, &figures);
-        out["skipped"] = json!(skipped);
-        println!("{out}");
-    } else {
-        print!("{}", table(&figures));
-        for line in skipped {
-            println!("{line}");
+        if let Some((earlier, rows, notes)) = &compared {
+            out["compare"] = compare::to_json(earlier, rows, notes);
         }
+        println!("{out}");
+        return;
+    }
+    println!("{}", machine.line());
+    print!("{}", table(&figures));
+    for line in skipped {
+        println!("{line}");
+    }
+    if let Some((earlier, rows, notes)) = compared {
+        println!();
+        println!("compared with {}:", earlier.path.display());
+        match machine::Machine::from_json(&earlier.machine) {
+            Some(m) => println!("earlier {}", m.line()),
+            None => println!("earlier machine: not recorded in that file"),
+        }
+        for note in notes {
+            println!("settings differ, figures may not compare one to one: {note}");
+        }
+        print!("{}", compare::table(&rows, number));
     }
 }
 
@@ -486,7 +549,11 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         figs.add(key, rate);
     }
 
-    // 6. Replicated member-config writes on the leader, 1 and N clients.
+    // 6. Replicated member-config writes on the leader, 1 and N clients; 6b, the elections
+    // meanwhile: how far the highest Raft term any member knows moved (each campaign takes
+    // a new term, and a deposed leader learns the winner's), which must stay 0 without a
+    // fault.
+    let term_before = highest_term(rt, &nodes);
     for (key, clients) in [("write1", 1), ("writeN", s.clients)] {
         stage(format!(
             "figure 6 (writes, {clients} clients), run {run}/{of}"
@@ -510,6 +577,7 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
             .unwrap_or_else(|e| panic!("{e}"));
         figs.add(key, rate);
     }
+    figs.add("elections", (highest_term(rt, &nodes) - term_before) as f64);
     stage(format!("figure 10 (memory after load), run {run}/{of}"));
     let after = nodes.iter().map(rss_mb).fold(0.0, f64::max);
     figs.add("rss_load", after);
@@ -527,6 +595,7 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
     let path = format!("/1.0/cluster/members/{}", nodes[survivor].name);
     let t = Instant::now();
     nodes[leader].kill();
+    let killed_at = time::OffsetDateTime::now_utc();
     let mut n = 0u64;
     loop {
         n += 1;
@@ -539,7 +608,13 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    figs.add("failover", t.elapsed().as_secs_f64());
+    let took = t.elapsed().as_secs_f64();
+    figs.add("failover", took);
+    // The wall clock of the kill, to line up with the members' logs (their times are UTC).
+    stage(format!(
+        "figure 7: {killed} killed at {killed_at} UTC, first write through {} {took:.3} s later",
+        nodes[survivor].name
+    ));
 
     // 8. The killed member shown OFFLINE, polling every 50 ms.
     stage(format!(
@@ -808,6 +883,35 @@ fn status_of<'a>(list: &'a [Value], name: &str) -> Option<&'a str> {
         .and_then(|m| m["status"].as_str())
 }
 
+/// The highest Raft term the members know, each asked over its Watch stream (the first
+/// snapshot carries the member's Raft state).
+fn highest_term(rt: &tokio::runtime::Runtime, nodes: &[Member]) -> u64 {
+    nodes
+        .iter()
+        .map(|m| {
+            let client = m.client();
+            let snapshot = rt.block_on(async {
+                let mut stream = client.watch().await.map_err(|e| e.to_string())?;
+                match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                    Err(_) => Err("no snapshot within 5 s".to_string()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Ok(Ok(None)) => Err("the stream ended before its snapshot".to_string()),
+                    Ok(Ok(Some(first))) => Ok(first),
+                }
+            });
+            match snapshot {
+                Ok(corral_shared::api::WatchEvent::Snapshot(s)) => s.raft.term,
+                Ok(other) => panic!(
+                    "{}'s Watch stream began with {other:?}, not a snapshot",
+                    m.name
+                ),
+                Err(e) => panic!("{}'s Raft term (Watch stream): {e}", m.name),
+            }
+        })
+        .max()
+        .expect("members to ask")
+}
+
 /// Index of the database leader among `nodes`, asked of the first one that answers.
 fn leader_index(rt: &tokio::runtime::Runtime, nodes: &[Member]) -> usize {
     let name = nodes
@@ -891,6 +995,7 @@ fn number(v: f64, unit: &str) -> String {
         "s" => format!("{v:.3}"),
         "req/s" => format!("{v:.0}"),
         "MB" => format!("{v:.1}"),
+        "elections" => format!("{v:.1}"),
         _ => format!("{v:.2}"),
     }
 }
@@ -972,13 +1077,17 @@ fn to_json(s: &Settings, figs: &Figures) -> Value {
                 "goal": f.goal,
                 "met": verdict(f, median).0,
             });
+            o["better"] = json!(match f.better {
+                Better::Lower => "lower",
+                Better::Higher => "higher",
+                Better::Near(_) => "near",
+            });
             if let Better::Near(tol) = f.better {
                 o["goal_tolerance"] = json!(tol);
             }
             o
         })
         .collect();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut settings: HashMap<&str, Value> = HashMap::new();
     settings.insert("quick", json!(s.quick));
     settings.insert("runs", json!(s.runs));
@@ -992,6 +1101,5 @@ fn to_json(s: &Settings, figs: &Figures) -> Value {
     json!({
         "figures": figures,
         "settings": settings,
-        "machine": { "cores": cores },
     })
 }
