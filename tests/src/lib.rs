@@ -11,6 +11,7 @@
 
 mod binaries;
 mod cluster;
+pub mod containers;
 mod https;
 mod image;
 mod member;
