@@ -70,6 +70,9 @@ pub enum Command {
     /// List the instances, with the member holding each
     #[command(visible_alias = "ls")]
     List {
+        /// The remote whose instances to list (the default remote when absent)
+        #[arg(value_name = "[REMOTE:]")]
+        remote: Option<String>,
         /// Output format
         #[arg(short, long, value_enum, default_value_t = crate::format::Format::Table)]
         format: crate::format::Format,

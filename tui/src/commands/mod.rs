@@ -56,7 +56,7 @@ async fn run_command(
         Command::Stop(args) => instance::stop(client, &args, "stop").await,
         Command::Restart(args) => instance::stop(client, &args, "restart").await,
         Command::Delete { names, force } => instance::delete(client, &names, force).await,
-        Command::List { format } => instance::list(client, format, out).await,
+        Command::List { format, .. } => instance::list(client, format, out).await,
         Command::Info { name } => instance::info(client, &name, out).await,
         Command::Exec(args) => {
             let code = instance::exec::run(client, &args).await?;

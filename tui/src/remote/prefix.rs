@@ -12,6 +12,8 @@ use crate::commands::network::NetworkCommand as N;
 
 use super::{Config, RemoteError};
 
+mod instance;
+
 /// `REMOTE` and the rest of `REMOTE:REST`; `None` when `text` has no ':'.
 pub fn split(text: &str) -> Option<(&str, &str)> {
     text.split_once(':')
@@ -19,6 +21,9 @@ pub fn split(text: &str) -> Option<(&str, &str)> {
 
 /// The remote `command` names (or the default one) and the command with the prefix gone.
 pub fn resolve(mut command: Command, config: &Config) -> Result<(String, Command), RemoteError> {
+    if let Some(named) = instance::take(&mut command) {
+        return Ok((known(config, named?)?, command));
+    }
     let named = match slot(&mut command) {
         Slot::Member(name) => take_member(name, "cluster member name")?,
         Slot::Named(name, what) => take_member(name, what)?,
@@ -189,13 +194,27 @@ fn take_path(path: &mut String) -> Result<Option<String>, RemoteError> {
 
 /// A first argument that is exactly `NAME:` names the remote and is taken off; keys never
 /// hold ':' and values come after them, so `core.https_address=127.0.0.1:8443` is no remote.
+/// An instance's keys (`config set prod:c1 user.x=1`) name it as `REMOTE:INSTANCE`.
 fn take_leading(args: &mut Vec<String>) -> Option<String> {
-    let remote = args
-        .first()?
-        .strip_suffix(':')
-        .filter(|name| !name.is_empty() && !name.contains([':', '=']))?
-        .to_owned();
-    args.remove(0);
+    let first = args.first()?;
+    if let Some(name) = first.strip_suffix(':') {
+        let remote = name.to_owned();
+        if remote.is_empty() || remote.contains([':', '=']) {
+            return None;
+        }
+        args.remove(0);
+        return Some(remote);
+    }
+    let (remote, instance) = split(first)?;
+    if args.len() < 2
+        || remote.is_empty()
+        || first.contains('=')
+        || !crate::commands::instance::names_instance(&[instance.to_owned(), String::new()])
+    {
+        return None;
+    }
+    let (remote, instance) = (remote.to_owned(), instance.to_owned());
+    args[0] = instance;
     Some(remote)
 }
 
@@ -357,7 +376,7 @@ mod tests {
     #[test]
     fn config_commands_take_their_remote_as_lxc_config_does() {
         // (command line, remote, the command line it runs as there)
-        let cases: [(&str, &str, &str); 14] = [
+        let cases: [(&str, &str, &str); 16] = [
             ("config show prod:", "prod", "config show"),
             (
                 "config show --target m2 prod:",
@@ -409,6 +428,12 @@ mod tests {
             ),
             ("config set a=b:c", "local", "config set a=b:c"),
             ("config get k", "local", "config get k"),
+            (
+                "config set prod:c1 user.x=1",
+                "prod",
+                "config set c1 user.x=1",
+            ),
+            ("config get prod:c1 user.x", "prod", "config get c1 user.x"),
         ];
         for (line, remote, runs) in cases {
             let (got, command) = resolve(parse(line), &config()).unwrap();
