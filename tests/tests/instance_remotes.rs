@@ -86,6 +86,52 @@ fn instance_commands_reach_the_remote_their_prefix_names() {
     assert_eq!(out.ok(), "from afar\n");
     console.corral(&["file", "delete", "far:r1/root/note"]).ok();
 
+    // A directory with everything in it, there and back (-r), permission bits kept.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub/deeper")).unwrap();
+    std::fs::write(tree.join("top.txt"), "top\n").unwrap();
+    std::fs::write(tree.join("sub/deeper/leaf.sh"), "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        tree.join("sub/deeper/leaf.sh"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    console
+        .corral(&["file", "push", "-r", tree.to_str().unwrap(), "far:r1/root/"])
+        .ok();
+    let out = console.corral(&[
+        "exec",
+        "far:r1",
+        "--",
+        "stat",
+        "-c",
+        "%a",
+        "/root/tree/sub/deeper/leaf.sh",
+    ]);
+    assert_eq!(out.ok(), "750\n");
+    let back = dir.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    console
+        .corral(&[
+            "file",
+            "pull",
+            "-r",
+            "far:r1/root/tree",
+            back.to_str().unwrap(),
+        ])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(back.join("tree/top.txt")).unwrap(),
+        "top\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(back.join("tree/sub/deeper/leaf.sh")).unwrap(),
+        "#!/bin/sh\n"
+    );
+    let out = console.corral(&["file", "pull", "far:r1/root/tree", back.to_str().unwrap()]);
+    assert!(out.failed().contains("with -r"), "{out:?}");
+
     console
         .corral(&["config", "set", "far:r1", "user.role=edge"])
         .ok();

@@ -77,8 +77,25 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        FileCommand::Pull { mut paths } => {
+        FileCommand::Pull {
+            mut paths,
+            recursive,
+        } => {
             let target = paths.pop().expect("clap asks for two or more");
+            if recursive {
+                let into = Path::new(&target);
+                if !into.is_dir() {
+                    return Err(CliError::Usage(format!(
+                        "{target:?} is not a local directory: 'file pull -r' copies into one \
+                         (make it first)"
+                    )));
+                }
+                for spec in &paths {
+                    let (name, path) = split_remote(spec)?;
+                    pull_tree(client, &name, &path, &local_target(into, &path)).await?;
+                }
+                return Ok(());
+            }
             for spec in &paths {
                 let (name, path) = split_remote(spec)?;
                 let (status, body) = client
@@ -91,7 +108,7 @@ pub async fn run(
                     .is_ok_and(|e| e.kind == corral_shared::api::ResponseType::Sync)
                 {
                     return Err(CliError::Usage(format!(
-                        "{spec} is a directory: pull the files in it one by one"
+                        "{spec} is a directory: pull it with everything in it with -r"
                     )));
                 }
                 if target == "-" {
@@ -109,9 +126,18 @@ pub async fn run(
             mode,
             uid,
             gid,
+            recursive,
         } => {
             let target = paths.pop().expect("clap asks for two or more");
             let (name, remote) = split_remote(&target)?;
+            if recursive {
+                let owner = Owner { uid, gid };
+                for source in &paths {
+                    let dest = remote_target(&format!("{}/", remote.trim_end_matches('/')), source);
+                    push_tree(client, &name, Path::new(source), &dest, owner).await?;
+                }
+                return Ok(());
+            }
             for source in &paths {
                 let (body, local_mode) = if source == "-" {
                     let mut body = Vec::new();
@@ -150,6 +176,107 @@ pub async fn run(
             if status >= 400 {
                 return Err(refused(status, &answer));
             }
+        }
+    }
+    Ok(())
+}
+
+/// What a pulled path is: a directory's entries, or a file's content.
+enum Pulled {
+    Directory(Vec<String>),
+    File(Vec<u8>),
+}
+
+async fn pull_one(client: &Client, name: &str, path: &str) -> Result<Pulled, CliError> {
+    let (status, body) = client.raw("GET", &files_path(name, path, ""), None).await?;
+    if status != 200 {
+        return Err(refused(status, &body));
+    }
+    match serde_json::from_slice::<Envelope>(&body) {
+        Ok(e) if e.kind == corral_shared::api::ResponseType::Sync => {
+            let entries = serde_json::from_value(e.metadata).unwrap_or_default();
+            Ok(Pulled::Directory(entries))
+        }
+        _ => Ok(Pulled::File(body.to_vec())),
+    }
+}
+
+/// Copies `path` of instance `name`, a directory with everything in it or a file, to
+/// `dest` here, as `lxc file pull -r` does.
+async fn pull_tree(client: &Client, name: &str, path: &str, dest: &Path) -> Result<(), CliError> {
+    let fail =
+        |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", dest.display()));
+    let mut pending = vec![(path.to_owned(), dest.to_owned())];
+    while let Some((path, dest)) = pending.pop() {
+        match pull_one(client, name, &path).await? {
+            Pulled::File(body) => std::fs::write(&dest, body).map_err(fail)?,
+            Pulled::Directory(entries) => {
+                if !dest.is_dir() {
+                    std::fs::create_dir(&dest).map_err(fail)?;
+                }
+                for entry in entries {
+                    let child = format!("{}/{entry}", path.trim_end_matches('/'));
+                    pending.push((child, dest.join(entry)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The owner pushed files get in the instance.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    uid: u32,
+    gid: u32,
+}
+
+/// Copies local `source`, a directory with everything in it, a file or a link, to `dest`
+/// in instance `name`, as `lxc file push -r` does: each keeps its permission bits.
+async fn push_tree(
+    client: &Client,
+    name: &str,
+    source: &Path,
+    dest: &str,
+    owner: Owner,
+) -> Result<(), CliError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut pending = vec![(source.to_owned(), dest.to_owned())];
+    while let Some((source, dest)) = pending.pop() {
+        let fail =
+            |e: std::io::Error| CliError::Failed(format!("cannot read {}: {e}", source.display()));
+        let meta = std::fs::symlink_metadata(&source).map_err(fail)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let (kind, body) = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&source).map_err(fail)?;
+            (
+                "symlink",
+                target.to_string_lossy().into_owned().into_bytes(),
+            )
+        } else if meta.is_dir() {
+            let mut children = Vec::new();
+            for entry in std::fs::read_dir(&source).map_err(fail)? {
+                children.push(entry.map_err(fail)?.file_name());
+            }
+            children.sort();
+            // Pushed in name order: the stack pops the last first.
+            for child in children.into_iter().rev() {
+                let remote = format!("{}/{}", dest.trim_end_matches('/'), child.to_string_lossy());
+                pending.push((source.join(&child), remote));
+            }
+            ("directory", Vec::new())
+        } else {
+            ("file", std::fs::read(&source).map_err(fail)?)
+        };
+        let extra = format!(
+            "&type={kind}&uid={}&gid={}&mode={mode:o}",
+            owner.uid, owner.gid
+        );
+        let (status, answer) = client
+            .raw("POST", &files_path(name, &dest, &extra), Some(body))
+            .await?;
+        if status >= 400 {
+            return Err(refused(status, &answer));
         }
     }
     Ok(())

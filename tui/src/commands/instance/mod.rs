@@ -59,12 +59,18 @@ pub enum FileCommand {
         /// `INSTANCE/PATH`... then the local target
         #[arg(required = true, num_args = 2.., value_name = "INSTANCE/PATH... TARGET")]
         paths: Vec<String>,
+        /// Copy directories with everything in them (into TARGET, a local directory)
+        #[arg(short = 'r', long)]
+        recursive: bool,
     },
     /// Copy files into an instance: `corral file push ./motd c1/etc/motd` (`-` for stdin)
     Push {
         /// Local files... then `INSTANCE/PATH`
         #[arg(required = true, num_args = 2.., value_name = "SOURCE... INSTANCE/PATH")]
         paths: Vec<String>,
+        /// Copy directories with everything in them (into INSTANCE/PATH, a directory)
+        #[arg(short = 'r', long)]
+        recursive: bool,
         /// Permission bits, octal (default: the local file's, or 0644)
         #[arg(long)]
         mode: Option<String>,

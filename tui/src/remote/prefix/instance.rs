@@ -29,7 +29,7 @@ pub(super) fn take(command: &mut Command) -> Option<Result<Option<String>, Remot
         Command::Info { name } => same_remote(std::iter::once(name), "instance name"),
         Command::Exec(args) => same_remote(std::iter::once(&mut args.name), "instance name"),
         Command::File(file) => match file {
-            FileCommand::Pull { paths } => {
+            FileCommand::Pull { paths, .. } => {
                 let sources = paths.len().saturating_sub(1);
                 same_remote(paths.iter_mut().take(sources), "instance path")
             }
