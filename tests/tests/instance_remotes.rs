@@ -140,6 +140,22 @@ fn instance_commands_reach_the_remote_their_prefix_names() {
     let out = console.corral(&["info", "far:r1"]);
     assert!(out.ok().contains("r1"), "{out:?}");
 
+    // The image's tarball comes back as it was imported, named by its fingerprint.
+    let exported = tempfile::tempdir().unwrap();
+    let out = console.corral(&[
+        "image",
+        "export",
+        "far:busybox",
+        exported.path().to_str().unwrap(),
+    ]);
+    assert!(out.ok().contains("Image exported successfully!"), "{out:?}");
+    let fingerprint = corral_tests::fingerprint_of(&corral_tests::test_image());
+    let file = exported.path().join(format!("{fingerprint}.tar.gz"));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(corral_tests::test_image()).unwrap()
+    );
+
     // One command reaches one remote.
     let out = console.corral(&["start", "far:r1", "r2"]);
     assert!(out.failed().contains("run it once per remote"), "{out:?}");

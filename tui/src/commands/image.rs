@@ -63,6 +63,14 @@ pub enum ImageCommand {
         /// `[REMOTE:]IMAGE`: an alias, a fingerprint or a unique prefix of one
         image: String,
     },
+    /// Download an image's tarball: into TARGET (a file, or a directory where it is named
+    /// FINGERPRINT.tar.gz; the current directory when left out)
+    Export {
+        /// `[REMOTE:]IMAGE`: an alias, a fingerprint or a unique prefix of one
+        image: String,
+        /// Where to write it
+        target: Option<PathBuf>,
+    },
     /// Manage image aliases
     #[command(subcommand)]
     Alias(AliasCommand),
@@ -129,6 +137,28 @@ pub async fn run(
             let text = format::yaml::document(&image).map_err(|e| CliError::encode("YAML", e))?;
             out.write_all(text.as_bytes())?;
         }
+        ImageCommand::Export { image, target } => {
+            let record: Image = client
+                .get(&format!("/1.0/images/{}", path_part(&image)))
+                .await?;
+            let dest = export_target(target.as_deref(), &record.fingerprint);
+            let (status, body) = client
+                .raw(
+                    "GET",
+                    &format!("/1.0/images/{}/export", record.fingerprint),
+                    None,
+                )
+                .await?;
+            if status != 200 {
+                let message = serde_json::from_slice::<Envelope>(&body)
+                    .map(|e| e.error)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+                return Err(ClientError::Api { status, message }.into());
+            }
+            std::fs::write(&dest, &body)
+                .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", dest.display())))?;
+            writeln!(out, "Image exported successfully!")?;
+        }
         ImageCommand::Delete { image } => {
             let response = client
                 .delete(&format!("/1.0/images/{}", path_part(&image)))
@@ -164,6 +194,17 @@ fn path_part(name: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// Where an exported image goes: `target` itself, unless it is a directory (or absent: the
+/// current one), where it is named after its fingerprint.
+pub fn export_target(target: Option<&std::path::Path>, fingerprint: &str) -> PathBuf {
+    let name = format!("{fingerprint}.tar.gz");
+    match target {
+        None => PathBuf::from(name),
+        Some(dir) if dir.is_dir() => dir.join(name),
+        Some(file) => file.to_owned(),
+    }
 }
 
 async fn wait(client: &Client, op: &Operation, limit: Duration) -> Result<Operation, CliError> {
@@ -354,6 +395,20 @@ mod tests {
     use corral_shared::api::ImageAlias;
 
     use super::*;
+
+    #[test]
+    fn an_export_is_named_after_its_fingerprint_in_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("busybox.tar.gz");
+        let cases = [
+            (None, PathBuf::from("ab12.tar.gz")),
+            (Some(dir.path()), dir.path().join("ab12.tar.gz")),
+            (Some(file.as_path()), file.clone()),
+        ];
+        for (target, want) in cases {
+            assert_eq!(export_target(target, "ab12"), want, "{target:?}");
+        }
+    }
 
     fn image(fp: &str, aliases: &[&str]) -> Image {
         Image {

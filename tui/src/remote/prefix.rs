@@ -120,7 +120,9 @@ fn slot(command: &mut Command) -> Slot<'_> {
             I::Import { remote, .. }
             | I::List { remote, .. }
             | I::Alias(A::List { remote, .. }) => Slot::RemoteOnly(remote),
-            I::Show { image } | I::Delete { image } => Slot::Named(image, "image"),
+            I::Show { image } | I::Delete { image } | I::Export { image, .. } => {
+                Slot::Named(image, "image")
+            }
             I::Alias(A::Create { alias, .. } | A::Delete { alias }) => {
                 Slot::Named(alias, "image alias")
             }
