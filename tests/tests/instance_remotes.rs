@@ -156,6 +156,15 @@ fn instance_commands_reach_the_remote_their_prefix_names() {
         std::fs::read(corral_tests::test_image()).unwrap()
     );
 
+    // An alias renamed names the same image.
+    console
+        .corral(&["image", "alias", "rename", "far:busybox", "bb"])
+        .ok();
+    let out = console.corral(&["image", "alias", "list", "far:", "-f", "csv"]);
+    assert!(out.ok().starts_with("bb,"), "{out:?}");
+    let out = console.corral(&["image", "alias", "rename", "far:busybox", "x"]);
+    assert!(out.failed().contains("Image alias not found"), "{out:?}");
+
     // One command reaches one remote.
     let out = console.corral(&["start", "far:r1", "r2"]);
     assert!(out.failed().contains("run it once per remote"), "{out:?}");

@@ -208,6 +208,7 @@ fn group_action(sql: &str, s: &Statement) -> Option<Found> {
 /// An image or alias added or deleted (see `db::global::images`): a replicated change
 /// alone, so every member names it from the log.
 fn image_action(sql: &str, s: &Statement) -> Option<Found> {
+    let mut old_name = None;
     let (action, source) = if sql.starts_with("insert into images (") {
         (Action::ImageCreated, format!("/1.0/images/{}", text(s, 0)?))
     } else if sql.starts_with("delete from images where fingerprint = ?") {
@@ -222,13 +223,19 @@ fn image_action(sql: &str, s: &Statement) -> Option<Found> {
             Action::ImageAliasDeleted,
             format!("/1.0/images/aliases/{}", text(s, 0)?),
         )
+    } else if sql.starts_with("update images_aliases set name = ?") {
+        old_name = text(s, 1);
+        (
+            Action::ImageAliasRenamed,
+            format!("/1.0/images/aliases/{}", text(s, 0)?),
+        )
     } else {
         return None;
     };
     Some(Found {
         action,
         source,
-        old_name: None,
+        old_name,
         location: Location::Committer,
         token: None,
     })
@@ -669,12 +676,14 @@ mod tests {
                     images::add_holder(b, "ab12", 2);
                     images::add_alias(b, "bb", "", "ab12");
                     images::remove_holder(b, "ab12", 2);
-                    images::delete_alias(b, "bb");
+                    images::rename_alias(b, "bb", "box");
+                    images::delete_alias(b, "box");
                     images::delete(b, "ab12");
                 },
                 vec![
                     Action::ImageCreated,
                     Action::ImageAliasCreated,
+                    Action::ImageAliasRenamed,
                     Action::ImageAliasDeleted,
                     Action::ImageDeleted,
                 ],

@@ -181,6 +181,29 @@ pub async fn create_alias(
     }
 }
 
+/// Renames alias `old` to `new` (the image it names stays).
+pub async fn rename_alias(node: &Node, old: &str, new: &str) -> Result<()> {
+    if new.is_empty() || new.contains('/') {
+        return Err(Error::BadRequest(format!(
+            "Invalid alias name {new:?}: give a non-empty name without '/'"
+        )));
+    }
+    let mut batch = Batch::new();
+    db::rename_alias(&mut batch, old, new);
+    match node.propose(batch).await {
+        Ok(o) if o.rows_affected.first().copied().unwrap_or(0) == 0 => {
+            Err(Error::NotFound(format!(
+                "Image alias not found: there is no alias {old:?} (see 'corral image alias list')"
+            )))
+        }
+        Ok(_) => Ok(()),
+        Err(Error::Conflict(e)) if e.contains("UNIQUE") => Err(Error::Conflict(format!(
+            "Alias {new:?} already exists: choose another name, or delete it first ('corral image alias delete {new}')"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes alias `name` (not the image it names).
 pub async fn delete_alias(node: &Node, name: &str) -> Result<()> {
     let mut batch = Batch::new();

@@ -167,6 +167,8 @@ pub enum Action {
     ImageAliasCreated,
     /// An image alias was deleted.
     ImageAliasDeleted,
+    /// An image alias was renamed (context: `old_name`).
+    ImageAliasRenamed,
 }
 
 impl Action {
@@ -204,6 +206,7 @@ impl Action {
             Self::ImageDeleted => "image-deleted",
             Self::ImageAliasCreated => "image-alias-created",
             Self::ImageAliasDeleted => "image-alias-deleted",
+            Self::ImageAliasRenamed => "image-alias-renamed",
         }
     }
 }

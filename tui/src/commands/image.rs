@@ -95,6 +95,14 @@ pub enum AliasCommand {
         /// `[REMOTE:]ALIAS`
         alias: String,
     },
+    /// Rename an alias (the image it names stays)
+    #[command(visible_alias = "mv")]
+    Rename {
+        /// `[REMOTE:]ALIAS`
+        alias: String,
+        /// Its new name
+        new_name: String,
+    },
     /// List the aliases
     #[command(visible_alias = "ls")]
     List {
@@ -170,6 +178,14 @@ pub async fn run(
             fingerprint,
             description,
         }) => create_alias(client, &alias, &fingerprint, &description).await?,
+        ImageCommand::Alias(AliasCommand::Rename { alias, new_name }) => {
+            client
+                .post(
+                    &format!("/1.0/images/aliases/{}", path_part(&alias)),
+                    &serde_json::json!({ "name": new_name }),
+                )
+                .await?;
+        }
         ImageCommand::Alias(AliasCommand::Delete { alias }) => {
             client
                 .delete(&format!("/1.0/images/aliases/{}", path_part(&alias)))

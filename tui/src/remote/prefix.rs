@@ -123,7 +123,7 @@ fn slot(command: &mut Command) -> Slot<'_> {
             I::Show { image } | I::Delete { image } | I::Export { image, .. } => {
                 Slot::Named(image, "image")
             }
-            I::Alias(A::Create { alias, .. } | A::Delete { alias }) => {
+            I::Alias(A::Create { alias, .. } | A::Delete { alias } | A::Rename { alias, .. }) => {
                 Slot::Named(alias, "image alias")
             }
         },

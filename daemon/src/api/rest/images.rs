@@ -30,7 +30,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/1.0/images/aliases", get(list_aliases).post(create_alias))
         .route(
             "/1.0/images/aliases/{name}",
-            get(show_alias).delete(delete_alias),
+            get(show_alias).post(rename_alias).delete(delete_alias),
         )
         .route("/1.0/images/{fingerprint}", get(show).delete(delete))
         .route("/1.0/images/{fingerprint}/export", get(export))
@@ -381,6 +381,21 @@ async fn create_alias(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     let post: ImageAliasesPost = json_body(&body)?;
     manage::create_alias(&node, &post.name, &post.description, &post.target).await?;
     created(&format!("/1.0/images/aliases/{}", post.name))
+}
+
+/// LXD's rename: `POST /1.0/images/aliases/NAME` with `{"name": NEW}`.
+async fn rename_alias(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Rename {
+        name: String,
+    }
+    let rename: Rename = super::json_body(&body)?;
+    manage::rename_alias(&node, &name, &rename.name).await?;
+    sync(&serde_json::json!({}), None)
 }
 
 async fn delete_alias(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {

@@ -148,6 +148,15 @@ pub fn add_alias(batch: &mut Batch, name: &str, description: &str, fingerprint: 
     );
 }
 
+/// Renames alias `old` to `new` (its row count says whether there was one; a `new` in use
+/// fails the batch on the names' uniqueness).
+pub fn rename_alias(batch: &mut Batch, old: &str, new: &str) {
+    batch.push(
+        "UPDATE images_aliases SET name = ? WHERE name = ?",
+        vec![new.into(), old.into()],
+    );
+}
+
 /// Deletes alias `name` (its row count says whether there was one).
 pub fn delete_alias(batch: &mut Batch, name: &str) {
     batch.push(
