@@ -518,7 +518,8 @@ mod tests {
     fn files_that_are_not_a_bench_output_are_named_with_what_is_wrong() {
         let path = Path::new("/tmp/earlier.json");
         // (content, error kind, words the message must hold)
-        let cases: [(&str, fn(&CompareError) -> bool, &str); 6] = [
+        type IsKind = fn(&CompareError) -> bool;
+        let cases: [(&str, IsKind, &str); 6] = [
             ("", |e| matches!(e, CompareError::NotJson(..)), "empty"),
             (
                 "figures:",
