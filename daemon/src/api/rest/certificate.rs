@@ -8,17 +8,17 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::put;
-use corral_shared::api::Envelope;
 use serde::Deserialize;
 
-use super::{ApiResult, envelope, json_body, sync};
+use super::done;
+use super::{ApiResult, json_body};
 use crate::cluster::certificate::{self, Step};
 use crate::node::Node;
 
 /// The routes.
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
-        .route("/1.0/cluster/certificate", put(replace).get(unreadable))
+        .route("/1.0/cluster/certificate", put(replace))
         .route("/internal/cluster/certificate", put(take_step))
 }
 
@@ -39,25 +39,11 @@ async fn replace(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
         &put.cluster_certificate_key,
     )
     .await?;
-    sync(&serde_json::json!({}), None)
-}
-
-/// What to do instead of reading the cluster certificate back.
-const INSTEAD: &str = "the cluster certificate cannot be read back here: GET /1.0 shows \
-    it and its fingerprint (environment.certificate, environment.certificate_fingerprint), \
-    and PUT /1.0/cluster/certificate ('corral cluster update-certificate CERT KEY') \
-    replaces it";
-
-/// The certificate is written, never read, here: LXD answers a GET with 501 "not
-/// implemented", which clients match on; the envelope's metadata says what to do instead.
-async fn unreadable() -> ApiResult {
-    let mut answer = Envelope::error(501, "not implemented");
-    answer.metadata = serde_json::json!(INSTEAD);
-    Ok(envelope(501, answer, None))
+    done()
 }
 
 async fn take_step(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     let step: Step = json_body(&body)?;
     certificate::step(&node, &step).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -61,6 +61,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(storage::routes())
         .merge(instances::routes())
         .merge(networks::routes())
+        .method_not_allowed_fallback(unsupported_method)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             node.clone(),
@@ -112,6 +113,21 @@ async fn enveloped_refusals(req: Request, next: Next) -> Response {
         }
     }
     wrapped
+}
+
+/// LXD's router answers a method an endpoint lacks (GET /1.0/cluster/certificate, for one)
+/// with 501 and these words, which clients match on.
+const UNSUPPORTED_METHOD: &str = "not implemented";
+
+/// A method the endpoint lacks, answered as LXD answers it; the metadata says what to do.
+async fn unsupported_method(method: Method, uri: axum::http::Uri) -> Response {
+    let mut answer = Envelope::error(501, UNSUPPORTED_METHOD);
+    answer.metadata = serde_json::json!(format!(
+        "{method} is not a method of {}: use another method of this endpoint, as LXD's \
+         REST API documents them",
+        uri.path()
+    ));
+    envelope(501, answer, None)
 }
 
 async fn not_found() -> Response {
@@ -215,6 +231,11 @@ fn envelope(status: u16, body: Envelope, etag: Option<&str>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&body).unwrap_or_default();
     (status, headers, body).into_response()
+}
+
+/// LXD's answer to a synchronous change that went through: an empty object.
+pub fn done() -> ApiResult {
+    sync(&serde_json::json!({}), None)
 }
 
 /// A sync answer with an optional ETag.
