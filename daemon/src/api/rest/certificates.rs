@@ -8,6 +8,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::routing::get;
 use corral_shared::api::CertificatesPost;
 
+use super::done;
 use super::{
     ApiResult, Recursion, Trusted, answer_read, created, json_body, operation_created, sync,
     sync_read,
@@ -63,5 +64,5 @@ async fn show(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) ->
 
 async fn remove(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
     trust::delete(&node, &fingerprint).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -12,6 +12,7 @@ use corral_shared::api::{ClusterMemberPut, MemberConfigKey, etag_of};
 use corral_shared::preseed::{ClusterPreseed, Preseed};
 use serde::Deserialize;
 
+use super::done;
 use super::{
     ApiResult, Recursion, answer_read, check_etag, json_body, operation_created, sync, sync_read,
 };
@@ -162,7 +163,7 @@ async fn replace_member(
     let (seen, guarded) = current_member(&node, &name, &headers).await?;
     let put: ClusterMemberPut = json_body(&body)?;
     member_edit::update(&node, &seen, put, guarded).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn patch_member(
@@ -175,7 +176,7 @@ async fn patch_member(
     let patch: serde_json::Value = json_body(&body)?;
     let put = member_edit::merge(seen.member.writable(), &patch)?;
     member_edit::update(&node, &seen, put, guarded).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn rename_member(
@@ -185,7 +186,7 @@ async fn rename_member(
 ) -> ApiResult {
     let post: MembersPost = json_body(&body)?;
     member_edit::rename(&node, &name, &post.server_name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// A member's live state, asked of that member once it is found as every read finds it
@@ -214,5 +215,5 @@ async fn delete_member(
     Query(q): Query<Force>,
 ) -> ApiResult {
     remove::remove_on_leader(&node, &name, q.force > 0).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

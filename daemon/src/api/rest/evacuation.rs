@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use corral_shared::api::{ClusterMemberStatePost, EvacuationPlan};
 
+use super::done;
 use super::{ApiResult, json_body, operation_created, sync};
 use crate::cluster::evacuate;
 use crate::error::Error;
@@ -79,11 +80,11 @@ async fn receive(
 ) -> ApiResult {
     let request: Receive = json_body(&body)?;
     migration::receive(&node, &name, &request).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// Removes this member's copy of an instance now held elsewhere.
 async fn forget(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     migration::forget(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use corral_shared::api::{ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost, etag_of};
 
+use super::done;
 use super::{ApiResult, Recursion, answer_read, created, if_match, json_body, sync, sync_read};
 use crate::cluster::groups;
 use crate::node::Node;
@@ -62,7 +63,7 @@ async fn replace(
 ) -> ApiResult {
     let put: ClusterGroupPut = json_body(&body)?;
     groups::update(&node, &name, &put, if_match(&headers).as_deref()).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn patch(
@@ -77,7 +78,7 @@ async fn patch(
     // Judged against the group as read for the merge, so a change in between is refused.
     let expected = if_match(&headers).unwrap_or(etag);
     groups::update(&node, &name, &put, Some(&expected)).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn rename(State(node): State<Arc<Node>>, Path(name): Path<String>, body: Bytes) -> ApiResult {
@@ -88,5 +89,5 @@ async fn rename(State(node): State<Arc<Node>>, Path(name): Path<String>, body: B
 
 async fn delete(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     groups::delete(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -12,6 +12,7 @@ use axum::extract::{Extension, State};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 
+use super::done;
 use super::internal::local_only;
 use super::{ApiResult, forward, json_body, sync};
 use crate::api::Peer;
@@ -54,7 +55,7 @@ async fn elect(State(node): State<Arc<Node>>) -> ApiResult {
         .elect()
         .await
         .map_err(|e| Error::Unavailable(format!("cannot start an election: {e}")))?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +70,7 @@ async fn hand_over(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     }
     let leaving: Leaving = json_body(&body)?;
     handover::hand_over(&node, leaving.id).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// `corrald cluster remove-raft-node`: runs on the leader (relayed there from elsewhere).
@@ -80,5 +81,5 @@ async fn remove_raft_node(State(node): State<Arc<Node>>, Path(address): Path<Str
         leader.remove_raft_node(address).await
     })
     .await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use corral_shared::api::{ImageAliasesEntry, ImageAliasesPost, etag_of};
 use http_body_util::BodyExt;
 
+use super::done;
 use super::{ApiResult, Recursion, answer_read, created, json_body, operation_created, sync};
 use crate::error::Error;
 use crate::images::manage::{self, Upload};
@@ -308,21 +309,21 @@ async fn drop_own_copy(
 ) -> ApiResult {
     checked(&fingerprint)?;
     store::remove(node.dirs.root(), &fingerprint)?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// Makes this member hold the image: fetched from a holder and recorded (replication).
 async fn pull(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
     checked(&fingerprint)?;
     images::ensure_local(&node, &fingerprint).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// On the leader: brings the image up to its number of copies (an import elsewhere asks).
 async fn replicate(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {
     checked(&fingerprint)?;
     images::replication::replicate_in_turn(&node, &fingerprint).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 fn alias_entry(name: &str, description: &str, record: &ImageRecord) -> ImageAliasesEntry {
@@ -395,12 +396,12 @@ async fn rename_alias(
     }
     let rename: Rename = super::json_body(&body)?;
     manage::rename_alias(&node, &name, &rename.name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn delete_alias(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     manage::delete_alias(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 #[cfg(test)]

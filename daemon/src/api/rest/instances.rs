@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use corral_shared::api::{InstanceExecPost, InstancePut, InstanceStatePut, InstancesPost, etag_of};
 use serde::Deserialize;
 
+use super::done;
 use super::{ApiError, ApiResult, json_body, operation_created, sync, sync_read};
 use crate::error::Error;
 use crate::instances::exec::{remote, session};
@@ -76,11 +77,6 @@ async fn list(State(node): State<Arc<Node>>, Query(q): Query<ListQuery>) -> ApiR
             .collect::<Vec<_>>()
     });
     sync_read(&urls, None)
-}
-
-/// LXD's answer to a synchronous change that went through: an empty object.
-fn done() -> ApiResult {
-    sync(&serde_json::json!({}), None)
 }
 
 fn resources(name: &str) -> BTreeMap<String, Option<Vec<String>>> {

@@ -10,6 +10,7 @@ use axum::routing::{get, post, put};
 use corral_shared::preseed::Preseed;
 use serde::Deserialize;
 
+use super::done;
 use super::{ApiResult, forward, json_body, operation_created, sync};
 use crate::api::Peer;
 use crate::cluster::{accept, rebalance, remove};
@@ -40,7 +41,7 @@ pub(super) fn local_only(peer: &Peer) -> Result<(), Error> {
 
 async fn ready(State(node): State<Arc<Node>>) -> ApiResult {
     if node.is_ready() {
-        sync(&serde_json::json!({}), None)
+        done()
     } else {
         Err(
             Error::Unavailable("the daemon is starting: its database has no leader yet".into())
@@ -93,7 +94,7 @@ async fn finish_join(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     }
     let finish: Finish = json_body(&body)?;
     accept::finish(&node, finish.id).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// A member asks the leader to apply the role rule now.
@@ -102,11 +103,11 @@ async fn rebalance_roles(State(node): State<Arc<Node>>) -> ApiResult {
         return elsewhere;
     }
     rebalance::run(&node).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// The leader tells a removed member to become a standalone server again.
 async fn leave(State(node): State<Arc<Node>>) -> ApiResult {
     remove::leave(&node).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::routing::put;
 use serde::Deserialize;
 
-use super::{ApiResult, json_body, sync};
+use super::done;
+use super::{ApiResult, json_body};
 use crate::cluster::address;
 use crate::node::Node;
 
@@ -27,5 +28,5 @@ struct Moved {
 async fn record(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
     let moved: Moved = json_body(&body)?;
     address::record(&node, moved.id, &moved.address).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

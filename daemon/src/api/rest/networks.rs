@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::done;
 use super::targeted::Params;
 use super::{ApiResult, answer_read, check_etag, created, json_body, sync, sync_read};
 use crate::cluster::two_phase::State as Phase;
@@ -124,7 +125,7 @@ async fn replace(
     current(&node, &name, q.target(), &headers).await?;
     let put: NetworkPut = json_body(&body)?;
     network::update(&node, &name, q.target(), &put).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// PATCH: the given keys change, the others stay (as LXD merges).
@@ -151,22 +152,22 @@ async fn patch(
         put.description = d.to_owned();
     }
     network::update(&node, &name, q.target(), &put).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn delete(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     network::delete(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// A member told to make its part of a network (cluster-wide create or update).
 async fn apply_here(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     network::apply_here(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 /// A member told to remove its part of a network (delete, or leaving the cluster).
 async fn remove_here(State(node): State<Arc<Node>>, Path(name): Path<String>) -> ApiResult {
     network::remove_here(&node, &name).await?;
-    sync(&serde_json::json!({}), None)
+    done()
 }

@@ -10,6 +10,7 @@ use axum::routing::get;
 use corral_shared::api::{Envelope, MemberStatus, Operation};
 use serde::Deserialize;
 
+use super::done;
 use super::{ApiResult, Recursion, answer_read, sync, sync_read};
 use crate::cluster::{certificate_tokens, tokens};
 use crate::error::Error;
@@ -176,10 +177,10 @@ async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResul
 /// `corral config trust revoke-token`).
 async fn cancel(State(node): State<Arc<Node>>, Path(id): Path<String>) -> ApiResult {
     if node.is_clustered() && tokens::revoke(&node, &id).await? {
-        return sync(&serde_json::json!({}), None);
+        return done();
     }
     if certificate_tokens::revoke(&node, &id).await? {
-        return sync(&serde_json::json!({}), None);
+        return done();
     }
     if node.operations.get(&id).is_some() {
         return Err(Error::BadRequest("This operation can't be cancelled".into()).into());

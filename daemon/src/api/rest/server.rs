@@ -11,6 +11,7 @@ use corral_shared::api::{
     API_EXTENSIONS, Server, ServerEnvironment, ServerPut, ServerUntrusted, etag_of,
 };
 
+use super::done;
 use super::{ApiResult, Trusted, check_etag, json_body, sync, sync_read};
 use crate::cluster::{config, members};
 use crate::node::Node;
@@ -110,7 +111,7 @@ async fn write(node: Arc<Node>, headers: HeaderMap, body: Bytes, replace: bool) 
     } else {
         config::update_from_view(&node, &body.config, guard).await?;
     }
-    sync(&serde_json::json!({}), None)
+    done()
 }
 
 async fn replace(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
