@@ -236,7 +236,13 @@ fn the_certificate_moves_to_every_member_or_to_none() {
     // In place: the same processes present it, none restarted.
     let now: Vec<Option<u32>> = cluster.members().iter().map(Member::pid).collect();
     assert_eq!(now, pids, "no member restarted");
-    let line = monitor.line_containing(Duration::from_secs(5), "cluster-certificate-updated");
+    // A lifecycle listener also hears the other members' own events: each member announces
+    // its own update, so the one to check is node3's.
+    let line = monitor.line(Duration::from_secs(5), |l| {
+        serde_json::from_str::<serde_json::Value>(l).is_ok_and(|e| {
+            e["metadata"]["action"] == "cluster-certificate-updated" && e["location"] == "node3"
+        })
+    });
     let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(event["metadata"]["source"], "/1.0/cluster/certificate");
     assert_eq!(event["location"], "node3");
