@@ -3,65 +3,14 @@
 //! `restore --action skip`, then a full restore, each outcome asserted; the dry run changing
 //! nothing; and a move killed at each of its steps leaving the instance in one place.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use corral_tests::{Cluster, Member, runs_here, test_image, wait_until};
+use corral_tests::containers::{Containers, instances_run_here};
+use corral_tests::{Cluster, Member, test_image, wait_until};
 use serde_json::Value;
 
 /// How long a whole evacuation or restore may take here (clean shutdowns included).
 const WORK: Duration = Duration::from_secs(180);
-
-/// Whether this machine can run instances: root and runc.
-fn instances_run_here() -> bool {
-    // SAFETY: geteuid only reads the process's credentials.
-    let root = unsafe { libc::geteuid() } == 0;
-    let runc = std::process::Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = match (root, runc) {
-        (true, true) => None,
-        (false, _) => Some("not running as root".to_owned()),
-        (_, false) => Some("runc is not installed: apt-get install runc".to_owned()),
-    };
-    runs_here("root and runc for real instances", missing)
-}
-
-/// Kills the runc containers the members started, whatever happens to the test: members
-/// are killed on drop, their containers would outlive them.
-struct Containers(Vec<PathBuf>);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for root in &self.0 {
-            let Ok(out) = std::process::Command::new("runc")
-                .arg("--root")
-                .arg(root)
-                .args(["list", "-q"])
-                .output()
-            else {
-                continue;
-            };
-            for id in String::from_utf8_lossy(&out.stdout).lines() {
-                let _ = std::process::Command::new("runc")
-                    .arg("--root")
-                    .arg(root)
-                    .args(["delete", "--force", id])
-                    .output();
-            }
-        }
-    }
-}
-
-fn containers_of(members: &[&Member]) -> Containers {
-    Containers(
-        members
-            .iter()
-            .map(|m| m.dir().join("instances").join("runc"))
-            .collect(),
-    )
-}
 
 fn instances(m: &Member) -> Vec<Value> {
     let (status, body) = m.raw("GET", "/1.0/instances?recursion=1", None);
@@ -144,7 +93,7 @@ fn lxds_evacuation_matrix_then_restore_skip_then_full_restore() {
     let cluster = Cluster::form(3);
     let m = cluster.members();
     let all: Vec<&Member> = m.iter().collect();
-    let _containers = containers_of(&all);
+    let _containers = Containers::of(all.iter().copied());
     let (node1, node2) = (&m[0], &m[1]);
     import_image(node1);
 
@@ -337,7 +286,7 @@ fn live_migration_of_a_container_and_an_offline_member_are_refused() {
     }
     let mut cluster = Cluster::form(3);
     let all: Vec<&Member> = cluster.members().iter().collect();
-    let _containers = containers_of(&all);
+    let _containers = Containers::of(all.iter().copied());
     let node1 = &cluster.members()[0];
     import_image(node1);
     node1
@@ -532,12 +481,7 @@ fn a_move_killed_midway_leaves_the_instance_in_one_place() {
         return;
     }
     let mut cluster = crash_cluster(64);
-    let all_dirs: Vec<PathBuf> = cluster
-        .members()
-        .iter()
-        .map(|m| m.dir().join("instances/runc"))
-        .collect();
-    let _containers = Containers(all_dirs);
+    let _containers = Containers::of(cluster.members());
 
     // 1. The destination killed while the copy streams in: x stays on node1.
     let incoming = cluster.members()[1]

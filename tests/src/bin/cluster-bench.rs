@@ -1037,7 +1037,12 @@ fn table(figs: &Figures) -> String {
             verdict(f, median).1,
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    aligned(&rows)
+}
+
+/// Rows as a table: columns padded to their widest cell, a rule under the first row.
+fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

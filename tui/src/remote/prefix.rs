@@ -228,7 +228,8 @@ mod tests {
     use crate::cli::Cli;
     use crate::remote::Remote;
 
-    fn config() -> Config {
+    /// A console with one remote, `prod`.
+    pub(super) fn config() -> Config {
         let mut config = Config::default();
         config
             .add("prod", Remote::new("https://10.0.0.1:8443", "tls"))
@@ -236,7 +237,8 @@ mod tests {
         config
     }
 
-    fn parse(args: &str) -> Command {
+    /// The command a command line parses to.
+    pub(super) fn parse(args: &str) -> Command {
         Cli::try_parse_from(std::iter::once("corral").chain(args.split_whitespace()))
             .unwrap()
             .command

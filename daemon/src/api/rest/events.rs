@@ -252,51 +252,29 @@ mod tests {
         assert!(refused.to_string().contains("\"nope\""), "{refused}");
     }
 
+    /// Which clients need the events named from the log (lifecycle, operations) and which
+    /// need the other members' own events (an instance started elsewhere).
     #[test]
-    fn only_clients_asking_for_lifecycle_or_operations_need_the_log_named() {
+    fn what_each_client_needs_from_the_log_and_from_the_other_members() {
         let q = |kind: &str, scope: &str| EventsQuery {
             kind: kind.into(),
             scope: scope.into(),
             from: "m2".into(),
             ..EventsQuery::default()
         };
+        // (client, query, needs the log named, needs the others' own events)
         let cases = [
-            ("every type", q("", ""), true),
-            ("lifecycle", q("lifecycle", ""), true),
-            ("operations (join tokens')", q("operation", ""), true),
-            ("logging alone", q("logging", ""), false),
-            ("a member following another", q("", "local"), false),
-            ("a hub's relay", q("", "relay"), false),
+            ("every type", q("", ""), true, true),
+            ("lifecycle", q("lifecycle", ""), true, true),
+            ("operations (join tokens')", q("operation", ""), true, true),
+            ("logging alone", q("logging", ""), false, true),
+            ("a member following another", q("", "local"), false, false),
+            ("a hub's relay", q("", "relay"), false, true),
         ];
-        for (what, query, want) in cases {
+        for (what, query, log, others) in cases {
             let filter = Filter::from_query(&query).unwrap();
-            assert_eq!(filter.needs_log_events(), want, "{what}");
-        }
-    }
-
-    #[test]
-    fn clients_of_any_type_and_relays_need_the_other_members_own_events() {
-        let q = |kind: &str, scope: &str| EventsQuery {
-            kind: kind.into(),
-            scope: scope.into(),
-            from: "m2".into(),
-            ..EventsQuery::default()
-        };
-        let cases = [
-            ("every type", q("", ""), true),
-            (
-                "lifecycle (an instance started elsewhere)",
-                q("lifecycle", ""),
-                true,
-            ),
-            ("operations", q("operation", ""), true),
-            ("logging", q("logging", ""), true),
-            ("a member following another", q("", "local"), false),
-            ("a hub's relay", q("", "relay"), true),
-        ];
-        for (what, query, want) in cases {
-            let filter = Filter::from_query(&query).unwrap();
-            assert_eq!(filter.needs_others(), want, "{what}");
+            assert_eq!(filter.needs_log_events(), log, "{what}");
+            assert_eq!(filter.needs_others(), others, "{what}");
         }
     }
 

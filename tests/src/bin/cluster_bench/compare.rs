@@ -306,31 +306,7 @@ pub fn table(rows: &[Row], number: impl Fn(f64, &str) -> String) -> String {
         };
         lines.push([r.name.clone(), value(r.earlier), value(r.now), change]);
     }
-    let widths: Vec<usize> = (0..4)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join(" | ").trim_end());
-        out.push('\n');
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            out.push_str(&rule.join("-+-"));
-            out.push('\n');
-        }
-    }
-    out
+    super::aligned(&lines)
 }
 
 /// The comparison as the `compare` object of the JSON output.

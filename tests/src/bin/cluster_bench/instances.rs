@@ -2,7 +2,6 @@
 //! many instances, and evacuating then restoring a member holding stopped instances, on a
 //! three-member loopback cluster with real runc containers.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -67,32 +66,6 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     Some(fs.f_bavail as u64 * fs.f_frsize as u64)
 }
 
-/// Kills and forgets every runc container the members started, whatever happens to the
-/// bench: the members are killed on drop, their containers would outlive them.
-struct Containers(Vec<PathBuf>);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for root in &self.0 {
-            let Ok(out) = Command::new("runc")
-                .arg("--root")
-                .arg(root)
-                .args(["list", "-q"])
-                .output()
-            else {
-                continue;
-            };
-            for id in String::from_utf8_lossy(&out.stdout).lines() {
-                let _ = Command::new("runc")
-                    .arg("--root")
-                    .arg(root)
-                    .args(["delete", "--force", id])
-                    .output();
-            }
-        }
-    }
-}
-
 /// Figures 13 to 15 on a fresh three-member cluster: `launches` launches one after another,
 /// the list at `count` instances, the evacuation and restore of [`EVACUATED`] stopped ones.
 pub fn run(rt: &tokio::runtime::Runtime, figs: &mut Figures, launches: usize, count: usize) {
@@ -100,11 +73,7 @@ pub fn run(rt: &tokio::runtime::Runtime, figs: &mut Figures, launches: usize, co
     let cluster = Cluster::form(3);
     let m = cluster.members();
     // Declared after the cluster, so dropped first: containers go before the members' dirs.
-    let _containers = Containers(
-        m.iter()
-            .map(|m| m.dir().join("instances").join("runc"))
-            .collect(),
-    );
+    let _containers = corral_tests::containers::Containers::of(m);
     let client = m[0].client().with_timeout(OPERATION);
     import_image(rt, &client);
 

@@ -113,27 +113,8 @@ fn create(image: &mut String, name: &mut String) -> Result<Option<String>, Remot
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    use crate::cli::Cli;
     use crate::remote::prefix::resolve;
-    use crate::remote::{Config, Remote};
-
-    fn config() -> Config {
-        let mut config = Config::default();
-        config
-            .add("prod", Remote::new("https://10.0.0.1:8443", "tls"))
-            .unwrap();
-        config
-    }
-
-    fn parse(args: &str) -> Command {
-        Cli::try_parse_from(std::iter::once("corral").chain(args.split_whitespace()))
-            .unwrap()
-            .command
-    }
-
-    use crate::cli::Command;
+    use crate::remote::prefix::tests::{config, parse};
 
     #[test]
     fn instance_commands_go_where_their_prefix_says() {
