@@ -18,6 +18,8 @@ use crate::error::CliError;
 
 /// How long the daemon may go on answering once the client's side has closed.
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long the client's side may take to be seen ending once the daemon has closed.
+const CLIENT_GRACE: Duration = Duration::from_millis(500);
 
 /// `corral dial-stdio`'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -81,7 +83,16 @@ pub fn run(args: DialStdioArgs) -> Result<(), CliError> {
         let _ = closed.send(side);
     });
     match ended.recv() {
-        Ok(Closed::Daemon) => Err(CliError::Failed(hung_up(&dir))),
+        // The daemon's close after a finished exchange (`Connection: close`) can overtake
+        // the client's end of input, which was already on its way: only a client still
+        // there once the grace is over was hung up on.
+        Ok(Closed::Daemon) => {
+            if hung_up_on(ended.recv_timeout(CLIENT_GRACE).ok()) {
+                Err(CliError::Failed(hung_up(&dir)))
+            } else {
+                Ok(())
+            }
+        }
         _ => {
             // The daemon finishes what it was sending, within bounds.
             let _ = ended.recv_timeout(DRAIN);
@@ -104,6 +115,12 @@ fn relay(from: &mut impl Read, to: &mut impl Write) -> Relayed {
             return Relayed::SinkBroke;
         }
     }
+}
+
+/// Whether the daemon, having closed first, hung up on a client still there: yes unless the
+/// client's side was seen ending within the grace (`then`).
+fn hung_up_on(then: Option<Closed>) -> bool {
+    !matches!(then, Some(Closed::Client))
 }
 
 /// The daemon in `dir` closed the connection while the client still used it.
@@ -190,6 +207,20 @@ mod tests {
         let mut full = [0u8; 4];
         let ended = relay(&mut &b"more than four"[..], &mut &mut full[..]);
         assert!(matches!(ended, Relayed::SinkBroke));
+    }
+
+    #[test]
+    fn a_daemon_closing_first_hung_up_only_on_a_client_still_there() {
+        // (what was seen within the grace after the daemon closed, hung up on)
+        let cases = [
+            (Some(Closed::Client), false),
+            (Some(Closed::Daemon), true),
+            (None, true),
+        ];
+        for (then, want) in cases {
+            let seen = format!("{:?}", then.as_ref().map(|c| matches!(c, Closed::Client)));
+            assert_eq!(hung_up_on(then), want, "client ended: {seen}");
+        }
     }
 
     #[test]
