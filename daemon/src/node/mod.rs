@@ -7,6 +7,7 @@ mod group_commit;
 mod lease;
 mod propose;
 mod read;
+mod read_index;
 mod reset;
 mod start;
 pub mod storage;
@@ -69,6 +70,8 @@ pub struct Node {
     lease: std::sync::Mutex<Option<lease::Lease>>,
     /// When the replica was last confirmed current (what a stale answer is "as of").
     confirmed: read::Confirmed,
+    /// The read-index request to the leader that overlapping reads share.
+    leader_read_index: read_index::Shared<String>,
     /// How it reaches other members.
     pub network: Network,
     /// Its background operations.

@@ -274,22 +274,29 @@ impl Node {
         applied_up_to(self.applied_watch(), index, deadline).await
     }
 
-    /// The leader's read index: asked of the leader, or worked out here when this is it.
+    /// The leader's read index: asked of the leader (one request shared by the reads that
+    /// overlap it, see [`super::read_index`]), or worked out here when this is it.
     async fn read_index(&self) -> Result<u64> {
         if self.is_leader() {
             return self.read_index_as_leader().await;
         }
-        let leader = crate::peers::Peers::of(self)?
+        self.leader_read_index
+            .index(|| self.ask_leader_for_read_index())
+            .await
+            .map_err(Error::Unavailable)
+    }
+
+    /// One request for the leader's read index; its error says why, for every read sharing it.
+    async fn ask_leader_for_read_index(&self) -> std::result::Result<u64, String> {
+        let peers = crate::peers::Peers::of(self).map_err(|e| e.to_string())?;
+        let leader = peers
             .leader()
-            .ok_or_else(|| Error::Unavailable("no database leader is known right now".into()))?;
+            .ok_or_else(|| "no database leader is known right now".to_owned())?;
         leader.read_index().await.map_err(|e| match e {
-            PeerError::Rpc { address, message } => Error::Unavailable(format!(
-                "the leader at {address} cannot confirm a current read: {message}"
-            )),
-            e => Error::Unavailable(format!(
-                "the leader at {} did not answer: {e}",
-                leader.address()
-            )),
+            PeerError::Rpc { address, message } => {
+                format!("the leader at {address} cannot confirm a current read: {message}")
+            }
+            e => format!("the leader at {} did not answer: {e}", leader.address()),
         })
     }
 }

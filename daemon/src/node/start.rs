@@ -121,6 +121,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         raft_generation: watch::channel(0).0,
         lease: std::sync::Mutex::new(None),
         confirmed: Default::default(),
+        leader_read_index: Default::default(),
         network,
         operations: Operations::default(),
         server_identity,

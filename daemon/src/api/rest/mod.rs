@@ -28,7 +28,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use corral_shared::api::{Envelope, Operation};
+use corral_shared::api::{Envelope, Operation, ResponseType};
 use corral_shared::client::{STALE_HEADER, Stale};
 use serde::Serialize;
 
@@ -220,6 +220,11 @@ impl IntoResponse for ApiError {
 pub type ApiResult = Result<Response, ApiError>;
 
 fn envelope(status: u16, body: Envelope, etag: Option<&str>) -> Response {
+    respond(status, serde_json::to_vec(&body).unwrap_or_default(), etag)
+}
+
+/// A JSON answer of `body`, with its ETag if it has one.
+fn respond(status: u16, body: Vec<u8>, etag: Option<&str>) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -229,7 +234,6 @@ fn envelope(status: u16, body: Envelope, etag: Option<&str>) -> Response {
         headers.insert(header::ETAG, tag);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&body).unwrap_or_default();
     (status, headers, body).into_response()
 }
 
@@ -238,10 +242,34 @@ pub fn done() -> ApiResult {
     sync(&serde_json::json!({}), None)
 }
 
+/// [`Envelope::sync`] borrowing its metadata, so that an answer is written straight to
+/// bytes rather than through a JSON tree first (reads answer thousands of times a second;
+/// the tree cost as much as the database read). Same field names and order as [`Envelope`].
+#[derive(Serialize)]
+struct SyncEnvelope<'a, T> {
+    #[serde(rename = "type")]
+    kind: ResponseType,
+    status: &'static str,
+    status_code: u16,
+    operation: &'static str,
+    error_code: u16,
+    error: &'static str,
+    metadata: &'a T,
+}
+
 /// A sync answer with an optional ETag.
 pub fn sync<T: Serialize>(metadata: &T, etag: Option<&str>) -> ApiResult {
-    let value = serde_json::to_value(metadata).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(envelope(200, Envelope::sync(value), etag))
+    let body = serde_json::to_vec(&SyncEnvelope {
+        kind: ResponseType::Sync,
+        status: "Success",
+        status_code: 200,
+        operation: "",
+        error_code: 0,
+        error: "",
+        metadata,
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(respond(200, body, etag))
 }
 
 /// A sync answer to a read, marked when the read came from a copy no leader confirmed.
@@ -331,4 +359,31 @@ pub struct Recursion {
     /// 0 (URLs) or 1 and more (objects).
     #[serde(default)]
     pub recursion: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sync answer written straight to bytes reads back as the envelope LXD's clients
+    /// expect, for metadata of every shape.
+    #[tokio::test]
+    async fn a_sync_answer_is_the_sync_envelope_of_its_metadata() {
+        let cases = [
+            serde_json::json!({"server_name": "node1", "roles": ["database"], "config": {}}),
+            serde_json::json!(["/1.0/cluster/members/node1"]),
+            serde_json::json!({}),
+            serde_json::Value::Null,
+        ];
+        for metadata in cases {
+            let resp = sync(&metadata, Some("abc")).unwrap_or_else(|_| panic!("{metadata}"));
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(resp.headers()[header::ETAG], "\"abc\"");
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let read: Envelope = serde_json::from_slice(&body).unwrap();
+            assert_eq!(read, Envelope::sync(metadata.clone()), "{metadata}");
+        }
+    }
 }
