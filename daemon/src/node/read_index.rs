@@ -90,7 +90,9 @@ impl<E: Clone> Shared<E> {
             }
         }
     }
+}
 
+impl<E> Shared<E> {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
