@@ -227,7 +227,9 @@ impl Drop for Armed {
 /// bound by [`bound_steps`], a batch past [`MAX_BATCH_STEPS`] is refused the same way,
 /// unless it was stopped while writing (see [`rolled_back_by_step_bound`]).
 pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<BatchOutcome> {
-    tx.execute_batch("SAVEPOINT batch")?;
+    // Cached statements: every batch of every write opens and releases a savepoint, on
+    // every replica; parsing them each time showed in the write path's profile.
+    tx.prepare_cached("SAVEPOINT batch")?.execute([])?;
     let mut rows = Vec::with_capacity(batch.statements.len());
     let armed = Armed::new();
     for stmt in &batch.statements {
@@ -255,7 +257,7 @@ pub fn apply(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> rusqlite::Result<
         }
     }
     drop(armed);
-    tx.execute_batch("RELEASE batch")?;
+    tx.prepare_cached("RELEASE batch")?.execute([])?;
     Ok(BatchOutcome {
         rows_affected: rows,
         error: None,

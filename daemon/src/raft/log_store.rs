@@ -228,11 +228,12 @@ fn write_state<T: serde::Serialize>(
     value: &T,
 ) -> Result<(), StorageError<NodeId>> {
     let raw = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
-    conn.execute(
+    // Cached: the committed index rides with most appends, so this runs once per write.
+    conn.prepare_cached(
         "INSERT INTO raft_state (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, raw],
     )
+    .and_then(|mut stmt| stmt.execute(params![key, raw]))
     .map_err(|e| StorageIOError::write(&e))?;
     Ok(())
 }

@@ -108,11 +108,13 @@ pub(crate) fn write_json<T: Serialize>(
     value: &T,
 ) -> rusqlite::Result<()> {
     let raw = serde_json::to_string(value).unwrap_or_default();
-    conn.execute(
+    // Cached: every applied run writes its position, and parsing it each time showed in
+    // the write path's profile.
+    conn.prepare_cached(
         "INSERT INTO raft_applied (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key, &raw],
-    )?;
+    )?
+    .execute([key, &raw])?;
     Ok(())
 }
 
