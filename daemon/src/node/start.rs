@@ -15,6 +15,7 @@ use crate::db::global::GlobalDb;
 use crate::db::local::LocalDb;
 use crate::error::{Error, Result};
 use crate::operations::Operations;
+use crate::raft::heartbeat::needs_timer;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
 use crate::raft::state_machine::StateMachine;
@@ -218,19 +219,29 @@ pub(super) async fn wait_for_leader(node: &Node) {
 }
 
 /// Keeps the local `raft_nodes` table in step with the Raft membership, so the database
-/// members can be listed with the daemon stopped, and tells the network who the learners are.
+/// members can be listed with the daemon stopped, tells the network who the learners are,
+/// and keeps Raft's timer running only where it is needed ([`needs_timer`]).
 pub(super) fn record_raft_nodes(node: &Arc<Node>) {
     let tasks = node.tasks.clone();
+    let raft = node.raft();
     let node = Arc::downgrade(node);
     tasks.spawn("recording the Raft members", async move {
-        // The server metrics change with the membership, vote and leader only, not with
-        // every replication answer as the full metrics do.
-        let Some(mut metrics) = node.upgrade().map(|n| n.raft().server_metrics()) else {
-            return;
-        };
+        // The server metrics change with the membership, vote, state and leader only, not
+        // with every replication answer as the full metrics do. The task follows this Raft
+        // instance to its end; a replacement gets a task of its own.
+        let mut metrics = raft.server_metrics();
         let mut last = None;
+        let mut ticking = None;
         loop {
-            let membership = metrics.borrow().membership_config.clone();
+            let (membership, timer) = {
+                let m = metrics.borrow();
+                let timer = needs_timer(m.id, m.state, m.membership_config.membership());
+                (m.membership_config.clone(), timer)
+            };
+            if ticking != Some(timer) {
+                raft.runtime_config().tick(timer);
+                ticking = Some(timer);
+            }
             if last.as_ref() != Some(&membership) {
                 let Some(n) = node.upgrade() else { return };
                 n.network

@@ -4,11 +4,15 @@
 //! new (same term, same log position, same commit index as its last answered one) is sent
 //! only every [`LEARNER_INTERVAL`]. Anything new (entries, a commit, a new leader) goes at
 //! once. In a cluster of fifty this is most of the leader's idle work.
+//!
+//! The other side of the same idleness: Raft's own timer, which wakes every member's Raft
+//! core twenty times a second, is needed only by a leader (to send heartbeats) and a voter
+//! (to stand for election when they stop); see [`needs_timer`].
 
 use std::time::{Duration, Instant};
 
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
-use openraft::{LogId, Vote};
+use openraft::{BasicNode, LogId, Membership, ServerState, Vote};
 
 use super::{NodeId, TypeConfig};
 
@@ -74,8 +78,24 @@ impl Spacing {
     }
 }
 
+/// Whether member `id`'s Raft needs its timer, in `state` under `membership`: a leader
+/// heartbeats by it (and, voted out, steps down by it), a voter campaigns by it when the
+/// leader falls silent. A learner (a stand-by or spare, or a joiner not yet added) does
+/// neither: everything it does is answering the leader, so its timer only costs CPU, which
+/// in a large cluster is most of an idle member's work. Re-checked at every change of
+/// state or membership, so a promoted member ticks as soon as its promotion reaches it.
+pub fn needs_timer(
+    id: NodeId,
+    state: ServerState,
+    membership: &Membership<NodeId, BasicNode>,
+) -> bool {
+    state == ServerState::Leader || membership.voter_ids().any(|v| v == id)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use openraft::{CommittedLeaderId, Entry, EntryPayload};
 
     use super::*;
@@ -139,5 +159,36 @@ mod tests {
         assert!(!spacing.may_skip(true, &beat, t));
         spacing.answered::<()>(Sent::of(&beat, t), &Ok(AppendEntriesResponse::Success));
         assert!(spacing.may_skip(true, &beat, t));
+    }
+
+    #[test]
+    fn only_leaders_and_voters_keep_their_timer() {
+        let nodes: BTreeMap<NodeId, BasicNode> = (1..=5)
+            .map(|i| (i, BasicNode::new(format!("m{i}"))))
+            .collect();
+        let single = Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes.clone());
+        let joint = Membership::new(
+            vec![BTreeSet::from([1, 2, 3]), BTreeSet::from([2, 3, 4])],
+            nodes,
+        );
+        use ServerState::{Candidate, Follower, Leader, Learner};
+        // (member, state, membership, ticks)
+        let cases = [
+            (1, Leader, &single, true),
+            (2, Follower, &single, true),
+            (3, Candidate, &single, true),
+            (4, Learner, &single, false),
+            (5, Learner, &single, false),
+            (9, Learner, &single, false),
+            // A leader voted out keeps ticking until it has stepped down.
+            (4, Leader, &single, true),
+            // Either half of a joint configuration counts: the new voter may have to campaign.
+            (4, Follower, &joint, true),
+            (1, Follower, &joint, true),
+            (5, Learner, &joint, false),
+        ];
+        for (i, (id, state, membership, ticks)) in cases.into_iter().enumerate() {
+            assert_eq!(needs_timer(id, state, membership), ticks, "case {i}");
+        }
     }
 }
