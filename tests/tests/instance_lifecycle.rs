@@ -2,7 +2,7 @@
 //! three-member cluster with runc: `corral monitor` on one member prints the lifecycle
 //! events of an instance held by another and operated from the third, each once, located
 //! where it happened; and a member that was killed (its containers gone, as after a reboot)
-//! starts again what ran, unless `boot.autostart` says otherwise.
+//! starts again what ran, unless `boot.autostart` says otherwise; so does a server alone.
 
 use std::time::{Duration, Instant};
 
@@ -215,4 +215,31 @@ fn starts_again_what_ran_after_a_crash(cluster: &mut Cluster) {
         body.contains("\"volatile.last_state.power\":\"RUNNING\""),
         "{body}"
     );
+}
+
+/// A server that is not clustered starts again what ran, as a member does (it has no moves
+/// to settle first), and leaves stopped what was stopped.
+#[test]
+fn a_server_alone_starts_again_what_ran_after_a_crash() {
+    if !instances_run_here() {
+        return;
+    }
+    let mut solo = Member::start("solo");
+    let _containers = Containers::of([&solo]);
+    import_busybox(&solo);
+    solo.corral(&["launch", "busybox", "s1", "-c", SHUTDOWN])
+        .ok();
+    solo.corral(&["init", "busybox", "s2", "-c", SHUTDOWN]).ok();
+    assert_eq!(status_of(&solo, "s1"), "Running", "s1 before the crash");
+
+    solo.kill();
+    forget_containers(&runc_root(&solo));
+    solo.restart();
+
+    wait_until(
+        "the server alone to start s1 again",
+        Duration::from_secs(60),
+        || (status_of(&solo, "s1") == "Running").then_some(()),
+    );
+    assert_eq!(status_of(&solo, "s2"), "Stopped", "it was stopped");
 }

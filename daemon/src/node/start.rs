@@ -182,6 +182,13 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
             .spawn("settling interrupted instance moves", async move {
                 crate::instances::migration::settle_at_start(settling).await
             });
+    } else {
+        // A server alone has no moves to settle: its instances start again at once.
+        let starting = node.clone();
+        node.tasks
+            .spawn("starting this server's instances", async move {
+                crate::instances::autostart::at_start(&starting).await
+            });
     }
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
