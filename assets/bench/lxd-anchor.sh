@@ -112,7 +112,8 @@ cleanup() {
     # What else this run started names its directory (lxc monitors, forkstart helpers...).
     pids=$(grep -lsF "$tmp/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true)
     for pid in $pids; do
-        [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] && kill -9 "$pid" 2>/dev/null
+        [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] &&
+            grep -qsF "$tmp/" "/proc/$pid/cmdline" && kill -9 "$pid" 2>/dev/null
     done
     sleep 0.5
     # Mounts under the directory, deepest first.
@@ -129,7 +130,7 @@ cleanup() {
     if [ -n "${KEEP_LOGS:-}" ]; then
         mkdir -p "$KEEP_LOGS" && cp -r "$tmp/logs/." "$KEEP_LOGS/" 2>/dev/null
     fi
-    rm -rf "$tmp" || say "could not remove all of $tmp"
+    rm -rf --one-file-system "$tmp" || say "could not remove all of $tmp"
     say "torn down in $(since "$started") s"
     exit "$rc"
 }
