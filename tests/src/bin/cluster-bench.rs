@@ -208,6 +208,22 @@ impl Figure {
     }
 }
 
+/// LXD 5.0.2's figure 13-15 on this machine (`assets/bench/lxd-anchor.sh`, 20 launches,
+/// 1000 instances, 20 evacuated), for a figure whose count does not change it.
+fn lxd(seconds: f64) -> Option<f64> {
+    Some(seconds)
+}
+
+/// [`lxd`] for a figure taken at `count`, which LXD's was taken at `measured_at` only.
+fn lxd_at(count: usize, measured_at: usize, seconds: f64) -> Option<f64> {
+    (count == measured_at).then_some(seconds)
+}
+
+/// Issue 17's aim for the instance figures: ten times faster than LXD.
+fn tenth(lxd_seconds: f64) -> Option<f64> {
+    Some(lxd_seconds / 10.0)
+}
+
 fn specs(s: &Settings) -> Figures {
     use Better::*;
     let hb = heartbeat_interval(OFFLINE_THRESHOLD);
@@ -313,32 +329,41 @@ fn specs(s: &Settings) -> Figures {
             format!("12 Watch: CPU of the member serving {DASHBOARDS} dashboards ({n})"),
             "%",
         ),
-        figure("launch", "13 launch busybox -> Running", "s"),
+        figure("launch", "13 launch busybox -> Running", "s").against(
+            lxd(0.725),
+            None,
+            tenth(0.725),
+        ),
         figure(
             "launch_p90",
             format!("13 launch busybox -> Running, p90 of {}", s.launches),
             "s",
-        ),
+        )
+        .against(lxd_at(s.launches, 20, 0.803), None, None),
         figure(
             "inst_get",
             format!("14 GET /1.0/instances?recursion=1 ({})", s.instances),
             "s",
-        ),
+        )
+        .against(lxd_at(s.instances, 1000, 4.700), None, None),
         figure(
             "inst_list",
             format!("14 corral list ({} instances)", s.instances),
             "s",
-        ),
+        )
+        .against(lxd_at(s.instances, 1000, 16.681), None, None),
         figure(
             "evacuate",
             format!("15 evacuate member, {} stopped", instances::EVACUATED),
             "s",
-        ),
+        )
+        .against(lxd(10.916), None, tenth(10.916)),
         figure(
             "restore",
             format!("15 restore member, {} stopped", instances::EVACUATED),
             "s",
-        ),
+        )
+        .against(lxd(12.259), None, tenth(12.259)),
     ])
 }
 
