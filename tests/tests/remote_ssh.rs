@@ -466,8 +466,9 @@ fn the_dashboard_through_an_ssh_remote_shows_a_killed_member_go_offline() {
             .iter()
             .all(|name| row_says(s, name, "ONLINE"))
     });
+    // Under the title, for as long as it runs (a log line saying so would scroll away).
     assert!(
-        screen.contains("ssh://"),
+        screen.contains("remote lab: ssh://"),
         "the dashboard names the remote:\n{screen}"
     );
 

@@ -14,6 +14,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
+use cli::Command;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -34,7 +35,11 @@ fn main() -> ExitCode {
     };
     let stdout = std::io::stdout();
     let result = runtime.block_on(async {
-        let (remote, client, command) = remote::target(cli.command)?;
+        let (remote, client, mut command) = remote::target(cli.command)?;
+        if let Command::Dashboard(args) = &mut command {
+            // The dashboard names the remote it watches, whichever way it was chosen.
+            args.remote = Some(remote.clone());
+        }
         let result = commands::run(command, &client, &mut stdout.lock()).await;
         result.map_err(|e| remote::explain(&remote, e))
     });

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use corral_shared::client::Client;
+use corral_shared::client::{Client, Place};
 
 use crate::error::CliError;
 
@@ -24,9 +24,23 @@ pub struct DashboardArgs {
 pub async fn run(client: &Client, args: DashboardArgs) -> Result<(), CliError> {
     let options = crate::dashboard::Options {
         fallbacks: args.also.iter().map(|p| socket_of(p)).collect(),
-        about: Vec::new(),
+        about: remote_line(args.remote.as_deref(), &client.place())
+            .into_iter()
+            .collect(),
     };
     crate::dashboard::run(client.clone(), options).await
+}
+
+/// The line under the title that names the remote watched, when it is not a local socket:
+/// the log line saying so scrolls away, and an operator must always see where they look.
+fn remote_line(remote: Option<&str>, place: &Place) -> Option<String> {
+    if matches!(place, Place::Socket(_)) {
+        return None;
+    }
+    Some(match remote.map(|r| r.trim_end_matches(':')) {
+        Some(name) => format!("remote {name}: {place}"),
+        None => format!("remote {place}"),
+    })
 }
 
 /// A member's socket: `path` itself if it is one, else the socket inside that directory.
@@ -41,6 +55,28 @@ pub fn socket_of(path: &std::path::Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_is_named_under_the_title_and_a_local_socket_is_not() {
+        let https = Place::Https("10.0.0.5:8443".into());
+        // (remote argument, place, line)
+        let cases = [
+            (
+                Some("lab:"),
+                &https,
+                Some("remote lab: https://10.0.0.5:8443"),
+            ),
+            (None, &https, Some("remote https://10.0.0.5:8443")),
+            (
+                Some("local:"),
+                &Place::Socket("/var/lib/corral/unix.socket".into()),
+                None,
+            ),
+        ];
+        for (remote, place, want) in cases {
+            assert_eq!(remote_line(remote, place).as_deref(), want, "{remote:?}");
+        }
+    }
 
     #[test]
     fn a_directory_means_its_socket_and_a_socket_itself() {
