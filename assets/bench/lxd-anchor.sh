@@ -3,10 +3,11 @@
 # Corral's instance figures are read against. This script is how README's LXD figures for
 # 13-15 were taken.
 #
-# It forms a three-member LXD cluster on loopback (node1-3 on 127.0.0.11-13:8443, one daemon
-# per LXD_DIR under a temporary directory, a `dir` pool named default, a default profile with
-# a root disk and no network device), imports the busybox test image that
-# assets/images/build-busybox-image.sh builds (alias busybox), and measures, as
+# It forms a three-member LXD cluster on loopback (node1-3 on 127.0.0.11-13:8443 in a
+# network namespace of its own, one daemon per LXD_DIR under a temporary directory, a `dir`
+# pool named default, a default profile with a root disk and no network device), imports
+# the busybox test image that assets/images/build-busybox-image.sh builds (alias busybox),
+# and measures, as
 # tests/src/bin/cluster_bench/instances.rs does for Corral, through the REST API on node1's
 # unix socket:
 #   13  LAUNCHES launches one after another: POST /1.0/instances from the image, then start,
@@ -58,17 +59,19 @@ case "$(LC_ALL=C ldd /bin/busybox 2>&1 || true)" in
 *"not a dynamic executable"* | *"statically linked"*) ;;
 *) die "busybox-static is not installed (no static /bin/busybox): 'apt-get install busybox-static'" ;;
 esac
-for tool in curl jq; do
+for tool in curl jq ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: 'apt-get install $tool'"
 done
 [ "$EVACUATED" -le "$COUNT" ] || die "EVACUATED ($EVACUATED) must not exceed COUNT ($COUNT)"
-for n in 1 2 3; do
-    if (exec 3<>"/dev/tcp/127.0.0.1$n/8443") 2>/dev/null; then
-        die "127.0.0.1$n:8443 is already in use (an earlier run still going?)"
-    fi
-done
 
 tmp=$(mktemp -d /tmp/lxd-anchor.XXXXXX)
+# The daemons run in a network namespace of their own, with loopback alone: their cluster
+# traffic stays on 127.0.0.11-13 there, and LXD's own lookups at start (it asks
+# images.linuxcontainers.org for instance types) cannot leave the machine. nsenter enters
+# the network namespace only: LXD needs the host's mounts and cgroups as they are.
+ns="lxd-anchor-$$"
+ip netns add "$ns" || die "cannot make the network namespace $ns (needs root and iproute2)"
+ip -n "$ns" link set lo up || die "cannot bring up loopback in $ns"
 # Unprivileged containers' root must be able to walk down to their rootfs.
 chmod 0711 "$tmp"
 mkdir -p "$tmp/logs"
@@ -130,6 +133,7 @@ cleanup() {
     if [ -n "${KEEP_LOGS:-}" ]; then
         mkdir -p "$KEEP_LOGS" && cp -r "$tmp/logs/." "$KEEP_LOGS/" 2>/dev/null
     fi
+    ip netns del "$ns" 2>/dev/null
     rm -rf --one-file-system "$tmp" || say "could not remove all of $tmp"
     say "torn down in $(since "$started") s"
     exit "$rc"
@@ -218,7 +222,8 @@ start_daemon() {
     local n=$1
     mkdir -p "$tmp/n$n"
     chmod 0711 "$tmp/n$n"
-    LXD_DIR="$tmp/n$n" lxd --group root --logfile "$tmp/logs/n$n.log" >>"$tmp/logs/n$n.out" 2>&1 &
+    LXD_DIR="$tmp/n$n" nsenter --net="/run/netns/$ns" \
+        lxd --group root --logfile "$tmp/logs/n$n.log" >>"$tmp/logs/n$n.out" 2>&1 &
     daemon_pid[$n]=$!
     LXD_DIR="$tmp/n$n" lxd waitready --timeout 60 ||
         die "node$n's daemon did not become ready: $(tail -n 5 "$tmp/logs/n$n.log" "$tmp/logs/n$n.out" 2>/dev/null)"
@@ -248,7 +253,8 @@ EOF
 for n in 2 3; do
     token=$(LXD_DIR="$tmp/n1" lxc cluster add "node$n" | tail -n 1)
     case "$token" in eyJ*) ;; *) die "no join token for node$n: $token" ;; esac
-    LXD_DIR="$tmp/n$n" lxd init --preseed >/dev/null <<EOF || die "node$n could not join"
+    # In the namespace too: lxd init itself reaches node1 to check the token's certificate.
+    LXD_DIR="$tmp/n$n" nsenter --net="/run/netns/$ns" lxd init --preseed >/dev/null <<EOF || die "node$n could not join"
 cluster:
   enabled: true
   server_name: node$n
