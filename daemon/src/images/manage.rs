@@ -146,6 +146,11 @@ pub fn check_alias_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// LXD's refusal of an alias name in use.
+fn alias_exists(name: &str) -> Error {
+    Error::Conflict(format!("Alias '{name}' already exists"))
+}
+
 /// Names image `target` (a fingerprint or a unique prefix) `name`.
 pub async fn create_alias(
     node: &Node,
@@ -156,7 +161,7 @@ pub async fn create_alias(
     check_alias_name(name)?;
     node.read_barrier().await?;
     let images = node.global.read(db::images).await?;
-    let exists = || Error::Conflict(format!("Alias '{name}' already exists"));
+    let exists = || alias_exists(name);
     if images
         .iter()
         .any(|i| i.aliases.iter().any(|(a, _)| a == name))
@@ -183,11 +188,7 @@ pub async fn create_alias(
 
 /// Renames alias `old` to `new` (the image it names stays).
 pub async fn rename_alias(node: &Node, old: &str, new: &str) -> Result<()> {
-    if new.is_empty() || new.contains('/') {
-        return Err(Error::BadRequest(format!(
-            "Invalid alias name {new:?}: give a non-empty name without '/'"
-        )));
-    }
+    check_alias_name(new)?;
     let mut batch = Batch::new();
     db::rename_alias(&mut batch, old, new);
     match node.propose(batch).await {
@@ -197,9 +198,7 @@ pub async fn rename_alias(node: &Node, old: &str, new: &str) -> Result<()> {
             )))
         }
         Ok(_) => Ok(()),
-        Err(Error::Conflict(e)) if e.contains("UNIQUE") => Err(Error::Conflict(format!(
-            "Alias {new:?} already exists: choose another name, or delete it first ('corral image alias delete {new}')"
-        ))),
+        Err(Error::Conflict(e)) if e.contains("UNIQUE") => Err(alias_exists(new)),
         Err(e) => Err(e),
     }
 }

@@ -15,8 +15,7 @@ use axum::routing::{get, post};
 use corral_shared::api::{ImageAliasesEntry, ImageAliasesPost, etag_of};
 use http_body_util::BodyExt;
 
-use super::done;
-use super::{ApiResult, Recursion, answer_read, created, json_body, operation_created, sync};
+use super::{ApiResult, Recursion, answer_read, created, done, json_body, operation_created, sync};
 use crate::error::Error;
 use crate::images::manage::{self, Upload};
 use crate::images::{self, ImageRecord, store};
@@ -388,13 +387,13 @@ async fn create_alias(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult {
 async fn rename_alias(
     State(node): State<Arc<Node>>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Rename {
         name: String,
     }
-    let rename: Rename = super::json_body(&body)?;
+    let rename: Rename = json_body(&body)?;
     manage::rename_alias(&node, &name, &rename.name).await?;
     done()
 }
