@@ -482,7 +482,8 @@ const SETTLE_RETRY: Duration = Duration::from_secs(2);
 
 /// [`settle`], tried until it succeeds or the member stops; run once at start. Then the
 /// member's instances start again ([`super::autostart`]): only once no stale copy is left,
-/// so an instance that moved away while this member was down is not started here.
+/// so an instance that moved away while this member was down is not started here. A server
+/// alone has no moves to settle and starts its instances at once.
 pub async fn settle_at_start(node: std::sync::Arc<Node>) {
     while node.is_clustered() {
         match settle(&node).await {
@@ -490,8 +491,7 @@ pub async fn settle_at_start(node: std::sync::Arc<Node>) {
                 if n > 0 {
                     tracing::info!("settled interrupted moves: removed {n} stale instance copies");
                 }
-                super::autostart::at_start(&node).await;
-                return;
+                break;
             }
             Err(e) => tracing::debug!("settling interrupted moves later: {e}"),
         }
@@ -500,4 +500,5 @@ pub async fn settle_at_start(node: std::sync::Arc<Node>) {
             _ = tokio::time::sleep(SETTLE_RETRY) => {}
         }
     }
+    super::autostart::at_start(&node).await;
 }

@@ -177,19 +177,12 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         node.tasks.spawn("announcing this member", async move {
             members::announce_until_recorded(&announcing).await
         });
-        let settling = node.clone();
-        node.tasks
-            .spawn("settling interrupted instance moves", async move {
-                crate::instances::migration::settle_at_start(settling).await
-            });
-    } else {
-        // A server alone has no moves to settle: its instances start again at once.
-        let starting = node.clone();
-        node.tasks
-            .spawn("starting this server's instances", async move {
-                crate::instances::autostart::at_start(&starting).await
-            });
     }
+    let settling = node.clone();
+    node.tasks.spawn(
+        "settling instance moves, then starting instances",
+        async move { crate::instances::migration::settle_at_start(settling).await },
+    );
     if let Ok(name) = members::own_name(&node).await {
         node.operations.set_location(&name);
     }
