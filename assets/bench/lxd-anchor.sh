@@ -304,20 +304,17 @@ for ((i = 0; i < EVACUATED; i++)); do held+=("e$i"); done
 t=$(now)
 create_all node2 "${held[@]}" || die "creating the instances on node2 failed"
 say "created $EVACUATED stopped instances on node2 in $(since "$t") s"
-settle
-load_evacuate=$(load)
-t=$(now)
-run 1 POST /1.0/cluster/members/node2/state '{"action":"evacuate"}' || die "evacuating node2 failed"
-evacuate=$(since "$t")
-load_evacuate="$load_evacuate before, $(load) after"
-say "evacuate: $evacuate s"
-settle
-load_restore=$(load)
-t=$(now)
-run 1 POST /1.0/cluster/members/node2/state '{"action":"restore"}' || die "restoring node2 failed"
-restore=$(since "$t")
-load_restore="$load_restore before, $(load) after"
-say "restore: $restore s"
+declare -A took=() took_load=()
+for action in evacuate restore; do
+    settle
+    before=$(load)
+    t=$(now)
+    run 1 POST /1.0/cluster/members/node2/state "{\"action\":\"$action\"}" ||
+        die "the $action of node2 failed"
+    took[$action]=$(since "$t")
+    took_load[$action]="$before before, $(load) after"
+    say "$action: ${took[$action]} s"
+done
 back=$(api 1 GET '/1.0/instances?recursion=1' | jq '[.metadata[] | select(.location == "node2")] | length')
 [ "$back" = "$EVACUATED" ] || die "after the restore node2 holds $back instances, not $EVACUATED"
 
@@ -356,6 +353,6 @@ LXD $version, three members on 127.0.0.11-13, $(nproc) cores, $(date -u +%FT%TZ)
    samples: ${get[*]}
 14 lxc list ($COUNT instances): $(stats "${list[@]}")  [load $load14]
    samples: ${list[*]}
-15 evacuate member, $EVACUATED stopped: $evacuate s  [load $load_evacuate]
-15 restore member, $EVACUATED stopped: $restore s  [load $load_restore]
+15 evacuate member, $EVACUATED stopped: ${took[evacuate]} s  [load ${took_load[evacuate]}]
+15 restore member, $EVACUATED stopped: ${took[restore]} s  [load ${took_load[restore]}]
 EOF
