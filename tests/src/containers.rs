@@ -89,3 +89,15 @@ pub fn import_busybox(member: &Member) {
         ])
         .ok();
 }
+
+/// `corral list --format csv` through `member`, as (name, state, location) rows.
+pub fn listing(member: &Member) -> Vec<(String, String, String)> {
+    let out = member.corral(&["list", "--format", "csv"]);
+    out.ok()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_owned(), f[1].to_owned(), f[6].to_owned())
+        })
+        .collect()
+}

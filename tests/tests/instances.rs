@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use corral_tests::containers::listing;
 use corral_tests::{Cluster, CommandOutput, Member, corral_bin, test_image, wait_until};
 
 /// Needs root and runc; says why not when either is missing.
@@ -134,18 +135,6 @@ fn import_image(member: &Member) -> String {
             .expect("the alias is made");
     });
     fingerprint
-}
-
-/// `corral list --format csv` as (name, state, location) rows.
-fn listing(member: &Member) -> Vec<(String, String, String)> {
-    let out = member.corral(&["list", "--format", "csv"]);
-    out.ok()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_owned(), f[1].to_owned(), f[6].to_owned())
-        })
-        .collect()
 }
 
 fn state_of(member: &Member, name: &str) -> Option<(String, String)> {

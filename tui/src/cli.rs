@@ -11,6 +11,7 @@ use crate::commands::dashboard::DashboardArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::dial_stdio::DialStdioArgs;
 use crate::commands::image::ImageCommand;
+use crate::commands::instance::moves::MoveArgs;
 use crate::commands::instance::{CreateArgs, ExecArgs, FileCommand, StopArgs};
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::network::NetworkCommand;
@@ -76,6 +77,16 @@ pub enum Command {
         /// Output format
         #[arg(short, long, value_enum, default_value_t = crate::format::Format::Table)]
         format: crate::format::Format,
+    },
+    /// Move a stopped instance to another member (--target), or rename it
+    #[command(visible_alias = "mv")]
+    Move(MoveArgs),
+    /// Rename a stopped instance
+    Rename {
+        /// The instance
+        name: String,
+        /// Its new name
+        new_name: String,
     },
     /// Show an instance's details and state
     Info {

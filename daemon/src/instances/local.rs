@@ -89,17 +89,26 @@ pub async fn prepare(node: &Node, name: &str, fingerprint: &str) -> Result<()> {
                 bundle::INIT
             )));
         }
-        let config = bundle::config(name, &rootfs, &layout.cgroup(name));
-        let text =
-            serde_json::to_vec_pretty(&config).map_err(|e| Error::Internal(e.to_string()))?;
-        std::fs::write(bundle.join("config.json"), text)
-            .map_err(|e| Error::Internal(format!("cannot write {name}'s config.json: {e}")))
+        write_bundle_config(&layout, name, &bundle)
     };
     if let Err(e) = made.await {
         let _ = remove_dir(&bundle).await;
         return Err(e);
     }
     Ok(())
+}
+
+/// Writes into `dir` the `config.json` runc runs instance `name` from once `dir` is its
+/// bundle under `layout`.
+pub(super) fn write_bundle_config(
+    layout: &Layout,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let config = bundle::config(name, &layout.rootfs(name), &layout.cgroup(name));
+    let text = serde_json::to_vec_pretty(&config).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(dir.join("config.json"), text)
+        .map_err(|e| Error::Internal(format!("cannot write {name}'s config.json: {e}")))
 }
 
 /// The states of every container runc runs for this member, by instance name. The first

@@ -46,7 +46,8 @@ const FORGET_BOUND: Duration = Duration::from_secs(60);
 /// Fault injection for the crash tests: the member aborts at the named step of a move
 /// (`copied`: the destination's copy is in place, not yet switched; `switched`: the
 /// destination switched, not yet answered; `confirmed`: the mover heard the destination
-/// confirm, the source copy is not yet removed). Unset in normal use.
+/// confirm, the source copy is not yet removed; `renamed`: a rename is in the database, its
+/// files not yet renamed). Unset in normal use.
 pub const CRASH_ENV: &str = "CORRAL_TEST_CRASH_AT";
 
 /// What a destination is asked to pull.
@@ -66,7 +67,7 @@ fn receiving() -> &'static Mutex<BTreeSet<String>> {
     RECEIVING.get_or_init(Default::default)
 }
 
-fn crash_point(step: &str) {
+pub(super) fn crash_point(step: &str) {
     if std::env::var(CRASH_ENV).is_ok_and(|v| v == step) {
         tracing::error!("{CRASH_ENV}={step}: aborting here, as a crash would");
         std::process::abort();
@@ -300,11 +301,7 @@ async fn pull(node: &Node, name: &str, source: &str, staging: &Path) -> Result<(
 
 /// Puts the unpacked copy in `staging` in place as `name`'s bundle, durably.
 async fn place(layout: &bundle::Layout, name: &str, staging: &Path) -> Result<()> {
-    let rootfs = layout.rootfs(name);
-    let config = bundle::config(name, &rootfs, &layout.cgroup(name));
-    let text = serde_json::to_vec_pretty(&config).map_err(|e| Error::Internal(e.to_string()))?;
-    std::fs::write(staging.join("config.json"), text)
-        .map_err(|e| Error::Internal(format!("cannot write {name}'s config.json: {e}")))?;
+    local::write_bundle_config(layout, name, staging)?;
     sync_filesystem(staging)?;
     let target = layout.bundle(name);
     // A copy left from an earlier stay here (its removal still pending) is stale.
@@ -323,7 +320,7 @@ async fn place(layout: &bundle::Layout, name: &str, staging: &Path) -> Result<()
 }
 
 /// Flushes the filesystem holding `dir` to disk, so a copy confirmed survives a crash.
-fn sync_filesystem(dir: &Path) -> Result<()> {
+pub(super) fn sync_filesystem(dir: &Path) -> Result<()> {
     let file = std::fs::File::open(dir)
         .map_err(|e| Error::Internal(format!("cannot open {}: {e}", dir.display())))?;
     // SAFETY: syncfs only reads the descriptor, which `file` keeps open for the call.
@@ -480,20 +477,28 @@ fn is_receiving(name: &str) -> bool {
 /// How often settling is tried again while the database cannot answer.
 const SETTLE_RETRY: Duration = Duration::from_secs(2);
 
-/// [`settle`], tried until it succeeds or the member stops; run once at start. Then the
-/// member's instances start again ([`super::autostart`]): only once no stale copy is left,
-/// so an instance that moved away while this member was down is not started here. A server
-/// alone has no moves to settle and starts its instances at once.
+/// [`settle`] and [`super::rename::settle`], tried until they succeed or the member stops;
+/// run once at start. Then the member's instances start again ([`super::autostart`]): only
+/// once no stale copy is left, so an instance that moved away while this member was down is
+/// not started here. A server alone has no moves to settle, only renames.
 pub async fn settle_at_start(node: std::sync::Arc<Node>) {
-    while node.is_clustered() {
-        match settle(&node).await {
-            Ok(n) => {
+    loop {
+        let settled = async {
+            if node.is_clustered() {
+                let n = settle(&node).await?;
                 if n > 0 {
                     tracing::info!("settled interrupted moves: removed {n} stale instance copies");
                 }
-                break;
             }
-            Err(e) => tracing::debug!("settling interrupted moves later: {e}"),
+            let n = super::rename::settle(&node).await?;
+            if n > 0 {
+                tracing::info!("finished {n} interrupted instance renames");
+            }
+            Ok::<_, Error>(())
+        };
+        match settled.await {
+            Ok(()) => break,
+            Err(e) => tracing::debug!("settling interrupted moves and renames later: {e}"),
         }
         tokio::select! {
             _ = node.shutdown_requested() => return,

@@ -11,5 +11,7 @@ pub mod lifecycle;
 pub mod local;
 pub mod migration;
 pub mod placement;
+pub mod relocation;
+pub mod rename;
 pub mod runc;
 pub mod scheduler;

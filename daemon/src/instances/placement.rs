@@ -110,8 +110,23 @@ pub async fn choose(
     target: Option<&str>,
     architectures: &[String],
 ) -> Result<(Placement, Reservation)> {
+    choose_or_refuse(node, target, architectures)
+        .await?
+        .map_err(Error::from)
+}
+
+/// [`choose`], with placement's refusal kept apart from failures to read the cluster (a
+/// move words some refusals its own way).
+pub async fn choose_or_refuse(
+    node: &Node,
+    target: Option<&str>,
+    architectures: &[String],
+) -> Result<std::result::Result<(Placement, Reservation), PlacementError>> {
     let clustered = node.is_clustered();
-    let target = Target::parse(target, clustered)?;
+    let target = match Target::parse(target, clustered) {
+        Ok(target) => target,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     if !clustered {
         let placement = Placement {
             member_id: node.id(),
@@ -119,7 +134,7 @@ pub async fn choose(
             group: None,
         };
         let reservation = Reservation::new(placement.member_id);
-        return Ok((placement, reservation));
+        return Ok(Ok((placement, reservation)));
     }
     // A decision: read as of now, through the leader.
     node.read_barrier().await?;
@@ -147,22 +162,23 @@ pub async fn choose(
     // Chosen and reserved under one lock, so two creations placed here at once see each other.
     let mut creating = in_flight();
     let members = loads(&rows, &counts, &creating, &judgement);
-    let placement = scheduler::place(
+    let placement = match scheduler::place(
         &members,
         &Request {
             target,
             architectures,
             groups: &group_names,
         },
-    )?;
+    ) {
+        Ok(placement) => placement,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     *creating.entry(placement.member_id).or_default() += 1;
     drop(creating);
-    Ok((
-        placement.clone(),
-        Reservation {
-            member_id: placement.member_id,
-        },
-    ))
+    let reservation = Reservation {
+        member_id: placement.member_id,
+    };
+    Ok(Ok((placement, reservation)))
 }
 
 #[cfg(test)]

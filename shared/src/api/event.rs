@@ -151,6 +151,8 @@ pub enum Action {
     InstanceDeleted,
     /// An instance's configuration or description changed.
     InstanceUpdated,
+    /// An instance was renamed (context: `old_name`).
+    InstanceRenamed,
     /// A command was run in an instance (context: `command`).
     InstanceExec,
     /// A file was written in an instance (context: `path`).
@@ -198,6 +200,7 @@ impl Action {
             Self::InstanceRestarted => "instance-restarted",
             Self::InstanceDeleted => "instance-deleted",
             Self::InstanceUpdated => "instance-updated",
+            Self::InstanceRenamed => "instance-renamed",
             Self::InstanceExec => "instance-exec",
             Self::InstanceFilePushed => "instance-file-pushed",
             Self::InstanceFileRetrieved => "instance-file-retrieved",

@@ -207,3 +207,18 @@ pub struct InstancePut {
     #[serde(default)]
     pub description: String,
 }
+
+/// `POST /1.0/instances/NAME`: a rename (`name`), or with `?target=` a move to another
+/// member (`migration`), as LXD's `InstancePost`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstancePost {
+    /// The new name (empty or the same: keep it).
+    #[serde(default)]
+    pub name: String,
+    /// A move to another member (or server) rather than a rename.
+    #[serde(default)]
+    pub migration: bool,
+    /// A live move (refused: containers run by runc are not checkpointed).
+    #[serde(default)]
+    pub live: bool,
+}

@@ -26,8 +26,8 @@ pub use event::{
 pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
 pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost};
 pub use instance::{
-    Instance, InstanceExecControl, InstanceExecPost, InstancePut, InstanceSource, InstanceState,
-    InstanceStatePut, InstanceStatus, InstancesPost,
+    Instance, InstanceExecControl, InstanceExecPost, InstancePost, InstancePut, InstanceSource,
+    InstanceState, InstanceStatePut, InstanceStatus, InstancesPost,
 };
 pub use network::{NETWORK_MEMBER_KEYS, Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};

@@ -57,6 +57,10 @@ async fn run_command(
         Command::Restart(args) => instance::stop(client, &args, "restart").await,
         Command::Delete { names, force } => instance::delete(client, &names, force).await,
         Command::List { format, .. } => instance::list(client, format, out).await,
+        Command::Move(args) => instance::moves::run(client, &args).await,
+        Command::Rename { name, new_name } => {
+            instance::moves::rename(client, &name, &new_name).await
+        }
         Command::Info { name } => instance::info(client, &name, out).await,
         Command::Exec(args) => {
             let code = instance::exec::run(client, &args).await?;

@@ -62,7 +62,12 @@ pub async fn to_target(State(node): State<Arc<Node>>, req: Request, next: Next) 
     let two_phase = path.starts_with("/1.0/networks") || path.starts_with("/1.0/storage-pools");
     // `/1.0/instances?target=` places a new instance (a member or `@group`) or filters a list.
     let placement = path == "/1.0/instances";
-    if !trusted || upgrade || two_phase || placement || path.starts_with("/internal") {
+    // `POST /1.0/instances/NAME?target=` moves the instance to that member (`lxc move`).
+    let moving = req.method() == axum::http::Method::POST
+        && path
+            .strip_prefix("/1.0/instances/")
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+    if !trusted || upgrade || two_phase || placement || moving || path.starts_with("/internal") {
         return next.run(req).await;
     }
     let address = match member_address(&node, &target).await {

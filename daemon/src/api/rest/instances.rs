@@ -13,7 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use corral_shared::api::{InstanceExecPost, InstancePut, InstanceStatePut, InstancesPost, etag_of};
+use corral_shared::api::{
+    InstanceExecPost, InstancePost, InstancePut, InstanceStatePut, InstancesPost, etag_of,
+};
 use serde::Deserialize;
 
 use super::done;
@@ -21,7 +23,7 @@ use super::{ApiError, ApiResult, json_body, operation_created, sync, sync_read};
 use crate::error::Error;
 use crate::instances::exec::{remote, session};
 use crate::instances::files::{self, FileWrite};
-use crate::instances::{lifecycle, local};
+use crate::instances::{lifecycle, local, relocation, rename};
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
@@ -29,7 +31,11 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/1.0/instances", get(list).post(create))
         .route(
             "/1.0/instances/{name}",
-            get(show).put(replace).patch(patch).delete(delete),
+            get(show)
+                .put(replace)
+                .patch(patch)
+                .post(rename_or_move)
+                .delete(delete),
         )
         .route("/1.0/instances/{name}/state", get(state).put(change_state))
         .route("/1.0/instances/{name}/exec", post(exec))
@@ -48,6 +54,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/instances/{name}/start", post(internal_start))
         .route("/internal/instances/{name}/stop", post(internal_stop))
         .route("/internal/instances/{name}/restart", post(internal_restart))
+        .route("/internal/instances/{name}/rename", post(internal_rename))
         .route("/internal/instances/{name}/exec", get(internal_exec))
         .route(
             "/internal/instances/{name}/files",
@@ -163,6 +170,27 @@ async fn patch(
 struct ForceQuery {
     #[serde(default)]
     force: u8,
+}
+
+/// `lxc move` and `lxc rename`: a new name, or (`?target=`) another member.
+async fn rename_or_move(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    Query(q): Query<TargetQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let post: InstancePost = json_body(&body)?;
+    let request = relocation::request(&name, &post, q.target.as_deref())?;
+    lifecycle::row(&node, &name).await?;
+    let description = match request {
+        relocation::Request::Rename(_) => "Renaming instance",
+        relocation::Request::Move { .. } => "Migrating instance",
+    };
+    let worker = node.clone();
+    let owned = name.clone();
+    operation(&node, description, &name, async move {
+        relocation::carry_out(&worker, &owned, &request).await
+    })
 }
 
 async fn delete(
@@ -428,6 +456,21 @@ async fn internal_restart(
 ) -> ApiResult {
     let stop: Stop = json_body(&body)?;
     lifecycle::restart_here(&node, &name, stop.force, Duration::from_secs(stop.timeout)).await?;
+    done()
+}
+
+#[derive(Debug, Deserialize)]
+struct Rename {
+    name: String,
+}
+
+async fn internal_rename(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let rename: Rename = json_body(&body)?;
+    rename::rename_here(&node, &name, &rename.name).await?;
     done()
 }
 

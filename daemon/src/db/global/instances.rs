@@ -228,10 +228,11 @@ pub fn relocate(batch: &mut Batch, name: &str, node_id: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn db() -> Connection {
+    /// A database with the instance tables and two members, m1 and m2.
+    pub(crate) fn db() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(crate::db::global::schema::SCHEMA)
             .unwrap();

@@ -1,5 +1,5 @@
 //! The instance commands, top-level verbs as `lxc` has them: `init`, `launch`, `start`,
-//! `stop`, `restart`, `delete`, `list`, `info`, `exec`, `file pull|push`, and instance
+//! `stop`, `restart`, `delete`, `move`, `rename`, `list`, `info`, `exec`, `file pull|push`, and instance
 //! keys through `config get|set|unset NAME ...`.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use crate::format::Format;
 
 pub mod exec;
 pub mod file;
+pub mod moves;
 pub mod view;
 
 /// How long a create, start, stop or delete may take before the console gives up waiting.
@@ -126,12 +127,12 @@ pub fn pairs(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-fn instance_path(name: &str) -> String {
+pub(crate) fn instance_path(name: &str) -> String {
     format!("/1.0/instances/{name}")
 }
 
 /// Waits for the operation a request started.
-async fn finish(
+pub(crate) async fn finish(
     client: &Client,
     response: corral_shared::client::Response,
 ) -> Result<(), CliError> {
@@ -178,7 +179,7 @@ pub async fn create(
 }
 
 /// `%`-escapes a query value (`@` included, as LXD's client sends it).
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -27,6 +27,13 @@ pub(super) fn take(command: &mut Command) -> Option<Result<Option<String>, Remot
             same_remote(args.names.iter_mut(), "instance name")
         }
         Command::Info { name } => same_remote(std::iter::once(name), "instance name"),
+        Command::Rename { name, new_name } => {
+            same_remote([name, new_name].into_iter(), "instance name")
+        }
+        Command::Move(args) => same_remote(
+            std::iter::once(&mut args.name).chain(args.new_name.as_mut()),
+            "instance name",
+        ),
         Command::Exec(args) => same_remote(std::iter::once(&mut args.name), "instance name"),
         Command::File(file) => match file {
             FileCommand::Pull { paths, .. } => {
