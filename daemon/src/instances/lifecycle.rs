@@ -210,7 +210,7 @@ pub async fn state(node: &Node, name: &str) -> Result<InstanceState> {
 
 /// Creates an instance from `post` (its image, name and configuration), placed by the
 /// scheduler (`target`: a member or `@group`), and starts it when `post.start` asks.
-pub async fn create(node: &Node, post: &InstancesPost, target: Option<&str>) -> Result<Instance> {
+pub async fn create(node: &Node, post: &InstancesPost, target: Option<&str>) -> Result<()> {
     keys::check_name(&post.name)?;
     keys::check(&post.config)?;
     if !post.kind.is_empty() && post.kind != "container" {
@@ -295,7 +295,7 @@ pub async fn create(node: &Node, post: &InstancesPost, target: Option<&str>) -> 
     if post.start {
         start(node, &post.name).await?;
     }
-    get(node, &post.name).await
+    Ok(())
 }
 
 /// Makes the bundle of new instance `name`, held by this member, from image `fingerprint`:

@@ -123,6 +123,11 @@ impl Runc {
 
     /// One container's state; `None` when runc has none of that id.
     pub async fn state(&self, id: &str) -> Result<Option<ContainerState>> {
+        // runc keeps each container's state in a directory of its id: without one there is
+        // no container, and no runc process needs starting to say so.
+        if !self.root.join(id).exists() {
+            return Ok(None);
+        }
         Ok(self.list().await?.into_iter().find(|c| c.id == id))
     }
 
@@ -208,6 +213,20 @@ fn runc_words(stderr: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_container_runc_has_no_directory_for_is_absent_without_asking_runc() {
+        let root = tempfile::tempdir().unwrap();
+        // A binary that cannot run: asking it would fail the call.
+        let runc = Runc {
+            binary: root.path().join("no-runc-here"),
+            root: root.path().to_owned(),
+        };
+        assert_eq!(runc.state("c1").await.unwrap(), None);
+        std::fs::create_dir(root.path().join("c1")).unwrap();
+        let asked = runc.state("c1").await.unwrap_err().to_string();
+        assert!(asked.contains("cannot run runc list"), "{asked}");
+    }
 
     #[test]
     fn runc_errors_are_told_in_runc_words() {

@@ -127,9 +127,7 @@ async fn create(
     let name = post.name.clone();
     let worker = node.clone();
     operation(&node, "Creating instance", &name, async move {
-        lifecycle::create(&worker, &post, target.as_deref())
-            .await
-            .map(drop)
+        lifecycle::create(&worker, &post, target.as_deref()).await
     })
 }
 
