@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use corral_shared::api::WatchEvent;
 use corral_shared::client::{Client, ClientError, Connector, SshTarget};
-use corral_tests::{Cluster, CommandOutput, Member, Sshd, corral_bin, wait_until};
+use corral_tests::{Cluster, CommandOutput, Member, Pane, Sshd, corral_bin, wait_until};
 
 /// A request through ssh: a login and a relay, on a debug build.
 const THROUGH_SSH: Duration = Duration::from_secs(30);
@@ -358,77 +358,6 @@ fn the_cli_says_what_is_wrong_with_an_ssh_remote() {
     assert!(out.failed().contains(&says), "{out:?}");
 }
 
-/// tmux on PATH, if installed.
-fn find_tmux() -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("tmux"))
-        .find(|path| path.is_file())
-}
-
-/// A private tmux server (own socket, no user configuration) running one command in a
-/// 120x30 pane; dropping it kills the server and so the dashboard (and its ssh) in it.
-struct Pane {
-    tmux: std::path::PathBuf,
-    socket: String,
-}
-
-impl Pane {
-    fn start(tmux: std::path::PathBuf, command: &str) -> Pane {
-        let pane = Pane {
-            tmux,
-            socket: format!("corral-remote-ssh-{}", std::process::id()),
-        };
-        let out = pane.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "dash",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            command,
-        ]);
-        assert!(out.status.success(), "tmux new-session failed: {out:?}");
-        pane
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&self.tmux)
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("tmux runs")
-    }
-
-    /// Reads the screen until `done` holds; fails after `limit` showing the last screen.
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-        let mut last = String::new();
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_until(what, limit, || {
-                let out = self.run(&["capture-pane", "-p", "-t", "dash"]);
-                let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-                let hit = done(&screen).then(|| screen.clone());
-                last = screen;
-                hit
-            })
-        }));
-        found.unwrap_or_else(|_| panic!("waited for {what}; the screen:\n{last}"))
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
 /// Whether `name`'s row in the members table says `status`.
 fn row_says(screen: &str, name: &str, status: &str) -> bool {
     screen
@@ -441,10 +370,7 @@ fn the_dashboard_through_an_ssh_remote_shows_a_killed_member_go_offline() {
     if !Sshd::available() {
         return;
     }
-    let missing = find_tmux().is_none().then(|| {
-        "not on PATH; install it (e.g. `apt-get install tmux`) to run this test".to_owned()
-    });
-    if !corral_tests::runs_here("tmux", missing) {
+    if !Pane::available() {
         return;
     }
     let mut cluster = Cluster::form(3);
@@ -460,7 +386,7 @@ fn the_dashboard_through_an_ssh_remote_shows_a_killed_member_go_offline() {
         laptop.env_words(),
         corral_bin().display()
     );
-    let pane = Pane::start(find_tmux().expect("checked above"), &command);
+    let pane = Pane::start(&command, 120, 30);
     let screen = pane.wait_for("three members ONLINE", Duration::from_secs(60), |s| {
         ["node1", "node2", "node3"]
             .iter()
