@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use corral_tests::containers::listing;
-use corral_tests::{Cluster, CommandOutput, Member, corral_bin, test_image, wait_until};
+use corral_tests::{Cluster, CommandOutput, Member, Pane, corral_bin, test_image, wait_until};
 
 /// Needs root and runc; says why not when either is missing.
 fn runc_here() -> bool {
@@ -155,6 +155,7 @@ fn instances_run_and_are_operated_from_every_member() {
 
     launches_from_every_member_spread_by_placement(&cluster);
     exec_returns_output_exit_codes_and_reads_stdin(&cluster);
+    an_exec_terminal_follows_its_windows_size(&cluster[0]);
     files_round_trip_through_members_that_do_not_hold_them(&cluster);
     config_and_lxd_records_are_kept(&cluster, &fingerprint);
     stop_start_delete_from_members_that_do_not_hold_them(&cluster);
@@ -283,6 +284,32 @@ fn exec_returns_output_exit_codes_and_reads_stdin(cluster: &Cluster) {
         "echo $GREETING; pwd",
     ]);
     assert_eq!(out.ok(), "hi\n/etc\n");
+}
+
+/// `corral exec -t` in a real terminal (tmux), through a member that does not hold the
+/// instance: the shell sees the window's size, and its new size when the window changes.
+fn an_exec_terminal_follows_its_windows_size(via: &Member) {
+    if !Pane::available() {
+        return;
+    }
+    let command = format!(
+        "env CORRAL_DIR={} {} exec -t c2 -- sh",
+        via.dir().display(),
+        corral_bin().display()
+    );
+    let pane = Pane::start(&command, 100, 30);
+    let size_shows = |want: &str| {
+        pane.keys(&["echo size=$(stty size)=", "Enter"]);
+        pane.wait_for(
+            &format!("the shell to see {want}"),
+            Duration::from_secs(20),
+            |s| s.contains(&format!("size={want}=")),
+        );
+    };
+    size_shows("30 100");
+    pane.resize(80, 20);
+    size_shows("20 80");
+    pane.keys(&["exit", "Enter"]);
 }
 
 fn files_round_trip_through_members_that_do_not_hold_them(cluster: &Cluster) {

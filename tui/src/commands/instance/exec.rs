@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use corral_shared::api::{InstanceExecControl, InstanceExecPost};
 use corral_shared::client::{Client, Frame, Socket};
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::ExecArgs;
 use crate::error::CliError;
@@ -172,24 +173,46 @@ impl Drop for RawMode {
     }
 }
 
+/// The control message giving the local terminal's size, if it has one.
+fn window_resize() -> Option<String> {
+    let (width, height) = crossterm::terminal::size().ok()?;
+    serde_json::to_string(&resize_message(width, height)).ok()
+}
+
+/// LXD's `window-resize` control message for a `width`x`height` terminal.
+fn resize_message(width: u16, height: u16) -> InstanceExecControl {
+    InstanceExecControl {
+        command: "window-resize".into(),
+        args: BTreeMap::from([
+            ("width".into(), width.to_string()),
+            ("height".into(), height.to_string()),
+        ]),
+        signal: 0,
+    }
+}
+
 /// One terminal: this one's keys go in, the instance's screen comes out.
 async fn terminal(sockets: &mut BTreeMap<String, Socket>) -> tokio::task::JoinHandle<()> {
     let raw = RawMode::enable();
-    // The control socket stays open while the command runs; it first gives the size.
+    // The control socket stays open while the command runs: it gives the terminal's size
+    // at once, then again each time the window changes (SIGWINCH), as lxc does.
     let control = sockets.remove("control");
-    if let Some(control) = &control
-        && let Ok((width, height)) = crossterm::terminal::size()
-    {
-        let resize = InstanceExecControl {
-            command: "window-resize".into(),
-            args: BTreeMap::from([
-                ("width".into(), width.to_string()),
-                ("height".into(), height.to_string()),
-            ]),
-            signal: 0,
-        };
-        if let Ok(text) = serde_json::to_string(&resize) {
+    if let Some(control) = &control {
+        if let Some(text) = window_resize() {
             let _ = control.send.send(Frame::Text(text)).await;
+        }
+        let send = control.send.clone();
+        if let Ok(mut changes) = signal(SignalKind::window_change()) {
+            tokio::spawn(async move {
+                while changes.recv().await.is_some() {
+                    let Some(text) = window_resize() else {
+                        continue;
+                    };
+                    if send.send(Frame::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+            });
         }
     }
     let Some(socket) = sockets.remove("0") else {
