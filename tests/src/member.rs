@@ -437,6 +437,15 @@ impl Member {
         run(self.command(corral_bin()).args(args), self.dir(), None)
     }
 
+    /// Runs `corral ARGS` against this member with `stdin` as its standard input.
+    pub fn corral_with_stdin(&self, args: &[&str], stdin: &str) -> CommandOutput {
+        run(
+            self.command(corral_bin()).args(args),
+            self.dir(),
+            Some(stdin),
+        )
+    }
+
     /// Runs `corrald ARGS` against this member, with `stdin` if given.
     pub fn corrald(&self, args: &[&str], stdin: Option<&str>) -> CommandOutput {
         run(self.command(corrald_bin()).args(args), self.dir(), stdin)

@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use corral_tests::{Cluster, Member, fingerprint_of, test_image, wait_for_roles, wait_until};
+use corral_tests::{
+    Cluster, Member, Monitor, fingerprint_of, test_image, wait_for_roles, wait_until,
+};
 
 /// The names of the members holding image `fp`, as the replicated `images_nodes` says.
 fn holders(member: &Member, fp: &str) -> Vec<String> {
@@ -135,6 +137,7 @@ fn images_are_imported_copied_fetched_and_deleted_across_the_cluster() {
 
     fetches_on_demand_and_refuses_a_damaged_copy(&cluster, &image, &fp);
     aliases_name_images(&cluster[2], &fp);
+    properties_and_visibility_are_edited(&cluster, &fp);
 
     // Deleted through a member holding no copy: gone from the database and every disk.
     let lacking = cluster
@@ -304,4 +307,60 @@ fn aliases_name_images(member: &Member, fp: &str) {
     assert!(bad.failed().contains("Invalid alias name"), "{bad:?}");
     let nowhere = member.corral(&["image", "alias", "create", "x", "0123456789ab"]);
     assert!(nowhere.failed().contains("Image not found"), "{nowhere:?}");
+}
+
+/// `image set-property|get-property|unset-property|edit` through different members, each
+/// change announced as `image-updated`; what an image cannot have and a stale ETag refused.
+fn properties_and_visibility_are_edited(cluster: &Cluster, fp: &str) {
+    let monitor = Monitor::start(&cluster[0], &["--type", "lifecycle", "--format", "json"]);
+    cluster[1]
+        .corral(&["image", "set-property", "busybox", "release", "1.36"])
+        .ok();
+    let event = monitor.line_containing(Duration::from_secs(20), "image-updated");
+    assert!(event.contains(&format!("/1.0/images/{fp}")), "{event}");
+    let shown = cluster[2].corral(&["image", "show", "busybox"]);
+    assert!(shown.ok().contains("release: \"1.36\""), "{shown:?}");
+    let got = cluster[3].corral(&["image", "get-property", &fp[..12], "release"]);
+    assert_eq!(got.ok(), "1.36\n");
+    cluster[3]
+        .corral(&["image", "unset-property", "busybox", "release"])
+        .ok();
+    let gone = cluster[1].corral(&["image", "get-property", "busybox", "release"]);
+    assert!(
+        gone.failed().contains("has no property \"release\""),
+        "{gone:?}"
+    );
+
+    // Edited from YAML on standard input, as `lxc image edit` reads a pipe.
+    let yaml = "public: true\nproperties:\n  os: busybox\n  description: edited\n";
+    cluster[0]
+        .corral_with_stdin(&["image", "edit", "busybox"], yaml)
+        .ok();
+    let image = &listed(&cluster[2])[0];
+    assert_eq!(image["public"], true);
+    assert_eq!(image["properties"]["description"], "edited");
+    let refused =
+        cluster[0].corral_with_stdin(&["image", "edit", "busybox"], "auto_update: true\n");
+    assert!(
+        refused.failed().contains("\"auto_update\": true"),
+        "{refused:?}"
+    );
+    let path = format!("/1.0/images/{fp}");
+    let stale = cluster[1].request_if_match(
+        "PUT",
+        &path,
+        &serde_json::json!({"public": false}),
+        "\"not-the-etag\"",
+    );
+    assert_eq!(stale, 412);
+    let etag = cluster[1].etag(&path).expect("an ETag");
+    let fresh =
+        cluster[1].request_if_match("PATCH", &path, &serde_json::json!({"public": false}), &etag);
+    assert_eq!(fresh, 200);
+    let image = &listed(&cluster[3])[0];
+    assert_eq!(image["public"], false);
+    assert_eq!(
+        image["properties"]["description"], "edited",
+        "a PATCH keeps the rest"
+    );
 }

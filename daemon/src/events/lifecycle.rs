@@ -213,6 +213,8 @@ fn image_action(sql: &str, s: &Statement) -> Option<Found> {
         (Action::ImageCreated, format!("/1.0/images/{}", text(s, 0)?))
     } else if sql.starts_with("delete from images where fingerprint = ?") {
         (Action::ImageDeleted, format!("/1.0/images/{}", text(s, 0)?))
+    } else if sql.starts_with("update images set public = ?") {
+        (Action::ImageUpdated, format!("/1.0/images/{}", text(s, 1)?))
     } else if sql.starts_with("insert into images_aliases (") {
         (
             Action::ImageAliasCreated,
@@ -663,7 +665,7 @@ mod tests {
                 ],
             ),
             (
-                "an image imported and named, then the name and the image deleted; holders are not news",
+                "an image imported, named and edited, then the name and the image deleted; holders are not news",
                 |b| {
                     images::insert(
                         b,
@@ -675,6 +677,12 @@ mod tests {
                     );
                     images::add_holder(b, "ab12", 2);
                     images::add_alias(b, "bb", "", "ab12");
+                    images::update(
+                        b,
+                        "ab12",
+                        true,
+                        &[("os".to_owned(), "bb".to_owned())].into(),
+                    );
                     images::remove_holder(b, "ab12", 2);
                     images::rename_alias(b, "bb", "box");
                     images::delete_alias(b, "box");
@@ -683,6 +691,7 @@ mod tests {
                 vec![
                     Action::ImageCreated,
                     Action::ImageAliasCreated,
+                    Action::ImageUpdated,
                     Action::ImageAliasRenamed,
                     Action::ImageAliasDeleted,
                     Action::ImageDeleted,

@@ -7,6 +7,7 @@
 //! For instances: [`resolve`] names an image by alias or fingerprint (prefix), and
 //! [`ensure_rootfs`] unpacks its root filesystem on this member, fetching it first if needed.
 
+pub mod edit;
 mod fetch;
 pub mod manage;
 pub mod replication;

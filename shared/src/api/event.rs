@@ -165,6 +165,8 @@ pub enum Action {
     ImageCreated,
     /// An image was deleted.
     ImageDeleted,
+    /// An image's properties or visibility changed.
+    ImageUpdated,
     /// An image alias was created.
     ImageAliasCreated,
     /// An image alias was deleted.
@@ -207,6 +209,7 @@ impl Action {
             Self::InstanceFileDeleted => "instance-file-deleted",
             Self::ImageCreated => "image-created",
             Self::ImageDeleted => "image-deleted",
+            Self::ImageUpdated => "image-updated",
             Self::ImageAliasCreated => "image-alias-created",
             Self::ImageAliasDeleted => "image-alias-deleted",
             Self::ImageAliasRenamed => "image-alias-renamed",

@@ -91,3 +91,36 @@ pub struct ImageAliasesPost {
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
 }
+
+/// `PUT /1.0/images/FINGERPRINT`: an image's writable part, as LXD's `ImagePut`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePut {
+    /// Whether it refreshes itself from its source (imported images have none).
+    #[serde(default)]
+    pub auto_update: bool,
+    /// Its properties (`os`, `release`, `description`...).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// Whether untrusted clients may see it.
+    #[serde(default)]
+    pub public: bool,
+    /// When it expires (LXD's zero time, or empty: never).
+    #[serde(default)]
+    pub expires_at: String,
+    /// Profiles applied to instances made from it.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+impl Image {
+    /// Its writable part, as `lxc image edit` shows it.
+    pub fn writable(&self) -> ImagePut {
+        ImagePut {
+            auto_update: self.auto_update,
+            properties: self.properties.clone(),
+            public: self.public,
+            expires_at: self.expires_at.clone(),
+            profiles: self.profiles.clone(),
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub use event::{
     Action, DEFAULT_PROJECT, Event, EventType, Lifecycle, Requestor, UnknownEventType, parse_types,
 };
 pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPost};
-pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost};
+pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost, ImagePut};
 pub use instance::{
     Instance, InstanceExecControl, InstanceExecPost, InstancePost, InstancePut, InstanceSource,
     InstanceState, InstanceStatePut, InstanceStatus, InstancesPost,

@@ -16,6 +16,8 @@ use crate::error::CliError;
 use crate::format::dates::UtcTime;
 use crate::format::{self, Format};
 
+mod edit;
+
 /// How many characters of a fingerprint lists show (lxc's).
 pub const SHORT_FINGERPRINT: usize = 12;
 
@@ -70,6 +72,34 @@ pub enum ImageCommand {
         image: String,
         /// Where to write it
         target: Option<PathBuf>,
+    },
+    /// Edit an image's properties and visibility as YAML (in $EDITOR, or from standard input)
+    Edit {
+        /// `[REMOTE:]IMAGE`: an alias, a fingerprint or a unique prefix of one
+        image: String,
+    },
+    /// Print one of an image's properties
+    GetProperty {
+        /// `[REMOTE:]IMAGE`
+        image: String,
+        /// The property
+        key: String,
+    },
+    /// Set one of an image's properties
+    SetProperty {
+        /// `[REMOTE:]IMAGE`
+        image: String,
+        /// The property
+        key: String,
+        /// Its value
+        value: String,
+    },
+    /// Remove one of an image's properties
+    UnsetProperty {
+        /// `[REMOTE:]IMAGE`
+        image: String,
+        /// The property
+        key: String,
     },
     /// Manage image aliases
     #[command(subcommand)]
@@ -139,16 +169,12 @@ pub async fn run(
             out.write_all(image_list(&images, format)?.as_bytes())?;
         }
         ImageCommand::Show { image } => {
-            let image: Image = client
-                .get(&format!("/1.0/images/{}", path_part(&image)))
-                .await?;
+            let image: Image = client.get(&image_path(&image)).await?;
             let text = format::yaml::document(&image).map_err(|e| CliError::encode("YAML", e))?;
             out.write_all(text.as_bytes())?;
         }
         ImageCommand::Export { image, target } => {
-            let record: Image = client
-                .get(&format!("/1.0/images/{}", path_part(&image)))
-                .await?;
+            let record: Image = client.get(&image_path(&image)).await?;
             let dest = export_target(target.as_deref(), &record.fingerprint);
             let (status, body) = client
                 .raw(
@@ -168,10 +194,18 @@ pub async fn run(
             writeln!(out, "Image exported successfully!")?;
         }
         ImageCommand::Delete { image } => {
-            let response = client
-                .delete(&format!("/1.0/images/{}", path_part(&image)))
-                .await?;
+            let response = client.delete(&image_path(&image)).await?;
             wait(client, &response.operation()?, DELETE_WAIT).await?;
+        }
+        ImageCommand::Edit { image } => edit::edit(client, &image_path(&image), &image).await?,
+        ImageCommand::GetProperty { image, key } => {
+            edit::get_property(client, &image_path(&image), &key, out).await?;
+        }
+        ImageCommand::SetProperty { image, key, value } => {
+            edit::change_property(client, &image_path(&image), &key, Some(&value)).await?;
+        }
+        ImageCommand::UnsetProperty { image, key } => {
+            edit::change_property(client, &image_path(&image), &key, None).await?;
         }
         ImageCommand::Alias(AliasCommand::Create {
             alias,
@@ -201,6 +235,11 @@ pub async fn run(
 }
 
 /// A name as one path segment: anything but unreserved characters percent-encoded.
+/// The REST path of the image `name` names.
+fn image_path(name: &str) -> String {
+    format!("/1.0/images/{}", path_part(name))
+}
+
 fn path_part(name: &str) -> String {
     name.bytes()
         .map(|b| match b {

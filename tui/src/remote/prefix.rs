@@ -120,9 +120,13 @@ fn slot(command: &mut Command) -> Slot<'_> {
             I::Import { remote, .. }
             | I::List { remote, .. }
             | I::Alias(A::List { remote, .. }) => Slot::RemoteOnly(remote),
-            I::Show { image } | I::Delete { image } | I::Export { image, .. } => {
-                Slot::Named(image, "image")
-            }
+            I::Show { image }
+            | I::Delete { image }
+            | I::Export { image, .. }
+            | I::Edit { image }
+            | I::GetProperty { image, .. }
+            | I::SetProperty { image, .. }
+            | I::UnsetProperty { image, .. } => Slot::Named(image, "image"),
             I::Alias(A::Create { alias, .. } | A::Delete { alias } | A::Rename { alias, .. }) => {
                 Slot::Named(alias, "image alias")
             }

@@ -12,11 +12,12 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use corral_shared::api::{ImageAliasesEntry, ImageAliasesPost, etag_of};
+use corral_shared::api::{ImageAliasesEntry, ImageAliasesPost, ImagePut, etag_of};
 use http_body_util::BodyExt;
 
 use super::{ApiResult, Recursion, answer_read, created, done, json_body, operation_created, sync};
 use crate::error::Error;
+use crate::images::edit;
 use crate::images::manage::{self, Upload};
 use crate::images::{self, ImageRecord, store};
 use crate::node::Node;
@@ -32,7 +33,10 @@ pub fn routes() -> Router<Arc<Node>> {
             "/1.0/images/aliases/{name}",
             get(show_alias).post(rename_alias).delete(delete_alias),
         )
-        .route("/1.0/images/{fingerprint}", get(show).delete(delete))
+        .route(
+            "/1.0/images/{fingerprint}",
+            get(show).put(replace).patch(patch).delete(delete),
+        )
         .route("/1.0/images/{fingerprint}/export", get(export))
         .route(
             "/internal/images/{fingerprint}/file",
@@ -196,6 +200,44 @@ async fn upload(
                 .map_err(|e| e.to_string())
         });
     operation_created(&op)
+}
+
+/// The image `name` names as it is now, if `headers` carry no ETag or its current one.
+async fn guarded(
+    node: &Node,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<corral_shared::api::Image, super::ApiError> {
+    let image = images::view(&images::resolve(node, name).await?);
+    super::check_etag(headers, &etag_of(&image))?;
+    Ok(image)
+}
+
+/// `lxc image edit`: the writable part replaced, guarded by the ETag `show` gave.
+async fn replace(
+    State(node): State<Arc<Node>>,
+    Path(fingerprint): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let image = guarded(&node, &fingerprint, &headers).await?;
+    let put: ImagePut = json_body(&body)?;
+    edit::update(&node, &image.fingerprint, &put).await?;
+    done()
+}
+
+/// A PATCH: the fields given changed, the rest kept.
+async fn patch(
+    State(node): State<Arc<Node>>,
+    Path(fingerprint): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let image = guarded(&node, &fingerprint, &headers).await?;
+    let changes: serde_json::Value = json_body(&body)?;
+    let put = edit::patched(image.writable(), &changes)?;
+    edit::update(&node, &image.fingerprint, &put).await?;
+    done()
 }
 
 async fn delete(State(node): State<Arc<Node>>, Path(fingerprint): Path<String>) -> ApiResult {

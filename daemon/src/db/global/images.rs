@@ -104,13 +104,36 @@ pub fn insert(batch: &mut Batch, image: &ImageRecord) {
             (&image.kind).into(),
         ],
     );
-    for (key, value) in &image.properties {
+    insert_properties(batch, &image.fingerprint, &image.properties);
+}
+
+fn insert_properties(batch: &mut Batch, fingerprint: &str, properties: &BTreeMap<String, String>) {
+    for (key, value) in properties {
         batch.push(
             "INSERT INTO images_properties (image_id, key, value)
              SELECT id, ?, ? FROM images WHERE fingerprint = ?",
-            vec![key.into(), value.into(), (&image.fingerprint).into()],
+            vec![key.into(), value.into(), fingerprint.into()],
         );
     }
+}
+
+/// Replaces the writable part of image `fingerprint`: whether it is public, and its
+/// properties. The first statement's row count says whether the image is there.
+pub fn update(
+    batch: &mut Batch,
+    fingerprint: &str,
+    public: bool,
+    properties: &BTreeMap<String, String>,
+) {
+    batch.push(
+        "UPDATE images SET public = ? WHERE fingerprint = ?",
+        vec![public.into(), fingerprint.into()],
+    );
+    batch.push(
+        "DELETE FROM images_properties WHERE image_id = (SELECT id FROM images WHERE fingerprint = ?)",
+        vec![fingerprint.into()],
+    );
+    insert_properties(batch, fingerprint, properties);
 }
 
 /// Records that member `node_id` holds the file of image `fingerprint` (once).
@@ -260,5 +283,26 @@ mod tests {
                 .unwrap();
             assert_eq!(n, 0, "{table}");
         }
+    }
+
+    #[test]
+    fn an_update_replaces_the_properties_and_visibility_of_one_image() {
+        let mut conn = conn();
+        let mut batch = Batch::new();
+        insert(&mut batch, &image("aa"));
+        insert(&mut batch, &image("bb"));
+        apply(&mut conn, &batch);
+        let mut batch = Batch::new();
+        let properties = BTreeMap::from([("release".into(), "1.36".into())]);
+        update(&mut batch, "aa", true, &properties);
+        update(&mut batch, "cc", true, &properties);
+        let outcome = apply(&mut conn, &batch);
+        assert_eq!(outcome.rows_affected[0], 1, "aa is there");
+        assert_eq!(outcome.rows_affected[3], 0, "cc is not");
+        let all = images(&conn).unwrap();
+        assert!(all[0].public);
+        assert_eq!(all[0].properties, properties);
+        assert!(!all[1].public);
+        assert_eq!(all[1].properties["os"], "busybox");
     }
 }
