@@ -7,6 +7,7 @@ pub mod forward;
 pub mod hub;
 pub mod lifecycle;
 pub mod logging;
+pub mod requestor;
 pub mod voters;
 
 use std::collections::{BTreeMap, BTreeSet};

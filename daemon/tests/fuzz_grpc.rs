@@ -203,6 +203,7 @@ fn check_call(
         fingerprint,
         certificate: None,
         local: false,
+        address: Some("127.0.0.9:40000".into()),
     });
     let call = async {
         let resp = router

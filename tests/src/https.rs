@@ -33,6 +33,8 @@ pub struct HttpsClient {
     identity: ClientIdentity,
     /// This client's certificate fingerprint.
     pub fingerprint: String,
+    /// Its certificate, PEM (to trust it).
+    pub pem: String,
 }
 
 impl Default for HttpsClient {
@@ -59,6 +61,7 @@ impl HttpsClient {
             tls,
             fingerprint: identity.fingerprint(),
             identity,
+            pem: cert.pem(),
         }
     }
 

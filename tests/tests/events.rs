@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use corral_shared::api::{Event, EventType};
-use corral_tests::{Cluster, Member, Monitor};
+use corral_tests::{Cluster, HttpsClient, Member, Monitor};
 use tokio_stream::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -301,4 +301,38 @@ fn other_members_own_events_are_forwarded_full_mesh_or_through_an_event_hub() {
         from_node2,
     );
     drop(all);
+}
+
+#[test]
+fn events_name_who_asked_on_the_socket_or_over_https() {
+    let cluster = Cluster::form(3);
+    let mut listener = Listener::connect(cluster[0].socket(), "?type=lifecycle");
+    // Asked of node2 on its socket; the event derived from the log on node1 says who.
+    cluster[1]
+        .corral(&["config", "set", "user.asked", "on-the-socket"])
+        .ok();
+    let (_, event) = listener.lifecycle("config-updated", Duration::from_secs(10));
+    assert_eq!(
+        event.metadata["requestor"],
+        serde_json::json!({"username": "root", "protocol": "unix", "address": "@"})
+    );
+    // Asked of node3 over HTTPS by a trusted client: its certificate and its address.
+    let client = HttpsClient::new();
+    let trust = serde_json::json!({"name": "admin", "type": "client", "certificate": client.pem});
+    let (status, body) = cluster[0].raw("POST", "/1.0/certificates", Some(&trust.to_string()));
+    assert!(matches!(status, 200 | 201), "{status}: {body}");
+    let reply = client.request(
+        &cluster[2].address,
+        "PATCH",
+        "/1.0",
+        Some(r#"{"config": {"user.asked": "over-https"}}"#),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (_, event) = listener.first("config-updated over HTTPS", Duration::from_secs(10), |e| {
+        e.metadata["action"] == "config-updated" && e.metadata["requestor"]["protocol"] == "tls"
+    });
+    let requestor = &event.metadata["requestor"];
+    assert_eq!(requestor["username"], client.fingerprint.as_str());
+    let address = requestor["address"].as_str().unwrap_or_default();
+    assert!(address.starts_with("127.0.0."), "{requestor}");
 }

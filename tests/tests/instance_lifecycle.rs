@@ -19,7 +19,7 @@ const WITHIN: Duration = Duration::from_secs(20);
 const SHUTDOWN: &str = "boot.host_shutdown_timeout=2";
 
 /// The next lifecycle event of instance `name` the monitor prints (other sources are
-/// skipped), as (action, location, context).
+/// skipped), as (action, location, metadata).
 fn next_of(monitor: &Monitor, name: &str, within: Duration) -> (String, String, serde_json::Value) {
     let source = format!("\"/1.0/instances/{name}\"");
     let line = monitor.line(within, |l| l.contains(&source));
@@ -30,11 +30,11 @@ fn next_of(monitor: &Monitor, name: &str, within: Duration) -> (String, String, 
             .unwrap_or_default()
             .to_owned(),
         event.location,
-        event.metadata["context"].clone(),
+        event.metadata,
     )
 }
 
-/// Asserts the next event of `name` is `action` at `location`; its context.
+/// Asserts the next event of `name` is `action` at `location`; its metadata.
 fn expect(
     monitor: &Monitor,
     name: &str,
@@ -42,13 +42,13 @@ fn expect(
     location: &str,
     after: &str,
 ) -> serde_json::Value {
-    let (got, at, context) = next_of(monitor, name, WITHIN);
+    let (got, at, metadata) = next_of(monitor, name, WITHIN);
     assert_eq!(
         (got.as_str(), at.as_str()),
         (action, location),
         "the event after {after}"
     );
-    context
+    metadata
 }
 
 /// Waits until node1's monitor follows node2 and node3: an event made on each after the
@@ -103,12 +103,19 @@ fn lifecycle_events_reach_any_member_and_a_restarted_member_starts_what_ran() {
             "launch", "busybox", "c1", "--target", "node2", "-c", SHUTDOWN,
         ])
         .ok();
-    expect(&monitor, "c1", "instance-created", "node2", "launch");
+    let created = expect(&monitor, "c1", "instance-created", "node2", "launch");
+    let root = serde_json::json!({"username": "root", "protocol": "unix", "address": "@"});
+    assert_eq!(
+        created["requestor"], root,
+        "node3's requestor, passed to node2"
+    );
     expect(&monitor, "c1", "instance-started", "node2", "created");
 
     node3.corral(&["exec", "c1", "--", "true"]).ok();
-    let context = expect(&monitor, "c1", "instance-exec", "node2", "exec");
-    assert_eq!(context["command"], serde_json::json!(["true"]));
+    let exec = expect(&monitor, "c1", "instance-exec", "node2", "exec");
+    assert_eq!(exec["context"]["command"], serde_json::json!(["true"]));
+    // Announced by node2, asked by root on node3's socket: node3 passed on who asked.
+    assert_eq!(exec["requestor"], root);
 
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("note");
@@ -116,8 +123,8 @@ fn lifecycle_events_reach_any_member_and_a_restarted_member_starts_what_ran() {
     node3
         .corral(&["file", "push", local.to_str().unwrap(), "c1/root/note"])
         .ok();
-    let context = expect(&monitor, "c1", "instance-file-pushed", "node2", "push");
-    assert_eq!(context["path"], "/root/note");
+    let pushed = expect(&monitor, "c1", "instance-file-pushed", "node2", "push");
+    assert_eq!(pushed["context"]["path"], "/root/note");
     node3.corral(&["file", "pull", "c1/root/note", "-"]).ok();
     expect(&monitor, "c1", "instance-file-retrieved", "node2", "pull");
     node3.corral(&["file", "delete", "c1/root/note"]).ok();

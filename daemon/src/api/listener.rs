@@ -175,7 +175,7 @@ fn serve_unix_limited(
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
-                    let peer = Peer { fingerprint: None, certificate: None, local: true };
+                    let peer = Peer { fingerprint: None, certificate: None, local: true, address: None };
                     let serve = serve_connection(
                         stream, peer, rest.clone(), Some(grpc.clone()), tasks.signal(),
                     );
@@ -221,7 +221,7 @@ pub async fn serve_tls(
             tokio::select! {
                 _ = stopped.changed() => break,
                 accepted = listener.accept() => {
-                    let Ok((tcp, _)) = accepted else { continue };
+                    let Ok((tcp, remote)) = accepted else { continue };
                     let _ = tcp.set_nodelay(true);
                     let config = current.read().unwrap_or_else(|p| p.into_inner()).clone();
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -243,7 +243,7 @@ pub async fn serve_tls(
                         let fingerprint = certificate
                             .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
-                        let peer = Peer { fingerprint, certificate, local: false };
+                        let peer = Peer { fingerprint, certificate, local: false, address: Some(remote.to_string()) };
                         serve_connection(tls, peer, rest, Some(grpc), signal).await;
                     });
                 }

@@ -14,4 +14,6 @@ pub struct Peer {
     pub certificate: Option<std::sync::Arc<Vec<u8>>>,
     /// Whether the request came through the root-only unix socket.
     pub local: bool,
+    /// The client's address (`IP:port`) over TLS.
+    pub address: Option<String>,
 }

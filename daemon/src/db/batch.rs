@@ -89,6 +89,9 @@ pub struct Batch {
     /// `proposal`). Absent from entries written before ids, and from local writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Who asked for the change, for the lifecycle events every member derives from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requestor: Option<corral_shared::api::Requestor>,
 }
 
 impl Batch {

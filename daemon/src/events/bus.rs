@@ -140,7 +140,8 @@ pub fn announce(
         context,
         &location(),
         crate::operations::now_rfc3339(),
-    );
+    )
+    .with_requestor(super::requestor::current().as_ref());
     bus().publish(Happened::Event(event));
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use corral_shared::api::{Action, Event, Operation, OperationStatus};
+use corral_shared::api::{Action, Event, Operation, OperationStatus, Requestor};
 
 use crate::db::batch::{Batch, BatchOutcome, SqlValue, Statement};
 use crate::db::proposal::Proposal;
@@ -251,7 +251,7 @@ pub static LISTENERS: Listeners = Listeners::new();
 /// Lifecycle events as they are found while a run of entries is applied.
 #[derive(Default)]
 pub struct Pending {
-    found: Vec<(Found, i64)>,
+    found: Vec<(Found, i64, Option<Requestor>)>,
 }
 
 impl Pending {
@@ -261,8 +261,11 @@ impl Pending {
         for (batch, outcome) in proposal.batches.iter().zip(outcomes) {
             if outcome.error.is_none() {
                 let committer = committer as i64;
-                self.found
-                    .extend(classify(batch).into_iter().map(|f| (f, committer)));
+                self.found.extend(
+                    classify(batch)
+                        .into_iter()
+                        .map(|f| (f, committer, batch.requestor.clone())),
+                );
             }
         }
     }
@@ -275,14 +278,14 @@ impl Pending {
             return Vec::new();
         }
         let names = names(conn).unwrap_or_default();
-        let tokens = if self.found.iter().any(|(f, _)| f.token.is_some()) {
+        let tokens = if self.found.iter().any(|(f, ..)| f.token.is_some()) {
             crate::db::global::queries::tokens(conn).unwrap_or_default()
         } else {
             Vec::new()
         };
         let timestamp = crate::operations::now_rfc3339();
         let mut out = Vec::new();
-        for (f, committer) in self.found {
+        for (f, committer, requestor) in self.found {
             let token = f.token.as_ref().and_then(|uuid| {
                 let row = tokens.iter().find(|t| t.uuid == *uuid)?;
                 let location = names
@@ -299,7 +302,11 @@ impl Pending {
                 };
                 out.push(Event::operation(&pending, timestamp.clone()));
             }
-            out.extend(events(vec![f], &names, committer, &timestamp));
+            out.extend(
+                events(vec![f], &names, committer, &timestamp)
+                    .into_iter()
+                    .map(|e| e.with_requestor(requestor.as_ref())),
+            );
             if let Some(op) = &token {
                 out.push(Event::operation(op, timestamp.clone()));
             }

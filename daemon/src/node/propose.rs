@@ -21,6 +21,9 @@ impl Node {
     /// error that rolled the batch back is returned as a conflict. During an election the
     /// write waits (bounded) for the new leader; past the deadline the error explains why.
     pub async fn propose(&self, mut batch: Batch) -> Result<BatchOutcome> {
+        if batch.requestor.is_none() {
+            batch.requestor = crate::events::requestor::current();
+        }
         // A member short of disk space says so before the cluster is asked.
         if let Some(refused) = self.refusal_for_space().await {
             return Err(refused);

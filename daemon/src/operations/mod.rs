@@ -133,10 +133,12 @@ impl Operations {
         publish(&op);
         let this = self.clone();
         let id = op.id.clone();
-        tokio::spawn(async move {
+        // The work is done for whoever asked: the events it causes say so.
+        let requestor = crate::events::requestor::current();
+        tokio::spawn(crate::events::requestor::scope(requestor, async move {
             let outcome = work.await;
             this.finish(&id, outcome);
-        });
+        }));
         op
     }
 

@@ -120,6 +120,13 @@ impl Rest {
                 .header("host", "corral")
                 .header("content-type", "application/json")
                 .header("user-agent", "corral-member")
+                .header(
+                    crate::events::requestor::HEADER,
+                    crate::events::requestor::current()
+                        .as_ref()
+                        .and_then(crate::events::requestor::header_value)
+                        .unwrap_or_default(),
+                )
                 .body(Full::new(body))
                 .map_err(|e| unreachable(e.to_string()))?;
             let resp = sender

@@ -52,6 +52,13 @@ pub(super) async fn download(
             .uri(path)
             .header("host", "corral")
             .header("user-agent", "corral-member")
+            .header(
+                crate::events::requestor::HEADER,
+                crate::events::requestor::current()
+                    .as_ref()
+                    .and_then(crate::events::requestor::header_value)
+                    .unwrap_or_default(),
+            )
             .body(Empty::<Bytes>::new())
             .map_err(|e| unreachable(e.to_string()))?;
         let resp = sender

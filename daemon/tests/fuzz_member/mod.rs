@@ -167,11 +167,13 @@ impl Member {
                 fingerprint: None,
                 certificate: None,
                 local: true,
+                address: None,
             },
             Caller::Stranger => Peer {
                 fingerprint: None,
                 certificate: None,
                 local: false,
+                address: Some("127.0.0.9:40000".into()),
             },
         });
         let answer = async {

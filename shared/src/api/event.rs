@@ -244,6 +244,17 @@ impl Event {
         }
     }
 
+    /// The same lifecycle event naming who asked for it (LXD's `requestor`), when known.
+    pub fn with_requestor(mut self, requestor: Option<&Requestor>) -> Self {
+        if let (Some(who), Some(fields)) = (requestor, self.metadata.as_object_mut()) {
+            fields.insert(
+                "requestor".into(),
+                serde_json::to_value(who).unwrap_or_default(),
+            );
+        }
+        self
+    }
+
     /// An operation event: the operation as it now is, at its own location.
     pub fn operation(op: &super::Operation, timestamp: String) -> Self {
         Self {

@@ -487,7 +487,13 @@ async fn internal_exec(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
-        Ok(ws) => ws.on_upgrade(move |socket| remote::serve(node, name, socket)),
+        Ok(ws) => {
+            // The websocket is served in a task of its own, for the same requestor.
+            let who = crate::events::requestor::current();
+            ws.on_upgrade(move |socket| {
+                crate::events::requestor::scope(who, remote::serve(node, name, socket))
+            })
+        }
         Err(e) => ApiError(Error::BadRequest(format!(
             "a websocket is needed here: {e}"
         )))

@@ -35,6 +35,7 @@ use serde::Serialize;
 use super::Peer;
 use crate::db::global::queries;
 use crate::error::Error;
+use crate::events::requestor;
 use crate::node::{Node, Read};
 
 /// Whether the caller is trusted, decided once per request by the trust layer.
@@ -167,7 +168,19 @@ async fn trust(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> R
         return ApiError(Error::Forbidden("not authorized".into())).into_response();
     }
     req.extensions_mut().insert(Trusted(trusted));
-    next.run(req).await
+    let member = peer
+        .as_ref()
+        .and_then(|p| p.fingerprint.as_deref())
+        .is_some_and(|fp| crate::peers::is_member_certificate(&node, fp));
+    let relayed = req
+        .headers()
+        .get(requestor::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let who = peer
+        .as_ref()
+        .and_then(|p| requestor::of_request(p, member, relayed));
+    requestor::scope(who, next.run(req)).await
 }
 
 /// Whether the trust store holds `fingerprint` as of now, so that a certificate removed a

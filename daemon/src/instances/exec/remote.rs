@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::{ExecRequest, Input, Io, Stream};
 use crate::error::{Error, Result};
@@ -63,7 +64,9 @@ pub async fn serve(node: Arc<Node>, name: String, mut ws: WebSocket) {
     let (output, mut output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(64);
     let run = {
         let node = node.clone();
-        tokio::spawn(async move { super::run_here(&node, &name, &req, Io { input, output }).await })
+        crate::events::requestor::spawn(async move {
+            super::run_here(&node, &name, &req, Io { input, output }).await
+        })
     };
     let mut input_tx = Some(input_tx);
     loop {
@@ -153,7 +156,18 @@ pub async fn run_on(
             .await
             .map_err(|e| e.to_string())?;
         let url = format!("ws://corral/internal/instances/{name}/exec");
-        tokio_tungstenite::client_async(url, stream)
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        // The holder announces the exec on behalf of whoever asked this member.
+        if let Some(who) = crate::events::requestor::current()
+            .as_ref()
+            .and_then(crate::events::requestor::header_value)
+            .and_then(|v| v.parse().ok())
+        {
+            request
+                .headers_mut()
+                .insert(crate::events::requestor::HEADER, who);
+        }
+        tokio_tungstenite::client_async(request, stream)
             .await
             .map(|(ws, _)| ws)
             .map_err(|e| e.to_string())
