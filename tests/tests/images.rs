@@ -364,3 +364,27 @@ fn properties_and_visibility_are_edited(cluster: &Cluster, fp: &str) {
         "a PATCH keeps the rest"
     );
 }
+
+#[test]
+fn an_image_only_a_leaving_member_holds_is_copied_before_it_goes() {
+    let image = test_image();
+    let fp = fingerprint_of(&image);
+    let cluster = Cluster::form(3);
+    // One copy: the importer's, node3's.
+    cluster[0]
+        .corral(&["config", "set", "cluster.images_minimal_replica", "1"])
+        .ok();
+    assert_eq!(import(&cluster[2], &image, Some("busybox")), fp);
+    assert_eq!(holders(&cluster[0], &fp), ["node3"]);
+    cluster[0].corral(&["cluster", "remove", "node3"]).ok();
+    let held = holders(&cluster[0], &fp);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let keeper = cluster
+        .members()
+        .iter()
+        .find(|m| m.name == held[0])
+        .expect("a remaining member holds it");
+    assert_eq!(fingerprint_of(&image_file(keeper, &fp)), fp);
+    let shown = cluster[1].corral(&["image", "show", "busybox"]);
+    assert!(shown.ok().contains(&fp), "{shown:?}");
+}

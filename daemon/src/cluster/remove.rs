@@ -85,6 +85,8 @@ pub async fn remove(node: &Arc<Node>, name: &str, force: bool) -> Result<()> {
         probe(node, &target.address)
             .await
             .map_err(|why| unreachable(name, &target.address, &why))?;
+        // No image may go with it: what only it holds is copied elsewhere first.
+        crate::images::replication::rescue_from(node, target.id, name).await?;
         crate::network::remove_member(node, &target).await?;
         crate::storage::pools::remove_member(node, &target).await?;
     }

@@ -92,6 +92,55 @@ pub async fn replicate(node: &Node, fingerprint: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The images only member `leaving` holds, each with the member to copy it to before it
+/// goes: the first of `order` (online members, random in use) that is not `leaving`. An
+/// image no other member can take is returned with `None`.
+pub fn rescues(images: &[ImageRecord], leaving: u64, order: &[u64]) -> Vec<(String, Option<u64>)> {
+    let to = order.iter().copied().find(|id| *id != leaving);
+    images
+        .iter()
+        .filter(|i| !i.holders.is_empty() && i.holders.iter().all(|h| *h == leaving))
+        .map(|i| (i.fingerprint.clone(), to))
+        .collect()
+}
+
+/// Before member `leaving` is removed, copies each image only it holds to another online
+/// member, so that removing a member loses no image; the images copied. Refused, naming
+/// the image, when one cannot be copied: then nothing has been removed.
+pub async fn rescue_from(node: &Node, leaving: u64, name: &str) -> Result<Vec<String>> {
+    let _turn = COPYING.lock().await;
+    let (images, members) = images_and_members(node).await?;
+    let mut order: Vec<u64> = members
+        .iter()
+        .filter(|m| m.online && m.id != leaving)
+        .map(|m| m.id)
+        .collect();
+    order.shuffle(&mut rand::thread_rng());
+    let peers = Peers::of(node)?;
+    let mut copied = Vec::new();
+    for (fingerprint, to) in rescues(&images, leaving, &order) {
+        let Some(member) = to.and_then(|id| members.iter().find(|m| m.id == id)) else {
+            return Err(Error::Unavailable(format!(
+                "Image {fingerprint} is held only by {name}, and no other member is online to                  take a copy: bring another member online, or remove {name} with --force and                  lose the image"
+            )));
+        };
+        peers
+            .member(&member.address)
+            .pull_image(&fingerprint)
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "Image {fingerprint} is held only by {name}, and copying it to {} failed                      ({}): {name} was not removed; retry, or remove it with --force and lose                      the image",
+                    member.name,
+                    e.reason()
+                ))
+            })?;
+        tracing::info!(image = %fingerprint, to = %member.name, "copied an image {name} alone held before its removal");
+        copied.push(fingerprint);
+    }
+    Ok(copied)
+}
+
 /// How often the leader checks that every image has its copies (LXD does it hourly; a
 /// check is one read, so a member that joined gets its copies within seconds instead).
 pub const SYNC_PERIOD: Duration = Duration::from_secs(10);
@@ -174,6 +223,27 @@ async fn sync_all(node: &Node) {
 mod tests {
 
     use super::*;
+
+    #[test]
+    fn images_only_a_leaving_member_holds_go_to_another_member_first() {
+        let image = |fp: &str, holders: &[u64]| ImageRecord {
+            fingerprint: fp.into(),
+            holders: holders.to_vec(),
+            ..ImageRecord::default()
+        };
+        let images = [
+            image("alone", &[3]),
+            image("shared", &[3, 1]),
+            image("elsewhere", &[2]),
+            image("nowhere", &[]),
+        ];
+        assert_eq!(
+            rescues(&images, 3, &[3, 2, 1]),
+            [("alone".to_owned(), Some(2))]
+        );
+        assert_eq!(rescues(&images, 3, &[3]), [("alone".to_owned(), None)]);
+        assert_eq!(rescues(&images, 1, &[2, 3]), []);
+    }
 
     #[test]
     fn the_number_of_copies_follows_the_setting_and_the_members() {
