@@ -50,7 +50,7 @@ pub(super) fn holder_of(node: &Node, row: &InstanceRow) -> Option<Holder> {
     (row.node_id != node.id()).then(|| Holder::new(&row.location, &row.address))
 }
 
-fn path(name: &str, rest: &str) -> String {
+pub(super) fn path(name: &str, rest: &str) -> String {
     format!("/internal/instances/{name}{rest}")
 }
 
@@ -455,57 +455,6 @@ pub async fn delete_here(node: &Node, name: &str, force: bool) -> Result<()> {
     db::delete(&mut batch, name);
     node.propose(batch).await?;
     announce(Action::InstanceDeleted, name, Map::new());
-    Ok(())
-}
-
-/// Changes the configuration of `current`'s instance (as the caller just read it): `Some`
-/// sets a key, `None` unsets it. Keys are checked first; `volatile.*` keys may be set (LXD
-/// lets them be) but are Corral's own.
-pub async fn set_config(
-    node: &Node,
-    current: &InstanceRow,
-    changes: &BTreeMap<String, Option<String>>,
-) -> Result<()> {
-    for (key, value) in changes {
-        if let Some(v) = value {
-            keys::check_key(key, v)?;
-        }
-    }
-    let name = &current.name;
-    let mut batch = Batch::new();
-    for (key, value) in changes {
-        match value {
-            Some(v) => db::set_config(&mut batch, name, key, v),
-            None => db::unset_config(&mut batch, name, key),
-        }
-    }
-    node.propose(batch).await?;
-    announce(Action::InstanceUpdated, name, Map::new());
-    Ok(())
-}
-
-/// Replaces the user configuration of `current`'s instance (as the caller just read it)
-/// with `config` (its `volatile.*` keys stay), and its description.
-pub async fn replace_config(
-    node: &Node,
-    current: &InstanceRow,
-    config: &BTreeMap<String, String>,
-    description: &str,
-) -> Result<()> {
-    keys::check(config)?;
-    let name = &current.name;
-    let mut batch = Batch::new();
-    for key in current.config.keys() {
-        if !key.starts_with("volatile.") && !config.contains_key(key) {
-            db::unset_config(&mut batch, name, key);
-        }
-    }
-    for (key, value) in config {
-        db::set_config(&mut batch, name, key, value);
-    }
-    db::set_description(&mut batch, name, description);
-    node.propose(batch).await?;
-    announce(Action::InstanceUpdated, name, Map::new());
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod local;
 pub mod migration;
 pub mod placement;
+pub mod reconfigure;
 pub mod relocation;
 pub mod rename;
 pub mod runc;

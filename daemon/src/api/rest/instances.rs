@@ -23,7 +23,7 @@ use super::{ApiError, ApiResult, json_body, operation_created, sync, sync_read};
 use crate::error::Error;
 use crate::instances::exec::{remote, session};
 use crate::instances::files::{self, FileWrite};
-use crate::instances::{lifecycle, local, relocation, rename};
+use crate::instances::{lifecycle, local, reconfigure, relocation, rename};
 use crate::node::Node;
 
 pub fn routes() -> Router<Arc<Node>> {
@@ -47,7 +47,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/internal/instances", get(internal_states))
         .route(
             "/internal/instances/{name}",
-            axum::routing::delete(internal_delete),
+            axum::routing::delete(internal_delete).patch(internal_change),
         )
         .route("/internal/instances/{name}/state", get(internal_state))
         .route("/internal/instances/{name}/prepare", post(internal_prepare))
@@ -146,7 +146,11 @@ async fn replace(
     let current = lifecycle::row(&node, &name).await?;
     super::check_etag(&headers, &etag_of(&(&current.config, &current.description)))?;
     let put: InstancePut = json_body(&body)?;
-    lifecycle::replace_config(&node, &current, &put.config, &put.description).await?;
+    let change = reconfigure::Change::Whole {
+        config: put.config,
+        description: put.description,
+    };
+    reconfigure::apply(&node, &current, &change).await?;
     done()
 }
 
@@ -160,7 +164,7 @@ async fn patch(
     super::check_etag(&headers, &etag_of(&(&current.config, &current.description)))?;
     let patch: serde_json::Value = json_body(&body)?;
     let changes = crate::instances::config::patch_changes(&patch);
-    lifecycle::set_config(&node, &current, &changes).await?;
+    reconfigure::apply(&node, &current, &reconfigure::Change::Keys { changes }).await?;
     done()
 }
 
@@ -469,6 +473,16 @@ async fn internal_rename(
 ) -> ApiResult {
     let rename: Rename = json_body(&body)?;
     rename::rename_here(&node, &name, &rename.name).await?;
+    done()
+}
+
+async fn internal_change(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let change: reconfigure::Change = json_body(&body)?;
+    reconfigure::apply_here(&node, &name, &change).await?;
     done()
 }
 
