@@ -100,6 +100,12 @@ impl Pane {
         assert!(out.status.success(), "tmux send-keys failed: {out:?}");
     }
 
+    /// Types `text` as it is (no key names).
+    pub fn type_text(&self, text: &str) {
+        let out = self.run(&["send-keys", "-t", "test", "-l", text]);
+        assert!(out.status.success(), "tmux send-keys failed: {out:?}");
+    }
+
     /// Changes the pane's size, as a user resizing their terminal window does.
     pub fn resize(&self, width: u16, height: u16) {
         let (width, height) = (width.to_string(), height.to_string());

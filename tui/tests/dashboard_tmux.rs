@@ -10,11 +10,11 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-/// How often the screen is read while waiting.
-const POLL: Duration = Duration::from_millis(200);
+use corral_tests::Pane;
+
 /// Forming the demo's cluster (three debug daemons, one after the other).
 const FORMING: Duration = Duration::from_secs(240);
 /// A member killed turns OFFLINE within the threshold (11 s) and a heartbeat or two.
@@ -24,117 +24,6 @@ const TO_SHOW: Duration = Duration::from_secs(60);
 
 /// The line the token dialog puts above the token (see `dashboard::view::TOKEN_INTRO`).
 const TOKEN_INTRO: &str = "Join token (give it to the new server's init):";
-
-/// tmux on PATH, if installed.
-fn find_tmux() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("tmux"))
-        .find(|path| path.is_file())
-}
-
-/// Whether tmux is here to drive the dashboard: without it the test says "skipped: needs
-/// tmux" and passes, or fails under `CORRAL_TEST_REQUIRE_ALL=1` (as `.ci/run` sets).
-fn tmux_available() -> bool {
-    let missing = find_tmux().is_none().then(|| {
-        "not on PATH; install it (e.g. `apt-get install tmux`) to run this test".to_owned()
-    });
-    corral_tests::runs_here("tmux", missing)
-}
-
-fn tmux_binary() -> PathBuf {
-    find_tmux().expect("tmux is installed (the test checked with tmux_available)")
-}
-
-/// How many tmux servers this process started, to name each one's socket.
-static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// A private tmux server (its own socket, no user configuration) with one session running
-/// `command`; dropping it kills the server and so everything in the pane.
-struct Tmux {
-    binary: PathBuf,
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str, columns: u16, rows: u16) -> Tmux {
-        let tmux = Tmux {
-            binary: tmux_binary(),
-            // One server per test: tests of this file run at once in one process.
-            socket: format!(
-                "corral-dashboard-test-{}-{}",
-                std::process::id(),
-                SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ),
-        };
-        let out = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "dash",
-            "-x",
-            &columns.to_string(),
-            "-y",
-            &rows.to_string(),
-            command,
-        ]);
-        assert!(out.status.success(), "tmux new-session failed: {out:?}");
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.binary)
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "dash"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `text` as it is.
-    fn type_text(&self, text: &str) {
-        let out = self.run(&["send-keys", "-t", "dash", "-l", text]);
-        assert!(out.status.success(), "tmux send-keys failed: {out:?}");
-    }
-
-    /// Presses a key by its tmux name (`Enter`, `Escape`, `y`).
-    fn press(&self, key: &str) {
-        let out = self.run(&["send-keys", "-t", "dash", key]);
-        assert!(out.status.success(), "tmux send-keys failed: {out:?}");
-    }
-
-    /// Reads the screen until `done` holds, or fails after `limit` showing the last screen.
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {}s for {what}; the screen:\n{screen}",
-                limit.as_secs()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 /// A daemon the test started itself; dropping it kills it.
 struct Daemon(Child);
@@ -272,7 +161,7 @@ fn token_preseed(address: &str, token: &str, cluster: &serde_json::Value) -> Str
 
 /// `corral demo` in a tmux pane of 120x30, once its three members show ONLINE with a
 /// leader: the pane, that screen, and the demo's directory.
-fn start_demo(corral_bin: &Path, tmp: &Path) -> (Tmux, String, PathBuf) {
+fn start_demo(corral_bin: &Path, tmp: &Path) -> (Pane, String, PathBuf) {
     // The demo makes its directory under TMPDIR, so the test knows where the members live.
     // When it ends, the shell says how, and the pane stays for the test to read.
     let command = format!(
@@ -280,7 +169,7 @@ fn start_demo(corral_bin: &Path, tmp: &Path) -> (Tmux, String, PathBuf) {
         tmp.display(),
         corral_bin.display()
     );
-    let tmux = Tmux::start(&command, 120, 30);
+    let tmux = Pane::start(&command, 120, 30);
     let screen = tmux.wait_for("three ONLINE members and a leader", FORMING, |s| {
         ["node1", "node2", "node3"]
             .iter()
@@ -302,7 +191,7 @@ fn start_demo(corral_bin: &Path, tmp: &Path) -> (Tmux, String, PathBuf) {
 
 #[test]
 fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
-    if !tmux_available() {
+    if !Pane::available() {
         return;
     }
     let corral_bin = PathBuf::from(env!("CARGO_BIN_EXE_corral"));
@@ -328,11 +217,11 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
 
     // A short offline threshold, set from the dashboard's prompt (with its confirmation).
     tmux.type_text(":set cluster.offline_threshold 11");
-    tmux.press("Enter");
+    tmux.keys(&["Enter"]);
     tmux.wait_for("the confirmation", TO_SHOW, |s| {
         s.contains("Change a cluster setting") && s.contains("set to 11.")
     });
-    tmux.press("y");
+    tmux.keys(&["y"]);
     tmux.wait_for("the setting applied", TO_SHOW, |s| {
         s.contains("cluster.offline_threshold set to 11")
     });
@@ -352,16 +241,16 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
     });
 
     // A join token from the dashboard.
-    tmux.press("a");
+    tmux.keys(&["a"]);
     tmux.type_text("node4");
-    tmux.press("Enter");
+    tmux.keys(&["Enter"]);
     tmux.wait_for("the token confirmation", TO_SHOW, |s| {
         s.contains("Create a join token")
     });
-    tmux.press("y");
+    tmux.keys(&["y"]);
     let screen = tmux.wait_for("the token", TO_SHOW, |s| token_on_screen(s).is_some());
     let token = token_on_screen(&screen).expect("a token");
-    tmux.press("Escape");
+    tmux.keys(&["Escape"]);
 
     // A fourth member joins with it and shows up.
     let node4_dir = tmp.path().join("node4");
@@ -401,7 +290,7 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
     );
 
     // q leaves the dashboard, and the demo stops its members and cleans up.
-    tmux.press("q");
+    tmux.keys(&["q"]);
     let screen = tmux.wait_for("the demo to end", TO_SHOW, |s| s.contains("corral exited:"));
     assert!(screen.contains("corral exited: 0"), "{screen}");
     assert!(screen.contains("Stopping the cluster"), "{screen}");
@@ -409,7 +298,7 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
 
 #[test]
 fn killing_the_watched_member_moves_the_dashboard_and_a_lost_quorum_is_marked() {
-    if !tmux_available() {
+    if !Pane::available() {
         return;
     }
     let corral_bin = PathBuf::from(env!("CARGO_BIN_EXE_corral"));
@@ -471,7 +360,7 @@ fn killing_the_watched_member_moves_the_dashboard_and_a_lost_quorum_is_marked() 
     );
 
     // q says what it stops while it stops it.
-    tmux.press("q");
+    tmux.keys(&["q"]);
     let screen = tmux.wait_for("the demo to end", TO_SHOW, |s| s.contains("corral exited:"));
     assert!(
         screen.contains(&format!("Stopping {survivor} (pid ")),

@@ -63,6 +63,14 @@ pub fn header_value(requestor: &Requestor) -> Option<String> {
     serde_json::to_string(requestor).ok()
 }
 
+/// The header value carrying the requestor of the work running now (empty without one).
+pub fn header_now() -> String {
+    current()
+        .as_ref()
+        .and_then(header_value)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

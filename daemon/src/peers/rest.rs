@@ -122,10 +122,7 @@ impl Rest {
                 .header("user-agent", "corral-member")
                 .header(
                     crate::events::requestor::HEADER,
-                    crate::events::requestor::current()
-                        .as_ref()
-                        .and_then(crate::events::requestor::header_value)
-                        .unwrap_or_default(),
+                    crate::events::requestor::header_now(),
                 )
                 .body(Full::new(body))
                 .map_err(|e| unreachable(e.to_string()))?;

@@ -54,10 +54,7 @@ pub(super) async fn download(
             .header("user-agent", "corral-member")
             .header(
                 crate::events::requestor::HEADER,
-                crate::events::requestor::current()
-                    .as_ref()
-                    .and_then(crate::events::requestor::header_value)
-                    .unwrap_or_default(),
+                crate::events::requestor::header_now(),
             )
             .body(Empty::<Bytes>::new())
             .map_err(|e| unreachable(e.to_string()))?;

@@ -158,11 +158,7 @@ pub async fn run_on(
         let url = format!("ws://corral/internal/instances/{name}/exec");
         let mut request = url.into_client_request().map_err(|e| e.to_string())?;
         // The holder announces the exec on behalf of whoever asked this member.
-        if let Some(who) = crate::events::requestor::current()
-            .as_ref()
-            .and_then(crate::events::requestor::header_value)
-            .and_then(|v| v.parse().ok())
-        {
+        if let Ok(who) = crate::events::requestor::header_now().parse() {
             request
                 .headers_mut()
                 .insert(crate::events::requestor::HEADER, who);
