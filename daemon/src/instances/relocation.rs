@@ -29,6 +29,16 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The operation's description, as LXD names it.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Request::Rename(_) => "Renaming instance",
+            Request::Move { .. } => "Migrating instance",
+        }
+    }
+}
+
 /// Reads the request for instance `current` from its body and `?target=` (pure).
 pub fn request(current: &str, post: &InstancePost, target: Option<&str>) -> Result<Request> {
     if post.live {

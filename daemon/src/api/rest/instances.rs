@@ -184,10 +184,7 @@ async fn rename_or_move(
     let post: InstancePost = json_body(&body)?;
     let request = relocation::request(&name, &post, q.target.as_deref())?;
     lifecycle::row(&node, &name).await?;
-    let description = match request {
-        relocation::Request::Rename(_) => "Renaming instance",
-        relocation::Request::Move { .. } => "Migrating instance",
-    };
+    let description = request.description();
     let worker = node.clone();
     let owned = name.clone();
     operation(&node, description, &name, async move {
