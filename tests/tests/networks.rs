@@ -2,8 +2,9 @@
 //! bridges it makes never touch the host's interfaces: LXD's two-phase creation and each of
 //! its refusals, a real bridge in every member's namespace after the cluster-wide create and
 //! none after the delete, a member down during a create (Errored, the member named) and the
-//! re-run that finishes it, a non-forced removal taking the member's bridges away, and a
-//! daemon without CAP_NET_ADMIN refusing to make a bridge, saying why.
+//! re-run that finishes it, a non-forced removal taking the member's bridges away, an
+//! evacuated member's bridges stopped until its restore, and a daemon without
+//! CAP_NET_ADMIN refusing to make a bridge, saying why.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -310,6 +311,79 @@ fn two_phase_create_makes_a_bridge_in_every_member_and_the_retry_finishes_a_fail
     assert!(link_in(&ns[0], "n2") && link_in(&ns[1], "n2"));
     let locations = shown(&cluster[0], "n2", None)["locations"].clone();
     assert_eq!(locations, serde_json::json!(["node1", "node2", "node4"]));
+}
+
+/// Deletes interface `name` in namespace `ns`, as a reboot of the member's host would.
+fn delete_link_in(ns: &str, name: &str) {
+    let done = Command::new("ip")
+        .args(["netns", "exec", ns, "ip", "link", "del", "dev", name])
+        .status();
+    assert!(
+        done.is_ok_and(|s| s.success()),
+        "ip link del {name} in {ns}"
+    );
+}
+
+#[test]
+fn a_members_bridges_stop_when_it_is_evacuated_and_start_with_its_restore_and_its_daemon() {
+    if !Net::available() {
+        return;
+    }
+    let mut cluster = Cluster::form_in_namespaces(3);
+    let ns: Vec<String> = (0..3)
+        .map(|i| cluster.net().expect("namespaces").namespace(i).to_owned())
+        .collect();
+    for member in ["node1", "node2", "node3"] {
+        cluster[0]
+            .corral(&["network", "create", "lan0", "--target", member])
+            .ok();
+    }
+    cluster[0]
+        .corral(&["network", "create", "lan0", "ipv4.address=10.7.0.1/24"])
+        .ok();
+    for n in &ns {
+        assert!(link_in(n, "lan0"), "no bridge lan0 in {n}");
+    }
+
+    // Evacuated: node2's bridge stops (once its instances are handled), the others' stay.
+    cluster[0]
+        .corral(&["cluster", "evacuate", "node2", "--force"])
+        .ok();
+    assert!(
+        !link_in(&ns[1], "lan0"),
+        "node2 evacuated, its bridge still up"
+    );
+    assert!(link_in(&ns[0], "lan0") && link_in(&ns[2], "lan0"));
+
+    // Its daemon restarted while evacuated does not start it again.
+    let said = "its networks and instances start with its restore";
+    cluster[1].kill();
+    cluster[1].restart();
+    cluster[1].wait_log(said);
+    assert!(
+        !link_in(&ns[1], "lan0"),
+        "an evacuated member started its bridge"
+    );
+
+    // Restored (asked of node2 itself: the others may not have seen it back yet): the
+    // bridge is back, with the network's address.
+    cluster[1]
+        .corral(&["cluster", "restore", "node2", "--force"])
+        .ok();
+    assert!(link_in(&ns[1], "lan0"), "node2 restored without its bridge");
+    assert!(addresses_in(&ns[1], "lan0").contains("10.7.0.1/24"));
+
+    // A member whose bridge went while its daemon was down (its host rebooted) makes it
+    // again when its daemon starts.
+    cluster[0].kill();
+    delete_link_in(&ns[0], "lan0");
+    cluster[0].restart();
+    wait_until(
+        "node1's daemon to make its bridge lan0 again",
+        Duration::from_secs(30),
+        || link_in(&ns[0], "lan0").then_some(()),
+    );
+    assert!(addresses_in(&ns[0], "lan0").contains("10.7.0.1/24"));
 }
 
 /// A daemon started in its own namespace with CAP_NET_ADMIN taken away (by setpriv), killed

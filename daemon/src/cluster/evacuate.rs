@@ -20,6 +20,7 @@ use crate::instances::evacuation::{
 use crate::instances::holder::Holder;
 use crate::instances::scheduler::{Availability, MemberLoad, SchedulerInstance};
 use crate::instances::{lifecycle, migration};
+use crate::network;
 use crate::node::Node;
 use crate::operations::Progress;
 
@@ -268,6 +269,16 @@ async fn run(
         _ => (MemberState::Evacuated, MemberState::Created),
     };
     set_state(node, row.id, from, to).await?;
+    if plan.action != "evacuate" {
+        // As LXD, a restored member's networks start before its instances do.
+        if let Err(e) = network::activation::start(node, network::activation::Start::All).await {
+            let _ = set_state(node, row.id, to, from).await;
+            return Err(Error::Unavailable(format!(
+                "restore of member {} stopped: its networks could not be started ({e}); it stays evacuated",
+                plan.member
+            )));
+        }
+    }
     let key = match plan.action.as_str() {
         "evacuate" => "evacuation_progress",
         _ => "restore_progress",
@@ -297,6 +308,15 @@ async fn run(
                 plan.action, plan.member, step.instance
             )));
         }
+    }
+    if plan.action == "evacuate" {
+        // As LXD, an evacuated member's networks stop once its instances are handled.
+        network::activation::stop(node).await.map_err(|e| {
+            Error::Internal(format!(
+                "member {} is evacuated, but its networks could not be stopped: {e}; they start again with 'corral cluster restore {}'",
+                plan.member, plan.member
+            ))
+        })?;
     }
     // As LXD, the member's evacuation or restore is announced once it is done.
     let done = match plan.action.as_str() {

@@ -78,9 +78,30 @@ pub fn plan(
         .collect()
 }
 
-/// Starts what [`plan`] says among this member's instances; how many started. Nothing
-/// starts on an evacuated member (its instances wait for the restore), as in LXD.
+/// This member's status in the cluster.
+async fn own_status(node: &Node) -> Result<MemberStatus> {
+    let name = crate::cluster::members::own_name(node).await?;
+    Ok(crate::cluster::members::get(node, &name).await?.status)
+}
+
+/// Starts this member's networks, then what [`plan`] says among its instances; how many
+/// instances started. Nothing starts on an evacuated member (its networks and instances
+/// wait for the restore), as in LXD.
 pub async fn start_instances(node: &Node) -> Result<usize> {
+    if node.is_clustered() && own_status(node).await? == MemberStatus::Evacuated {
+        tracing::info!(
+            "this member is evacuated: its networks and instances start with its restore"
+        );
+        return Ok(0);
+    }
+    // As LXD, the member's networks start before its instances.
+    let made =
+        crate::network::activation::start(node, crate::network::activation::Start::Missing).await;
+    match made {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("started {n} network bridges with this member"),
+        Err(e) => tracing::warn!("starting this member's networks: {e}"),
+    }
     if local::runc(node).is_err() {
         return Ok(0);
     }
@@ -99,14 +120,6 @@ pub async fn start_instances(node: &Node) -> Result<usize> {
         .collect();
     if mine.is_empty() {
         return Ok(0);
-    }
-    if node.is_clustered() {
-        let name = crate::cluster::members::own_name(node).await?;
-        let member = crate::cluster::members::get(node, &name).await?;
-        if member.status == MemberStatus::Evacuated {
-            tracing::info!("this member is evacuated: its instances start with its restore");
-            return Ok(0);
-        }
     }
     let running: BTreeSet<String> = local::states(node)
         .await?

@@ -165,6 +165,22 @@ pub async fn ensure(dir: &Path, spec: &BridgeSpec) -> Result<(), BridgeError> {
     Ok(())
 }
 
+/// Whether an interface `name` exists on this member.
+pub async fn exists(name: &str) -> bool {
+    link(name).await.is_some()
+}
+
+/// Stops the bridge if this member made it: its interface is removed, the record that it
+/// is this member's stays, so [`ensure`] makes it again. Whether there was one to remove.
+pub async fn stop(dir: &Path, name: &str) -> Result<bool, BridgeError> {
+    if !marker(dir, name).exists() || link(name).await.is_none() {
+        return Ok(false);
+    }
+    check_permitted(name)?;
+    ip(&["link", "del", "dev", name]).await?;
+    Ok(true)
+}
+
 /// Removes the bridge if this member made it; a bridge it did not make is left alone.
 pub async fn remove(dir: &Path, name: &str) -> Result<(), BridgeError> {
     let record = marker(dir, name);

@@ -6,6 +6,7 @@
 //! The create records the network as realised, so a member joining later makes its bridge
 //! too; the bootstrap preseed's network is never realised, so never a bridge on the host.
 
+pub mod activation;
 pub mod bridge;
 pub mod config;
 
@@ -333,26 +334,10 @@ pub async fn apply_here(node: &Node, name: &str) -> Result<()> {
 /// After this member joined: it makes its bridge for every network made as bridges (through
 /// the API's cluster-wide create) in which the join gave it a Created part, as LXD does
 /// for a joiner. The bootstrap preseed's network is not one, so it is never made here.
-/// Each network is tried; the error names every one that could not be made, and why.
 pub async fn create_local_parts(node: &Node) -> Result<()> {
-    let own = node.id();
-    let names = current(
-        node.read_current(move |c| networks::realised_on(c, PROJECT, own))
-            .await?,
-    )?;
-    let mut failed = Vec::new();
-    for name in names {
-        if let Err(e) = apply_here(node, &name).await {
-            failed.push(format!("network {name:?}: {e}"));
-        }
-    }
-    if failed.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Unavailable(format!(
-        "{}; once the cause is fixed, set any of the network's keys again ('corral network set') to make its bridge here",
-        failed.join("; ")
-    )))
+    activation::start(node, activation::Start::All)
+        .await
+        .map(|_| ())
 }
 
 /// This member removes its bridge for network `name` (if it made one).
