@@ -97,8 +97,10 @@ impl Member {
     fn command(&self, program: PathBuf) -> Command {
         match &self.netns {
             Some(ns) => {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns]).arg(program);
+                // nsenter joins the network namespace alone: `ip netns exec` would also give
+                // the member a /sys of its own, without the cgroup mounts runc needs.
+                let mut cmd = Command::new("nsenter");
+                cmd.arg(format!("--net=/run/netns/{ns}")).arg(program);
                 cmd
             }
             None => Command::new(program),

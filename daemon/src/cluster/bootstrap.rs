@@ -49,6 +49,42 @@ fn bad(message: String) -> Error {
     Error::BadRequest(message)
 }
 
+/// Refuses a profile device naming a storage pool or network that neither the preseed
+/// nor the server defines, so `init` never points a profile at something missing.
+fn check_references(preseed: &Preseed, existing: &Existing) -> Result<()> {
+    for (i, profile) in preseed.profiles.iter().enumerate() {
+        for (device, keys) in &profile.devices {
+            let kind = keys.get("type").map(String::as_str).unwrap_or_default();
+            let (key, what, section, known, ours): (_, _, _, &[String], Vec<&String>) = match kind {
+                "disk" => (
+                    "pool",
+                    "storage pool",
+                    "storage_pools",
+                    &existing.pools,
+                    preseed.storage_pools.iter().map(|p| &p.name).collect(),
+                ),
+                "nic" => (
+                    "network",
+                    "network",
+                    "networks",
+                    &existing.networks,
+                    preseed.networks.iter().map(|n| &n.name).collect(),
+                ),
+                _ => continue,
+            };
+            let Some(target) = keys.get(key).filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            if !known.contains(target) && !ours.contains(&target) {
+                return Err(bad(format!(
+                    "profiles[{i}].devices.{device}.{key}: cannot set '{key}' to '{target}': {what} \"{target}\" is defined neither in this preseed nor on this server; add it under {section} or use the name of one that is"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Works out what a validated preseed writes for member `member_id`, refusing it whole if
 /// any part conflicts with what exists.
 pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Plan> {
@@ -69,6 +105,7 @@ pub fn plan(preseed: &Preseed, existing: &Existing, member_id: u64) -> Result<Pl
         )));
     }
 
+    check_references(preseed, existing)?;
     let mut batch = diff_batch(&existing.config, &config);
     for pool in &preseed.storage_pools {
         if existing.pools.contains(&pool.name) {
@@ -327,7 +364,7 @@ fn host_of(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corral_shared::preseed::{ClusterPreseed, StoragePoolPreseed};
+    use corral_shared::preseed::{ClusterPreseed, ProfilePreseed, StoragePoolPreseed};
 
     /// A preseed that only sets the API address, to `address`.
     fn addressed(address: &str) -> Preseed {
@@ -352,6 +389,38 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    /// A preseed that only gives the default profile one device of `kind` with `key: value`.
+    fn profile_device(kind: &str, key: &str, value: &str) -> Preseed {
+        let device = BTreeMap::from([
+            ("type".to_owned(), kind.to_owned()),
+            (key.to_owned(), value.to_owned()),
+        ]);
+        Preseed {
+            profiles: vec![ProfilePreseed {
+                name: "default".into(),
+                devices: BTreeMap::from([("dev0".to_owned(), device)]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_reference_is_named_with_what_to_do() {
+        let refused = plan(
+            &profile_device("nic", "network", "br9"),
+            &Existing::default(),
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("profiles[0].devices.dev0.network: cannot set 'network' to 'br9'"),
+            "{refused}"
+        );
+        assert!(refused.contains("add it under networks"), "{refused}");
     }
 
     #[test]
@@ -405,6 +474,46 @@ mod tests {
                     ..Default::default()
                 },
                 ok: false,
+            },
+            Case {
+                name: "a profile's NIC on a network the server has",
+                preseed: profile_device("nic", "network", "lan0"),
+                existing: Existing {
+                    networks: vec!["lan0".into()],
+                    ..Default::default()
+                },
+                ok: true,
+            },
+            Case {
+                name: "a profile's NIC on a network nobody defines",
+                preseed: profile_device("nic", "network", "br9"),
+                existing: Existing::default(),
+                ok: false,
+            },
+            Case {
+                name: "a profile's disk on a pool the server has",
+                preseed: profile_device("disk", "pool", "fast"),
+                existing: Existing {
+                    pools: vec!["fast".into()],
+                    ..Default::default()
+                },
+                ok: true,
+            },
+            Case {
+                name: "a profile's disk on a pool nobody defines",
+                preseed: profile_device("disk", "pool", "fast"),
+                existing: Existing::default(),
+                ok: false,
+            },
+            Case {
+                name: "a profile's disk on the pool the preseed makes",
+                preseed: {
+                    let mut p = bootstrap();
+                    p.profiles = profile_device("disk", "pool", "default").profiles;
+                    p
+                },
+                existing: Existing::default(),
+                ok: true,
             },
             Case {
                 name: "no address",

@@ -14,8 +14,10 @@ use serde_json::{Map, json};
 use super::config::{self as keys, BASE_IMAGE_KEY, LAST_POWER_KEY, UUID_KEY};
 use super::holder::Holder;
 use super::local;
+use super::nic::Devices;
 use super::runc::ContainerState;
 use crate::db::batch::Batch;
+use crate::db::global::entities;
 use crate::db::global::instances::{self as db, InstanceRow, NewInstance};
 use crate::error::{Error, Result};
 use crate::node::{Node, Read};
@@ -54,13 +56,16 @@ pub(super) fn path(name: &str, rest: &str) -> String {
     format!("/internal/instances/{name}{rest}")
 }
 
-/// An instance as the API shows it, given its row and live status.
-pub fn view(row: &InstanceRow, status: InstanceStatus) -> Instance {
+/// An instance as the API shows it, given its row, live status and its profile's devices
+/// (its expanded devices: the root disk Corral gives it, or the profile's own).
+pub fn view(row: &InstanceRow, status: InstanceStatus, profile: &Devices) -> Instance {
     let root = BTreeMap::from([
         ("path".to_owned(), "/".to_owned()),
         ("pool".to_owned(), super::bundle::DEFAULT_POOL.to_owned()),
         ("type".to_owned(), "disk".to_owned()),
     ]);
+    let mut expanded_devices = BTreeMap::from([("root".to_owned(), root)]);
+    expanded_devices.extend(profile.iter().map(|(k, v)| (k.clone(), v.clone())));
     Instance {
         architecture: row.architecture.clone(),
         config: row.config.clone(),
@@ -69,7 +74,7 @@ pub fn view(row: &InstanceRow, status: InstanceStatus) -> Instance {
         devices: BTreeMap::new(),
         ephemeral: row.ephemeral,
         expanded_config: row.config.clone(),
-        expanded_devices: BTreeMap::from([("root".to_owned(), root)]),
+        expanded_devices,
         last_used_at: if row.last_use_date.is_empty() {
             "1970-01-01T00:00:00Z".to_owned()
         } else {
@@ -83,6 +88,7 @@ pub fn view(row: &InstanceRow, status: InstanceStatus) -> Instance {
         status,
         status_code: status.code(),
         kind: "container".to_owned(),
+        state: None,
     }
 }
 
@@ -172,10 +178,12 @@ async fn offline_members(node: &Node) -> Vec<String> {
 
 /// Every instance with its member and status, as of now (`target`: only that member's).
 pub async fn list(node: &Node, target: Option<&str>) -> Result<Read<Vec<Instance>>> {
-    let read = node.read_current(db::instances).await?;
+    let read = node
+        .read_current(|c| Ok((db::instances(c)?, entities::profile_devices(c, "default")?)))
+        .await?;
     let stale = read.stale.clone();
-    let rows: Vec<InstanceRow> = read
-        .value
+    let (rows, profile) = read.value;
+    let rows: Vec<InstanceRow> = rows
         .into_iter()
         .filter(|r| target.is_none_or(|t| r.location == t))
         .collect();
@@ -183,7 +191,7 @@ pub async fn list(node: &Node, target: Option<&str>) -> Result<Read<Vec<Instance
     let statuses = statuses(node, &rows, &offline).await;
     let value = rows
         .iter()
-        .map(|r| view(r, statuses[&r.name]))
+        .map(|r| view(r, statuses[&r.name], &profile))
         .collect::<Vec<_>>();
     Ok(Read { value, stale })
 }
@@ -191,9 +199,39 @@ pub async fn list(node: &Node, target: Option<&str>) -> Result<Read<Vec<Instance
 /// One instance with its status.
 pub async fn get(node: &Node, name: &str) -> Result<Instance> {
     let row = row(node, name).await?;
+    let profile = node
+        .read_current(|c| entities::profile_devices(c, "default"))
+        .await?
+        .value;
     let offline = offline_members(node).await;
     let statuses = statuses(node, std::slice::from_ref(&row), &offline).await;
-    Ok(view(&row, statuses[&row.name]))
+    Ok(view(&row, statuses[&row.name], &profile))
+}
+
+/// How many instances' states are asked for at once for a list (`?recursion=2`).
+const STATES_AT_ONCE: usize = 16;
+
+/// Fills in the live state of each running instance among `instances` (`?recursion=2`,
+/// as LXD's full instances), asking the holders; one that cannot answer is left without.
+pub async fn add_states(node: &Node, instances: &mut [Instance]) {
+    use futures_util::StreamExt;
+    let running: Vec<String> = instances
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Running)
+        .map(|i| i.name.clone())
+        .collect();
+    let mut states: BTreeMap<String, InstanceState> =
+        futures_util::stream::iter(running.into_iter().map(|name| async move {
+            let state = state(node, &name).await;
+            (name, state)
+        }))
+        .buffer_unordered(STATES_AT_ONCE)
+        .filter_map(|(name, state)| async move { state.ok().map(|s| (name, s)) })
+        .collect()
+        .await;
+    for instance in instances {
+        instance.state = states.remove(&instance.name);
+    }
 }
 
 /// One instance's live state, from its holder.
@@ -338,7 +376,8 @@ pub async fn start_here(node: &Node, name: &str) -> Result<()> {
 
 /// [`start_here`] without its event (a restart announces itself once).
 async fn start_quietly(node: &Node, name: &str) -> Result<()> {
-    local::start(node, name).await?;
+    let links = super::nic::prepare(node, name).await?;
+    local::start(node, name, &links).await?;
     let mut batch = Batch::new();
     db::set_config(&mut batch, name, LAST_POWER_KEY, "RUNNING");
     db::set_last_use(&mut batch, name, &crate::operations::now_rfc3339());

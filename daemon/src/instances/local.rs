@@ -10,6 +10,8 @@ use std::time::Duration;
 use corral_shared::api::{InstanceState, InstanceStatus};
 
 use super::bundle::{self, Layout};
+use super::interfaces;
+use super::nic::{self, Link};
 use super::runc::{ContainerState, Runc};
 use crate::error::{Error, Result};
 use crate::node::Node;
@@ -142,12 +144,33 @@ pub async fn state(node: &Node, name: &str) -> Result<InstanceState> {
     let status = status_of(container.as_ref());
     let pid = container.filter(|c| c.running()).map_or(0, |c| c.pid);
     let processes = if pid > 0 { count_processes(pid) } else { 0 };
+    let network = (pid > 0).then(|| network_of(node, name, pid));
     Ok(InstanceState {
         status,
         status_code: status.code(),
         pid,
         processes,
+        network,
     })
+}
+
+/// The interfaces inside instance `name` (init `pid`), with the host's ends Corral made.
+fn network_of(
+    node: &Node,
+    name: &str,
+    pid: i64,
+) -> BTreeMap<String, corral_shared::api::InstanceStateNetwork> {
+    let mut found = interfaces::of_process(pid).unwrap_or_else(|e| {
+        tracing::debug!("cannot read the interfaces of instance {name}: {e}");
+        BTreeMap::new()
+    });
+    for (iface, state) in &mut found {
+        let host = nic::host_name(node.dirs.root(), name, iface);
+        if interfaces::exists_here(&host) {
+            state.host_name = host;
+        }
+    }
+    found
 }
 
 /// How many processes share the pid namespace of `pid` (-1 when it cannot be read).
@@ -170,8 +193,8 @@ fn count_processes(pid: i64) -> i64 {
         .count() as i64
 }
 
-/// Starts instance `name`'s init.
-pub async fn start(node: &Node, name: &str) -> Result<()> {
+/// Starts instance `name`'s init, its NICs (`links`) connected before the init runs.
+pub async fn start(node: &Node, name: &str, links: &[Link]) -> Result<()> {
     let runc = runc(node)?;
     let layout = refresh_layout(node).await;
     if !layout.bundle(name).join("config.json").is_file() {
@@ -188,14 +211,48 @@ pub async fn start(node: &Node, name: &str) -> Result<()> {
         Some(_) => runc.delete(name, true).await?,
         None => {}
     }
-    runc.run_detached(name, &layout.bundle(name), &layout.console(name))
-        .await?;
+    if links.is_empty() {
+        runc.run_detached(name, &layout.bundle(name), &layout.console(name))
+            .await?;
+    } else {
+        // Created, connected, then started: the init finds its interfaces in place.
+        runc.create(name, &layout.bundle(name), &layout.console(name))
+            .await?;
+        if let Err(e) = connect(&runc, name, links).await {
+            let _ = runc.delete(name, true).await;
+            return Err(e);
+        }
+        runc.start(name).await?;
+    }
     wait_for(&runc, name, true, START_BOUND).await.map_err(|_| {
         Error::Internal(format!(
             "instance {name} did not start within {START_BOUND:?}; its console output is in {}",
             layout.console(name).display()
         ))
     })
+}
+
+/// Connects `links` to created container `name`.
+async fn connect(runc: &Runc, name: &str, links: &[Link]) -> Result<()> {
+    let pid = runc
+        .state(name)
+        .await?
+        .map(|c| c.pid)
+        .filter(|pid| *pid > 0)
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "container {name} has no init process after runc create"
+            ))
+        })?;
+    for link in links {
+        nic::attach(pid, link).await.map_err(|e| {
+            Error::Internal(format!(
+                "cannot connect {}'s {} to bridge {}: {e}",
+                name, link.nic.device, link.nic.bridge
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Stops instance `name`: asks its init to power off and waits up to `timeout` for it (as

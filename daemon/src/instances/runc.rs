@@ -133,6 +133,22 @@ impl Runc {
 
     /// Starts the container of `bundle` in the background, its console going to `console`.
     pub async fn run_detached(&self, id: &str, bundle: &Path, console: &Path) -> Result<()> {
+        self.make(&["run", "--detach"], id, bundle, console).await
+    }
+
+    /// Creates the container of `bundle` without starting its init (which waits for
+    /// [`Runc::start`]), its console going to `console`.
+    pub async fn create(&self, id: &str, bundle: &Path, console: &Path) -> Result<()> {
+        self.make(&["create"], id, bundle, console).await
+    }
+
+    /// Starts the init of a created container.
+    pub async fn start(&self, id: &str) -> Result<()> {
+        self.call(&["start", id]).await.map(drop)
+    }
+
+    /// `runc VERB... --bundle BUNDLE ID`, its container's console going to `console`.
+    async fn make(&self, verb: &[&str], id: &str, bundle: &Path, console: &Path) -> Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -147,7 +163,8 @@ impl Runc {
             .arg(&self.root)
             .arg("--log")
             .arg(&runc_log)
-            .args(["run", "--detach", "--bundle"])
+            .args(verb)
+            .arg("--bundle")
             .arg(bundle)
             .arg(id)
             .stdin(Stdio::null())
@@ -158,7 +175,8 @@ impl Runc {
             .await
             .map_err(|_| {
                 Error::Internal(format!(
-                    "runc run {id} did not finish within {CALL_BOUND:?}"
+                    "runc {} {id} did not finish within {CALL_BOUND:?}",
+                    verb[0]
                 ))
             })?
             .map_err(|e| Error::Internal(format!("cannot run runc: {e}")))?;

@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod bridge;
 pub mod config;
+pub mod lease;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

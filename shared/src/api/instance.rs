@@ -85,6 +85,9 @@ pub struct Instance {
     /// "container".
     #[serde(rename = "type")]
     pub kind: String,
+    /// Its live state (`?recursion=2`, as LXD's `InstanceFull`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<InstanceState>,
 }
 
 /// Where a new instance's root filesystem comes from (LXD's `InstanceSource`).
@@ -154,6 +157,45 @@ pub struct InstanceState {
     pub pid: i64,
     /// How many processes run in it (-1 when not known).
     pub processes: i64,
+    /// Its network interfaces by name, as seen inside it (none when stopped).
+    #[serde(default)]
+    pub network: Option<BTreeMap<String, InstanceStateNetwork>>,
+}
+
+/// One network interface of a running instance (LXD's `InstanceStateNetwork`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStateNetwork {
+    /// Its addresses.
+    #[serde(default)]
+    pub addresses: Vec<InstanceStateNetworkAddress>,
+    /// Its MAC address.
+    #[serde(default)]
+    pub hwaddr: String,
+    /// The host's end of it (a veth on the member), when Corral made it.
+    #[serde(default)]
+    pub host_name: String,
+    /// Its MTU.
+    #[serde(default)]
+    pub mtu: u32,
+    /// "up" or "down".
+    #[serde(default)]
+    pub state: String,
+    /// "broadcast" or "loopback".
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+/// One address of an instance's interface (LXD's `InstanceStateNetworkAddress`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStateNetworkAddress {
+    /// "inet" or "inet6".
+    pub family: String,
+    /// The address.
+    pub address: String,
+    /// Its prefix length.
+    pub netmask: String,
+    /// "global", "link" or "local".
+    pub scope: String,
 }
 
 /// `POST /1.0/instances/NAME/exec` (LXD's `InstanceExecPost`).

@@ -27,7 +27,8 @@ pub use group::{ClusterGroup, ClusterGroupPost, ClusterGroupPut, ClusterGroupsPo
 pub use image::{Image, ImageAlias, ImageAliasesEntry, ImageAliasesPost, ImagePut};
 pub use instance::{
     Instance, InstanceExecControl, InstanceExecPost, InstancePost, InstancePut, InstanceSource,
-    InstanceState, InstanceStatePut, InstanceStatus, InstancesPost,
+    InstanceState, InstanceStateNetwork, InstanceStateNetworkAddress, InstanceStatePut,
+    InstanceStatus, InstancesPost,
 };
 pub use network::{NETWORK_MEMBER_KEYS, Network, NetworkPut, NetworksPost};
 pub use operation::{Operation, OperationClass, OperationList, OperationStatus};

@@ -286,17 +286,11 @@ fn check_profile(i: usize, profile: &ProfilePreseed, p: &Preseed, out: &mut Vec<
     let names = p.profiles[..i].iter().map(|q| q.name.as_str());
     check_item_name("profiles", "profile", i, &profile.name, names, out);
     for (dev_name, dev) in &profile.devices {
-        check_device(i, dev_name, dev, p, out);
+        check_device(i, dev_name, dev, out);
     }
 }
 
-fn check_device(
-    i: usize,
-    name: &String,
-    dev: &BTreeMap<String, String>,
-    p: &Preseed,
-    out: &mut Vec<Violation>,
-) {
+fn check_device(i: usize, name: &String, dev: &BTreeMap<String, String>, out: &mut Vec<Violation>) {
     let types = DEVICE_TYPES.join(", ");
     let kind = dev.get("type").map(String::as_str).unwrap_or("");
     if kind.is_empty() {
@@ -307,37 +301,13 @@ fn check_device(
         ));
         return;
     }
+    // Whether a referenced pool or network exists is decided where the server's own ones
+    // are known too: `corrald init` checks them before anything is written.
     if !DEVICE_TYPES.contains(&kind) {
         out.push(Violation::new(
             at!("profiles", i, "devices", name, "type"),
             kind,
             format!("Value must be one of {types}"),
         ));
-        return;
-    }
-    // Only references to objects this preseed defines can be checked here; Corral requires
-    // them to be defined alongside the profile so `init` never points at something missing.
-    let refs = [
-        ("disk", "pool", "storage pool", "storage_pools"),
-        ("nic", "network", "network", "networks"),
-    ];
-    for (dev_kind, key, what, section) in refs {
-        let Some(target) = dev.get(key).filter(|t| kind == dev_kind && !t.is_empty()) else {
-            continue;
-        };
-        let defined = match section {
-            "storage_pools" => p.storage_pools.iter().any(|x| &x.name == target),
-            _ => p.networks.iter().any(|x| &x.name == target),
-        };
-        if !defined {
-            out.push(Violation::new(
-                at!("profiles", i, "devices", name, key),
-                target,
-                format!(
-                    "{what} \"{target}\" is not defined in this preseed; add it under \
-                     {section} or use the name of one that is"
-                ),
-            ));
-        }
     }
 }

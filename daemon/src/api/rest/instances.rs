@@ -74,7 +74,10 @@ struct ListQuery {
 
 async fn list(State(node): State<Arc<Node>>, Query(q): Query<ListQuery>) -> ApiResult {
     let target = q.target.filter(|t| !t.is_empty());
-    let all = lifecycle::list(&node, target.as_deref()).await?;
+    let mut all = lifecycle::list(&node, target.as_deref()).await?;
+    if q.recursion > 1 {
+        lifecycle::add_states(&node, &mut all.value).await;
+    }
     if q.recursion > 0 {
         return sync_read(&all, None);
     }

@@ -283,6 +283,37 @@ pub fn profile_preseeds(conn: &Connection) -> rusqlite::Result<Vec<ProfilePresee
     .collect()
 }
 
+/// The devices of profile `name` in the default project (none when it does not exist).
+pub fn profile_devices(
+    conn: &Connection,
+    name: &str,
+) -> rusqlite::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.name, d.type, c.key, c.value FROM profiles_devices d
+         JOIN profiles p ON p.id = d.profile_id
+         LEFT JOIN profiles_devices_config c ON c.profile_device_id = d.id
+         WHERE p.project = 'default' AND p.name = ?",
+    )?;
+    let rows = stmt.query_map([name], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut devices: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for row in rows {
+        let (device, kind, key, value) = row?;
+        let entry = devices.entry(device).or_default();
+        entry.insert("type".into(), kind);
+        if let Some(key) = key {
+            entry.insert(key, value.unwrap_or_default());
+        }
+    }
+    Ok(devices)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +369,10 @@ mod tests {
             profiles[0].devices["gpu0"],
             BTreeMap::from([("type".to_owned(), "gpu".to_owned())])
         );
+        assert_eq!(
+            profile_devices(&conn, "default").unwrap(),
+            profiles[0].devices
+        );
+        assert!(profile_devices(&conn, "other").unwrap().is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! The `instances` and `instances_config` tables: which member holds each instance, and
 //! its configuration (`volatile.*` included, as LXD keeps it). Reads and statements.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
@@ -104,6 +104,15 @@ pub fn instances(conn: &Connection) -> rusqlite::Result<Vec<InstanceRow>> {
         r.config = config.remove(&r.id).unwrap_or_default();
     }
     Ok(rows)
+}
+
+/// The MAC addresses (`volatile.*.hwaddr`) of the instances member `node` holds.
+pub fn member_hwaddrs(conn: &Connection, node: u64) -> rusqlite::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.value FROM instances_config c JOIN instances i ON i.id = c.instance_id
+         WHERE i.node_id = ? AND c.key LIKE 'volatile.%.hwaddr'",
+    )?;
+    stmt.query_map([node as i64], |r| r.get(0))?.collect()
 }
 
 /// One instance by name.

@@ -246,7 +246,8 @@ pub async fn delete(client: &Client, names: &[String], force: bool) -> Result<()
 
 /// `corral list`.
 pub async fn list(client: &Client, format: Format, out: &mut dyn Write) -> Result<(), CliError> {
-    let instances: Vec<Instance> = client.get("/1.0/instances?recursion=1").await?;
+    // As lxc: the running ones' addresses come with their state.
+    let instances: Vec<Instance> = client.get("/1.0/instances?recursion=2").await?;
     out.write_all(view::list(&instances, format)?.as_bytes())?;
     Ok(())
 }

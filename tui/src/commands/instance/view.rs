@@ -27,14 +27,34 @@ pub fn rows(instances: &[Instance]) -> Vec<Vec<String>> {
             vec![
                 i.name.clone(),
                 i.status.as_str().to_uppercase(),
-                String::new(),
-                String::new(),
+                addresses(i.state.as_ref(), "inet"),
+                addresses(i.state.as_ref(), "inet6"),
                 i.kind.to_uppercase(),
                 "0".to_owned(),
                 i.location.clone(),
             ]
         })
         .collect()
+}
+
+/// The global addresses of `family` ("inet", "inet6") of each interface but loopback, as
+/// `lxc list` shows them: "10.7.0.2 (eth0)", one per line.
+pub fn addresses(state: Option<&InstanceState>, family: &str) -> String {
+    let Some(network) = state.and_then(|s| s.network.as_ref()) else {
+        return String::new();
+    };
+    let mut lines = Vec::new();
+    for (name, iface) in network {
+        if iface.kind == "loopback" {
+            continue;
+        }
+        for a in &iface.addresses {
+            if a.family == family && a.scope == "global" {
+                lines.push(format!("{} ({name})", a.address));
+            }
+        }
+    }
+    lines.join("\n")
 }
 
 /// `corral list` in `format`.
@@ -58,6 +78,31 @@ pub fn info(instance: &Instance, state: Option<&InstanceState>) -> String {
     line("Last Used", &instance.last_used_at);
     if let Some(state) = state.filter(|s| s.processes >= 0) {
         out.push_str(&format!("\nResources:\n  Processes: {}\n", state.processes));
+        let network = state.network.iter().flatten();
+        let shown: Vec<_> = network.filter(|(_, i)| i.kind != "loopback").collect();
+        if !shown.is_empty() {
+            out.push_str("  Network usage:\n");
+        }
+        for (name, iface) in shown {
+            out.push_str(&format!(
+                "    {name}:\n      Type: {}\n      State: {}\n",
+                iface.kind,
+                iface.state.to_uppercase()
+            ));
+            if !iface.host_name.is_empty() {
+                out.push_str(&format!("      Host interface: {}\n", iface.host_name));
+            }
+            out.push_str(&format!(
+                "      MAC address: {}\n      MTU: {}\n      IP addresses:\n",
+                iface.hwaddr, iface.mtu
+            ));
+            for a in &iface.addresses {
+                out.push_str(&format!(
+                    "        {}:  {}/{} ({})\n",
+                    a.family, a.address, a.netmask, a.scope
+                ));
+            }
+        }
     }
     out
 }
@@ -89,6 +134,7 @@ mod tests {
             status,
             status_code: status.code(),
             kind: "container".into(),
+            state: None,
         }
     }
 
@@ -111,6 +157,66 @@ mod tests {
             csv.lines().next().unwrap(),
             "c1,STOPPED,,,CONTAINER,0,node2"
         );
+    }
+
+    #[test]
+    fn running_instances_show_their_global_addresses_per_interface() {
+        use corral_shared::api::{InstanceStateNetwork, InstanceStateNetworkAddress};
+        let address = |family: &str, address: &str, scope: &str| InstanceStateNetworkAddress {
+            family: family.into(),
+            address: address.into(),
+            netmask: "24".into(),
+            scope: scope.into(),
+        };
+        let iface = |kind: &str, addresses| InstanceStateNetwork {
+            addresses,
+            kind: kind.into(),
+            state: "up".into(),
+            ..InstanceStateNetwork::default()
+        };
+        let mut c1 = instance("c1", InstanceStatus::Running, "node1");
+        c1.state = Some(InstanceState {
+            status: InstanceStatus::Running,
+            status_code: 103,
+            pid: 42,
+            processes: 2,
+            network: Some(BTreeMap::from([
+                (
+                    "lo".into(),
+                    iface("loopback", vec![address("inet", "127.0.0.1", "local")]),
+                ),
+                (
+                    "eth0".into(),
+                    iface(
+                        "broadcast",
+                        vec![
+                            address("inet", "10.7.0.2", "global"),
+                            address("inet6", "fe80::216:3eff:fe00:1", "link"),
+                            address("inet6", "fd42::2", "global"),
+                        ],
+                    ),
+                ),
+                (
+                    "eth1".into(),
+                    iface("broadcast", vec![address("inet", "10.8.0.5", "global")]),
+                ),
+            ])),
+        });
+        let csv = list(&[c1.clone()], Format::Csv).unwrap();
+        assert_eq!(
+            csv.trim(),
+            "c1,RUNNING,\"10.7.0.2 (eth0)\n10.8.0.5 (eth1)\",fd42::2 (eth0),CONTAINER,0,node1"
+        );
+        let text = info(&c1, c1.state.as_ref());
+        assert!(
+            text.contains("    eth0:\n      Type: broadcast\n      State: UP\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("        inet:  10.7.0.2/24 (global)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("lo:"), "{text}");
     }
 
     #[test]
