@@ -122,6 +122,21 @@ impl Cluster {
         self.members.iter().position(|m| m.name == name)
     }
 
+    /// Creates bridge network `name` as an operator does, through the first member: defined
+    /// on every member with `--target`, then created for the cluster with
+    /// `ipv4.address=cidr`.
+    pub fn create_network(&self, name: &str, cidr: &str) {
+        for member in &self.members {
+            self.members[0]
+                .corral(&["network", "create", name, "--target", &member.name])
+                .ok();
+        }
+        let address = format!("ipv4.address={cidr}");
+        self.members[0]
+            .corral(&["network", "create", name, &address])
+            .ok();
+    }
+
     /// The namespaces, when the cluster was formed in them.
     pub fn net(&self) -> Option<&Net> {
         self.net.as_ref()

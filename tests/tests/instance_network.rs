@@ -71,14 +71,7 @@ fn instances_get_a_nic_and_an_address_on_their_members_bridge() {
         .map(|i| cluster.net().expect("namespaces").namespace(i).to_owned())
         .collect();
     import_busybox(&cluster[0]);
-    for member in ["node1", "node2", "node3"] {
-        cluster[0]
-            .corral(&["network", "create", "lan0", "--target", member])
-            .ok();
-    }
-    cluster[0]
-        .corral(&["network", "create", "lan0", "ipv4.address=10.7.0.1/24"])
-        .ok();
+    cluster.create_network("lan0", "10.7.0.1/24");
     cluster[1].init(PROFILE_ON_LAN0).ok();
 
     // Launched from three members; each member leases from its own bridge.

@@ -333,14 +333,7 @@ fn a_members_bridges_stop_when_it_is_evacuated_and_start_with_its_restore_and_it
     let ns: Vec<String> = (0..3)
         .map(|i| cluster.net().expect("namespaces").namespace(i).to_owned())
         .collect();
-    for member in ["node1", "node2", "node3"] {
-        cluster[0]
-            .corral(&["network", "create", "lan0", "--target", member])
-            .ok();
-    }
-    cluster[0]
-        .corral(&["network", "create", "lan0", "ipv4.address=10.7.0.1/24"])
-        .ok();
+    cluster.create_network("lan0", "10.7.0.1/24");
     for n in &ns {
         assert!(link_in(n, "lan0"), "no bridge lan0 in {n}");
     }
