@@ -284,6 +284,10 @@ fn specs(s: &Settings) -> Figures {
             Some(27.0),
             Some(20.0),
         ),
+        // What the leader's idle RSS is made of: its heap and stacks, and mapped files
+        // (mostly corrald's own code, shared by every member run from the same binary).
+        figure("rss_anon", "10 idle RSS, leader: anonymous", "MB"),
+        figure("rss_file", "10 idle RSS, leader: mapped files", "MB"),
         figure("rss_load", "10 RSS after load (max)", "MB").against(
             Some(160.0),
             Some(122.0),
@@ -544,6 +548,8 @@ fn three_member_run(rt: &tokio::runtime::Runtime, s: &Settings, figs: &mut Figur
         let rss = rss_mb(m);
         if i == leader {
             figs.add("rss_leader", rss);
+            figs.add("rss_anon", status_mb(m, "RssAnon:"));
+            figs.add("rss_file", status_mb(m, "RssFile:"));
         } else {
             others = others.max(rss);
         }
@@ -945,13 +951,18 @@ fn leader_index(rt: &tokio::runtime::Runtime, nodes: &[Member]) -> usize {
 
 /// Resident memory of a running member, in MiB.
 fn rss_mb(m: &Member) -> f64 {
+    status_mb(m, "VmRSS:")
+}
+
+/// One memory line (`field`, in kB) of a running member's `/proc/PID/status`, in MiB.
+fn status_mb(m: &Member, field: &str) -> f64 {
     let pid = m.pid().expect("the member runs");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc status");
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
     kb / 1024.0
 }
 
