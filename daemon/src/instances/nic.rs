@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -126,8 +125,8 @@ pub fn host_name(dir: &Path, instance: &str, device: &str) -> String {
     format!("veth{}", &hex::encode(digest)[..10])
 }
 
-/// Serialises this process's lease files.
-static LEASES: Mutex<()> = Mutex::new(());
+/// Serialises the leasing of this process's members: see [`prepare`].
+static LEASING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What starting instance `name` here needs read from the database: its NICs, MACs given
 /// to those that had none (recorded before it starts), and addresses leased.
@@ -152,29 +151,45 @@ pub async fn prepare(node: &Node, name: &str) -> Result<Vec<Link>> {
                     .and_then(|r| r.config.get("ipv4.address").and_then(|v| Subnet::parse(v)));
                 bridges.insert(network, subnet);
             }
-            let present = db::member_hwaddrs(c, me)?;
-            Ok(Some((devices, config, bridges, present)))
+            Ok(Some((devices, config, bridges)))
         })
         .await?;
-    let Some((devices, config, bridges, mut present)) = read.value else {
+    let Some((devices, config, bridges)) = read.value else {
         return Ok(Vec::new());
     };
     let (nics, unconnected) = plan(&devices, &config, &bridges);
     for (device, why) in unconnected {
         tracing::info!("instance {name}: {device} is not connected: {why}");
     }
+    if nics.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The MACs are recorded first: a lease is kept only for a MAC the database gives one
+    // of this member's instances, so a MAC must be there before its address is leased.
     let mut batch = Batch::new();
-    let mut links = Vec::with_capacity(nics.len());
-    for nic in nics {
-        let hwaddr = match &nic.hwaddr {
+    let mut hwaddrs = Vec::with_capacity(nics.len());
+    for nic in &nics {
+        hwaddrs.push(match &nic.hwaddr {
             Some(h) => h.clone(),
             None => {
                 let made = hwaddr_from(rand::random());
                 db::set_config(&mut batch, name, &nic.hwaddr_key(), &made);
-                present.insert(made.clone());
                 made
             }
-        };
+        });
+    }
+    if !batch.is_empty() {
+        node.propose(batch).await?;
+    }
+    // Which MACs this member's instances have is read under the lock: any start that
+    // leased before recorded its MAC first, so no lease in use is taken for a stale one.
+    let _leasing = LEASING.lock().await;
+    let present = node
+        .read_current(move |c| db::member_hwaddrs(c, me))
+        .await?
+        .value;
+    let mut links = Vec::with_capacity(nics.len());
+    for (nic, hwaddr) in nics.into_iter().zip(hwaddrs) {
         let ipv4 = match nic.subnet {
             Some(subnet) => Some((
                 lease_for(node, &nic.bridge, subnet, &present, &hwaddr)?,
@@ -189,13 +204,11 @@ pub async fn prepare(node: &Node, name: &str) -> Result<Vec<Link>> {
             ipv4,
         });
     }
-    if !batch.is_empty() {
-        node.propose(batch).await?;
-    }
     Ok(links)
 }
 
-/// The address this member leases to `hwaddr` on `network`, recorded before it is used.
+/// The address this member leases to `hwaddr` on `network`, recorded before it is used;
+/// the caller holds [`LEASING`].
 fn lease_for(
     node: &Node,
     network: &str,
@@ -203,7 +216,6 @@ fn lease_for(
     present: &BTreeSet<String>,
     hwaddr: &str,
 ) -> Result<Ipv4Addr> {
-    let _held = LEASES.lock().unwrap_or_else(|p| p.into_inner());
     let file = lease::path(node.dirs.root(), network);
     let known = lease::parse(&std::fs::read_to_string(&file).unwrap_or_default());
     let (address, leases) = lease::allocate(network, subnet, &known, present, hwaddr)
