@@ -52,7 +52,7 @@ fn cluster_bench_reports_every_figure() {
         .count();
     assert_eq!(
         figures.len() + skipped.len() - instance_skips + 6 * instance_skips,
-        33,
+        35,
         "{report:#}"
     );
     if std::env::var_os("CORRAL_TEST_REQUIRE_ALL").is_some() {

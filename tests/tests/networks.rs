@@ -371,12 +371,16 @@ fn a_members_bridges_stop_when_it_is_evacuated_and_start_with_its_restore_and_it
     cluster[0].kill();
     delete_link_in(&ns[0], "lan0");
     cluster[0].restart();
+    // The interface comes before its address: wait for both.
     wait_until(
-        "node1's daemon to make its bridge lan0 again",
+        "node1's daemon to make its bridge lan0 again, with its address",
         Duration::from_secs(30),
-        || link_in(&ns[0], "lan0").then_some(()),
+        || {
+            addresses_in(&ns[0], "lan0")
+                .contains("10.7.0.1/24")
+                .then_some(())
+        },
     );
-    assert!(addresses_in(&ns[0], "lan0").contains("10.7.0.1/24"));
 }
 
 /// A daemon started in its own namespace with CAP_NET_ADMIN taken away (by setpriv), killed
