@@ -283,11 +283,10 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
         .expect("the preseed is sent");
     let joined = init.wait_with_output().expect("corrald init ends");
     assert!(joined.status.success(), "node4 could not join: {joined:?}");
-    let screen = tmux.wait_for("node4 ONLINE", TO_SHOW, |s| row_says(s, "node4", "ONLINE"));
-    assert!(
-        screen.contains("node4 joined"),
-        "the log says so:\n{screen}"
-    );
+    // The row and the log line come by two streams (the Watch and the events): wait for both.
+    tmux.wait_for("node4 ONLINE, and its join in the log", TO_SHOW, |s| {
+        row_says(s, "node4", "ONLINE") && s.contains("node4 joined")
+    });
 
     // q leaves the dashboard, and the demo stops its members and cleans up.
     tmux.keys(&["q"]);
