@@ -248,7 +248,15 @@ fn the_dashboard_follows_a_real_cluster_through_failure_restart_and_join() {
         s.contains("Create a join token")
     });
     tmux.keys(&["y"]);
-    let screen = tmux.wait_for("the token", TO_SHOW, |s| token_on_screen(s).is_some());
+    // A capture can catch the dialog half drawn: the token is taken once two captures in a
+    // row show the same one, of a whole base64 length.
+    let previous = std::cell::RefCell::new(None::<String>);
+    let screen = tmux.wait_for("the whole token, twice the same", TO_SHOW, |s| {
+        let seen = token_on_screen(s).filter(|t| t.len() % 4 == 0);
+        let steady = seen.is_some() && *previous.borrow() == seen;
+        *previous.borrow_mut() = seen;
+        steady
+    });
     let token = token_on_screen(&screen).expect("a token");
     tmux.keys(&["Escape"]);
 
