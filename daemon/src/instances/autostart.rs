@@ -7,11 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use corral_shared::api::MemberStatus;
-
 use super::config::LAST_POWER_KEY;
 use super::{lifecycle, local};
 use crate::db::global::instances as db;
+use crate::db::global::nodes::{self, MemberState};
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -78,17 +77,24 @@ pub fn plan(
         .collect()
 }
 
-/// This member's status in the cluster.
-async fn own_status(node: &Node) -> Result<MemberStatus> {
-    let name = crate::cluster::members::own_name(node).await?;
-    Ok(crate::cluster::members::get(node, &name).await?.status)
-}
-
 /// Starts this member's networks, then what [`plan`] says among its instances; how many
 /// instances started. Nothing starts on an evacuated member (its networks and instances
 /// wait for the restore), as in LXD.
 pub async fn start_instances(node: &Node) -> Result<usize> {
-    if node.is_clustered() && own_status(node).await? == MemberStatus::Evacuated {
+    // One current read answers both questions: whether this member is evacuated, and which
+    // instances are its own.
+    let me = node.id();
+    let read = node
+        .read_current(move |c| Ok((nodes::member_by_id(c, me)?, db::instances(c)?)))
+        .await?;
+    if read.stale.is_some() {
+        return Err(Error::Unavailable(
+            "no current read of this member's instances; starting them waits for a quorum".into(),
+        ));
+    }
+    let (member, instances) = read.value;
+    let evacuated = member.is_some_and(|m| m.state == MemberState::Evacuated);
+    if node.is_clustered() && evacuated {
         tracing::info!(
             "this member is evacuated: its networks and instances start with its restore"
         );
@@ -105,15 +111,7 @@ pub async fn start_instances(node: &Node) -> Result<usize> {
     if local::runc(node).is_err() {
         return Ok(0);
     }
-    let read = node.read_current(db::instances).await?;
-    if read.stale.is_some() {
-        return Err(Error::Unavailable(
-            "no current read of this member's instances; starting them waits for a quorum".into(),
-        ));
-    }
-    let me = node.id();
-    let mine: Vec<(String, BTreeMap<String, String>)> = read
-        .value
+    let mine: Vec<(String, BTreeMap<String, String>)> = instances
         .into_iter()
         .filter(|r| r.node_id == me)
         .map(|r| (r.name, r.config))

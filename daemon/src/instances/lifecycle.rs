@@ -198,11 +198,17 @@ pub async fn list(node: &Node, target: Option<&str>) -> Result<Read<Vec<Instance
 
 /// One instance with its status.
 pub async fn get(node: &Node, name: &str) -> Result<Instance> {
-    let row = row(node, name).await?;
-    let profile = node
-        .read_current(|c| entities::profile_devices(c, "default"))
+    let owned = name.to_owned();
+    let (row, profile) = node
+        .read_current(move |c| {
+            Ok((
+                db::instance(c, &owned)?,
+                entities::profile_devices(c, "default")?,
+            ))
+        })
         .await?
         .value;
+    let row = row.ok_or_else(|| not_found(name))?;
     let offline = offline_members(node).await;
     let statuses = statuses(node, std::slice::from_ref(&row), &offline).await;
     Ok(view(&row, statuses[&row.name], &profile))

@@ -233,17 +233,10 @@ fn lease_for(
 
 /// Runs `ip` with `args` on the host.
 async fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip").args(args).output().await.map_err(|e| {
-        Error::Internal(format!("cannot run `ip` (iproute2): {e}; install iproute2"))
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(Error::Internal(format!(
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
+    crate::network::bridge::ip(args)
+        .await
+        .map(drop)
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Runs `ip -batch -` with `commands` inside the network namespace of process `pid`.

@@ -88,7 +88,8 @@ fn marker(dir: &Path, name: &str) -> PathBuf {
     dir.join("networks").join(name)
 }
 
-async fn ip(args: &[&str]) -> Result<String, BridgeError> {
+/// Runs `ip` with `args` on the host; what it printed, or why it failed.
+pub(crate) async fn ip(args: &[&str]) -> Result<String, BridgeError> {
     let failed = |reason: String| BridgeError::Ip {
         args: args.join(" "),
         reason,
