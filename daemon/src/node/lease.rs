@@ -7,7 +7,7 @@
 //! The known limit of lease reads: a follower that restarts forgets when it last heard from
 //! the leader, so a read here could miss a write only if that restart, a partition between
 //! this leader and another member, and an election between them all fit inside one lease
-//! (82 ms with the default timing).
+//! (75 ms with the default timing).
 
 use std::time::{Duration, Instant};
 

@@ -59,11 +59,11 @@ pub const SNAPSHOT_EVERY_ENV: &str = "CORRAL_SNAPSHOT_EVERY";
 const HEARTBEAT_MS: u64 = 30;
 /// Election timeout range, milliseconds; the upper end is also openraft's leader lease. A
 /// follower of a dead leader campaigns after lease + timeout (+ up to one tick of 1.5
-/// heartbeats): 160-265 ms here, so a write gets through a survivor within about 0.25 s,
+/// heartbeats): 150-245 ms here, so a write gets through a survivor within about 0.25 s,
 /// while a follower must miss five heartbeats in a row before it stands, and a busy one
 /// hears from the leader with every append.
 const ELECTION_MIN_MS: u64 = 50;
-const ELECTION_MAX_MS: u64 = 110;
+const ELECTION_MAX_MS: u64 = 100;
 
 /// The bytes of snapshot sent per message (see [`config`]).
 const SNAPSHOT_CHUNK_BYTES: u64 = 512 * 1024;
