@@ -96,10 +96,7 @@ async fn enveloped_refusals(req: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
     let message = match text.is_empty() {
-        true => status
-            .canonical_reason()
-            .unwrap_or("refused")
-            .to_lowercase(),
+        true => reason_of(status),
         false => text,
     };
     let mut wrapped = envelope(
@@ -116,13 +113,19 @@ async fn enveloped_refusals(req: Request, next: Next) -> Response {
     wrapped
 }
 
-/// LXD's router answers a method an endpoint lacks (GET /1.0/cluster/certificate, for one)
-/// with 501 and these words, which clients match on.
-const UNSUPPORTED_METHOD: &str = "not implemented";
+/// The words of an error envelope that has nothing more to say: the status's reason in
+/// lower case, as LXD's router words its own refusals (clients match on them).
+fn reason_of(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("refused")
+        .to_lowercase()
+}
 
-/// A method the endpoint lacks, answered as LXD answers it; the metadata says what to do.
+/// A method the endpoint lacks (GET /1.0/cluster/certificate, for one), answered as LXD's
+/// router answers it: 501 with the status's own words; the metadata says what to do.
 async fn unsupported_method(method: Method, uri: axum::http::Uri) -> Response {
-    let mut answer = Envelope::error(501, UNSUPPORTED_METHOD);
+    let mut answer = Envelope::error(501, reason_of(StatusCode::NOT_IMPLEMENTED));
     answer.metadata = serde_json::json!(format!(
         "{method} is not a method of {}: use another method of this endpoint, as LXD's \
          REST API documents them",
