@@ -142,7 +142,8 @@ fn a_full_data_directory(full: usize) {
     }
     assert!(
         cluster[full].is_running(),
-        "the full member stays up: {}",
+        "the full member stays up (it ended with {:?}): {}",
+        cluster[full].exit_status(),
         cluster[full].log()
     );
 

@@ -16,6 +16,10 @@ pub async fn run(verbose: u8) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the log's disk is full) is lost, not reported
+        // with eprintln!, which panics then: in Raft's core that stopped the database, and
+        // in the main task the daemon, just while it was waiting for space to return.
+        .log_internal_errors(false)
         .finish()
         .with(tracing_subscriber::filter::filter_fn(
             corral_daemon::raft::log_event_wanted,
