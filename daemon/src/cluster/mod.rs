@@ -23,6 +23,7 @@ pub mod raft_node;
 pub mod rebalance;
 pub mod remove;
 pub mod roles;
+pub mod spares;
 pub mod tokens;
 pub mod trust;
 pub mod two_phase;

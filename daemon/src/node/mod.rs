@@ -39,16 +39,23 @@ pub struct RaftHandle {
     pub raft: Raft,
     /// The state machine's applied index.
     pub applied: watch::Receiver<u64>,
+    /// Its log, read to feed spares (see [`crate::raft::spare_feed`]).
+    pub log: crate::raft::log_store::LogStore,
     writes: group_commit::GroupCommit,
 }
 
 impl RaftHandle {
     /// A handle on `raft`, whose state machine reports its applied index to `applied`.
-    pub fn new(raft: Raft, applied: watch::Receiver<u64>) -> Self {
+    pub fn new(
+        raft: Raft,
+        applied: watch::Receiver<u64>,
+        log: crate::raft::log_store::LogStore,
+    ) -> Self {
         let writes = group_commit::GroupCommit::new(raft.clone());
         Self {
             raft,
             applied,
+            log,
             writes,
         }
     }
@@ -90,6 +97,8 @@ pub struct Node {
     pub membership: tokio::sync::Mutex<()>,
     /// Whether a rolling upgrade makes this member refuse public requests.
     pub upgrade_gate: upgrade_gate::Gate,
+    /// The spares this member feeds while it leads, and what each holds.
+    pub spares: crate::cluster::spares::Fed,
 }
 
 /// How long a stop waits for connections to finish their requests and loops to end.
@@ -115,6 +124,12 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner())
             .raft
             .clone()
+    }
+
+    /// The current Raft instance with its log.
+    pub fn raft_and_log(&self) -> (Raft, crate::raft::log_store::LogStore) {
+        let handle = self.raft.read().unwrap_or_else(|p| p.into_inner());
+        (handle.raft.clone(), handle.log.clone())
     }
 
     /// The write queue of the current Raft instance.

@@ -135,6 +135,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         departure: Default::default(),
         membership: tokio::sync::Mutex::new(()),
         upgrade_gate: Default::default(),
+        spares: Default::default(),
     });
     if let Some(identity) = cluster_identity {
         node.set_cluster_identity(identity)?;
@@ -170,6 +171,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     })?;
     *node.unix_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(unix);
     crate::cluster::heartbeat::spawn(&node);
+    crate::cluster::spares::spawn(&node);
     crate::images::replication::spawn(&node);
     if node.is_clustered() {
         // In the background: a member that cannot reach a quorum still starts, and says so.
@@ -197,16 +199,17 @@ pub(super) async fn build_raft(
     network: &Network,
 ) -> Result<super::RaftHandle> {
     let applied = state_machine.applied_index();
+    let log = LogStore::new(local.clone());
     let raft = crate::raft::Raft::new(
         id,
         crate::raft::config(),
         network.clone(),
-        LogStore::new(local.clone()),
+        log.clone(),
         state_machine,
     )
     .await
     .map_err(|e| Error::Internal(format!("cannot start Raft: {e}")))?;
-    Ok(super::RaftHandle::new(raft, applied))
+    Ok(super::RaftHandle::new(raft, applied, log))
 }
 
 pub(super) async fn wait_for_leader(node: &Node) {

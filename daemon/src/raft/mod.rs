@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod log_store;
 mod log_tail;
 pub mod network;
+pub mod spare_feed;
 #[allow(clippy::result_large_err)]
 pub mod state_machine;
 

@@ -94,6 +94,28 @@ pub struct PeerConnection {
     network: Network,
     client: Option<RaftClient<Channel>>,
     spacing: heartbeat::Spacing,
+    /// Whether each call names its target, for a peer outside the Raft membership (a spare):
+    /// only a member that has that id takes it.
+    names_target: bool,
+}
+
+/// The gRPC metadata key naming the Raft id a message is meant for.
+pub const TARGET_KEY: &str = "corral-raft-target";
+
+impl Network {
+    /// A connection to spare `target` at `address`, outside the Raft membership: each call
+    /// names its target, so a server at that address with another id (a member still on its
+    /// way in, or a stranger) refuses it.
+    pub fn spare_connection(&self, target: NodeId, address: &str) -> PeerConnection {
+        PeerConnection {
+            target,
+            address: address.to_owned(),
+            network: self.clone(),
+            client: self.channel(address).map(RaftClient::new),
+            spacing: heartbeat::Spacing::default(),
+            names_target: true,
+        }
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -107,6 +129,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             network: self.clone(),
             client,
             spacing: heartbeat::Spacing::default(),
+            names_target: false,
         }
     }
 }
@@ -140,7 +163,13 @@ impl PeerConnection {
         };
         let json =
             serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let payload = tonic::Request::new(RaftPayload { json });
+        let mut payload = tonic::Request::new(RaftPayload { json });
+        if self.names_target {
+            payload.metadata_mut().insert(
+                TARGET_KEY,
+                self.target.to_string().parse().expect("digits are ASCII"),
+            );
+        }
         let call = async {
             match kind {
                 "append" => client.append_entries(payload).await,

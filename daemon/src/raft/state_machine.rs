@@ -144,7 +144,10 @@ fn fsync_file(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_all()
 }
 
-fn load_current(dir: &Path) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+/// The current snapshot kept in `dir`, if one was taken or received.
+pub(crate) fn current_snapshot(
+    dir: &Path,
+) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
     let (db, meta) = current_paths(dir);
     if !meta.exists() || !db.exists() {
         return Ok(None);
@@ -206,7 +209,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 snapshot_id,
             };
             store_current(&dir, &building, &meta)?;
-            load_current(&dir)?.ok_or_else(|| io(std::io::Error::other("snapshot vanished")))
+            current_snapshot(&dir)?.ok_or_else(|| io(std::io::Error::other("snapshot vanished")))
         })
         .await
         .map_err(io)?
@@ -389,7 +392,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
         let dir = self.snapshots.clone();
-        tokio::task::spawn_blocking(move || load_current(&dir))
+        tokio::task::spawn_blocking(move || current_snapshot(&dir))
             .await
             .map_err(io)?
     }

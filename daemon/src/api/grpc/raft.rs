@@ -26,8 +26,24 @@ impl RaftService {
 
     fn decode<T: DeserializeOwned>(&self, req: &Request<RaftPayload>) -> Result<T, Status> {
         require_member(&self.node, req)?;
+        addressed_here(self.node.id(), req)?;
         serde_json::from_slice(&req.get_ref().json)
             .map_err(|e| Status::invalid_argument(format!("malformed Raft message: {e}")))
+    }
+}
+
+/// Refuses a message naming another Raft id than this member's (see
+/// [`crate::raft::network::TARGET_KEY`]): a spare's address may answer before the member
+/// there has joined, or after another took it over.
+fn addressed_here<T>(own: NodeId, req: &Request<T>) -> Result<(), Status> {
+    let Some(named) = req.metadata().get(crate::raft::network::TARGET_KEY) else {
+        return Ok(());
+    };
+    match named.to_str().ok().and_then(|v| v.parse::<NodeId>().ok()) {
+        Some(id) if id == own => Ok(()),
+        _ => Err(Status::failed_precondition(format!(
+            "this member is Raft member {own}, not the one this message was sent to ({named:?})"
+        ))),
     }
 }
 
