@@ -144,8 +144,9 @@ pub async fn accept(
     })
 }
 
-/// Adds an accepted member to Raft (it replicates the whole database before this returns),
-/// then rebalances roles. Leader only.
+/// Brings an accepted member's replica up to date, then rebalances roles, which may make it
+/// a voter or a stand-by (then it joins Raft); otherwise it stays a spare, outside Raft, fed
+/// by the leader. Leader only.
 pub async fn finish(node: &Node, id: u64) -> Result<()> {
     let row = node
         .global
@@ -156,16 +157,17 @@ pub async fn finish(node: &Node, id: u64) -> Result<()> {
                 "no accepted member with id {id}; ask to join again"
             ))
         })?;
-    {
-        let _guard = node.membership.lock().await;
-        node.add_learner(
-            id,
-            &row.address,
-            CATCH_UP,
-            &format!("add member {} to the database", row.name),
-        )
-        .await?;
-    }
+    let index = node.applied_index();
+    tokio::time::timeout(CATCH_UP, super::spares::caught_up(node, id, index))
+        .await
+        .map_err(|_| {
+            Error::Unavailable(format!(
+                "cannot add member {}: the member at {} did not catch up with the database within {}s",
+                row.name,
+                row.address,
+                CATCH_UP.as_secs()
+            ))
+        })?;
     rebalance::run(node).await
 }
 

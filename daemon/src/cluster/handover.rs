@@ -315,6 +315,14 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
     }
     let raft = node.raft();
     if let Some(change) = roles::handover(leaving, node.id(), &states) {
+        // A spare taking over is not in Raft yet: it joins as a learner first.
+        rebalance::join_raft(
+            node,
+            change.id,
+            &rows,
+            &format!("add member {} to the database", change.id),
+        )
+        .await?;
         match change.role {
             DbRole::Voter => {
                 // Retained: see rebalance's promotion.
@@ -350,6 +358,12 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
             &format!("take the vote of leaving member {leaving}"),
         )
         .await?;
+    }
+    if voters > 1 || me.role != DbRole::Voter {
+        // Out of Raft: as a spare it is fed by the leader.
+        if rebalance::in_raft(node, leaving) {
+            rebalance::leave_raft(node, leaving).await?;
+        }
     }
     let mut batch = Batch::new();
     nodes::set_db_role(&mut batch, leaving, DbRole::Spare);

@@ -13,6 +13,7 @@ use corral_shared::preseed::{ClusterPreseed, JoinToken, Preseed};
 
 use super::accept::{AcceptReply, AcceptRequest};
 use super::{config as server_config, members};
+use crate::db::global::queries;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::peers::{PeerError, Peers};
@@ -229,17 +230,26 @@ async fn become_member(
     wait_until_replica(node).await
 }
 
-/// Waits (bounded) until this member has applied the log up to the membership entry that
-/// added it; its own row, written at acceptance before that entry, is then in its replica.
+/// Waits (bounded) until this member's replica holds its own row, written at acceptance:
+/// it has then caught up at least that far, through Raft or, as a spare, from the leader.
 async fn wait_until_replica(node: &Node) -> Result<()> {
     let id = node.id();
-    let mut metrics = node.raft().metrics();
-    let ready = metrics.wait_for(|m| {
-        let added = m.membership_config.membership().get_node(&id).is_some();
-        let applied = m.last_applied.map(|l| l.index);
-        added && applied >= m.membership_config.log_id().map(|l| l.index)
-    });
-    tokio::time::timeout(FINISH, ready)
+    let mut applied = node.applied_watch();
+    let holds_own_row = async {
+        loop {
+            let row = node
+                .global
+                .read(move |c| queries::member_by_id(c, id))
+                .await;
+            if matches!(row, Ok(Some(_))) {
+                return Ok(());
+            }
+            if applied.changed().await.is_err() {
+                return Err(());
+            }
+        }
+    };
+    tokio::time::timeout(FINISH, holds_own_row)
         .await
         .map_err(|_| {
             Error::Unavailable(

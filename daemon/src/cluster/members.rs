@@ -26,8 +26,11 @@ pub struct RaftView {
     pub leader: Option<NodeId>,
     /// Voters.
     pub voters: BTreeSet<NodeId>,
-    /// Non-voting replicas (stand-bys and spares; the member's label tells which).
+    /// Non-voting Raft members: stand-bys (and, for a moment, a member on its way to or
+    /// from being a spare; the member's label tells which).
     pub standbys: BTreeSet<NodeId>,
+    /// Spares, outside Raft, that this member (the leader) feeds and heard from recently.
+    pub fed: BTreeSet<NodeId>,
 }
 
 impl RaftView {
@@ -44,6 +47,7 @@ impl RaftView {
             leader: m.current_leader,
             voters,
             standbys,
+            fed: node.spares.reachable(),
         }
     }
 }
@@ -405,6 +409,7 @@ mod tests {
             leader: Some(1),
             voters: [1, 2].into(),
             standbys: [3, 4].into(),
+            fed: [5].into(),
         };
         let cases = [
             (1, vec![Role::DatabaseLeader, Role::Database]),
@@ -506,6 +511,7 @@ mod tests {
             leader: Some(1),
             voters: [1].into(),
             standbys: Default::default(),
+            fed: Default::default(),
         };
         let rows = vec![row(1, "")];
         let j = Judgement {

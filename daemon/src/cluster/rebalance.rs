@@ -1,6 +1,7 @@
 //! Applying the role rule (`roles`) to the running cluster, on the leader: one change at a
-//! time, until the rule asks for nothing more. Voters are what Raft's membership says;
-//! stand-bys and spares are Raft learners told apart by their recorded label.
+//! time, until the rule asks for nothing more. Voters are what Raft's membership says,
+//! stand-bys are its learners; spares are outside it, fed by the leader (see
+//! [`super::spares`]). A member's recorded label says which of the two non-voters it is.
 
 use std::collections::BTreeSet;
 
@@ -56,10 +57,13 @@ pub fn states(
                 online: status != corral_shared::api::MemberStatus::Offline,
                 failure_domain: r.failure_domain.clone(),
                 // Never promoted: evacuated members, members shutting down (state 3), and
-                // members outside Raft (not joined yet, or lost and recovered away).
+                // members with no current replica (not joined yet, lost and recovered away,
+                // or a spare the leader cannot reach).
                 evacuated: r.state == nodes::MemberState::Evacuated
                     || r.state == nodes::MemberState::Stopping
-                    || !(raft.voters.contains(&r.id) || raft.standbys.contains(&r.id)),
+                    || !(raft.voters.contains(&r.id)
+                        || raft.standbys.contains(&r.id)
+                        || raft.fed.contains(&r.id)),
             }
         })
         .collect()
@@ -90,8 +94,35 @@ pub async fn needed(node: &Node) -> Result<bool> {
     if !node.is_leader() {
         return Ok(false);
     }
-    let (states, limits, _) = snapshot(node).await?;
-    Ok(roles::next_change(node.id(), &states, &limits).is_some())
+    let (states, limits, rows) = snapshot(node).await?;
+    Ok(roles::next_change(node.id(), &states, &limits).is_some()
+        || !misplaced(&rows, &RaftView::of(node)).is_empty())
+}
+
+/// A member whose place in Raft and recorded label disagree, and how that is mended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misplaced {
+    /// A Raft learner labelled spare (a member that just joined, or a demotion cut off
+    /// half-way) leaves the membership: the leader feeds it from then on.
+    LeaveRaft(u64),
+    /// A member labelled stand-by outside Raft (a demotion cut off before its label was
+    /// written) is labelled spare, which it is; the rule may then promote it properly.
+    LabelSpare(u64),
+}
+
+/// The members whose Raft place and label disagree, in id order.
+pub fn misplaced(rows: &[MemberRow], raft: &RaftView) -> Vec<Misplaced> {
+    rows.iter()
+        .filter(|r| !raft.voters.contains(&r.id))
+        .filter_map(|r| {
+            let learner = raft.standbys.contains(&r.id);
+            match r.db_role {
+                DbRole::Spare if learner => Some(Misplaced::LeaveRaft(r.id)),
+                DbRole::StandBy if !learner => Some(Misplaced::LabelSpare(r.id)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Has the rule run now: here on the leader, else by asking the leader.
@@ -119,13 +150,62 @@ pub async fn run(node: &Node) -> Result<()> {
         }
         let (states, limits, rows) = snapshot(node).await?;
         let Some(change) = roles::next_change(node.id(), &states, &limits) else {
-            return Ok(());
+            return mend(node, &rows).await;
         };
         apply(node, &change, &states, &rows).await?;
     }
     Err(Error::Internal(format!(
         "role rebalancing did not settle after {MAX_CHANGES} changes; see 'corral cluster list'"
     )))
+}
+
+/// Mends every member whose Raft place and label disagree (see [`misplaced`]).
+async fn mend(node: &Node, rows: &[MemberRow]) -> Result<()> {
+    for fix in misplaced(rows, &RaftView::of(node)) {
+        match fix {
+            Misplaced::LeaveRaft(id) => leave_raft(node, id).await?,
+            Misplaced::LabelSpare(id) => {
+                let mut batch = Batch::new();
+                nodes::set_db_role(&mut batch, id, DbRole::Spare);
+                node.propose(batch).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether member `id` is in this member's view of the Raft membership.
+pub(super) fn in_raft(node: &Node, id: u64) -> bool {
+    node.raft()
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .is_some()
+}
+
+/// Takes non-voter `id` out of the Raft membership: a spare is fed by the leader instead.
+pub(super) async fn leave_raft(node: &Node, id: u64) -> Result<()> {
+    node.change_membership(
+        ChangeMembers::RemoveNodes(BTreeSet::from([id])),
+        false,
+        &format!("take spare member {id} out of Raft"),
+    )
+    .await
+}
+
+/// Makes `id` a Raft learner, if it is not one yet, once it has caught up with the log.
+pub(super) async fn join_raft(node: &Node, id: u64, rows: &[MemberRow], what: &str) -> Result<()> {
+    if in_raft(node, id) {
+        return Ok(());
+    }
+    let address = rows
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| r.address.clone())
+        .unwrap_or_default();
+    node.add_learner(id, &address, CATCH_UP, what).await
 }
 
 async fn apply(
@@ -137,30 +217,18 @@ async fn apply(
     let was_voter = states
         .iter()
         .any(|s| s.id == change.id && s.role == DbRole::Voter);
-    let raft = node.raft();
+    if was_voter && change.role != DbRole::Voter {
+        // Kept as a learner for now: a spare leaves Raft in a second step.
+        node.change_membership(
+            ChangeMembers::RemoveVoters(BTreeSet::from([change.id])),
+            true,
+            &format!("take the vote of member {}", change.id),
+        )
+        .await?;
+    }
     match change.role {
         DbRole::Voter => {
-            let known = raft
-                .metrics()
-                .borrow()
-                .membership_config
-                .membership()
-                .get_node(&change.id)
-                .is_some();
-            if !known {
-                let address = rows
-                    .iter()
-                    .find(|r| r.id == change.id)
-                    .map(|r| r.address.clone())
-                    .unwrap_or_default();
-                node.add_learner(
-                    change.id,
-                    &address,
-                    CATCH_UP,
-                    "add a member to the database",
-                )
-                .await?;
-            }
+            join_raft(node, change.id, rows, "add a member to the database").await?;
             // Retained: if an earlier change was cut off half-way (its leader stopped while
             // the joint configuration was in force), this one finishes it, and openraft
             // would otherwise drop the voters it leaves out from the membership altogether:
@@ -172,18 +240,56 @@ async fn apply(
             )
             .await?;
         }
-        DbRole::StandBy | DbRole::Spare if was_voter => {
-            // Kept as a learner: it still replicates, ready to be promoted again.
-            node.change_membership(
-                ChangeMembers::RemoveVoters(BTreeSet::from([change.id])),
-                true,
-                &format!("take the vote of member {}", change.id),
-            )
-            .await?;
+        DbRole::StandBy => {
+            join_raft(node, change.id, rows, "make a member a stand-by").await?;
         }
-        _ => {}
+        DbRole::Spare => {
+            if in_raft(node, change.id) {
+                leave_raft(node, change.id).await?;
+            }
+        }
     }
     let mut batch = Batch::new();
     nodes::set_db_role(&mut batch, change.id, change.role);
     node.propose(batch).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labelled(id: u64, db_role: DbRole) -> MemberRow {
+        MemberRow {
+            db_role,
+            ..MemberRow::sample(id)
+        }
+    }
+
+    #[test]
+    fn a_members_raft_place_follows_its_label() {
+        let raft = RaftView {
+            leader: Some(1),
+            voters: [1, 2].into(),
+            standbys: [3, 4].into(),
+            fed: [5, 6].into(),
+        };
+        // (member, label, mend)
+        let cases = [
+            (1, DbRole::Voter, None),
+            // A voter's label is the rule's business, not a misplacement.
+            (2, DbRole::Spare, None),
+            (3, DbRole::StandBy, None),
+            (4, DbRole::Spare, Some(Misplaced::LeaveRaft(4))),
+            (5, DbRole::Spare, None),
+            (6, DbRole::StandBy, Some(Misplaced::LabelSpare(6))),
+        ];
+        for (id, label, want) in cases {
+            let got = misplaced(&[labelled(id, label)], &raft);
+            assert_eq!(
+                got,
+                want.into_iter().collect::<Vec<_>>(),
+                "member {id} labelled {label:?}"
+            );
+        }
+    }
 }

@@ -136,12 +136,13 @@ pub fn current(dirs: &DataDir) -> Result<RaftConfig, ConfigError> {
             .map(|m| m.membership().clone())
             .unwrap_or_default()
     });
-    let labels: BTreeMap<u64, (String, DbRole)> = nodes::member_rows(&global)?
-        .into_iter()
-        .map(|r| (r.id, (r.name, r.db_role)))
+    let rows = nodes::member_rows(&global)?;
+    let labels: BTreeMap<u64, (String, DbRole)> = rows
+        .iter()
+        .map(|r| (r.id, (r.name.clone(), r.db_role)))
         .collect();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
-    let members = membership
+    let mut members: Vec<RaftMember> = membership
         .nodes()
         .map(|(id, node)| {
             let (name, label) = labels
@@ -163,6 +164,20 @@ pub fn current(dirs: &DataDir) -> Result<RaftConfig, ConfigError> {
             }
         })
         .collect();
+    // Spares are outside Raft; they are listed (as LXD lists them) so that an edit keeps
+    // them. Members a recovery left out are not: they wait to be removed.
+    members.extend(
+        rows.iter()
+            .filter(|r| membership.get_node(&r.id).is_none())
+            .filter(|r| r.state != nodes::MemberState::Lost)
+            .map(|r| RaftMember {
+                id: r.id,
+                name: r.name.clone(),
+                address: r.address.clone(),
+                role: RaftRole::Spare,
+            }),
+    );
+    members.sort_by_key(|m| m.id);
     Ok(RaftConfig { members })
 }
 
@@ -253,9 +268,9 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
         .filter(|m| m.role == RaftRole::Voter)
         .map(|m| m.id)
         .collect();
-    let nodes: BTreeMap<u64, BasicNode> = config
-        .members
-        .iter()
+    // Spares stay out of the membership: the leader feeds them.
+    let in_raft = || config.members.iter().filter(|m| m.role != RaftRole::Spare);
+    let nodes: BTreeMap<u64, BasicNode> = in_raft()
         .map(|m| (m.id, BasicNode::new(&m.address)))
         .collect();
     let membership = StoredMembership::new(Some(last), Membership::new(vec![voters], nodes));
@@ -288,7 +303,7 @@ pub fn rewrite(dirs: &DataDir, config: &RaftConfig) -> Result<LogPosition, Confi
     let tx = local.transaction()?;
     layout::reset_to(&tx, last)?;
     tx.execute("DELETE FROM raft_nodes", [])?;
-    for m in &config.members {
+    for m in in_raft() {
         tx.execute(
             "INSERT INTO raft_nodes (id, address, role, name) VALUES (?, ?, ?, ?)",
             params![m.id as i64, m.address, m.role.db_role(), m.name],

@@ -215,7 +215,8 @@ pub async fn online(node: &Node) -> Result<Facts> {
     let metrics = node.raft().metrics().borrow().clone();
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-    // Learners labelled spare replicate but hold no role, as `cluster list` shows them.
+    // Spares are outside Raft; a learner labelled spare (on its way out) holds no role either,
+    // as `cluster list` shows it.
     let raft: Vec<RaftNode> = membership
         .nodes()
         .map(|(id, n)| {
