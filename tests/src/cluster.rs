@@ -31,7 +31,7 @@ impl Cluster {
 
     /// Forms `n` members (in `net`'s namespaces when given), calling `prepare` on each
     /// member before it first starts (to mount a filesystem in its directory, say).
-    pub fn form_prepared(n: usize, net: Option<Net>, mut prepare: impl FnMut(&Member)) -> Self {
+    pub fn form_prepared(n: usize, net: Option<Net>, mut prepare: impl FnMut(&mut Member)) -> Self {
         let mut cluster = Self {
             members: Vec::new(),
             slots: Vec::new(),
@@ -39,7 +39,7 @@ impl Cluster {
         };
         for i in 1..=n {
             let mut member = cluster.new_member(&format!("node{i}"));
-            prepare(&member);
+            prepare(&mut member);
             member.launch();
             match cluster.members.first() {
                 None => member.bootstrap(),
@@ -89,7 +89,7 @@ impl Cluster {
     ) -> Result<&mut Member, String> {
         let mut member = self.new_member(name);
         let joined = (|| {
-            prepare(&member);
+            prepare(&mut member);
             member.try_launch()?;
             join_retrying(&member, &self.members[via])
         })();
