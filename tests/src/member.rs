@@ -439,6 +439,11 @@ impl Member {
         run(self.command(corral_bin()).args(args), self.dir(), None)
     }
 
+    /// `corral config get KEY` through this member, trimmed (panics if the command fails).
+    pub fn config_value(&self, key: &str) -> String {
+        self.corral(&["config", "get", key]).ok().trim().to_owned()
+    }
+
     /// Runs `corral ARGS` against this member with `stdin` as its standard input.
     pub fn corral_with_stdin(&self, args: &[&str], stdin: &str) -> CommandOutput {
         run(

@@ -6,14 +6,6 @@ use corral_tests::{Member, wait_until};
 
 const SNAPSHOT_EVERY: &str = "CORRAL_SNAPSHOT_EVERY";
 
-fn config_value(member: &Member, key: &str) -> String {
-    member
-        .corral(&["config", "get", key])
-        .ok()
-        .trim()
-        .to_owned()
-}
-
 #[test]
 fn a_member_restarts_from_its_snapshot_and_a_joiner_receives_one() {
     let mut node1 = Member::new("node1").with_env(SNAPSHOT_EVERY, "10");
@@ -33,7 +25,7 @@ fn a_member_restarts_from_its_snapshot_and_a_joiner_receives_one() {
     node1.kill();
     node1.restart();
     for i in [0, 17, 39] {
-        assert_eq!(config_value(&node1, &format!("user.k{i}")), i.to_string());
+        assert_eq!(node1.config_value(&format!("user.k{i}")), i.to_string());
     }
 
     // A new member joins after the early log was purged: it gets the snapshot.
@@ -42,7 +34,7 @@ fn a_member_restarts_from_its_snapshot_and_a_joiner_receives_one() {
     node2.launch();
     node2.join_by_token(&node1);
     for i in [0, 17, 39] {
-        assert_eq!(config_value(&node2, &format!("user.k{i}")), i.to_string());
+        assert_eq!(node2.config_value(&format!("user.k{i}")), i.to_string());
     }
     assert!(node2.dir().join("database/snapshots/current.db").exists());
 }
@@ -69,13 +61,13 @@ fn writes_through_a_follower_reach_the_leader_and_survive_a_dead_follower() {
     });
     // node2 is not the leader: its write is forwarded, and acknowledged once committed.
     node2.corral(&["config", "set", "user.via", "node2"]).ok();
-    assert_eq!(config_value(&node1, "user.via"), "node2");
+    assert_eq!(node1.config_value("user.via"), "node2");
 
     // One voter down of three: the database still takes writes, and the dead one catches up.
     node3.kill();
     node2.corral(&["config", "set", "user.while", "down"]).ok();
     node3.restart();
     wait_until("node3 to catch up", Duration::from_secs(20), || {
-        (config_value(&node3, "user.while") == "down").then_some(())
+        (node3.config_value("user.while") == "down").then_some(())
     });
 }

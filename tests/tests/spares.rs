@@ -1,7 +1,8 @@
-//! Spares stay out of Raft: only voters and stand-bys are in its membership, as in LXD, so
-//! the leader neither heartbeats nor replicates to them through Raft. It feeds their replicas
-//! itself, so a spare still reads its own and everyone's writes, through a leader change, a
-//! restart, and a log purged past what it holds (then it gets the snapshot).
+//! Spares stay out of Raft: only voters and stand-bys are in its membership (in LXD's dqlite a
+//! spare neither votes nor replicates), so the leader neither heartbeats nor replicates to
+//! them through Raft. It feeds their replicas itself, so a spare still reads its own and
+//! everyone's writes, through a leader change, a restart, and a log purged past what it
+//! holds (then it gets the snapshot).
 
 use std::time::Duration;
 
@@ -14,14 +15,6 @@ fn raft_nodes(member: &Member) -> String {
     member
         .corrald(&["sql", "local", "SELECT address FROM raft_nodes"], None)
         .ok()
-        .to_owned()
-}
-
-fn config_value(member: &Member, key: &str) -> String {
-    member
-        .corral(&["config", "get", key])
-        .ok()
-        .trim()
         .to_owned()
 }
 
@@ -62,14 +55,14 @@ fn a_spare_is_outside_raft_and_reads_and_writes_like_any_member() {
     cluster[spare]
         .corral(&["config", "set", "user.from_spare", "1"])
         .ok();
-    assert_eq!(config_value(&cluster[spare], "user.from_spare"), "1");
-    assert_eq!(config_value(&cluster[0], "user.from_spare"), "1");
+    assert_eq!(cluster[spare].config_value("user.from_spare"), "1");
+    assert_eq!(cluster[0].config_value("user.from_spare"), "1");
     for i in 0..5 {
         cluster[0]
             .corral(&["config", "set", "user.from_leader", &i.to_string()])
             .ok();
         assert_eq!(
-            config_value(&cluster[spare], "user.from_leader"),
+            cluster[spare].config_value("user.from_leader"),
             i.to_string()
         );
     }
@@ -121,14 +114,11 @@ fn a_spare_is_outside_raft_and_reads_and_writes_like_any_member() {
             (out.code == 0).then_some(())
         },
     );
-    assert_eq!(config_value(&cluster[spare], "user.after_failover"), "yes");
+    assert_eq!(cluster[spare].config_value("user.after_failover"), "yes");
     let survivor = (0..cluster.members().len())
         .find(|&i| i != leader && i != spare)
         .expect("another survivor");
-    assert_eq!(
-        config_value(&cluster[survivor], "user.after_failover"),
-        "yes"
-    );
+    assert_eq!(cluster[survivor].config_value("user.after_failover"), "yes");
     cluster.members_mut()[leader].restart();
 }
 
@@ -151,7 +141,7 @@ fn a_restarted_spare_catches_up_from_the_log_or_the_snapshot() {
             .ok();
     }
     members.members_mut()[spare].restart();
-    assert_eq!(config_value(&members[spare], "user.a2"), "x");
+    assert_eq!(members[spare].config_value("user.a2"), "x");
 
     // Down for many: the leader's log is purged past what it holds, so it gets the snapshot.
     members.members_mut()[spare].kill();
@@ -163,7 +153,7 @@ fn a_restarted_spare_catches_up_from_the_log_or_the_snapshot() {
     members.members_mut()[spare].restart();
     for i in [0, 20, 39] {
         assert_eq!(
-            config_value(&members[spare], &format!("user.b{i}")),
+            members[spare].config_value(&format!("user.b{i}")),
             i.to_string()
         );
     }
@@ -171,5 +161,5 @@ fn a_restarted_spare_catches_up_from_the_log_or_the_snapshot() {
     members[0]
         .corral(&["config", "set", "user.after", "yes"])
         .ok();
-    assert_eq!(config_value(&members[spare], "user.after"), "yes");
+    assert_eq!(members[spare].config_value("user.after"), "yes");
 }
