@@ -359,12 +359,6 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
         )
         .await?;
     }
-    if voters > 1 || me.role != DbRole::Voter {
-        // Out of Raft: as a spare it is fed by the leader.
-        if rebalance::in_raft(node, leaving) {
-            rebalance::leave_raft(node, leaving).await?;
-        }
-    }
     let mut batch = Batch::new();
     nodes::set_db_role(&mut batch, leaving, DbRole::Spare);
     node.propose(batch).await.map(|_| ())

@@ -31,6 +31,9 @@ pub struct RaftView {
     pub standbys: BTreeSet<NodeId>,
     /// Spares, outside Raft, that this member (the leader) feeds and heard from recently.
     pub fed: BTreeSet<NodeId>,
+    /// Learners that hold the membership in force (as the leader sees their replication):
+    /// they know they do not vote, so they may leave Raft without campaigning on alone.
+    pub settled: BTreeSet<NodeId>,
 }
 
 impl RaftView {
@@ -39,15 +42,29 @@ impl RaftView {
         let m = node.raft().metrics().borrow().clone();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<_> = membership.voter_ids().collect();
-        let standbys = membership
+        let standbys: BTreeSet<NodeId> = membership
             .learner_ids()
             .filter(|id| !voters.contains(id))
             .collect();
+        let config_index = m.membership_config.log_id().map(|l| l.index);
+        let settled = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, matched)| {
+                        standbys.contains(*id) && matched.map(|l| l.index) >= config_index
+                    })
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             leader: m.current_leader,
             voters,
             standbys,
             fed: node.spares.reachable(),
+            settled,
         }
     }
 }
@@ -410,6 +427,7 @@ mod tests {
             voters: [1, 2].into(),
             standbys: [3, 4].into(),
             fed: [5].into(),
+            settled: Default::default(),
         };
         let cases = [
             (1, vec![Role::DatabaseLeader, Role::Database]),
@@ -512,6 +530,7 @@ mod tests {
             voters: [1].into(),
             standbys: Default::default(),
             fed: Default::default(),
+            settled: Default::default(),
         };
         let rows = vec![row(1, "")];
         let j = Judgement {

@@ -117,7 +117,13 @@ pub fn misplaced(rows: &[MemberRow], raft: &RaftView) -> Vec<Misplaced> {
         .filter_map(|r| {
             let learner = raft.standbys.contains(&r.id);
             match r.db_role {
-                DbRole::Spare if learner => Some(Misplaced::LeaveRaft(r.id)),
+                // Only once it holds the membership that took its vote: one that missed it
+                // (offline, or stopped mid-handover) would campaign alone outside Raft,
+                // where no leader's term can catch up with it.
+                DbRole::Spare if learner && raft.settled.contains(&r.id) => {
+                    Some(Misplaced::LeaveRaft(r.id))
+                }
+                DbRole::Spare if learner => None,
                 DbRole::StandBy if !learner => Some(Misplaced::LabelSpare(r.id)),
                 _ => None,
             }
@@ -218,7 +224,7 @@ async fn apply(
         .iter()
         .any(|s| s.id == change.id && s.role == DbRole::Voter);
     if was_voter && change.role != DbRole::Voter {
-        // Kept as a learner for now: a spare leaves Raft in a second step.
+        // Kept as a learner for now: a spare leaves Raft once it holds this change.
         node.change_membership(
             ChangeMembers::RemoveVoters(BTreeSet::from([change.id])),
             true,
@@ -243,11 +249,8 @@ async fn apply(
         DbRole::StandBy => {
             join_raft(node, change.id, rows, "make a member a stand-by").await?;
         }
-        DbRole::Spare => {
-            if in_raft(node, change.id) {
-                leave_raft(node, change.id).await?;
-            }
-        }
+        // Out of Raft later (see `misplaced`), once it knows it is a learner.
+        DbRole::Spare => {}
     }
     let mut batch = Batch::new();
     nodes::set_db_role(&mut batch, change.id, change.role);
@@ -270,8 +273,9 @@ mod tests {
         let raft = RaftView {
             leader: Some(1),
             voters: [1, 2].into(),
-            standbys: [3, 4].into(),
+            standbys: [3, 4, 7].into(),
             fed: [5, 6].into(),
+            settled: [4].into(),
         };
         // (member, label, mend)
         let cases = [
@@ -281,6 +285,8 @@ mod tests {
             (3, DbRole::StandBy, None),
             (4, DbRole::Spare, Some(Misplaced::LeaveRaft(4))),
             (5, DbRole::Spare, None),
+            // A learner that has not yet seen the change that made it one stays for now.
+            (7, DbRole::Spare, None),
             (6, DbRole::StandBy, Some(Misplaced::LabelSpare(6))),
         ];
         for (id, label, want) in cases {
