@@ -302,7 +302,7 @@ pub async fn hand_over(node: &Node, leaving: u64) -> Result<()> {
     let settings = corral_shared::config::ClusterSettings::from_config(&config);
     let states = rebalance::states(
         &rows,
-        &super::members::RaftView::of(node),
+        &super::members::RaftView::for_roles(node),
         node.id(),
         time::OffsetDateTime::now_utc(),
         settings.offline_threshold,

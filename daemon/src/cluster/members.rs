@@ -37,34 +37,47 @@ pub struct RaftView {
 }
 
 impl RaftView {
-    /// Reads the view from a member's Raft metrics.
+    /// Reads the view from a member's Raft metrics: leader, voters and stand-bys (what
+    /// listings and events need; `fed` and `settled` stay empty, see [`Self::for_roles`]).
     pub fn of(node: &Node) -> Self {
-        let m = node.raft().metrics().borrow().clone();
+        Self::from_metrics(&node.raft().metrics().borrow())
+    }
+
+    /// The view the role rule decides on: also which spares the leader's feed reaches and
+    /// which learners are settled. Only the rule needs them, so only it pays for them.
+    pub fn for_roles(node: &Node) -> Self {
+        let metrics = node.raft().metrics();
+        let m = metrics.borrow();
+        let mut view = Self::from_metrics(&m);
+        let config_index = m.membership_config.log_id().map(|l| l.index);
+        view.settled = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, matched)| {
+                        view.standbys.contains(*id) && matched.map(|l| l.index) >= config_index
+                    })
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        view.fed = node.spares.reachable();
+        view
+    }
+
+    fn from_metrics(m: &openraft::RaftMetrics<NodeId, BasicNode>) -> Self {
         let membership = m.membership_config.membership();
         let voters: BTreeSet<_> = membership.voter_ids().collect();
         let standbys: BTreeSet<NodeId> = membership
             .learner_ids()
             .filter(|id| !voters.contains(id))
             .collect();
-        let config_index = m.membership_config.log_id().map(|l| l.index);
-        let settled = m
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(id, matched)| {
-                        standbys.contains(*id) && matched.map(|l| l.index) >= config_index
-                    })
-                    .map(|(id, _)| *id)
-                    .collect()
-            })
-            .unwrap_or_default();
         Self {
             leader: m.current_leader,
             voters,
             standbys,
-            fed: node.spares.reachable(),
-            settled,
+            ..Self::default()
         }
     }
 }

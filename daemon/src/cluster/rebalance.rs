@@ -77,7 +77,7 @@ async fn snapshot(node: &Node) -> Result<(Vec<MemberState>, Limits, Vec<MemberRo
     let settings = corral_shared::config::ClusterSettings::from_config(&config);
     let states = states(
         &rows,
-        &RaftView::of(node),
+        &RaftView::for_roles(node),
         node.id(),
         OffsetDateTime::now_utc(),
         settings.offline_threshold,
@@ -96,7 +96,7 @@ pub async fn needed(node: &Node) -> Result<bool> {
     }
     let (states, limits, rows) = snapshot(node).await?;
     Ok(roles::next_change(node.id(), &states, &limits).is_some()
-        || !misplaced(&rows, &RaftView::of(node)).is_empty())
+        || !misplaced(&rows, &RaftView::for_roles(node)).is_empty())
 }
 
 /// A member whose place in Raft and recorded label disagree, and how that is mended.
@@ -167,7 +167,7 @@ pub async fn run(node: &Node) -> Result<()> {
 
 /// Mends every member whose Raft place and label disagree (see [`misplaced`]).
 async fn mend(node: &Node, rows: &[MemberRow]) -> Result<()> {
-    for fix in misplaced(rows, &RaftView::of(node)) {
+    for fix in misplaced(rows, &RaftView::for_roles(node)) {
         match fix {
             Misplaced::LeaveRaft(id) => leave_raft(node, id).await?,
             Misplaced::LabelSpare(id) => {
@@ -180,7 +180,8 @@ async fn mend(node: &Node, rows: &[MemberRow]) -> Result<()> {
     Ok(())
 }
 
-/// Whether member `id` is in this member's view of the Raft membership.
+/// Whether member `id` is in this member's view of the Raft membership, read afresh: an
+/// earlier step of the same change may have moved it since the caller's [`RaftView`].
 pub(super) fn in_raft(node: &Node, id: u64) -> bool {
     node.raft()
         .metrics()

@@ -145,7 +145,11 @@ async fn supervise(node: Weak<Node>) {
                 .nodes()
                 .map(|(id, _)| *id)
                 .collect();
-            let rows = n.global.read(queries::members).await.unwrap_or_default();
+            let rows = n
+                .global
+                .read(queries::member_rows)
+                .await
+                .unwrap_or_default();
             targets(&rows, &in_raft, n.id())
         } else {
             Vec::new()
