@@ -1,5 +1,6 @@
 //! Listeners: the unix socket (local, root-only, trusted) and the TLS port, on which one
-//! connection may carry REST and gRPC; requests are told apart by content-type. Each
+//! connection may carry REST and gRPC; requests are told apart by content-type. A TLS
+//! connection that agreed on the read-index line's protocol (ALPN) carries that line alone. Each
 //! connection is a task the member owns ([`Tasks`]): a shutdown lets it finish the request
 //! in hand, then closes it. A listener serves at most [`MAX_CONNECTIONS`] at once; more
 //! wait, unaccepted, until one closes.
@@ -59,6 +60,17 @@ pub const MAX_CONNECTIONS: usize = 1024;
 
 /// The certificate a TLS listener presents, swappable while it runs.
 pub type SharedTls = Arc<std::sync::RwLock<Arc<rustls::ServerConfig>>>;
+
+/// What the TLS port serves: LXD's REST API, gRPC, and the read-index line.
+#[derive(Clone)]
+pub struct Services {
+    /// LXD's REST API and the internal calls.
+    pub rest: Router,
+    /// Members' and operators' gRPC services.
+    pub grpc: Router,
+    /// The leader's end of the read-index line.
+    pub read_index: super::read_index::LineServer,
+}
 
 /// A running listener; dropping it does not stop it, `stop` does.
 pub struct Listener {
@@ -196,12 +208,11 @@ fn serve_unix_limited(
     })
 }
 
-/// Serves REST and gRPC on one TLS address.
+/// Serves REST, gRPC and the read-index line on one TLS address.
 pub async fn serve_tls(
     address: &str,
     tls: Arc<rustls::ServerConfig>,
-    rest: Router,
-    grpc: Router,
+    services: Services,
     tasks: &Tasks,
 ) -> std::io::Result<Listener> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -225,7 +236,7 @@ pub async fn serve_tls(
                     let _ = tcp.set_nodelay(true);
                     let config = current.read().unwrap_or_else(|p| p.into_inner()).clone();
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    let (rest, grpc, signal) = (rest.clone(), grpc.clone(), tasks.signal());
+                    let (services, signal) = (services.clone(), tasks.signal());
                     tasks.spawn_graceful("a TLS connection", async move {
                         let _held = held;
                         // A handshake that stalls must not hold a task forever.
@@ -244,7 +255,12 @@ pub async fn serve_tls(
                             .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
                         let peer = Peer { fingerprint, certificate, local: false, address: Some(remote.to_string()) };
-                        serve_connection(tls, peer, rest, Some(grpc), signal).await;
+                        if tls.get_ref().1.alpn_protocol() == Some(crate::peers::read_index::ALPN) {
+                            let closed = closed_for(peer.fingerprint.clone(), closing().subscribe());
+                            services.read_index.serve(tls, peer, signal, closed).await;
+                            return;
+                        }
+                        serve_connection(tls, peer, services.rest, Some(services.grpc), signal).await;
                     });
                 }
             }

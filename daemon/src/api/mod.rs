@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod listener;
+pub mod read_index;
 pub mod rest;
 
 /// Who is on the other end of a request, attached to every request by the listener.

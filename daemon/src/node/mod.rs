@@ -87,7 +87,7 @@ pub struct Node {
     cluster_identity: RwLock<Option<Identity>>,
     listeners: tokio::sync::Mutex<Vec<Listener>>,
     unix_listener: std::sync::Mutex<Option<Listener>>,
-    routers: OnceLock<(axum::Router, axum::Router)>,
+    services: OnceLock<crate::api::listener::Services>,
     shutdown: watch::Sender<bool>,
     /// Its background loops and connections, stopped by the shutdown signal.
     pub tasks: crate::tasks::Tasks,
@@ -263,7 +263,7 @@ impl Node {
                 }
             }
         }
-        let (rest, grpc) = self.routers.get().cloned().ok_or_else(|| {
+        let services = self.services.get().cloned().ok_or_else(|| {
             Error::Internal("listeners reconciled before the API was built".into())
         })?;
         let tls = crate::tls::server_config(&self.presented_identity())
@@ -286,13 +286,8 @@ impl Node {
             if kept.iter().any(|l| l.configured.as_ref() == Some(&addr)) {
                 continue;
             }
-            let serving = crate::api::listener::serve_tls(
-                &addr,
-                tls.clone(),
-                rest.clone(),
-                grpc.clone(),
-                &self.tasks,
-            );
+            let serving =
+                crate::api::listener::serve_tls(&addr, tls.clone(), services.clone(), &self.tasks);
             match serving.await {
                 Ok(listener) => kept.push(listener),
                 Err(e) => {

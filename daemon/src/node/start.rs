@@ -129,7 +129,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         cluster_identity: RwLock::new(None),
         listeners: tokio::sync::Mutex::new(Vec::new()),
         unix_listener: std::sync::Mutex::new(None),
-        routers: OnceLock::new(),
+        services: OnceLock::new(),
         shutdown,
         tasks: crate::tasks::Tasks::new(signal),
         departure: Default::default(),
@@ -158,7 +158,11 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     let grpc = crate::api::grpc::routes(node.clone())
         .prepare()
         .into_axum_router();
-    let _ = node.routers.set((rest.clone(), grpc.clone()));
+    let _ = node.services.set(crate::api::listener::Services {
+        rest: rest.clone(),
+        grpc: grpc.clone(),
+        read_index: crate::api::read_index::LineServer::new(node.clone()),
+    });
     // The TLS addresses first: the unix socket answers `waitready`, and a member that says
     // it is ready must not refuse a connection on its address.
     node.reconcile_listeners().await?;

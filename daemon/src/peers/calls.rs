@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 
 use super::dial::Dialer;
 use super::error::PeerError;
+use super::read_index::LineError;
 use super::rest::{RawAnswer, Rest};
 
 /// Getting trusted, being accepted: a joiner's calls to a member.
@@ -359,8 +360,25 @@ impl Member {
         self.rest(NETWORK, "POST", &path, None).await.map(drop)
     }
 
-    /// The leader's read index: the applied index a read must wait for to be current.
+    /// The leader's read index: the applied index a read must wait for to be current. Asked
+    /// on the read-index line; over gRPC only of a leader that does not offer the line.
     pub async fn read_index(&self) -> Result<u64, PeerError> {
+        let tls = self.dialer.tls().ok_or_else(|| self.no_certificate())?;
+        let wait = self.within.unwrap_or(BRIEF);
+        let line = self.dialer.read_index_line();
+        match line.ask(&self.address, tls.read_index, wait).await {
+            Ok(index) => return Ok(index),
+            Err(LineError::Refused(message)) => {
+                return Err(PeerError::Rpc {
+                    address: self.address.clone(),
+                    message,
+                });
+            }
+            Err(LineError::Unreachable { address, reason }) => {
+                return Err(PeerError::Unreachable { address, reason });
+            }
+            Err(LineError::NotOffered(_)) => {}
+        }
         let mut client = LeaderClient::new(self.channel()?);
         let reply = self
             .bounded(BRIEF, client.read_index(ReadIndexRequest {}))

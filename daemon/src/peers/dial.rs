@@ -52,21 +52,7 @@ fn connect_lazily(
                     "cannot dial {address}: this member has no cluster certificate"
                 ))
             })?;
-            let tcp =
-                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
-                    .await
-                    .map_err(|_| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            format!("connecting to {address} timed out after {CONNECT_TIMEOUT:?}"),
-                        )
-                    })??;
-            tcp.set_nodelay(true)?;
-            // The name is not checked (the fingerprint is); it only fills in SNI.
-            let name = ServerName::try_from("corral").expect("a valid DNS name");
-            let tls = tokio_rustls::TlsConnector::from(tls)
-                .connect(name, tcp)
-                .await?;
+            let tls = dial_tls(&address, tls).await?;
             Ok::<_, std::io::Error>(TokioIo::new(tls))
         }
     });
@@ -74,6 +60,34 @@ fn connect_lazily(
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .connect_with_connector_lazy(connector)
+}
+
+/// A TCP connection to `address` (`host:port`), within [`CONNECT_TIMEOUT`], then TLS with
+/// `tls` on it (which pins the server's certificate and offers the protocol spoken).
+pub async fn dial_tls(
+    address: &str,
+    tls: Arc<ClientConfig>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connecting to {address} timed out after {CONNECT_TIMEOUT:?}"),
+            )
+        })??;
+    tcp.set_nodelay(true)?;
+    // The name is not checked (the fingerprint is); it only fills in SNI.
+    let name = ServerName::try_from("corral").expect("a valid DNS name");
+    let connecting = tokio_rustls::TlsConnector::from(tls).connect(name, tcp);
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the TLS handshake with {address} took over {CONNECT_TIMEOUT:?}"),
+            )
+        })?
 }
 
 /// The member's TLS client configurations (once clustered) and its shared gRPC channels:
@@ -86,6 +100,8 @@ pub struct Dialer {
     /// Certificates (by fingerprint) accepted from members besides the cluster's own,
     /// while the cluster certificate is being replaced.
     also: Arc<RwLock<BTreeSet<String>>>,
+    /// The kept connection to the leader for read indexes.
+    read_index: super::read_index::Line,
 }
 
 impl Dialer {
@@ -108,6 +124,12 @@ impl Dialer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.read_index.close();
+    }
+
+    /// The kept connection to the leader for read indexes.
+    pub fn read_index_line(&self) -> &super::read_index::Line {
+        &self.read_index
     }
 
     /// The configurations, if set.

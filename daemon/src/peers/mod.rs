@@ -12,6 +12,7 @@ pub mod calls;
 pub mod dial;
 mod error;
 pub mod fanout;
+pub mod read_index;
 mod rest;
 pub mod route;
 mod stream;

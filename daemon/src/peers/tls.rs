@@ -16,6 +16,8 @@ pub struct ClientTls {
     pub h2: Arc<ClientConfig>,
     /// HTTP/1.1 in ALPN: LXD's REST API and the internal calls.
     pub http1: Arc<ClientConfig>,
+    /// The read-index line's protocol in ALPN (see [`super::read_index`]).
+    pub read_index: Arc<ClientConfig>,
 }
 
 /// Configurations that present `identity` and accept only a server whose certificate has
@@ -40,5 +42,6 @@ fn configs(identity: &Identity, trust: ServerTrust) -> Result<ClientTls, TlsErro
         h2: client_config(&trust, Some(&me), &[b"h2"])?.config,
         // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
         http1: client_config(&trust, Some(&me), &[b"http/1.1"])?.config,
+        read_index: client_config(&trust, Some(&me), &[super::read_index::ALPN])?.config,
     })
 }

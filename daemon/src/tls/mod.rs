@@ -21,6 +21,10 @@ pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::E
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(Arc::new(verify::AnyClientCert::new(provider)))
         .with_single_cert(vec![identity.cert_der()], identity.key_der())?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        crate::peers::read_index::ALPN.to_vec(),
+    ];
     Ok(Arc::new(config))
 }
