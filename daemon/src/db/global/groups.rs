@@ -74,12 +74,16 @@ pub fn create(batch: &mut Batch, name: &str, description: &str, members: &[Strin
 /// Adds member `member` to group `group` (nothing if it is in it already). Rows keep the
 /// order members were added in, which is the order a member's groups are listed in.
 pub fn add_member(batch: &mut Batch, group: &str, member: &str) {
-    batch.push(
-        "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id)
-         SELECT n.id, g.id FROM nodes n, cluster_groups g WHERE n.name = ? AND g.name = ?",
-        vec![member.into(), group.into()],
-    );
+    batch.push(ADD_MEMBER, vec![member.into(), group.into()]);
 }
+
+/// Written with a lookup per name rather than a join of the two tables: SQLite plans such a
+/// join on the values bound, so it prepared the statement again at every member edit (seen
+/// in the leader's write profile).
+const ADD_MEMBER: &str = "INSERT OR IGNORE INTO nodes_cluster_groups (node_id, group_id)
+     SELECT node, grp FROM (SELECT (SELECT id FROM nodes WHERE name = ?1) AS node,
+                                   (SELECT id FROM cluster_groups WHERE name = ?2) AS grp)
+      WHERE node IS NOT NULL AND grp IS NOT NULL";
 
 /// Takes member `member` out of group `group`.
 pub fn remove_member(batch: &mut Batch, group: &str, member: &str) {
@@ -335,5 +339,38 @@ mod tests {
         apply(&mut conn, b);
         assert!(instances_on(&conn, 2).unwrap().is_empty());
         assert_eq!(instances_on(&conn, 3).unwrap(), ["c3"]);
+    }
+
+    #[test]
+    fn adding_a_member_to_a_group_needs_both_and_is_prepared_once() {
+        let mut conn = db();
+        let mut b = Batch::new();
+        create(&mut b, "gpu", "", &[]);
+        apply(&mut conn, b);
+        // (group, member, whether a row is added)
+        let cases = [
+            ("gpu", "node1", true),
+            ("gpu", "node1", false),
+            ("gpu", "nobody", false),
+            ("nothing", "node2", false),
+            ("gpu", "node2", true),
+        ];
+        for (group, member, added) in cases {
+            let count = |c: &Connection| -> i64 {
+                c.query_row("SELECT count(*) FROM nodes_cluster_groups", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+            };
+            let before = count(&conn);
+            let mut b = Batch::new();
+            add_member(&mut b, group, member);
+            apply(&mut conn, b);
+            assert_eq!(count(&conn) - before, i64::from(added), "{group} {member}");
+        }
+        // Kept prepared across values: a statement planned on its bound values is prepared
+        // again at each use.
+        let kept = conn.prepare_cached(ADD_MEMBER).unwrap();
+        assert_eq!(kept.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
