@@ -1,7 +1,7 @@
 //! Listeners: the unix socket (local, root-only, trusted) and the TLS port, on which one
 //! connection may carry REST and gRPC; requests are told apart by content-type. A TLS
-//! connection that agreed on the read-index line's protocol (ALPN) carries that line alone. Each
-//! connection is a task the member owns ([`Tasks`]): a shutdown lets it finish the request
+//! connection that agreed on the read-index or the Raft line's protocol (ALPN) carries that
+//! line alone. Each connection is a task the member owns ([`Tasks`]): a shutdown lets it finish the request
 //! in hand, then closes it. A listener serves at most [`MAX_CONNECTIONS`] at once; more
 //! wait, unaccepted, until one closes.
 
@@ -70,6 +70,8 @@ pub struct Services {
     pub grpc: Router,
     /// The leader's end of the read-index line.
     pub read_index: super::read_index::LineServer,
+    /// The receiving end of the Raft line.
+    pub raft: super::raft_line::RaftLineServer,
 }
 
 /// A running listener; dropping it does not stop it, `stop` does.
@@ -255,10 +257,15 @@ pub async fn serve_tls(
                             .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
                         let peer = Peer { fingerprint, certificate, local: false, address: Some(remote.to_string()) };
-                        if tls.get_ref().1.alpn_protocol() == Some(crate::peers::read_index::ALPN) {
-                            let closed = closed_for(peer.fingerprint.clone(), closing().subscribe());
-                            services.read_index.serve(tls, peer, signal, closed).await;
-                            return;
+                        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+                        let closed = || closed_for(peer.fingerprint.clone(), closing().subscribe());
+                        if alpn.as_deref() == Some(crate::peers::read_index::ALPN) {
+                            let closed = closed();
+                            return services.read_index.serve(tls, peer, signal, closed).await;
+                        }
+                        if alpn.as_deref() == Some(crate::raft::line::ALPN) {
+                            let closed = closed();
+                            return services.raft.serve(tls, peer, signal, closed).await;
                         }
                         serve_connection(tls, peer, services.rest, Some(services.grpc), signal).await;
                     });

@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod listener;
+pub mod raft_line;
 pub mod read_index;
 pub mod rest;
 

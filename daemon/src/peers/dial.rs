@@ -90,6 +90,15 @@ pub async fn dial_tls(
         })?
 }
 
+/// Whether a handshake failed because the server offers none of the protocols asked for.
+pub fn refused_the_protocol(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| {
+            *e == rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+        })
+}
+
 /// The member's TLS client configurations (once clustered) and its shared gRPC channels:
 /// one multiplexed HTTP/2 channel per address, shared by Raft, reads, forwarded writes and
 /// heartbeats. Clones share the cache.
@@ -169,5 +178,31 @@ impl Dialer {
     /// The fingerprints accepted besides the cluster certificate's.
     pub fn also_trusted(&self) -> BTreeSet<String> {
         self.also.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refused_protocol_sends_a_member_back_to_grpc() {
+        let alert = |a| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(a),
+            )
+        };
+        let cases = [
+            (alert(rustls::AlertDescription::NoApplicationProtocol), true),
+            (alert(rustls::AlertDescription::BadCertificate), false),
+            (
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+                false,
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(refused_the_protocol(&error), want, "{error}");
+        }
     }
 }

@@ -197,7 +197,7 @@ impl Line {
     ) -> Result<std::io::Result<(Reply, TlsStream<TcpStream>)>, LineError> {
         let stream = match super::dial::dial_tls(address, tls).await {
             Ok(stream) => stream,
-            Err(e) if refused_the_protocol(&e) => {
+            Err(e) if super::dial::refused_the_protocol(&e) => {
                 return Err(LineError::NotOffered(address.to_owned()));
             }
             Err(e) => return Ok(Err(e)),
@@ -216,15 +216,6 @@ impl Line {
         let reply = Reply::read(&mut stream).await?;
         Ok((reply, stream))
     }
-}
-
-/// Whether a handshake failed because the server offers none of the protocols asked for.
-fn refused_the_protocol(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        .is_some_and(|e| {
-            *e == rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
-        })
 }
 
 #[cfg(test)]
@@ -255,27 +246,6 @@ mod tests {
         for (frame, want) in cases {
             let got = Reply::read(&mut frame.as_slice()).await.map_err(drop);
             assert_eq!(got, want, "frame {frame:?}");
-        }
-    }
-
-    #[test]
-    fn only_a_refused_protocol_sends_a_member_back_to_grpc() {
-        let alert = |a| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                rustls::Error::AlertReceived(a),
-            )
-        };
-        let cases = [
-            (alert(rustls::AlertDescription::NoApplicationProtocol), true),
-            (alert(rustls::AlertDescription::BadCertificate), false),
-            (
-                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
-                false,
-            ),
-        ];
-        for (error, want) in cases {
-            assert_eq!(refused_the_protocol(&error), want, "{error}");
         }
     }
 

@@ -18,6 +18,8 @@ pub struct ClientTls {
     pub http1: Arc<ClientConfig>,
     /// The read-index line's protocol in ALPN (see [`super::read_index`]).
     pub read_index: Arc<ClientConfig>,
+    /// The Raft line's protocol in ALPN (see [`crate::raft::line`]).
+    pub raft: Arc<ClientConfig>,
 }
 
 /// Configurations that present `identity` and accept only a server whose certificate has
@@ -43,5 +45,6 @@ fn configs(identity: &Identity, trust: ServerTrust) -> Result<ClientTls, TlsErro
         // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
         http1: client_config(&trust, Some(&me), &[b"http/1.1"])?.config,
         read_index: client_config(&trust, Some(&me), &[super::read_index::ALPN])?.config,
+        raft: client_config(&trust, Some(&me), &[crate::raft::line::ALPN])?.config,
     })
 }

@@ -1,5 +1,6 @@
-//! Raft RPCs to other members over gRPC, on the members' one TLS port. openraft's own
-//! request and response types travel as JSON inside `RaftPayload`.
+//! Raft RPCs to other members, on the members' one TLS port: on the Raft line (see
+//! [`super::line`]), or over gRPC to a member that does not offer it. openraft's own request
+//! and response types travel as JSON either way.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,7 +19,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
 
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
 use super::heartbeat;
+use super::line::{Answer, Kind, Line, LineError, Message};
 use super::{NodeId, TypeConfig};
 use crate::peers::Dialer;
 use crate::peers::tls::ClientTls;
@@ -94,6 +99,10 @@ pub struct PeerConnection {
     network: Network,
     client: Option<RaftClient<Channel>>,
     spacing: heartbeat::Spacing,
+    /// The kept connection of the Raft line.
+    line: Line<TlsStream<TcpStream>>,
+    /// Whether the peer speaks the Raft line (until it shows it does not: then gRPC).
+    speaks_line: bool,
     /// Whether each call names its target, for a peer outside the Raft membership (a spare):
     /// only a member that has that id takes it.
     names_target: bool,
@@ -113,6 +122,8 @@ impl Network {
             network: self.clone(),
             client: self.channel(address).map(RaftClient::new),
             spacing: heartbeat::Spacing::default(),
+            line: Line::default(),
+            speaks_line: true,
             names_target: true,
         }
     }
@@ -129,6 +140,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             network: self.clone(),
             client,
             spacing: heartbeat::Spacing::default(),
+            line: Line::default(),
+            speaks_line: true,
             names_target: false,
         }
     }
@@ -136,10 +149,25 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
 
+/// Dials the Raft line to `address` with the member's current certificate.
+async fn dial_line(network: &Network, address: &str) -> Result<TlsStream<TcpStream>, LineError> {
+    let tls = network.dialer.tls().ok_or_else(|| {
+        LineError::Unreachable("this member has no cluster certificate yet".into())
+    })?;
+    match crate::peers::dial::dial_tls(address, tls.raft).await {
+        Err(e) if crate::peers::dial::refused_the_protocol(&e) => Err(LineError::NotOffered),
+        Err(e) => Err(LineError::Unreachable(e.to_string())),
+        Ok(stream) if stream.get_ref().1.alpn_protocol() != Some(super::line::ALPN) => {
+            Err(LineError::NotOffered)
+        }
+        Ok(stream) => Ok(stream),
+    }
+}
+
 impl PeerConnection {
     async fn call<Req, Resp, E>(
         &mut self,
-        kind: &'static str,
+        kind: Kind,
         request: &Req,
         ttl: Duration,
     ) -> RpcResult<Resp, E>
@@ -148,8 +176,36 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        let json =
+            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let message = Message {
+            kind,
+            target: self.names_target.then_some(self.target),
+            json,
+        };
+        let kind = kind.word();
         let unreachable =
             |why: String| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)));
+        // Only a peer that cannot be reached makes openraft back off (500 ms); a slow answer
+        // or a refused request is a plain network error, retried on the next heartbeat.
+        let failed =
+            |why: String| RPCError::Network(NetworkError::new(&std::io::Error::other(why)));
+        let to = format!("{kind} to member {} at {}", self.target, self.address);
+        if self.speaks_line {
+            let (network, address) = (&self.network, &self.address);
+            let dial = || dial_line(network, address);
+            match self.line.exchange(&message, ttl, dial).await {
+                Ok(Answer::Result(json)) => return self.outcome(&json),
+                Ok(Answer::Refused(why)) => return Err(failed(format!("{to}: {why}"))),
+                Err(LineError::Unreachable(why)) => {
+                    return Err(unreachable(format!("{to}: {why}")));
+                }
+                Err(LineError::Failed(why)) => {
+                    return Err(failed(format!("{to}: {why} (within {ttl:?})")));
+                }
+                Err(LineError::NotOffered) => self.speaks_line = false,
+            }
+        }
         // openraft keeps this connection: if the cluster certificate arrived after it was
         // made, dial now rather than stay unreachable for ever.
         if self.client.is_none() {
@@ -161,54 +217,49 @@ impl PeerConnection {
                 self.target, self.address
             )));
         };
-        let json =
-            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut payload = tonic::Request::new(RaftPayload { json });
-        if self.names_target {
+        let mut payload = tonic::Request::new(RaftPayload { json: message.json });
+        if let Some(target) = message.target {
             payload.metadata_mut().insert(
                 TARGET_KEY,
-                self.target.to_string().parse().expect("digits are ASCII"),
+                target.to_string().parse().expect("digits are ASCII"),
             );
         }
         let call = async {
-            match kind {
-                "append" => client.append_entries(payload).await,
-                "vote" => client.vote(payload).await,
-                _ => client.install_snapshot(payload).await,
+            match message.kind {
+                Kind::Append => client.append_entries(payload).await,
+                Kind::Vote => client.vote(payload).await,
+                Kind::Snapshot => client.install_snapshot(payload).await,
             }
         };
-        // Only a peer that cannot be reached makes openraft back off (500 ms); a slow answer
-        // or a refused request is a plain network error, retried on the next heartbeat.
-        let failed =
-            |why: String| RPCError::Network(NetworkError::new(&std::io::Error::other(why)));
         let reply = tokio::time::timeout(ttl, call)
             .await
-            .map_err(|_| {
-                failed(format!(
-                    "{kind} to member {} at {} timed out after {ttl:?}",
-                    self.target, self.address
-                ))
-            })?
+            .map_err(|_| failed(format!("{to} timed out after {ttl:?}")))?
             .map_err(|status| {
-                let why = format!(
-                    "{kind} to member {} at {}: {}",
-                    self.target,
-                    self.address,
-                    status.message()
-                );
+                let why = format!("{to}: {}", status.message());
                 if status.code() == tonic::Code::Unavailable {
                     unreachable(why)
                 } else {
                     failed(why)
                 }
             })?;
+        self.outcome(&reply.into_inner().json)
+    }
+
+    /// openraft's result as the peer sent it (JSON), noting that the peer answered.
+    // The error is openraft's own, what its network trait returns.
+    #[allow(clippy::result_large_err)]
+    fn outcome<Resp, E>(&self, json: &[u8]) -> RpcResult<Resp, E>
+    where
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
         self.network
             .answered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(self.target, std::time::Instant::now());
-        let result: Result<Resp, E> = serde_json::from_slice(&reply.into_inner().json)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, E> =
+            serde_json::from_slice(json).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e)))
     }
 }
@@ -225,7 +276,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             return Ok(AppendEntriesResponse::Success);
         }
         let sent = heartbeat::Sent::of(&rpc, now);
-        let answer = self.call("append", &rpc, option.hard_ttl()).await;
+        let answer = self.call(Kind::Append, &rpc, option.hard_ttl()).await;
         self.spacing.answered(sent, &answer);
         answer
     }
@@ -235,7 +286,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
-        self.call("snapshot", &rpc, option.hard_ttl()).await
+        self.call(Kind::Snapshot, &rpc, option.hard_ttl()).await
     }
 
     async fn vote(
@@ -243,6 +294,6 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
-        self.call("vote", &rpc, option.hard_ttl()).await
+        self.call(Kind::Vote, &rpc, option.hard_ttl()).await
     }
 }

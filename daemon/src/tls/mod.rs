@@ -25,6 +25,7 @@ pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::E
         b"h2".to_vec(),
         b"http/1.1".to_vec(),
         crate::peers::read_index::ALPN.to_vec(),
+        crate::raft::line::ALPN.to_vec(),
     ];
     Ok(Arc::new(config))
 }

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::require_member;
 use crate::node::Node;
+use crate::raft::line::Kind;
 use crate::raft::{NodeId, TypeConfig};
 
 /// Serves `corral.v1.Raft`.
@@ -24,46 +25,108 @@ impl RaftService {
         Self { node }
     }
 
-    fn decode<T: DeserializeOwned>(&self, req: &Request<RaftPayload>) -> Result<T, Status> {
-        require_member(&self.node, req)?;
-        addressed_here(self.node.id(), req)?;
-        serde_json::from_slice(&req.get_ref().json)
-            .map_err(|e| Status::invalid_argument(format!("malformed Raft message: {e}")))
+    async fn deliver(
+        &self,
+        kind: Kind,
+        req: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
+        require_member(&self.node, &req)?;
+        let target = match req.metadata().get(crate::raft::network::TARGET_KEY) {
+            None => None,
+            Some(named) => Some(
+                named
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.parse::<NodeId>().ok())
+                    .ok_or_else(|| {
+                        Status::failed_precondition(format!(
+                            "the Raft target {named:?} is not a Raft id"
+                        ))
+                    })?,
+            ),
+        };
+        match deliver(&self.node, kind, target, &req.get_ref().json).await {
+            Ok(json) => Ok(Response::new(RaftPayload { json })),
+            Err(Refusal::Misaddressed(why)) => Err(Status::failed_precondition(why)),
+            Err(Refusal::Malformed(why)) => Err(Status::invalid_argument(why)),
+            Err(Refusal::Unencodable(why)) => Err(Status::internal(why)),
+        }
     }
+}
+
+/// Why a Raft message was not handed to Raft.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    /// It names another Raft id than this member's.
+    #[error("{0}")]
+    Misaddressed(String),
+    /// It does not decode, or breaks a rule no leader breaks.
+    #[error("{0}")]
+    Malformed(String),
+    /// Raft's answer could not be encoded.
+    #[error("{0}")]
+    Unencodable(String),
+}
+
+/// Hands one Raft message (openraft's request as JSON), from a member, to this member's
+/// Raft and returns its result as JSON: the rules both transports (gRPC and the Raft line)
+/// apply.
+pub(crate) async fn deliver(
+    node: &Node,
+    kind: Kind,
+    target: Option<NodeId>,
+    json: &[u8],
+) -> Result<Vec<u8>, Refusal> {
+    addressed_here(node.id(), target)?;
+    let raft = node.raft();
+    match kind {
+        Kind::Append => {
+            let rpc: AppendEntriesRequest<TypeConfig> = decode(json)?;
+            from_leader(&rpc.vote)?;
+            encode(&raft.append_entries(rpc).await)
+        }
+        Kind::Vote => encode(&raft.vote(decode(json)?).await),
+        Kind::Snapshot => {
+            let rpc: InstallSnapshotRequest<TypeConfig> = decode(json)?;
+            from_leader(&rpc.vote)?;
+            encode(&raft.install_snapshot(rpc).await)
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(json: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(json)
+        .map_err(|e| Refusal::Malformed(format!("malformed Raft message: {e}")))
 }
 
 /// Refuses a message naming another Raft id than this member's (see
 /// [`crate::raft::network::TARGET_KEY`]): a spare's address may answer before the member
 /// there has joined, or after another took it over.
-fn addressed_here<T>(own: NodeId, req: &Request<T>) -> Result<(), Status> {
-    let Some(named) = req.metadata().get(crate::raft::network::TARGET_KEY) else {
-        return Ok(());
-    };
-    match named.to_str().ok().and_then(|v| v.parse::<NodeId>().ok()) {
-        Some(id) if id == own => Ok(()),
-        _ => Err(Status::failed_precondition(format!(
-            "this member is Raft member {own}, not the one this message was sent to ({named:?})"
+fn addressed_here(own: NodeId, named: Option<NodeId>) -> Result<(), Refusal> {
+    match named {
+        Some(id) if id != own => Err(Refusal::Misaddressed(format!(
+            "this member is Raft member {own}, not the one this message was sent to ({id})"
         ))),
+        _ => Ok(()),
     }
 }
 
 /// Refuses a leader's message (entries, snapshot) whose vote is not committed: no leader
 /// sends one, and openraft's core stops on it (a consistency check), taking the member's
 /// database down with it.
-fn from_leader(vote: &Vote<NodeId>) -> Result<(), Status> {
+fn from_leader(vote: &Vote<NodeId>) -> Result<(), Refusal> {
     if vote.is_committed() {
         Ok(())
     } else {
-        Err(Status::invalid_argument(format!(
+        Err(Refusal::Malformed(format!(
             "malformed Raft message: a leader's message must carry a committed vote, not {vote}"
         )))
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Refusal> {
     serde_json::to_vec(value)
-        .map(|json| Response::new(RaftPayload { json }))
-        .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))
+        .map_err(|e| Refusal::Unencodable(format!("cannot encode Raft reply: {e}")))
 }
 
 #[tonic::async_trait]
@@ -72,22 +135,17 @@ impl corral_proto::v1::raft_server::Raft for RaftService {
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let rpc: AppendEntriesRequest<TypeConfig> = self.decode(&req)?;
-        from_leader(&rpc.vote)?;
-        encode(&self.node.raft().append_entries(rpc).await)
+        self.deliver(Kind::Append, req).await
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let rpc = self.decode(&req)?;
-        encode(&self.node.raft().vote(rpc).await)
+        self.deliver(Kind::Vote, req).await
     }
 
     async fn install_snapshot(
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let rpc: InstallSnapshotRequest<TypeConfig> = self.decode(&req)?;
-        from_leader(&rpc.vote)?;
-        encode(&self.node.raft().install_snapshot(rpc).await)
+        self.deliver(Kind::Snapshot, req).await
     }
 }

@@ -1,0 +1,403 @@
+//! The Raft line: Raft's messages to one peer on a kept TLS connection of their own, told
+//! apart on the shared port by ALPN ([`ALPN`]). openraft sends one message at a time per
+//! peer and waits for its answer, so the connection needs no multiplexing; as gRPC calls,
+//! each heartbeat cost the sender HTTP/2 framing and hand-offs between the channel's tasks,
+//! most of an idle leader's work. Messages are openraft's own types as JSON, as over gRPC.
+//!
+//! Frames: a message is its kind (one byte), whether it names its target (one byte) and the
+//! target's Raft id (u64), then the JSON's length (u32) and the JSON. An answer is `0` and
+//! openraft's result as JSON, or `1` and why the message was refused, each with its length
+//! (u32). Integers are big endian.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::NodeId;
+
+/// The ALPN protocol name of the line.
+pub const ALPN: &[u8] = b"corral-raft";
+
+/// The largest frame either side accepts: a snapshot chunk of 512 KiB as JSON, where a byte
+/// may take four characters, fits with room to spare.
+const MAX_FRAME: u32 = 16 * 1024 * 1024;
+
+/// Which Raft message a frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Append entries (and heartbeats).
+    Append,
+    /// A vote request.
+    Vote,
+    /// A snapshot chunk.
+    Snapshot,
+}
+
+impl Kind {
+    fn byte(self) -> u8 {
+        match self {
+            Kind::Append => b'a',
+            Kind::Vote => b'v',
+            Kind::Snapshot => b's',
+        }
+    }
+
+    fn of(byte: u8) -> Option<Kind> {
+        match byte {
+            b'a' => Some(Kind::Append),
+            b'v' => Some(Kind::Vote),
+            b's' => Some(Kind::Snapshot),
+            _ => None,
+        }
+    }
+
+    /// The word logs and errors use for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Append => "append",
+            Kind::Vote => "vote",
+            Kind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// One message as it travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// What it is.
+    pub kind: Kind,
+    /// The Raft id it is meant for, when named (messages to spares, outside the membership).
+    pub target: Option<NodeId>,
+    /// openraft's request, JSON.
+    pub json: Vec<u8>,
+}
+
+impl Message {
+    /// The message as sent.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut frame = Vec::with_capacity(14 + self.json.len());
+        frame.push(self.kind.byte());
+        frame.push(u8::from(self.target.is_some()));
+        frame.extend_from_slice(&self.target.unwrap_or(0).to_be_bytes());
+        frame.extend_from_slice(&(self.json.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&self.json);
+        frame
+    }
+
+    /// Reads one message off the line; `None` when the peer closed it between messages.
+    pub async fn read<R: AsyncRead + Unpin>(line: &mut R) -> std::io::Result<Option<Message>> {
+        let kind = match line.read_u8().await {
+            Ok(byte) => Kind::of(byte).ok_or_else(|| malformed(format!("message kind {byte}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let named = line.read_u8().await? == 1;
+        let target = line.read_u64().await?;
+        let json = read_body(line).await?;
+        Ok(Some(Message {
+            kind,
+            target: named.then_some(target),
+            json,
+        }))
+    }
+}
+
+/// What the receiving member answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// openraft's result (`Result<Response, RaftError>`), JSON.
+    Result(Vec<u8>),
+    /// Why the message was not handed to Raft (not a member, another target, malformed).
+    Refused(String),
+}
+
+impl Answer {
+    /// The answer as sent.
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, body) = match self {
+            Answer::Result(json) => (0, json.as_slice()),
+            Answer::Refused(why) => (1, why.as_bytes()),
+        };
+        let mut frame = Vec::with_capacity(5 + body.len());
+        frame.push(tag);
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(body);
+        frame
+    }
+}
+
+async fn read_body<R: AsyncRead + Unpin>(line: &mut R) -> std::io::Result<Vec<u8>> {
+    let len = line.read_u32().await?;
+    if len > MAX_FRAME {
+        return Err(malformed(format!("a frame of {len} bytes")));
+    }
+    let mut body = vec![0; len as usize];
+    line.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+fn malformed(what: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the Raft line carried {what}"),
+    )
+}
+
+/// Why a message on the line got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// The peer does not speak the line (a member of an older version): use gRPC.
+    #[error("the peer does not offer the Raft line")]
+    NotOffered,
+    /// The peer could not be dialled.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Dialled, but the exchange failed or took too long.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The kept connection to one peer; how many answers it still owes for messages whose wait
+/// ran out (read and dropped before the next answer, so a slow answer costs no
+/// reconnection); and what was read of an answer not yet complete.
+pub struct Line<S> {
+    stream: Option<S>,
+    owed: usize,
+    read: Vec<u8>,
+}
+
+impl<S> Default for Line<S> {
+    fn default() -> Self {
+        Self {
+            stream: None,
+            owed: 0,
+            read: Vec::new(),
+        }
+    }
+}
+
+/// The first complete answer in `read` and the bytes it takes, `None` while incomplete.
+fn parse_answer(read: &[u8]) -> std::io::Result<Option<(Answer, usize)>> {
+    let Some((&tag, rest)) = read.split_first() else {
+        return Ok(None);
+    };
+    let Some(len) = rest.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(len.try_into().expect("four bytes"));
+    if len > MAX_FRAME {
+        return Err(malformed(format!("a frame of {len} bytes")));
+    }
+    let Some(body) = rest.get(4..4 + len as usize) else {
+        return Ok(None);
+    };
+    let answer = match tag {
+        0 => Answer::Result(body.to_vec()),
+        1 => Answer::Refused(String::from_utf8_lossy(body).into_owned()),
+        tag => return Err(malformed(format!("an answer tagged {tag}"))),
+    };
+    Ok(Some((answer, 5 + len as usize)))
+}
+
+/// The next answer on `stream`. Cancel-safe: what was read of an incomplete answer stays in
+/// `read` for the next call.
+async fn next_answer<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    read: &mut Vec<u8>,
+) -> std::io::Result<Answer> {
+    loop {
+        if let Some((answer, used)) = parse_answer(read)? {
+            read.drain(..used);
+            return Ok(answer);
+        }
+        if stream.read_buf(read).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Line<S> {
+    /// Sends `message` and waits (within `wait`) for its answer, on the kept connection or
+    /// one `dial` opens; a kept connection that fails is dialled again once.
+    pub async fn exchange<D, Fut>(
+        &mut self,
+        message: &Message,
+        wait: Duration,
+        dial: D,
+    ) -> Result<Answer, LineError>
+    where
+        D: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<S, LineError>>,
+    {
+        let frame = message.encode();
+        let deadline = tokio::time::Instant::now() + wait;
+        let reused = self.stream.is_some();
+        match self.try_once(&frame, deadline, &dial).await {
+            Err(LineError::Failed(_)) if reused && tokio::time::Instant::now() < deadline => {
+                self.try_once(&frame, deadline, &dial).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_once<D, Fut>(
+        &mut self,
+        frame: &[u8],
+        deadline: tokio::time::Instant,
+        dial: &D,
+    ) -> Result<Answer, LineError>
+    where
+        D: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<S, LineError>>,
+    {
+        if self.stream.is_none() {
+            let dialled = tokio::time::timeout_at(deadline, dial())
+                .await
+                .map_err(|_| LineError::Unreachable("no connection in time".into()))??;
+            self.stream = Some(dialled);
+            self.owed = 0;
+            self.read.clear();
+        }
+        let Self { stream, owed, read } = self;
+        let stream = stream.as_mut().expect("dialled above");
+        let mut sent = false;
+        let exchanged = tokio::time::timeout_at(deadline, async {
+            stream.write_all(frame).await?;
+            stream.flush().await?;
+            sent = true;
+            *owed += 1;
+            loop {
+                let answer = next_answer(stream, read).await?;
+                *owed -= 1;
+                if *owed == 0 {
+                    return Ok::<_, std::io::Error>(answer);
+                }
+            }
+        })
+        .await;
+        match exchanged {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => {
+                self.stream = None;
+                Err(LineError::Failed(e.to_string()))
+            }
+            Err(_) => {
+                // Cut off while writing, the frame may be half sent: only a new connection
+                // is sure to be clean. Cut off while waiting, the answer is owed still.
+                if !sent {
+                    self.stream = None;
+                }
+                Err(LineError::Failed("no answer in time".into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_and_answers_read_back_as_written() {
+        let messages = [
+            Message {
+                kind: Kind::Append,
+                target: None,
+                json: b"{}".to_vec(),
+            },
+            Message {
+                kind: Kind::Vote,
+                target: Some(7),
+                json: Vec::new(),
+            },
+            Message {
+                kind: Kind::Snapshot,
+                target: Some(0),
+                json: vec![b'x'; 70_000],
+            },
+        ];
+        for m in messages {
+            let frame = m.encode();
+            assert_eq!(Message::read(&mut frame.as_slice()).await.unwrap(), Some(m));
+        }
+        assert_eq!(
+            Message::read(&mut &[][..]).await.unwrap(),
+            None,
+            "closed between messages"
+        );
+        for bad in [
+            &b"x\0"[..],
+            b"a\0\0\0\0\0\0\0\0\0\xff\xff\xff\xff",
+            b"a\0\0",
+        ] {
+            assert!(Message::read(&mut &bad[..]).await.is_err(), "{bad:?}");
+        }
+        for a in [
+            Answer::Result(b"{\"Ok\":1}".to_vec()),
+            Answer::Refused("no".into()),
+        ] {
+            let frame = a.encode();
+            let whole = parse_answer(&frame).unwrap();
+            assert_eq!(whole, Some((a, frame.len())));
+            // Any prefix is incomplete, not an error: the rest may still come.
+            for cut in 0..frame.len() {
+                assert_eq!(parse_answer(&frame[..cut]).unwrap(), None, "{cut}");
+            }
+        }
+        assert!(parse_answer(b"\x02\0\0\0\0").is_err());
+        assert!(parse_answer(b"\0\xff\xff\xff\xff").is_err());
+    }
+
+    /// A peer that answers each message with its JSON, after `delay` for the first `slow`.
+    async fn echo(server: tokio::io::DuplexStream, delay: Duration, mut slow: usize) {
+        let mut server = server;
+        while let Ok(Some(m)) = Message::read(&mut server).await {
+            if slow > 0 {
+                slow -= 1;
+                tokio::time::sleep(delay).await;
+            }
+            if server
+                .write_all(&Answer::Result(m.json).encode())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_is_skipped_on_the_same_connection_and_a_dead_one_is_replaced() {
+        let dials = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let dial = || {
+            let dials = dials.clone();
+            async move {
+                dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (client, server) = tokio::io::duplex(1 << 20);
+                tokio::spawn(echo(server, Duration::from_millis(300), 1));
+                Ok::<_, LineError>(client)
+            }
+        };
+        let mut line = Line::default();
+        let say = |n: u8| Message {
+            kind: Kind::Append,
+            target: None,
+            json: vec![n],
+        };
+        let (short, long) = (Duration::from_millis(50), Duration::from_secs(10));
+
+        // The first answer comes late: the wait runs out, the connection stays.
+        let late = line.exchange(&say(1), short, dial).await;
+        assert!(matches!(late, Err(LineError::Failed(_))), "{late:?}");
+        // The next message gets its own answer, not the late one, on the same connection.
+        let next = line.exchange(&say(2), long, dial).await.unwrap();
+        assert_eq!(next, Answer::Result(vec![2]));
+        assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // The peer goes away: the kept connection fails and a new one is dialled at once.
+        line.stream = Some(tokio::io::duplex(64).0);
+        let after = line.exchange(&say(3), long, dial).await.unwrap();
+        assert_eq!(after, Answer::Result(vec![3]));
+        assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
