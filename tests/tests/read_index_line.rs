@@ -1,7 +1,8 @@
 //! The read-index line: a member that is not the leader asks the leader for its read index on
 //! a TLS connection of its own, told apart on the shared port by ALPN. Only members (the
 //! cluster certificate) may ask; the leader's answer follows every acknowledged write, and a
-//! member that does not lead says so instead of answering.
+//! member that does not lead says so instead of answering. A member whose port offers no
+//! lines (an older version) is asked, and sent Raft's messages, over gRPC.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,4 +98,42 @@ fn the_leader_answers_members_with_an_index_that_follows_every_write_and_refuses
         Reply::Refused(why) => assert!(why.contains("only cluster members"), "{why}"),
         Reply::Index(i) => panic!("a stranger got read index {i}"),
     }
+}
+
+#[test]
+fn a_member_that_offers_no_lines_is_sent_raft_and_asked_for_reads_over_grpc() {
+    // node1, the first leader, is as a member of an older version: its port offers no line.
+    let mut cluster = Cluster::form_prepared(3, None, |m| {
+        if m.name == "node1" {
+            m.set_env("CORRAL_OFFER_LINES", "0");
+        }
+    });
+    // Whoever leads, every write is read back at once on every member: Raft reaches every
+    // member, and the read index comes from the leader, with or without its line.
+    let check = |cluster: &Cluster, round: usize| {
+        for (i, writer) in cluster.members().iter().enumerate() {
+            let value = format!("r{round}w{i}");
+            writer.corral(&["config", "set", "user.line", &value]).ok();
+            for reader in cluster.members() {
+                assert_eq!(
+                    reader.config_value("user.line"),
+                    value,
+                    "read on {}",
+                    reader.name
+                );
+            }
+        }
+    };
+    check(&cluster, 0);
+    // node1 led at first (it bootstrapped): killed and back, it follows a leader that
+    // speaks the lines while it still does not offer them.
+    let leader = leader_name(&cluster[1].members()).expect("a leader");
+    assert_eq!(
+        leader, "node1",
+        "the member without lines led the first round"
+    );
+    let first = cluster.position(&leader).expect("ours");
+    cluster.members_mut()[first].kill();
+    cluster.members_mut()[first].restart();
+    check(&cluster, 1);
 }

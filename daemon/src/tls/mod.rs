@@ -14,6 +14,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Environment setting: `0` makes this member offer only HTTP/2 and HTTP/1.1 on its port,
+/// as members before the read-index and Raft lines did (how tests run mixed versions).
+pub const OFFER_LINES_ENV: &str = "CORRAL_OFFER_LINES";
+
 /// The listener's configuration: serve `identity`, ask for (never require) a client certificate.
 pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::Error> {
     let provider = provider();
@@ -21,11 +25,12 @@ pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::E
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(Arc::new(verify::AnyClientCert::new(provider)))
         .with_single_cert(vec![identity.cert_der()], identity.key_der())?;
-    config.alpn_protocols = vec![
-        b"h2".to_vec(),
-        b"http/1.1".to_vec(),
-        crate::peers::read_index::ALPN.to_vec(),
-        crate::raft::line::ALPN.to_vec(),
-    ];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if std::env::var(OFFER_LINES_ENV).as_deref() != Ok("0") {
+        config
+            .alpn_protocols
+            .push(crate::peers::read_index::ALPN.to_vec());
+        config.alpn_protocols.push(crate::raft::line::ALPN.to_vec());
+    }
     Ok(Arc::new(config))
 }
