@@ -65,9 +65,9 @@ impl Reply {
                 }
                 let mut message = vec![0; len];
                 line.read_exact(&mut message).await?;
-                Ok(Reply::Refused(
-                    String::from_utf8_lossy(&message).into_owned(),
-                ))
+                let message = String::from_utf8(message)
+                    .map_err(|_| malformed("a refusal that is not UTF-8".into()))?;
+                Ok(Reply::Refused(message))
             }
             tag => Err(malformed(format!("a reply tagged {tag}"))),
         }

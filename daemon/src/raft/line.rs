@@ -91,8 +91,17 @@ impl Message {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(e),
         };
-        let named = line.read_u8().await? == 1;
+        let named = match line.read_u8().await? {
+            0 => false,
+            1 => true,
+            other => return Err(malformed(format!("a target flag of {other}"))),
+        };
         let target = line.read_u64().await?;
+        if !named && target != 0 {
+            return Err(malformed(format!(
+                "target {target} in a message naming none"
+            )));
+        }
         let json = read_body(line).await?;
         Ok(Some(Message {
             kind,
@@ -177,7 +186,7 @@ impl<S> Default for Line<S> {
 }
 
 /// The first complete answer in `read` and the bytes it takes, `None` while incomplete.
-fn parse_answer(read: &[u8]) -> std::io::Result<Option<(Answer, usize)>> {
+pub fn parse_answer(read: &[u8]) -> std::io::Result<Option<(Answer, usize)>> {
     let Some((&tag, rest)) = read.split_first() else {
         return Ok(None);
     };
@@ -193,7 +202,10 @@ fn parse_answer(read: &[u8]) -> std::io::Result<Option<(Answer, usize)>> {
     };
     let answer = match tag {
         0 => Answer::Result(body.to_vec()),
-        1 => Answer::Refused(String::from_utf8_lossy(body).into_owned()),
+        1 => Answer::Refused(
+            String::from_utf8(body.to_vec())
+                .map_err(|_| malformed("a refusal that is not UTF-8".into()))?,
+        ),
         tag => return Err(malformed(format!("an answer tagged {tag}"))),
     };
     Ok(Some((answer, 5 + len as usize)))
