@@ -222,7 +222,8 @@ impl Node {
             .collect();
         let client = crate::peers::tls::client_configs_trusting(identity, &pins)
             .map_err(|e| Error::Internal(format!("cluster TLS client: {e}")))?;
-        dialer.set_tls(client);
+        // Through the network: Raft's idle lines were dialled with the old configuration.
+        self.network.set_tls(client);
         Ok(())
     }
 

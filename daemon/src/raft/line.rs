@@ -9,7 +9,9 @@
 //! openraft's result as JSON, or `1` and why the message was refused, each with its length
 //! (u32). Integers are big endian.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -228,6 +230,84 @@ async fn next_answer<S: AsyncRead + Unpin>(
     }
 }
 
+impl<S> Line<S> {
+    /// Whether it holds a connection worth keeping.
+    pub fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+}
+
+/// How many idle lines to one peer are kept for reuse.
+const IDLE_PER_PEER: usize = 4;
+
+/// How long a peer that does not offer the line is sent gRPC before it is tried again (it
+/// may have been upgraded meanwhile).
+const NOT_OFFERED_FOR: Duration = Duration::from_secs(30);
+
+/// The member's idle lines, by peer address. openraft makes a new client for every
+/// leadership check and every election, besides each peer's replication stream: each takes
+/// a line from here and gives it back, so a check costs no new connection (a TLS handshake
+/// per peer), and concurrent users of one peer each have their own line.
+pub struct Lines<S> {
+    idle: Mutex<HashMap<String, Vec<Line<S>>>>,
+    not_offered: Mutex<HashMap<String, Instant>>,
+}
+
+impl<S> Default for Lines<S> {
+    fn default() -> Self {
+        Self {
+            idle: Mutex::new(HashMap::new()),
+            not_offered: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<S> Lines<S> {
+    /// An idle line to `address`, or a new one that will dial when used.
+    pub fn take(&self, address: &str) -> Line<S> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.get_mut(address).and_then(Vec::pop).unwrap_or_default()
+    }
+
+    /// Keeps `line` for the next user, if it is open and there is room.
+    pub fn give_back(&self, address: &str, line: Line<S>) {
+        if !line.is_open() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = idle.entry(address.to_owned()).or_default();
+        if kept.len() < IDLE_PER_PEER {
+            kept.push(line);
+        }
+    }
+
+    /// Drops every idle line (the member's certificate changed).
+    pub fn clear(&self) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.not_offered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Notes that the peer at `address` does not offer the line.
+    pub fn mark_not_offered(&self, address: &str) {
+        self.not_offered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(address.to_owned(), Instant::now());
+    }
+
+    /// Whether the peer at `address` was found not to offer the line lately.
+    pub fn not_offered(&self, address: &str) -> bool {
+        self.not_offered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+            .is_some_and(|at| at.elapsed() < NOT_OFFERED_FOR)
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Line<S> {
     /// Sends `message` and waits (within `wait`) for its answer, on the kept connection or
     /// one `dial` opens; a kept connection that fails is dialled again once.
@@ -376,6 +456,31 @@ mod tests {
                 return;
             }
         }
+    }
+
+    #[test]
+    fn lines_are_reused_per_peer_up_to_a_bound_and_only_when_open() {
+        let lines: Lines<tokio::io::DuplexStream> = Lines::default();
+        let open = || Line {
+            stream: Some(tokio::io::duplex(8).0),
+            owed: 0,
+            read: Vec::new(),
+        };
+        assert!(!lines.take("a:1").is_open(), "nothing kept yet: a new line");
+        lines.give_back("a:1", Line::default());
+        assert!(!lines.take("a:1").is_open(), "a closed line is not kept");
+        for _ in 0..IDLE_PER_PEER + 2 {
+            lines.give_back("a:1", open());
+        }
+        let taken: Vec<bool> = (0..IDLE_PER_PEER + 1)
+            .map(|_| lines.take("a:1").is_open())
+            .collect();
+        assert_eq!(taken.iter().filter(|o| **o).count(), IDLE_PER_PEER);
+        assert!(!lines.take("b:2").is_open(), "lines are kept per peer");
+        lines.mark_not_offered("b:2");
+        assert!(lines.not_offered("b:2") && !lines.not_offered("a:1"));
+        lines.clear();
+        assert!(!lines.not_offered("b:2"));
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::heartbeat;
-use super::line::{Answer, Kind, Line, LineError, Message};
+use super::line::{Answer, Kind, LineError, Lines, Message};
 use super::{NodeId, TypeConfig};
 use crate::peers::Dialer;
 use crate::peers::tls::ClientTls;
@@ -36,6 +36,8 @@ use crate::peers::tls::ClientTls;
 pub struct Network {
     dialer: Dialer,
     learners: Arc<std::sync::RwLock<BTreeSet<NodeId>>>,
+    /// Idle Raft lines by peer address, shared by every client openraft makes.
+    lines: Arc<Lines<TlsStream<TcpStream>>>,
     /// When each peer last answered a Raft RPC: the leader's view of who is reachable.
     answered: Arc<std::sync::Mutex<HashMap<NodeId, std::time::Instant>>>,
 }
@@ -52,6 +54,7 @@ impl Network {
         Self {
             dialer: Dialer::new(),
             learners: Arc::new(std::sync::RwLock::new(BTreeSet::new())),
+            lines: Arc::default(),
             answered: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
@@ -72,6 +75,7 @@ impl Network {
     /// Sets the client configurations members call each other with (dropping old channels).
     pub fn set_tls(&self, tls: ClientTls) {
         self.dialer.set_tls(tls);
+        self.lines.clear();
     }
 
     /// The member's way of dialling its peers, shared with every other member call.
@@ -99,10 +103,6 @@ pub struct PeerConnection {
     network: Network,
     client: Option<RaftClient<Channel>>,
     spacing: heartbeat::Spacing,
-    /// The kept connection of the Raft line.
-    line: Line<TlsStream<TcpStream>>,
-    /// Whether the peer speaks the Raft line (until it shows it does not: then gRPC).
-    speaks_line: bool,
     /// Whether each call names its target, for a peer outside the Raft membership (a spare):
     /// only a member that has that id takes it.
     names_target: bool,
@@ -122,8 +122,6 @@ impl Network {
             network: self.clone(),
             client: self.channel(address).map(RaftClient::new),
             spacing: heartbeat::Spacing::default(),
-            line: Line::default(),
-            speaks_line: true,
             names_target: true,
         }
     }
@@ -140,8 +138,6 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             network: self.clone(),
             client,
             spacing: heartbeat::Spacing::default(),
-            line: Line::default(),
-            speaks_line: true,
             names_target: false,
         }
     }
@@ -191,10 +187,13 @@ impl PeerConnection {
         let failed =
             |why: String| RPCError::Network(NetworkError::new(&std::io::Error::other(why)));
         let to = format!("{kind} to member {} at {}", self.target, self.address);
-        if self.speaks_line {
+        if !self.network.lines.not_offered(&self.address) {
             let (network, address) = (&self.network, &self.address);
             let dial = || dial_line(network, address);
-            match self.line.exchange(&message, ttl, dial).await {
+            let mut line = network.lines.take(address);
+            let exchanged = line.exchange(&message, ttl, dial).await;
+            network.lines.give_back(address, line);
+            match exchanged {
                 Ok(Answer::Result(json)) => return self.outcome(&json),
                 Ok(Answer::Refused(why)) => return Err(failed(format!("{to}: {why}"))),
                 Err(LineError::Unreachable(why)) => {
@@ -203,7 +202,7 @@ impl PeerConnection {
                 Err(LineError::Failed(why)) => {
                     return Err(failed(format!("{to}: {why} (within {ttl:?})")));
                 }
-                Err(LineError::NotOffered) => self.speaks_line = false,
+                Err(LineError::NotOffered) => network.lines.mark_not_offered(address),
             }
         }
         // openraft keeps this connection: if the cluster certificate arrived after it was
