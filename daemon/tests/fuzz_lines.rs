@@ -1,6 +1,6 @@
 //! Fuzzing of the two lines members keep to each other (the Raft line and the read-index
 //! line): their frames decoded from real frames mutated as bytes and from random bytes, and
-//! the Raft line served by a real member, started in-process and bootstrapped, to a member
+//! both lines served by a real member, started in-process and bootstrapped, to a member
 //! presenting the cluster certificate and to a stranger.
 //!
 //! Properties: decoding never panics, and what decodes encodes back to the bytes it was read
@@ -15,7 +15,7 @@ mod fuzz_member;
 mod fuzz_support;
 
 use corral_daemon::api::Peer;
-use corral_daemon::api::raft_line::RaftLineServer;
+use corral_daemon::api::lines::{LineKind, LineServer};
 use corral_daemon::peers::read_index::{Reply, read_ask};
 use corral_daemon::raft::TypeConfig;
 use corral_daemon::raft::line::{Answer, Kind, Message, parse_answer};
@@ -40,38 +40,21 @@ fn raft_messages() -> Vec<Vec<u8>> {
         leader_commit: None,
     })
     .unwrap();
+    let frame = |kind, target, json: &[u8]| {
+        Message {
+            kind,
+            target,
+            json: json.to_vec(),
+        }
+        .encode()
+    };
     vec![
-        Message {
-            kind: Kind::Vote,
-            target: None,
-            json: vote.clone(),
-        }
-        .encode(),
-        Message {
-            kind: Kind::Append,
-            target: Some(1),
-            json: append,
-        }
-        .encode(),
-        Message {
-            kind: Kind::Snapshot,
-            target: None,
-            json: b"{}".to_vec(),
-        }
-        .encode(),
+        frame(Kind::Vote, None, &vote),
+        frame(Kind::Append, Some(1), &append),
+        frame(Kind::Snapshot, None, b"{}"),
         [
-            Message {
-                kind: Kind::Vote,
-                target: None,
-                json: vote.clone(),
-            }
-            .encode(),
-            Message {
-                kind: Kind::Vote,
-                target: Some(2),
-                json: vote,
-            }
-            .encode(),
+            frame(Kind::Vote, None, &vote),
+            frame(Kind::Vote, Some(2), &vote),
         ]
         .concat(),
     ]
@@ -142,59 +125,76 @@ fn line_frames_decode_without_panic_and_encode_back() {
     );
 }
 
-#[test]
-fn a_member_serves_any_raft_line_within_a_bound() {
-    let member = Member::bootstrapped(11);
-    let server = RaftLineServer::new(member.node().clone());
-    for (who, fingerprint) in [
-        ("member", member.node().cluster_fingerprint()),
-        ("stranger", None),
-    ] {
-        let target = format!("raft line served to a {who}");
-        run(
-            &target,
-            cases(CI_SERVED),
-            frames(raft_messages()),
-            |bytes| {
-                let before = panics();
-                let peer = Peer {
-                    fingerprint: fingerprint.clone(),
-                    certificate: None,
-                    local: false,
-                    address: Some("127.0.0.1:1".into()),
-                };
-                let (mut client, line) = tokio::io::duplex(1 << 20);
-                let (_stop, stopped) = tokio::sync::watch::channel(false);
-                let server = server.clone();
-                let served = member.runtime().block_on(async move {
-                    let serving = tokio::spawn(async move {
-                        server
-                            .serve(line, peer, stopped, std::future::pending())
-                            .await;
-                    });
-                    client.write_all(&bytes).await?;
-                    client.shutdown().await?;
-                    let mut out = Vec::new();
-                    tokio::time::timeout(LIMIT, client.read_to_end(&mut out))
-                        .await
-                        .map_err(|_| std::io::Error::other("no end within the bound"))??;
-                    let _ = serving.await;
-                    Ok::<_, std::io::Error>(out)
-                });
-                let out = served.map_err(|e| TestCaseError::fail(format!("{e}")))?;
-                // Whatever came back is a run of whole, well-formed answers.
-                let mut rest = out.as_slice();
-                while !rest.is_empty() {
-                    match parse_answer(rest) {
-                        Ok(Some((_, used))) => rest = &rest[used..],
-                        other => {
-                            return Err(TestCaseError::fail(format!("a broken answer: {other:?}")));
-                        }
-                    }
-                }
-                prop_assert_eq!(panics(), before, "a panic while serving");
-                Ok(())
+/// Whether `out` is a run of whole, well-formed answers of `line`.
+fn whole_answers(line: LineKind, out: &[u8], rt: &tokio::runtime::Runtime) -> Result<(), String> {
+    let mut rest = out;
+    while !rest.is_empty() {
+        match line {
+            LineKind::Raft => match parse_answer(rest) {
+                Ok(Some((_, used))) => rest = &rest[used..],
+                other => return Err(format!("a broken answer: {other:?}")),
             },
-        );
+            LineKind::ReadIndex => {
+                rt.block_on(Reply::read(&mut rest))
+                    .map_err(|e| format!("a broken reply: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_member_serves_any_line_within_a_bound() {
+    let member = Member::bootstrapped(11);
+    let server = LineServer::new(member.node().clone());
+    let checker = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let asks = vec![b"?".to_vec(), b"???".to_vec()];
+    for (line_kind, samples) in [
+        (LineKind::Raft, raft_messages()),
+        (LineKind::ReadIndex, asks),
+    ] {
+        for (who, fingerprint) in [
+            ("member", member.node().cluster_fingerprint()),
+            ("stranger", None),
+        ] {
+            let target = format!("{line_kind:?} line served to a {who}");
+            run(
+                &target,
+                cases(CI_SERVED),
+                frames(samples.clone()),
+                |bytes| {
+                    let before = panics();
+                    let peer = Peer {
+                        fingerprint: fingerprint.clone(),
+                        certificate: None,
+                        local: false,
+                        address: Some("127.0.0.1:1".into()),
+                    };
+                    let (mut client, line) = tokio::io::duplex(1 << 20);
+                    let (_stop, stopped) = tokio::sync::watch::channel(false);
+                    let server = server.clone();
+                    let served = member.runtime().block_on(async move {
+                        let serving = tokio::spawn(async move {
+                            let closed = std::future::pending();
+                            server.serve(line_kind, line, peer, stopped, closed).await;
+                        });
+                        client.write_all(&bytes).await?;
+                        client.shutdown().await?;
+                        let mut out = Vec::new();
+                        tokio::time::timeout(LIMIT, client.read_to_end(&mut out))
+                            .await
+                            .map_err(|_| std::io::Error::other("no end within the bound"))??;
+                        let _ = serving.await;
+                        Ok::<_, std::io::Error>(out)
+                    });
+                    let out = served.map_err(|e| TestCaseError::fail(format!("{e}")))?;
+                    whole_answers(line_kind, &out, &checker).map_err(TestCaseError::fail)?;
+                    prop_assert_eq!(panics(), before, "a panic while serving");
+                    Ok(())
+                },
+            );
+        }
     }
 }

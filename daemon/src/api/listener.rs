@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use super::Peer;
+use super::lines::LineKind;
 use crate::tasks::Tasks;
 
 /// Certificates (by fingerprint) whose connections must close: a member certificate no
@@ -68,10 +69,8 @@ pub struct Services {
     pub rest: Router,
     /// Members' and operators' gRPC services.
     pub grpc: Router,
-    /// The leader's end of the read-index line.
-    pub read_index: super::read_index::LineServer,
-    /// The receiving end of the Raft line.
-    pub raft: super::raft_line::RaftLineServer,
+    /// The receiving end of the read-index and Raft lines.
+    pub lines: super::lines::LineServer,
 }
 
 /// A running listener; dropping it does not stop it, `stop` does.
@@ -257,15 +256,10 @@ pub async fn serve_tls(
                             .as_deref()
                             .map(|c| corral_shared::fingerprint::of_der(c));
                         let peer = Peer { fingerprint, certificate, local: false, address: Some(remote.to_string()) };
-                        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-                        let closed = || closed_for(peer.fingerprint.clone(), closing().subscribe());
-                        if alpn.as_deref() == Some(crate::peers::read_index::ALPN) {
-                            let closed = closed();
-                            return services.read_index.serve(tls, peer, signal, closed).await;
-                        }
-                        if alpn.as_deref() == Some(crate::raft::line::ALPN) {
-                            let closed = closed();
-                            return services.raft.serve(tls, peer, signal, closed).await;
+                        let line = tls.get_ref().1.alpn_protocol().and_then(LineKind::of_alpn);
+                        if let Some(kind) = line {
+                            let closed = closed_for(peer.fingerprint.clone(), closing().subscribe());
+                            return services.lines.serve(kind, tls, peer, signal, closed).await;
                         }
                         serve_connection(tls, peer, services.rest, Some(services.grpc), signal).await;
                     });

@@ -2,9 +2,8 @@
 //! TLS port and the local unix socket. Adapters translate; domain modules decide.
 
 pub mod grpc;
+pub mod lines;
 pub mod listener;
-pub mod raft_line;
-pub mod read_index;
 pub mod rest;
 
 /// Who is on the other end of a request, attached to every request by the listener.

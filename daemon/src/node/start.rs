@@ -161,8 +161,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
     let _ = node.services.set(crate::api::listener::Services {
         rest: rest.clone(),
         grpc: grpc.clone(),
-        read_index: crate::api::read_index::LineServer::new(node.clone()),
-        raft: crate::api::raft_line::RaftLineServer::new(node.clone()),
+        lines: crate::api::lines::LineServer::new(node.clone()),
     });
     // The TLS addresses first: the unix socket answers `waitready`, and a member that says
     // it is ready must not refuse a connection on its address.
