@@ -52,7 +52,7 @@ impl Protocol for Asks {
 }
 
 /// The Raft line: each message handed to this member's Raft under the same rules as over
-/// gRPC ([`super::grpc::raft::deliver`]).
+/// gRPC ([`crate::raft::inbound::deliver`]).
 struct RaftMessages;
 
 impl Protocol for RaftMessages {
@@ -63,7 +63,7 @@ impl Protocol for RaftMessages {
     }
 
     async fn answer(node: &Node, m: Message) -> Vec<u8> {
-        match super::grpc::raft::deliver(node, m.kind, m.target, &m.json).await {
+        match crate::raft::inbound::deliver(node, m.kind, m.target, &m.json).await {
             Ok(json) => Answer::Result(json),
             Err(refusal) => Answer::Refused(refusal.to_string()),
         }

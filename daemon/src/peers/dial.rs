@@ -90,8 +90,32 @@ pub async fn dial_tls(
         })?
 }
 
+/// Why a line (a kept connection of its own protocol, chosen by ALPN) was not opened.
+#[derive(Debug)]
+pub enum LineDial {
+    /// The server does not offer the protocol (a member of an older version).
+    NotOffered,
+    /// The connection or the handshake failed.
+    Failed(std::io::Error),
+}
+
+/// Dials `address` for the line whose protocol `tls` offers in ALPN (`alpn`): the one place
+/// that tells a server without the line from one that cannot be reached.
+pub async fn dial_line(
+    address: &str,
+    tls: Arc<ClientConfig>,
+    alpn: &[u8],
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, LineDial> {
+    match dial_tls(address, tls).await {
+        Err(e) if refused_the_protocol(&e) => Err(LineDial::NotOffered),
+        Err(e) => Err(LineDial::Failed(e)),
+        Ok(stream) if stream.get_ref().1.alpn_protocol() != Some(alpn) => Err(LineDial::NotOffered),
+        Ok(stream) => Ok(stream),
+    }
+}
+
 /// Whether a handshake failed because the server offers none of the protocols asked for.
-pub fn refused_the_protocol(e: &std::io::Error) -> bool {
+fn refused_the_protocol(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .is_some_and(|e| {

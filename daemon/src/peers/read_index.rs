@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::ClientConfig;
+
+use super::dial::LineDial;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -195,16 +197,11 @@ impl Line {
         address: &str,
         tls: Arc<ClientConfig>,
     ) -> Result<std::io::Result<(Reply, TlsStream<TcpStream>)>, LineError> {
-        let stream = match super::dial::dial_tls(address, tls).await {
+        let stream = match super::dial::dial_line(address, tls, ALPN).await {
             Ok(stream) => stream,
-            Err(e) if super::dial::refused_the_protocol(&e) => {
-                return Err(LineError::NotOffered(address.to_owned()));
-            }
-            Err(e) => return Ok(Err(e)),
+            Err(LineDial::NotOffered) => return Err(LineError::NotOffered(address.to_owned())),
+            Err(LineDial::Failed(e)) => return Ok(Err(e)),
         };
-        if stream.get_ref().1.alpn_protocol() != Some(ALPN) {
-            return Err(LineError::NotOffered(address.to_owned()));
-        }
         Ok(Self::exchange(stream).await)
     }
 

@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod heartbeat;
+pub mod inbound;
 pub mod line;
 // openraft's traits dictate `StorageError` as the error type, large as it is.
 #[allow(clippy::result_large_err)]

@@ -26,6 +26,7 @@ use super::heartbeat;
 use super::line::{Answer, Kind, LineError, Lines, Message};
 use super::{NodeId, TypeConfig};
 use crate::peers::Dialer;
+use crate::peers::dial::LineDial;
 use crate::peers::tls::ClientTls;
 
 /// Connections to peers, authenticated with the cluster certificate: the member's one
@@ -150,13 +151,10 @@ async fn dial_line(network: &Network, address: &str) -> Result<TlsStream<TcpStre
     let tls = network.dialer.tls().ok_or_else(|| {
         LineError::Unreachable("this member has no cluster certificate yet".into())
     })?;
-    match crate::peers::dial::dial_tls(address, tls.raft).await {
-        Err(e) if crate::peers::dial::refused_the_protocol(&e) => Err(LineError::NotOffered),
-        Err(e) => Err(LineError::Unreachable(e.to_string())),
-        Ok(stream) if stream.get_ref().1.alpn_protocol() != Some(super::line::ALPN) => {
-            Err(LineError::NotOffered)
-        }
+    match crate::peers::dial::dial_line(address, tls.raft, super::line::ALPN).await {
         Ok(stream) => Ok(stream),
+        Err(LineDial::NotOffered) => Err(LineError::NotOffered),
+        Err(LineDial::Failed(e)) => Err(LineError::Unreachable(e.to_string())),
     }
 }
 
