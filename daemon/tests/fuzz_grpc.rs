@@ -58,11 +58,7 @@ fn encoded_samples() -> Vec<Vec<u8>> {
         }
         .encode_to_vec(),
         ReadIndexReply { index: 42 }.encode_to_vec(),
-        HeartbeatRequest {
-            leader_time_ms: 1_764_000_000_000,
-            raft_nodes_json: raft_nodes_json(),
-        }
-        .encode_to_vec(),
+        older_heartbeat(1_764_000_000_000, raft_nodes_json()),
         HeartbeatReply {
             schema: 2,
             api_extensions: 300,
@@ -153,6 +149,14 @@ fn batch_json() -> Vec<u8> {
         vec![SqlValue::from("a"), SqlValue::Null],
     );
     serde_json::to_vec(&batch).unwrap()
+}
+
+/// A heartbeat as earlier versions sent it: with the member list as field 2, which
+/// members now skip as an unknown field.
+fn older_heartbeat(leader_time_ms: i64, raft_nodes_json: Vec<u8>) -> Vec<u8> {
+    let mut message = HeartbeatRequest { leader_time_ms }.encode_to_vec();
+    prost::encoding::bytes::encode(2, &raft_nodes_json, &mut message);
+    message
 }
 
 fn raft_nodes_json() -> Vec<u8> {
@@ -310,13 +314,7 @@ fn member_services_answer_any_message_with_a_status() {
         (
             "/corral.v1.Member/Heartbeat",
             messages(
-                |raft_nodes_json| {
-                    HeartbeatRequest {
-                        leader_time_ms: 0,
-                        raft_nodes_json,
-                    }
-                    .encode_to_vec()
-                },
+                |raft_nodes_json| older_heartbeat(0, raft_nodes_json),
                 json_samples(raft_nodes_json()),
             ),
         ),

@@ -54,11 +54,6 @@ pub async fn round(node: &Node) {
         return;
     };
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let raft_nodes: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| serde_json::json!({"id": r.id, "address": r.address, "name": r.name}))
-        .collect();
-    let raft_nodes_json = serde_json::to_vec(&raft_nodes).unwrap_or_default();
     let Ok(peers) = Peers::of(node) else {
         return;
     };
@@ -72,7 +67,6 @@ pub async fn round(node: &Node) {
         .fan_out(others, ANSWER, |member| {
             let request = HeartbeatRequest {
                 leader_time_ms: now_ms as i64,
-                raft_nodes_json: raft_nodes_json.clone(),
             };
             async move {
                 let reply = member.heartbeat(request).await?;
@@ -86,11 +80,8 @@ pub async fn round(node: &Node) {
         .filter_map(|(id, answer)| answer.ok().map(|skew| (id, skew)))
         .collect();
     alive.push((node.id(), 0));
-    let stamp = super::members::now();
     let mut batch = Batch::new();
-    for (id, skew) in alive {
-        nodes::record_heartbeat(&mut batch, id, &stamp, skew);
-    }
+    nodes::record_heartbeats(&mut batch, &super::members::now(), &alive);
     if node.propose(batch).await.is_err() {
         return;
     }

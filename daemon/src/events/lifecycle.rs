@@ -745,7 +745,7 @@ mod tests {
                 "a member's own certificate, heartbeats and roles",
                 |b| {
                     certificates::trust(b, "ef", CertificateType::Server, "m5", "pem");
-                    nodes::record_heartbeat(b, 2, "t", 0);
+                    nodes::record_heartbeats(b, "t", &[(2, 0)]);
                     nodes::set_db_role(b, 2, nodes::DbRole::StandBy);
                 },
                 vec![],

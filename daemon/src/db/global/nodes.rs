@@ -282,11 +282,22 @@ pub fn set_db_role(batch: &mut Batch, id: u64, role: DbRole) {
     );
 }
 
-/// Records member `id`'s heartbeat time (RFC 3339) and clock skew.
-pub fn record_heartbeat(batch: &mut Batch, id: u64, heartbeat: &str, clock_skew_ms: i64) {
+/// Records one heartbeat round: time `heartbeat` (RFC 3339) for every member that answered,
+/// each with its clock skew. One statement whatever the member count: the round is a Raft
+/// entry that every database member applies and every spare is sent, so at 100 members a
+/// statement per member made it some 11 KB, each time.
+pub fn record_heartbeats(batch: &mut Batch, heartbeat: &str, answers: &[(u64, i64)]) {
+    let skews: serde_json::Map<String, serde_json::Value> = answers
+        .iter()
+        .map(|(id, skew)| (id.to_string(), (*skew).into()))
+        .collect();
     batch.push(
-        "UPDATE nodes SET heartbeat = ?, clock_skew_ms = ? WHERE id = ?",
-        vec![heartbeat.into(), clock_skew_ms.into(), id.into()],
+        "UPDATE nodes SET heartbeat = ?1, clock_skew_ms = answer.value \
+         FROM json_each(?2) AS answer WHERE nodes.id = CAST(answer.key AS INTEGER)",
+        vec![
+            heartbeat.into(),
+            serde_json::Value::Object(skews).to_string().into(),
+        ],
     );
 }
 
@@ -608,6 +619,56 @@ mod tests {
             (row.state, row.db_role),
             (MemberState::Evacuated, DbRole::Voter)
         );
+    }
+
+    /// A heartbeat round is one statement: each member that answered gets the round's time
+    /// and its own skew; one that did not keeps what it had.
+    #[test]
+    fn a_heartbeat_round_records_each_answer_in_one_statement() {
+        /// The answers of a round (member id, skew).
+        type Answers = &'static [(u64, i64)];
+        /// What each of the three members holds after the round: heartbeat, skew.
+        type Held = [(&'static str, i64); 3];
+        let cases: [(&str, Answers, Held); 4] = [
+            ("nobody", &[], [("old", 5), ("old", 5), ("old", 5)]),
+            ("one", &[(2, -40)], [("old", 5), ("new", -40), ("old", 5)]),
+            (
+                "all, with a stranger",
+                &[(1, 0), (2, 7), (3, 7_200_000), (9, 1)],
+                [("new", 0), ("new", 7), ("new", 7_200_000)],
+            ),
+            (
+                "negative and large ids",
+                &[(3, i64::MIN), (u64::MAX, 0)],
+                [("old", 5), ("old", 5), ("new", i64::MIN)],
+            ),
+        ];
+        for (what, answers, want) in cases {
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(crate::db::global::schema::SCHEMA)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch, clock_skew_ms)
+                 VALUES (1, 'a', 'x:1', 1, 1, 'old', 'x86_64', 5),
+                        (2, 'b', 'x:2', 1, 1, 'old', 'x86_64', 5),
+                        (3, 'c', 'x:3', 1, 1, 'old', 'x86_64', 5)",
+            )
+            .unwrap();
+            let mut batch = Batch::new();
+            record_heartbeats(&mut batch, "new", answers);
+            assert_eq!(batch.statements.len(), 1, "{what}");
+            let tx = conn.transaction().unwrap();
+            let outcome = crate::db::batch::apply(&tx, &batch).unwrap();
+            assert!(outcome.error.is_none(), "{what}: {:?}", outcome.error);
+            tx.commit().unwrap();
+            let got: Vec<(String, i64)> = member_rows(&conn)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.heartbeat, r.clock_skew_ms))
+                .collect();
+            let want: Vec<(String, i64)> = want.iter().map(|(h, s)| (h.to_string(), *s)).collect();
+            assert_eq!(got, want, "{what}");
+        }
     }
 
     #[test]
