@@ -39,7 +39,7 @@ impl Protocol for Asks {
 
     async fn answer(node: &Node, (): ()) -> Vec<u8> {
         // Bounded: a quorum round has its own deadline inside.
-        match node.read_index_as_leader().await {
+        match node.read_index_for_member().await {
             Ok(index) => Reply::Index(index),
             Err(e) => Reply::Refused(e.to_string()),
         }

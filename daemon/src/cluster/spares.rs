@@ -13,7 +13,7 @@ use crate::db::global::nodes::MemberState;
 use crate::db::global::queries::{self, MemberRow};
 use crate::node::Node;
 use crate::raft::NodeId;
-use crate::raft::spare_feed::{Feed, FeedError, IDLE};
+use crate::raft::spare_feed::{self, Feed, FeedError, IDLE};
 
 /// How recently a spare must have answered for the rebalance to count it as reachable: it
 /// hears from the leader at least every [`IDLE`].
@@ -46,6 +46,9 @@ pub struct Fed {
     answers: tokio::sync::watch::Sender<u64>,
     /// Bumped when a join waits: the loop looks for new spares and retries failing ones now.
     kick: tokio::sync::watch::Sender<u64>,
+    /// Bumped when someone waits for spares to hold the newest entries: feeds gathering
+    /// entries (see [`spare_feed::GATHER`]) send them now.
+    hurry: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Fed {
@@ -54,6 +57,7 @@ impl Default for Fed {
             spares: Mutex::default(),
             answers: tokio::sync::watch::channel(0).0,
             kick: tokio::sync::watch::channel(0).0,
+            hurry: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -82,6 +86,13 @@ impl Fed {
             .collect()
     }
 
+    /// Ends every feed's gathering now: a member waits for the newest entries (it asked
+    /// for a read index, or it is joining). Members do not say who asks, so every feed
+    /// sends what it gathered.
+    pub fn hurry(&self) {
+        self.hurry.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// The index spare `id` was last seen to hold.
     pub fn holds(&self, id: NodeId) -> Option<u64> {
         self.lock().get(&id).map(|(index, _)| *index)
@@ -95,6 +106,7 @@ pub async fn caught_up(node: &Node, id: NodeId, index: u64) {
     let mut answers = node.spares.answers.subscribe();
     let mut raft = node.raft().metrics();
     node.spares.kick.send_modify(|n| *n += 1);
+    node.spares.hurry();
     loop {
         let replicated = raft
             .borrow_and_update()
@@ -194,6 +206,8 @@ async fn feed(node: Weak<Node>, id: NodeId, address: String) {
     let mut applied = n.applied_watch();
     let connection = n.network.spare_connection(id, &address);
     let mut kick = n.spares.kick.subscribe();
+    let mut hurry = n.spares.hurry.subscribe();
+    let gather = spare_feed::gather();
     let mut feed = Feed::new(id, connection, log, n.dirs.snapshots());
     drop(n);
     let mut backoff = Duration::ZERO;
@@ -214,7 +228,11 @@ async fn feed(node: Weak<Node>, id: NodeId, address: String) {
                 }
                 backoff = Duration::ZERO;
                 if holds >= *applied.borrow_and_update() {
-                    let _ = tokio::time::timeout(IDLE, applied.changed()).await;
+                    // Seen before waiting: a hurry from now on cuts the gathering short.
+                    hurry.borrow_and_update();
+                    if let Ok(Ok(())) = tokio::time::timeout(IDLE, applied.changed()).await {
+                        let _ = tokio::time::timeout(gather, hurry.changed()).await;
+                    }
                 }
             }
             Err(FeedError::NotLeader) => return,

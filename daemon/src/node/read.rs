@@ -74,6 +74,15 @@ impl Confirmed {
 }
 
 impl Node {
+    /// On the leader, for another member about to read: [`Node::read_index_as_leader`], and
+    /// the spares are sent what the leader gathered for them, so the asker (which may be a
+    /// spare) soon holds that index.
+    pub async fn read_index_for_member(&self) -> Result<u64> {
+        let index = self.read_index_as_leader().await?;
+        self.spares.hurry();
+        Ok(index)
+    }
+
     /// On the leader: the index reads must see. Within a lease no round is needed: the
     /// index is the end of this leader's log (see [`lease_read_index`]). Otherwise a quorum
     /// confirms leadership first, which also renews the lease.

@@ -6,7 +6,8 @@
 //! uncommitted, so a spare never holds an entry it could have to give back, and its answers
 //! count for nothing: a spare cannot vote, and the leader commits without it.
 //!
-//! When idle, a spare hears from the leader once per [`IDLE`], not at every Raft heartbeat.
+//! When idle, a spare hears from the leader once per [`IDLE`], not at every Raft heartbeat;
+//! new entries go out after [`GATHER`], together.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +21,26 @@ use super::log_store::LogStore;
 use super::network::PeerConnection;
 use super::state_machine::current_snapshot;
 use super::{NodeId, Raft, TypeConfig};
+
+/// How long the leader gathers new entries before sending them to a spare that held
+/// everything: a join writes a few entries within tens of milliseconds, and each message
+/// costs every spare an append (fsynced), an apply and a reply. At 100 members, sending
+/// each entry at once made every join cost about a millisecond per member. A member that
+/// asks for a read index ends the wait at once (see `cluster::spares::Fed::hurry`), so a
+/// current read on a spare is not slowed by it.
+pub const GATHER: Duration = Duration::from_millis(100);
+
+/// Environment setting: [`GATHER`] in milliseconds instead. A tuning knob, and how tests
+/// show that a read on a spare does not wait for it.
+pub const GATHER_ENV: &str = "CORRAL_SPARE_GATHER_MS";
+
+/// How long this leader gathers entries for a spare: [`GATHER`] unless [`GATHER_ENV`] says.
+pub fn gather() -> Duration {
+    std::env::var(GATHER_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(GATHER, Duration::from_millis)
+}
 
 /// How often an idle spare still hears from the leader. Anything new goes at once; the idle
 /// message only confirms that the spare is there and holds what it held. It is what an idle

@@ -48,7 +48,7 @@ impl corral_proto::v1::leader_server::Leader for LeaderService {
         require_member(&self.node, &req)?;
         let index = self
             .node
-            .read_index_as_leader()
+            .read_index_for_member()
             .await
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
         Ok(Response::new(ReadIndexReply { index }))
