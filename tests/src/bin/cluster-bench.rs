@@ -46,8 +46,10 @@ const OFFLINE_THRESHOLD: f64 = 11.0;
 /// How long members sit idle before their memory is read (figure 10).
 const IDLE_BEFORE_RSS: Duration = Duration::from_secs(3);
 
-/// The idle window over which heartbeat CPU is measured (figure 11).
-const CPU_WINDOW: Duration = Duration::from_secs(10);
+/// The idle window over which heartbeat CPU is measured (figure 11): four heartbeat rounds
+/// exactly (a round every quarter of [`OFFLINE_THRESHOLD`]). A 10 s window held three
+/// rounds or four, depending on where it fell.
+const CPU_WINDOW: Duration = Duration::from_secs(OFFLINE_THRESHOLD as u64);
 
 /// `corral cluster list` runs through each remote per run (figures 4b and 4c).
 const REMOTE_LISTS: usize = 5;
