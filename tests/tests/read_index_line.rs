@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_daemon::peers::read_index::{ALPN, ASK, Reply};
+use corral_daemon::peers::read_index::{ALPN, ALPN_NAMED, Ask, Reply};
 use corral_shared::tls::{ClientIdentity, ServerTrust, client_config};
 use corral_tests::{Cluster, HttpsClient, Member, leader_name};
 use tokio::io::AsyncWriteExt;
@@ -15,7 +15,17 @@ use tokio::io::AsyncWriteExt;
 /// Opens the line to `address` presenting `identity`, asks `asks` times and returns the
 /// replies, each within 10 s.
 fn ask(address: &str, identity: &ClientIdentity, asks: usize) -> Vec<Reply> {
-    let tls = client_config(&ServerTrust::Any, Some(identity), &[ALPN]).expect("TLS setup");
+    ask_as(address, identity, asks, None)
+}
+
+/// As [`ask`]; with `from`, offering the line of named asks too (as members do), which
+/// must be the one agreed, and naming member `from` in each ask.
+fn ask_as(address: &str, identity: &ClientIdentity, asks: usize, from: Option<u64>) -> Vec<Reply> {
+    let (offered, agreed): (&[&[u8]], &[u8]) = match from {
+        Some(_) => (&[ALPN_NAMED, ALPN], ALPN_NAMED),
+        None => (&[ALPN], ALPN),
+    };
+    let tls = client_config(&ServerTrust::Any, Some(identity), offered).expect("TLS setup");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -31,12 +41,12 @@ fn ask(address: &str, identity: &ClientIdentity, asks: usize) -> Vec<Reply> {
             .expect("TLS handshake");
         assert_eq!(
             line.get_ref().1.alpn_protocol(),
-            Some(ALPN),
+            Some(agreed),
             "the line is offered"
         );
         let mut replies = Vec::new();
         for _ in 0..asks {
-            line.write_all(&[ASK]).await.expect("asks");
+            line.write_all(&Ask { from }.encode()).await.expect("asks");
             let reply = tokio::time::timeout(Duration::from_secs(10), Reply::read(&mut line))
                 .await
                 .expect("a reply within 10 s")
@@ -84,6 +94,14 @@ fn the_leader_answers_members_with_an_index_that_follows_every_write_and_refuses
     assert!(
         index_of(&after[0]) > index_of(&before[1]),
         "the write is not covered: {before:?} then {after:?}"
+    );
+
+    // A member that names itself (as members now do) is answered alike: the index covers
+    // the write too.
+    let named = ask_as(&cluster[leader].address, &member, 1, Some(2));
+    assert!(
+        index_of(&named[0]) >= index_of(&after[0]),
+        "named ask: {named:?} after {after:?}"
     );
 
     // A member that does not lead says why it cannot answer, on the same protocol.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::Peer;
 use crate::node::Node;
-use crate::peers::read_index::{Reply, read_ask};
+use crate::peers::read_index::{Ask, Reply, read_ask};
 use crate::raft::line::{Answer, Message};
 
 /// What one line carries: how a request is read off it and answered.
@@ -27,19 +27,20 @@ trait Protocol {
     fn refusal(why: String) -> Vec<u8>;
 }
 
-/// The read-index line: one byte asks, the leader's read index (or why not) answers.
+/// The read-index line: an ask (naming the asker or not), the leader's read index (or why
+/// not) answers.
 struct Asks;
 
 impl Protocol for Asks {
-    type Request = ();
+    type Request = Ask;
 
-    async fn read<IO: AsyncRead + Unpin>(line: &mut IO) -> std::io::Result<Option<()>> {
-        Ok(read_ask(line).await?.then_some(()))
+    async fn read<IO: AsyncRead + Unpin>(line: &mut IO) -> std::io::Result<Option<Ask>> {
+        read_ask(line).await
     }
 
-    async fn answer(node: &Node, (): ()) -> Vec<u8> {
+    async fn answer(node: &Node, ask: Ask) -> Vec<u8> {
         // Bounded: a quorum round has its own deadline inside.
-        match node.read_index_for_member().await {
+        match node.read_index_for_member(ask.from).await {
             Ok(index) => Reply::Index(index),
             Err(e) => Reply::Refused(e.to_string()),
         }
@@ -87,7 +88,7 @@ pub enum LineKind {
 impl LineKind {
     /// The line of the protocol a connection agreed on (ALPN), if it is one.
     pub fn of_alpn(alpn: &[u8]) -> Option<LineKind> {
-        if alpn == crate::peers::read_index::ALPN {
+        if alpn == crate::peers::read_index::ALPN || alpn == crate::peers::read_index::ALPN_NAMED {
             Some(LineKind::ReadIndex)
         } else if alpn == crate::raft::line::ALPN {
             Some(LineKind::Raft)
@@ -174,8 +175,12 @@ mod tests {
 
     #[test]
     fn a_connection_carries_a_line_only_when_it_agreed_on_its_protocol() {
-        let cases: [(&[u8], Option<LineKind>); 5] = [
+        let cases: [(&[u8], Option<LineKind>); 6] = [
             (crate::peers::read_index::ALPN, Some(LineKind::ReadIndex)),
+            (
+                crate::peers::read_index::ALPN_NAMED,
+                Some(LineKind::ReadIndex),
+            ),
             (crate::raft::line::ALPN, Some(LineKind::Raft)),
             (b"h2", None),
             (b"http/1.1", None),

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::db::global::nodes::MemberState;
@@ -46,9 +47,9 @@ pub struct Fed {
     answers: tokio::sync::watch::Sender<u64>,
     /// Bumped when a join waits: the loop looks for new spares and retries failing ones now.
     kick: tokio::sync::watch::Sender<u64>,
-    /// Bumped when someone waits for spares to hold the newest entries: feeds gathering
-    /// entries (see [`spare_feed::GATHER`]) send them now.
-    hurry: tokio::sync::watch::Sender<u64>,
+    /// Each feed's bell: rung when someone waits for that spare to hold the newest
+    /// entries, so a feed gathering entries (see [`spare_feed::GATHER`]) sends them now.
+    bells: Mutex<HashMap<NodeId, Arc<Notify>>>,
 }
 
 impl Default for Fed {
@@ -57,7 +58,7 @@ impl Default for Fed {
             spares: Mutex::default(),
             answers: tokio::sync::watch::channel(0).0,
             kick: tokio::sync::watch::channel(0).0,
-            hurry: tokio::sync::watch::channel(0).0,
+            bells: Mutex::default(),
         }
     }
 }
@@ -74,6 +75,16 @@ impl Fed {
 
     fn forget_all_but(&self, kept: &BTreeSet<NodeId>) {
         self.lock().retain(|id, _| kept.contains(id));
+        self.bells().retain(|id, _| kept.contains(id));
+    }
+
+    fn bells(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Arc<Notify>>> {
+        self.bells.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The bell of the feed of spare `id`.
+    fn bell(&self, id: NodeId) -> Arc<Notify> {
+        self.bells().entry(id).or_default().clone()
     }
 
     /// The spares that answered recently: their replicas are current, so they may be given
@@ -86,11 +97,21 @@ impl Fed {
             .collect()
     }
 
-    /// Ends every feed's gathering now: a member waits for the newest entries (it asked
-    /// for a read index, or it is joining). Members do not say who asks, so every feed
-    /// sends what it gathered.
-    pub fn hurry(&self) {
-        self.hurry.send_modify(|n| *n = n.wrapping_add(1));
+    /// Has the feed of member `asker` send what it gathered now: the member waits for the
+    /// newest entries (it asked for a read index, or it is joining). A member that did not
+    /// say who it is (an older version) hurries every feed. A member that is not a spare
+    /// has no feed, and hurries none.
+    pub fn hurry(&self, asker: Option<NodeId>) {
+        let bells = self.bells();
+        match asker {
+            // A bell rung with no one waiting keeps the ring: the next gathering is skipped.
+            Some(id) => {
+                if let Some(bell) = bells.get(&id) {
+                    bell.notify_one();
+                }
+            }
+            None => bells.values().for_each(|bell| bell.notify_one()),
+        }
     }
 
     /// The index spare `id` was last seen to hold.
@@ -106,7 +127,7 @@ pub async fn caught_up(node: &Node, id: NodeId, index: u64) {
     let mut answers = node.spares.answers.subscribe();
     let mut raft = node.raft().metrics();
     node.spares.kick.send_modify(|n| *n += 1);
-    node.spares.hurry();
+    node.spares.hurry(Some(id));
     loop {
         let replicated = raft
             .borrow_and_update()
@@ -206,7 +227,7 @@ async fn feed(node: Weak<Node>, id: NodeId, address: String) {
     let mut applied = n.applied_watch();
     let connection = n.network.spare_connection(id, &address);
     let mut kick = n.spares.kick.subscribe();
-    let mut hurry = n.spares.hurry.subscribe();
+    let bell = n.spares.bell(id);
     let gather = spare_feed::gather();
     let mut feed = Feed::new(id, connection, log, n.dirs.snapshots());
     drop(n);
@@ -227,12 +248,10 @@ async fn feed(node: Weak<Node>, id: NodeId, address: String) {
                     said = false;
                 }
                 backoff = Duration::ZERO;
-                if holds >= *applied.borrow_and_update() {
-                    // Seen before waiting: a hurry from now on cuts the gathering short.
-                    hurry.borrow_and_update();
-                    if let Ok(Ok(())) = tokio::time::timeout(IDLE, applied.changed()).await {
-                        let _ = tokio::time::timeout(gather, hurry.changed()).await;
-                    }
+                if holds >= *applied.borrow_and_update()
+                    && let Ok(Ok(())) = tokio::time::timeout(IDLE, applied.changed()).await
+                {
+                    let _ = tokio::time::timeout(gather, bell.notified()).await;
                 }
             }
             Err(FeedError::NotLeader) => return,

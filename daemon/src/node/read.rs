@@ -74,12 +74,12 @@ impl Confirmed {
 }
 
 impl Node {
-    /// On the leader, for another member about to read: [`Node::read_index_as_leader`], and
-    /// the spares are sent what the leader gathered for them, so the asker (which may be a
-    /// spare) soon holds that index.
-    pub async fn read_index_for_member(&self) -> Result<u64> {
+    /// On the leader, for member `asker` (`None`: one that did not say) about to read:
+    /// [`Node::read_index_as_leader`], and if the asker is a spare, it is sent at once what
+    /// the leader gathered for it, so it soon holds that index.
+    pub async fn read_index_for_member(&self, asker: Option<u64>) -> Result<u64> {
         let index = self.read_index_as_leader().await?;
-        self.spares.hurry();
+        self.spares.hurry(asker);
         Ok(index)
     }
 
@@ -301,7 +301,7 @@ impl Node {
         let leader = peers
             .leader()
             .ok_or_else(|| "no database leader is known right now".to_owned())?;
-        leader.read_index().await.map_err(|e| match e {
+        leader.read_index(self.id()).await.map_err(|e| match e {
             PeerError::Rpc { address, message } => {
                 format!("the leader at {address} cannot confirm a current read: {message}")
             }

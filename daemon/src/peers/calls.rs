@@ -360,13 +360,14 @@ impl Member {
         self.rest(NETWORK, "POST", &path, None).await.map(drop)
     }
 
-    /// The leader's read index: the applied index a read must wait for to be current. Asked
-    /// on the read-index line; over gRPC only of a leader that does not offer the line.
-    pub async fn read_index(&self) -> Result<u64, PeerError> {
+    /// The leader's read index: the applied index a read must wait for to be current, asked
+    /// by member `asker` (this one). Asked on the read-index line; over gRPC only of a leader
+    /// that does not offer the line.
+    pub async fn read_index(&self, asker: u64) -> Result<u64, PeerError> {
         let tls = self.dialer.tls().ok_or_else(|| self.no_certificate())?;
         let wait = self.within.unwrap_or(BRIEF);
         let line = self.dialer.read_index_line();
-        match line.ask(&self.address, tls.read_index, wait).await {
+        match line.ask(&self.address, tls.read_index, wait, asker).await {
             Ok(index) => return Ok(index),
             Err(LineError::Refused(message)) => {
                 return Err(PeerError::Rpc {
@@ -381,7 +382,7 @@ impl Member {
         }
         let mut client = LeaderClient::new(self.channel()?);
         let reply = self
-            .bounded(BRIEF, client.read_index(ReadIndexRequest {}))
+            .bounded(BRIEF, client.read_index(ReadIndexRequest { asker }))
             .await?;
         Ok(reply.index)
     }

@@ -99,18 +99,21 @@ pub enum LineDial {
     Failed(std::io::Error),
 }
 
-/// Dials `address` for the line whose protocol `tls` offers in ALPN (`alpn`): the one place
-/// that tells a server without the line from one that cannot be reached.
+/// Dials `address` for the line whose protocols `tls` offers in ALPN (`alpns`, any of which
+/// will do; the stream says which was agreed): the one place that tells a server without
+/// the line from one that cannot be reached.
 pub async fn dial_line(
     address: &str,
     tls: Arc<ClientConfig>,
-    alpn: &[u8],
+    alpns: &[&[u8]],
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, LineDial> {
     match dial_tls(address, tls).await {
         Err(e) if refused_the_protocol(&e) => Err(LineDial::NotOffered),
         Err(e) => Err(LineDial::Failed(e)),
-        Ok(stream) if stream.get_ref().1.alpn_protocol() != Some(alpn) => Err(LineDial::NotOffered),
-        Ok(stream) => Ok(stream),
+        Ok(stream) => match stream.get_ref().1.alpn_protocol() {
+            Some(agreed) if alpns.contains(&agreed) => Ok(stream),
+            _ => Err(LineDial::NotOffered),
+        },
     }
 }
 

@@ -6,8 +6,11 @@
 //! apart on the shared port by ALPN ([`ALPN`]): one byte asks, nine bytes answer, and the
 //! task that asks reads the answer itself.
 //!
-//! Frames: the member sends [`ASK`]; the leader answers `0` and the index (u64, big
-//! endian), or `1`, a length (u16, big endian) and a message saying why it cannot.
+//! Frames: the member sends [`ASK`], or on a line agreed as [`ALPN_NAMED`], [`ASK_NAMED`] and
+//! its member id (u64, big endian), so the leader can send that member, if it is a spare,
+//! what it gathered for it (see `cluster::spares::Fed::hurry`). The leader answers `0` and
+//! the index (u64, big endian), or `1`, a length (u16, big endian) and a message saying
+//! why it cannot.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,8 +25,36 @@ use tokio_rustls::client::TlsStream;
 /// The ALPN protocol name of the line.
 pub const ALPN: &[u8] = b"corral-read-index";
 
+/// The ALPN protocol name of the line where asks may name the asker; offered first by
+/// members that read such asks. Older members offer only [`ALPN`].
+pub const ALPN_NAMED: &[u8] = b"corral-read-index/named";
+
 /// The byte that asks for the read index.
 pub const ASK: u8 = b'?';
+
+/// The byte that asks for the read index, followed by the asker's member id.
+pub const ASK_NAMED: u8 = b'!';
+
+/// An ask for the read index, as read off the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    /// The asking member, when it said.
+    pub from: Option<u64>,
+}
+
+impl Ask {
+    /// The ask as sent on the line.
+    pub fn encode(&self) -> Vec<u8> {
+        match self.from {
+            None => vec![ASK],
+            Some(id) => {
+                let mut frame = vec![ASK_NAMED];
+                frame.extend_from_slice(&id.to_be_bytes());
+                frame
+            }
+        }
+    }
+}
 
 /// The longest message a refusal carries; longer ones are cut.
 const MAX_MESSAGE: usize = 1024;
@@ -76,12 +107,15 @@ impl Reply {
     }
 }
 
-/// Whether the member asked (false when it closed the line); any other byte is an error.
-pub async fn read_ask<R: AsyncRead + Unpin>(line: &mut R) -> std::io::Result<bool> {
+/// The member's next ask (`None` when it closed the line); any other byte is an error.
+pub async fn read_ask<R: AsyncRead + Unpin>(line: &mut R) -> std::io::Result<Option<Ask>> {
     match line.read_u8().await {
-        Ok(ASK) => Ok(true),
+        Ok(ASK) => Ok(Some(Ask { from: None })),
+        Ok(ASK_NAMED) => Ok(Some(Ask {
+            from: Some(line.read_u64().await?),
+        })),
         Ok(other) => Err(malformed(format!("byte {other} where an ask was expected"))),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -121,8 +155,11 @@ pub enum LineError {
     },
 }
 
-/// A kept connection and the address it goes to.
-type Kept = (String, TlsStream<TcpStream>);
+/// What one exchange on the line gives: the reply, the line, and whether it takes named asks.
+type Exchanged = std::io::Result<(Reply, TlsStream<TcpStream>, bool)>;
+
+/// A kept connection, the address it goes to, and whether its asks may name the asker.
+type Kept = (String, TlsStream<TcpStream>, bool);
 
 /// The member's kept connection to the leader for read indexes (at most one; reads share
 /// asks, see `node::read_index`). Clones share it.
@@ -132,13 +169,15 @@ pub struct Line {
 }
 
 impl Line {
-    /// Asks the leader at `address` for its read index, within `wait`, on the kept
-    /// connection or a new one dialled with `tls` (which offers [`ALPN`]).
+    /// Asks the leader at `address` for its read index for member `asker`, within `wait`,
+    /// on the kept connection or a new one dialled with `tls` (which offers [`ALPN_NAMED`]
+    /// and [`ALPN`]).
     pub async fn ask(
         &self,
         address: &str,
         tls: Arc<ClientConfig>,
         wait: Duration,
+        asker: u64,
     ) -> Result<u64, LineError> {
         let unreachable = |reason: String| LineError::Unreachable {
             address: address.to_owned(),
@@ -150,13 +189,13 @@ impl Line {
         let reused = kept.is_some();
         let asked = tokio::time::timeout(wait, async {
             let first = match kept {
-                Some(stream) => Self::exchange(stream).await,
-                None => Self::open(address, tls.clone()).await?,
+                Some((stream, named)) => Self::exchange(stream, named, asker).await,
+                None => Self::open(address, tls.clone(), asker).await?,
             };
             Ok::<_, LineError>(match first {
                 // The leader may have closed a kept line (it restarted, or lost the lead
                 // and dropped its connections): one fresh try.
-                Err(_) if reused => Self::open(address, tls).await?,
+                Err(_) if reused => Self::open(address, tls, asker).await?,
                 other => other,
             })
         })
@@ -165,8 +204,8 @@ impl Line {
             Err(_) => Err(unreachable(format!("no read index within {wait:?}"))),
             Ok(Err(e)) => Err(e),
             Ok(Ok(Err(e))) => Err(unreachable(e.to_string())),
-            Ok(Ok(Ok((reply, stream)))) => {
-                self.keep(address, stream);
+            Ok(Ok(Ok((reply, stream, named)))) => {
+                self.keep(address, stream, named);
                 match reply {
                     Reply::Index(index) => Ok(index),
                     Reply::Refused(message) => Err(LineError::Refused(message)),
@@ -180,38 +219,43 @@ impl Line {
         self.kept.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
-    fn take(&self, address: &str) -> Option<TlsStream<TcpStream>> {
+    fn take(&self, address: &str) -> Option<(TlsStream<TcpStream>, bool)> {
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         match kept.take() {
-            Some((to, stream)) if to == address => Some(stream),
+            Some((to, stream, named)) if to == address => Some((stream, named)),
             _ => None,
         }
     }
 
-    fn keep(&self, address: &str, stream: TlsStream<TcpStream>) {
-        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) = Some((address.to_owned(), stream));
+    fn keep(&self, address: &str, stream: TlsStream<TcpStream>, named: bool) {
+        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((address.to_owned(), stream, named));
     }
 
     /// Dials the line and asks once; `Err` only when the server does not speak it.
     async fn open(
         address: &str,
         tls: Arc<ClientConfig>,
-    ) -> Result<std::io::Result<(Reply, TlsStream<TcpStream>)>, LineError> {
-        let stream = match super::dial::dial_line(address, tls, ALPN).await {
+        asker: u64,
+    ) -> Result<Exchanged, LineError> {
+        let stream = match super::dial::dial_line(address, tls, &[ALPN_NAMED, ALPN]).await {
             Ok(stream) => stream,
             Err(LineDial::NotOffered) => return Err(LineError::NotOffered(address.to_owned())),
             Err(LineDial::Failed(e)) => return Ok(Err(e)),
         };
-        Ok(Self::exchange(stream).await)
+        let named = stream.get_ref().1.alpn_protocol() == Some(ALPN_NAMED);
+        Ok(Self::exchange(stream, named, asker).await)
     }
 
-    async fn exchange(
-        mut stream: TlsStream<TcpStream>,
-    ) -> std::io::Result<(Reply, TlsStream<TcpStream>)> {
-        stream.write_all(&[ASK]).await?;
+    /// One ask and its reply; the ask names `asker` where the line allows (`named`).
+    async fn exchange(mut stream: TlsStream<TcpStream>, named: bool, asker: u64) -> Exchanged {
+        let ask = Ask {
+            from: named.then_some(asker),
+        };
+        stream.write_all(&ask.encode()).await?;
         stream.flush().await?;
         let reply = Reply::read(&mut stream).await?;
-        Ok((reply, stream))
+        Ok((reply, stream, named))
     }
 }
 
@@ -247,11 +291,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_ask_is_one_byte_and_a_closed_line_is_no_ask() {
-        let cases: [(&[u8], Result<bool, ()>); 3] =
-            [(&[ASK], Ok(true)), (&[], Ok(false)), (b"x", Err(()))];
+    async fn an_ask_may_name_the_asker_and_a_closed_line_is_no_ask() {
+        let named = |id: u64| Ask { from: Some(id) }.encode();
+        /// What reading the bytes gives: an ask, a closed line, or an error.
+        type Read = Result<Option<Ask>, ()>;
+        let cases: Vec<(Vec<u8>, Read)> = vec![
+            (vec![ASK], Ok(Some(Ask { from: None }))),
+            (Ask { from: None }.encode(), Ok(Some(Ask { from: None }))),
+            (named(7), Ok(Some(Ask { from: Some(7) }))),
+            (
+                named(u64::MAX),
+                Ok(Some(Ask {
+                    from: Some(u64::MAX),
+                })),
+            ),
+            (vec![], Ok(None)),
+            (b"x".to_vec(), Err(())),
+            // A named ask cut short is not an ask from member 0.
+            (vec![ASK_NAMED, 0, 0], Err(())),
+        ];
         for (bytes, want) in cases {
-            let mut line = bytes;
+            let mut line = bytes.as_slice();
             assert_eq!(read_ask(&mut line).await.map_err(drop), want, "{bytes:?}");
         }
     }

@@ -16,7 +16,7 @@ pub struct ClientTls {
     pub h2: Arc<ClientConfig>,
     /// HTTP/1.1 in ALPN: LXD's REST API and the internal calls.
     pub http1: Arc<ClientConfig>,
-    /// The read-index line's protocol in ALPN (see [`super::read_index`]).
+    /// The read-index line's protocols in ALPN, named asks first (see [`super::read_index`]).
     pub read_index: Arc<ClientConfig>,
     /// The Raft line's protocol in ALPN (see [`crate::raft::line`]).
     pub raft: Arc<ClientConfig>,
@@ -44,7 +44,12 @@ fn configs(identity: &Identity, trust: ServerTrust) -> Result<ClientTls, TlsErro
         h2: client_config(&trust, Some(&me), &[b"h2"])?.config,
         // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
         http1: client_config(&trust, Some(&me), &[b"http/1.1"])?.config,
-        read_index: client_config(&trust, Some(&me), &[super::read_index::ALPN])?.config,
+        read_index: client_config(
+            &trust,
+            Some(&me),
+            &[super::read_index::ALPN_NAMED, super::read_index::ALPN],
+        )?
+        .config,
         raft: client_config(&trust, Some(&me), &[crate::raft::line::ALPN])?.config,
     })
 }

@@ -151,7 +151,7 @@ async fn dial_line(network: &Network, address: &str) -> Result<TlsStream<TcpStre
     let tls = network.dialer.tls().ok_or_else(|| {
         LineError::Unreachable("this member has no cluster certificate yet".into())
     })?;
-    match crate::peers::dial::dial_line(address, tls.raft, super::line::ALPN).await {
+    match crate::peers::dial::dial_line(address, tls.raft, &[super::line::ALPN]).await {
         Ok(stream) => Ok(stream),
         Err(LineDial::NotOffered) => Err(LineError::NotOffered),
         Err(LineDial::Failed(e)) => Err(LineError::Unreachable(e.to_string())),

@@ -46,9 +46,10 @@ impl corral_proto::v1::leader_server::Leader for LeaderService {
         req: Request<ReadIndexRequest>,
     ) -> Result<Response<ReadIndexReply>, Status> {
         require_member(&self.node, &req)?;
+        let asker = req.get_ref().asker;
         let index = self
             .node
-            .read_index_for_member()
+            .read_index_for_member((asker != 0).then_some(asker))
             .await
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
         Ok(Response::new(ReadIndexReply { index }))
