@@ -88,7 +88,7 @@ pub enum LineKind {
 impl LineKind {
     /// The line of the protocol a connection agreed on (ALPN), if it is one.
     pub fn of_alpn(alpn: &[u8]) -> Option<LineKind> {
-        if alpn == crate::peers::read_index::ALPN || alpn == crate::peers::read_index::ALPN_NAMED {
+        if crate::peers::read_index::ALPNS.contains(&alpn) {
             Some(LineKind::ReadIndex)
         } else if alpn == crate::raft::line::ALPN {
             Some(LineKind::Raft)

@@ -29,6 +29,10 @@ pub const ALPN: &[u8] = b"corral-read-index";
 /// members that read such asks. Older members offer only [`ALPN`].
 pub const ALPN_NAMED: &[u8] = b"corral-read-index/named";
 
+/// What a member offers in ALPN for the line, in the order it prefers; a server picks the
+/// first of its own that is offered, so it lists them in this order too.
+pub const ALPNS: [&[u8]; 2] = [ALPN_NAMED, ALPN];
+
 /// The byte that asks for the read index.
 pub const ASK: u8 = b'?';
 
@@ -155,11 +159,11 @@ pub enum LineError {
     },
 }
 
-/// What one exchange on the line gives: the reply, the line, and whether it takes named asks.
-type Exchanged = std::io::Result<(Reply, TlsStream<TcpStream>, bool)>;
+/// What one exchange on the line gives: the reply, and the line to keep.
+type Exchanged = std::io::Result<(Reply, TlsStream<TcpStream>)>;
 
-/// A kept connection, the address it goes to, and whether its asks may name the asker.
-type Kept = (String, TlsStream<TcpStream>, bool);
+/// A kept connection and the address it goes to.
+type Kept = (String, TlsStream<TcpStream>);
 
 /// The member's kept connection to the leader for read indexes (at most one; reads share
 /// asks, see `node::read_index`). Clones share it.
@@ -189,7 +193,7 @@ impl Line {
         let reused = kept.is_some();
         let asked = tokio::time::timeout(wait, async {
             let first = match kept {
-                Some((stream, named)) => Self::exchange(stream, named, asker).await,
+                Some(stream) => Self::exchange(stream, asker).await,
                 None => Self::open(address, tls.clone(), asker).await?,
             };
             Ok::<_, LineError>(match first {
@@ -204,8 +208,8 @@ impl Line {
             Err(_) => Err(unreachable(format!("no read index within {wait:?}"))),
             Ok(Err(e)) => Err(e),
             Ok(Ok(Err(e))) => Err(unreachable(e.to_string())),
-            Ok(Ok(Ok((reply, stream, named)))) => {
-                self.keep(address, stream, named);
+            Ok(Ok(Ok((reply, stream)))) => {
+                self.keep(address, stream);
                 match reply {
                     Reply::Index(index) => Ok(index),
                     Reply::Refused(message) => Err(LineError::Refused(message)),
@@ -219,17 +223,16 @@ impl Line {
         self.kept.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
-    fn take(&self, address: &str) -> Option<(TlsStream<TcpStream>, bool)> {
+    fn take(&self, address: &str) -> Option<TlsStream<TcpStream>> {
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         match kept.take() {
-            Some((to, stream, named)) if to == address => Some((stream, named)),
+            Some((to, stream)) if to == address => Some(stream),
             _ => None,
         }
     }
 
-    fn keep(&self, address: &str, stream: TlsStream<TcpStream>, named: bool) {
-        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((address.to_owned(), stream, named));
+    fn keep(&self, address: &str, stream: TlsStream<TcpStream>) {
+        *self.kept.lock().unwrap_or_else(|p| p.into_inner()) = Some((address.to_owned(), stream));
     }
 
     /// Dials the line and asks once; `Err` only when the server does not speak it.
@@ -238,24 +241,24 @@ impl Line {
         tls: Arc<ClientConfig>,
         asker: u64,
     ) -> Result<Exchanged, LineError> {
-        let stream = match super::dial::dial_line(address, tls, &[ALPN_NAMED, ALPN]).await {
+        let stream = match super::dial::dial_line(address, tls, &ALPNS).await {
             Ok(stream) => stream,
             Err(LineDial::NotOffered) => return Err(LineError::NotOffered(address.to_owned())),
             Err(LineDial::Failed(e)) => return Ok(Err(e)),
         };
-        let named = stream.get_ref().1.alpn_protocol() == Some(ALPN_NAMED);
-        Ok(Self::exchange(stream, named, asker).await)
+        Ok(Self::exchange(stream, asker).await)
     }
 
-    /// One ask and its reply; the ask names `asker` where the line allows (`named`).
-    async fn exchange(mut stream: TlsStream<TcpStream>, named: bool, asker: u64) -> Exchanged {
+    /// One ask and its reply; the ask names `asker` where the line agreed on named asks.
+    async fn exchange(mut stream: TlsStream<TcpStream>, asker: u64) -> Exchanged {
+        let named = stream.get_ref().1.alpn_protocol() == Some(ALPN_NAMED);
         let ask = Ask {
             from: named.then_some(asker),
         };
         stream.write_all(&ask.encode()).await?;
         stream.flush().await?;
         let reply = Reply::read(&mut stream).await?;
-        Ok((reply, stream, named))
+        Ok((reply, stream))
     }
 }
 

@@ -44,12 +44,7 @@ fn configs(identity: &Identity, trust: ServerTrust) -> Result<ClientTls, TlsErro
         h2: client_config(&trust, Some(&me), &[b"h2"])?.config,
         // REST calls speak HTTP/1.1: say so in ALPN rather than rely on the server sniffing.
         http1: client_config(&trust, Some(&me), &[b"http/1.1"])?.config,
-        read_index: client_config(
-            &trust,
-            Some(&me),
-            &[super::read_index::ALPN_NAMED, super::read_index::ALPN],
-        )?
-        .config,
+        read_index: client_config(&trust, Some(&me), &super::read_index::ALPNS)?.config,
         raft: client_config(&trust, Some(&me), &[crate::raft::line::ALPN])?.config,
     })
 }

@@ -27,13 +27,11 @@ pub fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, rustls::E
         .with_single_cert(vec![identity.cert_der()], identity.key_der())?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     if std::env::var(OFFER_LINES_ENV).as_deref() != Ok("0") {
-        // Named asks first: the server picks the first of its own that the client offers.
-        config
-            .alpn_protocols
-            .push(crate::peers::read_index::ALPN_NAMED.to_vec());
-        config
-            .alpn_protocols
-            .push(crate::peers::read_index::ALPN.to_vec());
+        config.alpn_protocols.extend(
+            crate::peers::read_index::ALPNS
+                .iter()
+                .map(|alpn| alpn.to_vec()),
+        );
         config.alpn_protocols.push(crate::raft::line::ALPN.to_vec());
     }
     Ok(Arc::new(config))
