@@ -63,43 +63,40 @@ pub fn check(current: &ClusterMember, put: &ClusterMemberPut, groups: &[String])
     Ok(())
 }
 
-/// A member as an edit read it: what its ETag was judged against, and the stored writable
-/// part the edit's guard holds to.
+/// A member as an edit read it: what its ETag was judged against, the stored writable
+/// part the edit's guard holds to, and the groups it may name; all from one read.
 #[derive(Debug, Clone)]
 pub struct Seen {
     /// The member, as the API shows it.
     pub member: ClusterMember,
     /// [`nodes::stored_writable`] as it was when `member` was read.
     stored: Option<String>,
+    /// The cluster groups that existed then.
+    groups: Vec<String>,
 }
 
 /// Member `name` as an edit must see it: the newest, not a replica a moment behind (its
 /// ETag is judged against this), with what a guarded edit holds to.
 pub async fn current(node: &Node, name: &str) -> Result<Seen> {
     node.read_barrier().await?;
-    // The member is assembled by a read of its own: taken between two equal readings of
-    // its stored part, it shows that part (bounded: a member edited without pause is
-    // refused as changed).
-    for _ in 0..5 {
-        let owned = name.to_owned();
-        let before = node
-            .global
-            .read(move |c| nodes::stored_writable(c, &owned))
-            .await?;
-        let member = members::get(node, name).await?;
-        let owned = name.to_owned();
-        let after = node
-            .global
-            .read(move |c| nodes::stored_writable(c, &owned))
-            .await?;
-        if before == after {
-            return Ok(Seen {
-                member,
-                stored: before,
-            });
-        }
-    }
-    Err(super::config::changed_since_read())
+    // One read transaction: the member shown, its stored part and the groups are of the
+    // same moment, so the guard holds to exactly what the ETag was judged on.
+    let owned = name.to_owned();
+    let (rows, stored, groups) = node
+        .global
+        .read(move |c| {
+            Ok((
+                members::Rows::read(c)?,
+                nodes::stored_writable(c, &owned)?,
+                nodes::cluster_groups(c)?,
+            ))
+        })
+        .await?;
+    Ok(Seen {
+        member: members::one_in(node, &rows, name)?,
+        stored,
+        groups,
+    })
 }
 
 /// Replaces the writable part of member `current` (as read by the caller, after a read
@@ -114,8 +111,7 @@ pub async fn update(
 ) -> Result<()> {
     let current = &seen.member;
     let name = current.server_name.as_str();
-    let groups: Vec<String> = node.global.read(nodes::cluster_groups).await?;
-    check(current, &put, &groups)?;
+    check(current, &put, &seen.groups)?;
     if put.failure_domain.is_empty() {
         put.failure_domain = "default".into();
     }

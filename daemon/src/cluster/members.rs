@@ -256,6 +256,29 @@ pub async fn get(node: &Node, name: &str) -> Result<ClusterMember> {
     find(list(node).await?, name)
 }
 
+/// What [`one_in`] needs from the database, read with whatever else a caller reads in the
+/// same transaction.
+pub(crate) struct Rows {
+    rows: Vec<MemberRow>,
+    config: std::collections::BTreeMap<String, String>,
+}
+
+impl Rows {
+    /// Reads the member rows and the cluster config (inside the caller's transaction).
+    pub(crate) fn read(c: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        let (rows, config) = rows_and_config(c)?;
+        Ok(Self { rows, config })
+    }
+}
+
+/// Member `name` as the API shows it, from rows read by [`Rows::read`].
+pub(crate) fn one_in(node: &Node, rows: &Rows, name: &str) -> Result<ClusterMember> {
+    if !node.is_clustered() {
+        return Err(not_clustered());
+    }
+    find(assemble(node, &rows.rows, &rows.config), name)
+}
+
 fn find(all: Vec<ClusterMember>, name: &str) -> Result<ClusterMember> {
     all.into_iter()
         .find(|m| m.server_name == name)
