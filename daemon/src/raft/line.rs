@@ -170,11 +170,13 @@ pub enum LineError {
 
 /// The kept connection to one peer; how many answers it still owes for messages whose wait
 /// ran out (read and dropped before the next answer, so a slow answer costs no
-/// reconnection); and what was read of an answer not yet complete.
+/// reconnection); what was read of an answer not yet complete; and whether a frame was cut
+/// off half written (the connection is then of no further use).
 pub struct Line<S> {
     stream: Option<S>,
     owed: usize,
     read: Vec<u8>,
+    writing: bool,
 }
 
 impl<S> Default for Line<S> {
@@ -183,6 +185,7 @@ impl<S> Default for Line<S> {
             stream: None,
             owed: 0,
             read: Vec::new(),
+            writing: false,
         }
     }
 }
@@ -233,7 +236,38 @@ async fn next_answer<S: AsyncRead + Unpin>(
 impl<S> Line<S> {
     /// Whether it holds a connection worth keeping.
     pub fn is_open(&self) -> bool {
-        self.stream.is_some()
+        self.stream.is_some() && !self.writing
+    }
+}
+
+/// A line lent out by [`Lines::lend`]: it goes back when dropped, also when the exchange
+/// on it is dropped midway. openraft drops a message's future when its own wait for the
+/// answer runs out; a line lost with it cost a new connection (a TLS handshake on both
+/// sides) per slow answer, and under load those handshakes made answers slower still.
+pub struct Lent<'a, S> {
+    lines: &'a Lines<S>,
+    address: &'a str,
+    line: Option<Line<S>>,
+}
+
+impl<S> std::ops::Deref for Lent<'_, S> {
+    type Target = Line<S>;
+    fn deref(&self) -> &Line<S> {
+        self.line.as_ref().expect("held until dropped")
+    }
+}
+
+impl<S> std::ops::DerefMut for Lent<'_, S> {
+    fn deref_mut(&mut self) -> &mut Line<S> {
+        self.line.as_mut().expect("held until dropped")
+    }
+}
+
+impl<S> Drop for Lent<'_, S> {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            self.lines.give_back(self.address, line);
+        }
     }
 }
 
@@ -267,6 +301,15 @@ impl<S> Lines<S> {
     pub fn take(&self, address: &str) -> Line<S> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.get_mut(address).and_then(Vec::pop).unwrap_or_default()
+    }
+
+    /// An idle line to `address` (or a new one), given back when the loan is dropped.
+    pub fn lend<'a>(&'a self, address: &'a str) -> Lent<'a, S> {
+        Lent {
+            lines: self,
+            address,
+            line: Some(self.take(address)),
+        }
     }
 
     /// Keeps `line` for the next user, if it is open and there is room.
@@ -342,6 +385,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Line<S> {
         D: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<S, LineError>>,
     {
+        if self.writing {
+            // The last frame was cut off half written: the peer cannot read past it.
+            self.stream = None;
+            self.writing = false;
+        }
         if self.stream.is_none() {
             let dialled = tokio::time::timeout_at(deadline, dial())
                 .await
@@ -350,13 +398,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Line<S> {
             self.owed = 0;
             self.read.clear();
         }
-        let Self { stream, owed, read } = self;
+        let Self {
+            stream,
+            owed,
+            read,
+            writing,
+        } = self;
         let stream = stream.as_mut().expect("dialled above");
-        let mut sent = false;
         let exchanged = tokio::time::timeout_at(deadline, async {
+            *writing = true;
             stream.write_all(frame).await?;
             stream.flush().await?;
-            sent = true;
+            *writing = false;
             *owed += 1;
             loop {
                 let answer = next_answer(stream, read).await?;
@@ -375,10 +428,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Line<S> {
             }
             Err(_) => {
                 // Cut off while writing, the frame may be half sent: only a new connection
-                // is sure to be clean. Cut off while waiting, the answer is owed still.
-                if !sent {
-                    self.stream = None;
-                }
+                // is sure to be clean (see `writing`). Cut off while waiting, the answer is
+                // owed still.
                 Err(LineError::Failed("no answer in time".into()))
             }
         }
@@ -463,8 +514,7 @@ mod tests {
         let lines: Lines<tokio::io::DuplexStream> = Lines::default();
         let open = || Line {
             stream: Some(tokio::io::duplex(8).0),
-            owed: 0,
-            read: Vec::new(),
+            ..Line::default()
         };
         assert!(!lines.take("a:1").is_open(), "nothing kept yet: a new line");
         lines.give_back("a:1", Line::default());
@@ -481,6 +531,53 @@ mod tests {
         assert!(lines.not_offered("b:2") && !lines.not_offered("a:1"));
         lines.clear();
         assert!(!lines.not_offered("b:2"));
+    }
+
+    #[tokio::test]
+    async fn a_line_whose_exchange_is_dropped_goes_back_unless_cut_off_mid_frame() {
+        let dials = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let dial = || {
+            let dials = dials.clone();
+            async move {
+                dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (client, server) = tokio::io::duplex(1 << 20);
+                tokio::spawn(echo(server, Duration::from_millis(300), 1));
+                Ok::<_, LineError>(client)
+            }
+        };
+        let lines: Lines<tokio::io::DuplexStream> = Lines::default();
+        let say = |n: u8| Message {
+            kind: Kind::Append,
+            target: None,
+            json: vec![n],
+        };
+        let (short, long) = (Duration::from_millis(50), Duration::from_secs(10));
+
+        // The caller gives up first (as openraft does) while the answer is awaited: the
+        // line goes back, owing that answer, and the next message uses the same connection.
+        let dropped =
+            tokio::time::timeout(short, lines.lend("a:1").exchange(&say(1), long, dial)).await;
+        assert!(dropped.is_err(), "the caller's wait ran out first");
+        let next = lines.lend("a:1").exchange(&say(2), long, dial).await;
+        assert_eq!(next.unwrap(), Answer::Result(vec![2]));
+        assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // Cut off halfway through writing a frame (the peer reads nothing): not kept.
+        let (stuck, _peer) = tokio::io::duplex(8);
+        let mut line = lines.lend("b:2");
+        line.stream = Some(stuck);
+        let big = Message {
+            kind: Kind::Append,
+            target: None,
+            json: vec![0; 1024],
+        };
+        let cut = tokio::time::timeout(short, line.exchange(&big, long, dial)).await;
+        assert!(cut.is_err(), "the frame could not be written whole");
+        drop(line);
+        assert!(
+            !lines.take("b:2").is_open(),
+            "a half-written line is not kept"
+        );
     }
 
     #[tokio::test]

@@ -188,9 +188,11 @@ impl PeerConnection {
         if !self.network.lines.not_offered(&self.address) {
             let (network, address) = (&self.network, &self.address);
             let dial = || dial_line(network, address);
-            let mut line = network.lines.take(address);
-            let exchanged = line.exchange(&message, ttl, dial).await;
-            network.lines.give_back(address, line);
+            let exchanged = network
+                .lines
+                .lend(address)
+                .exchange(&message, ttl, dial)
+                .await;
             match exchanged {
                 Ok(Answer::Result(json)) => return self.outcome(&json),
                 Ok(Answer::Refused(why)) => return Err(failed(format!("{to}: {why}"))),
