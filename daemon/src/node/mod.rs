@@ -79,6 +79,8 @@ pub struct Node {
     confirmed: read::Confirmed,
     /// The read-index request to the leader that overlapping reads share.
     leader_read_index: read_index::Shared<String>,
+    /// On the leader, the quorum round that reads finding the lease run out share.
+    leader_round: read_index::Shared<read::Round>,
     /// How it reaches other members.
     pub network: Network,
     /// Its background operations.

@@ -48,6 +48,15 @@ impl<T> Read<T> {
     }
 }
 
+/// Why the leader's quorum round gave no read index (shared by the reads that waited on it).
+#[derive(Debug, Clone)]
+pub(super) enum Round {
+    /// No quorum answered within [`READ_TIMEOUT`].
+    TimedOut,
+    /// Raft refused (this member is not the leader any more, say).
+    Refused(String),
+}
+
 /// When this member's replica was last confirmed to hold every write acknowledged before
 /// then: the moment a read that a leader confirmed began.
 #[derive(Debug, Default)]
@@ -87,17 +96,43 @@ impl Node {
     /// index is the end of this leader's log (see [`lease_read_index`]). Otherwise a quorum
     /// confirms leadership first, which also renews the lease.
     pub async fn read_index_as_leader(&self) -> Result<u64> {
-        let raft = self.raft();
-        let (term, last_log_index) = leading(&raft);
-        let held = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
-        if read_index_source(held, term, Instant::now()) == ReadIndexSource::Lease {
-            return Ok(lease_read_index(last_log_index, self.applied_index()));
+        if let Some(index) = self.lease_read_index() {
+            return Ok(index);
         }
-        let started = Instant::now();
-        match tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable()).await {
-            Err(_) => Err(Error::Unavailable(
+        // Reads that find the lease run out together share one round (begun after each of
+        // them began, see `read_index::Shared`): sixteen writers each confirming on their
+        // own sent sixteen rounds to every voter at once, each round a Raft message per
+        // peer, and more messages in flight than kept lines meant new connections.
+        match self.leader_round.index(|| self.quorum_round()).await {
+            Ok(index) => Ok(index.max(self.applied_index())),
+            Err(Round::TimedOut) => Err(Error::Unavailable(
                 crate::cluster::quorum::diagnose(self, READ_TIMEOUT).await,
             )),
+            Err(Round::Refused(e)) => Err(Error::Unavailable(format!(
+                "this member cannot serve a current read: {e}"
+            ))),
+        }
+    }
+
+    /// The read index from the lease, if it covers now.
+    fn lease_read_index(&self) -> Option<u64> {
+        let (term, last_log_index) = leading(&self.raft());
+        let held = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        (read_index_source(held, term, Instant::now()) == ReadIndexSource::Lease)
+            .then(|| lease_read_index(last_log_index, self.applied_index()))
+    }
+
+    /// One quorum round confirming the leadership, which renews the lease; none when a
+    /// round that ended while this one waited to start left a lease that covers now.
+    async fn quorum_round(&self) -> std::result::Result<u64, Round> {
+        if let Some(index) = self.lease_read_index() {
+            return Ok(index);
+        }
+        let raft = self.raft();
+        let term = leading_term(&raft);
+        let started = Instant::now();
+        match tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable()).await {
+            Err(_) => Err(Round::TimedOut),
             Ok(Ok(read)) => {
                 let won = renewed(
                     term,
@@ -108,11 +143,9 @@ impl Node {
                 if won.is_some() {
                     *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = won;
                 }
-                Ok(read.map_or(0, |l| l.index).max(self.applied_index()))
+                Ok(read.map_or(0, |l| l.index))
             }
-            Ok(Err(e)) => Err(Error::Unavailable(format!(
-                "this member cannot serve a current read: {e}"
-            ))),
+            Ok(Err(e)) => Err(Round::Refused(e.to_string())),
         }
     }
 

@@ -123,6 +123,7 @@ pub async fn start(dirs: DataDir) -> Result<Started> {
         lease: std::sync::Mutex::new(None),
         confirmed: Default::default(),
         leader_read_index: Default::default(),
+        leader_round: Default::default(),
         network,
         operations: Operations::default(),
         server_identity,
