@@ -21,8 +21,11 @@ use crate::raft::spare_feed::{self, Feed, FeedError, IDLE};
 const ANSWERED_WITHIN: Duration = Duration::from_secs(3 * IDLE.as_secs());
 
 /// The longest pause between attempts to reach a spare that does not answer: a restarted
-/// spare is fed again within it.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// spare is fed again within it. A restarted spare learns who leads from its first feed, so
+/// this must stay well inside the second a read waits for a leader's confirmation before
+/// it answers from the replica marked stale (at 1 s, a read right after a restart could
+/// lose that race).
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The members to feed: every member outside the Raft membership except this one and those
 /// `recover-from-quorum-loss` left out (their copies may hold writes the cluster never
