@@ -509,6 +509,16 @@ mod tests {
         }
     }
 
+    /// Dials a new [`echo`] peer whose first answer comes 300 ms late, counting the dials.
+    async fn dial_echo(
+        dials: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Result<tokio::io::DuplexStream, LineError> {
+        dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (client, server) = tokio::io::duplex(1 << 20);
+        tokio::spawn(echo(server, Duration::from_millis(300), 1));
+        Ok(client)
+    }
+
     #[test]
     fn lines_are_reused_per_peer_up_to_a_bound_and_only_when_open() {
         let lines: Lines<tokio::io::DuplexStream> = Lines::default();
@@ -536,15 +546,7 @@ mod tests {
     #[tokio::test]
     async fn a_line_whose_exchange_is_dropped_goes_back_unless_cut_off_mid_frame() {
         let dials = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let dial = || {
-            let dials = dials.clone();
-            async move {
-                dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let (client, server) = tokio::io::duplex(1 << 20);
-                tokio::spawn(echo(server, Duration::from_millis(300), 1));
-                Ok::<_, LineError>(client)
-            }
-        };
+        let dial = || dial_echo(dials.clone());
         let lines: Lines<tokio::io::DuplexStream> = Lines::default();
         let say = |n: u8| Message {
             kind: Kind::Append,
@@ -583,15 +585,7 @@ mod tests {
     #[tokio::test]
     async fn a_late_answer_is_skipped_on_the_same_connection_and_a_dead_one_is_replaced() {
         let dials = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let dial = || {
-            let dials = dials.clone();
-            async move {
-                dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let (client, server) = tokio::io::duplex(1 << 20);
-                tokio::spawn(echo(server, Duration::from_millis(300), 1));
-                Ok::<_, LineError>(client)
-            }
-        };
+        let dial = || dial_echo(dials.clone());
         let mut line = Line::default();
         let say = |n: u8| Message {
             kind: Kind::Append,
