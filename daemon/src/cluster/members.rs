@@ -240,6 +240,16 @@ fn assemble(
     rows: &[MemberRow],
     config: &std::collections::BTreeMap<String, String>,
 ) -> Vec<ClusterMember> {
+    assemble_where(node, rows, config, |_| true)
+}
+
+/// [`assemble`] for the rows `keep` selects (every row still informs the judgement).
+fn assemble_where(
+    node: &Node,
+    rows: &[MemberRow],
+    config: &std::collections::BTreeMap<String, String>,
+    keep: impl Fn(&MemberRow) -> bool,
+) -> Vec<ClusterMember> {
     let threshold = corral_shared::config::ClusterSettings::from_config(config).offline_threshold;
     let raft = RaftView::of(node);
     let judgement = Judgement {
@@ -248,12 +258,16 @@ fn assemble(
         now: OffsetDateTime::now_utc(),
         offline_threshold: threshold,
     };
-    rows.iter().map(|r| view(r, &raft, &judgement)).collect()
+    rows.iter()
+        .filter(|r| keep(r))
+        .map(|r| view(r, &raft, &judgement))
+        .collect()
 }
 
 /// One member by name.
 pub async fn get(node: &Node, name: &str) -> Result<ClusterMember> {
-    find(list(node).await?, name)
+    let rows = node.global.read(Rows::read).await?;
+    one_in(node, &rows, name)
 }
 
 /// What [`one_in`] needs from the database, read with whatever else a caller reads in the
@@ -271,12 +285,16 @@ impl Rows {
     }
 }
 
-/// Member `name` as the API shows it, from rows read by [`Rows::read`].
+/// Member `name` as the API shows it, from rows read by [`Rows::read`]: only that member
+/// is judged (a member edit reads one before every write).
 pub(crate) fn one_in(node: &Node, rows: &Rows, name: &str) -> Result<ClusterMember> {
     if !node.is_clustered() {
         return Err(not_clustered());
     }
-    find(assemble(node, &rows.rows, &rows.config), name)
+    find(
+        assemble_where(node, &rows.rows, &rows.config, |r| r.name == name),
+        name,
+    )
 }
 
 fn find(all: Vec<ClusterMember>, name: &str) -> Result<ClusterMember> {

@@ -298,7 +298,7 @@ impl<S> Default for Lines<S> {
 
 impl<S> Lines<S> {
     /// An idle line to `address`, or a new one that will dial when used.
-    pub fn take(&self, address: &str) -> Line<S> {
+    fn take(&self, address: &str) -> Line<S> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.get_mut(address).and_then(Vec::pop).unwrap_or_default()
     }
@@ -313,7 +313,7 @@ impl<S> Lines<S> {
     }
 
     /// Keeps `line` for the next user, if it is open and there is room.
-    pub fn give_back(&self, address: &str, line: Line<S>) {
+    fn give_back(&self, address: &str, line: Line<S>) {
         if !line.is_open() {
             return;
         }
