@@ -52,11 +52,11 @@ fn return_large_blocks_at_once() {
 }
 
 /// Runs corrald with `args` (the first one is the program name, as in `std::env::args_os`).
-pub fn main_from<I, T>(args: I) -> ExitCode
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
+///
+/// Not generic on purpose: a generic entry point is compiled again in each binary that calls
+/// it, and with it much of the daemon its async body reaches (a second Raft core), which made
+/// corrald's code 2.1 MB larger and an idle member's resident memory 1.6 MB larger.
+pub fn main_from(args: Vec<OsString>) -> ExitCode {
     let cli = Cli::parse_from(args);
     if matches!(cli.command, None | Some(Command::Serve)) {
         return_large_blocks_at_once();

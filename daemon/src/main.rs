@@ -5,5 +5,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    corral_daemon::cli::main_from(std::env::args_os())
+    corral_daemon::cli::main_from(std::env::args_os().collect())
 }
