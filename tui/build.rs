@@ -1,0 +1,2 @@
+//! `corral` runs the daemon too, so it is linked as `corrald` is.
+include!("../daemon/build.rs");
