@@ -458,34 +458,65 @@ pub struct Writable<'a> {
     pub groups: &'a [String],
 }
 
-/// Replaces member `name`'s writable part.
+/// Replaces member `name`'s writable part. Each statement writes only what differs from the
+/// row as it is when the entry is applied, so the result is the same as deleting and
+/// inserting everything, but a typical edit (one key set, the rest sent back as read) leaves
+/// most rows and pages untouched on every replica, instead of rewriting them all.
 pub fn replace_writable(batch: &mut Batch, name: &str, w: &Writable<'_>) {
     let id_of = "(SELECT id FROM nodes WHERE name = ?)";
     batch.push(
-        "UPDATE nodes SET description = ?, failure_domain = ? WHERE name = ?",
+        "UPDATE nodes SET description = ?1, failure_domain = ?2 WHERE name = ?3
+            AND (description IS NOT ?1 OR failure_domain IS NOT ?2)",
         vec![w.description.into(), w.failure_domain.into(), name.into()],
     );
+    let keys: Vec<&str> = w.config.keys().map(String::as_str).collect();
     batch.push(
-        format!("DELETE FROM nodes_config WHERE node_id = {id_of}"),
-        vec![name.into()],
+        format!(
+            "DELETE FROM nodes_config WHERE node_id = {id_of} AND key NOT IN ({})",
+            placeholders(keys.len())
+        ),
+        named_then(name, &keys),
     );
     for (k, v) in w.config {
         batch.push(
-            format!("INSERT INTO nodes_config (node_id, key, value) VALUES ({id_of}, ?, ?)"),
+            format!(
+                "INSERT INTO nodes_config (node_id, key, value) VALUES ({id_of}, ?, ?)
+                 ON CONFLICT (node_id, key) DO UPDATE SET value = excluded.value
+                 WHERE value IS NOT excluded.value"
+            ),
             vec![name.into(), k.into(), v.into()],
         );
     }
     batch.push(
-        format!("DELETE FROM nodes_roles WHERE node_id = {id_of}"),
-        vec![name.into()],
+        format!(
+            "DELETE FROM nodes_roles WHERE node_id = {id_of} AND role NOT IN ({})",
+            placeholders(w.roles.len())
+        ),
+        named_then(name, w.roles),
     );
     for role in w.roles {
         batch.push(
-            format!("INSERT INTO nodes_roles (node_id, role) VALUES ({id_of}, ?)"),
+            format!(
+                "INSERT INTO nodes_roles (node_id, role) VALUES ({id_of}, ?)
+                 ON CONFLICT (node_id, role) DO NOTHING"
+            ),
             vec![name.into(), (*role).into()],
         );
     }
     super::groups::set_member_groups(batch, name, w.groups);
+}
+
+/// `n` comma-separated placeholders (none for an empty list: SQLite takes `NOT IN ()`).
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `name`, then each of `values`, as a statement's parameters.
+fn named_then(name: &str, values: &[&str]) -> Vec<SqlValue> {
+    std::iter::once(name)
+        .chain(values.iter().copied())
+        .map(Into::into)
+        .collect()
 }
 
 /// The stored writable part of member `?1` (description, failure domain, config, the roles
@@ -619,6 +650,134 @@ mod tests {
             (row.state, row.db_role),
             (MemberState::Evacuated, DbRole::Voter)
         );
+    }
+
+    /// A replaced writable part is exactly what was sent, whatever the member held before
+    /// (and another member's rows stay as they were), and rows that already hold what is
+    /// sent are not written again.
+    #[test]
+    fn a_writable_part_is_replaced_by_writing_only_what_differs() {
+        type Config = &'static [(&'static str, &'static str)];
+        // (held: config, roles; sent: config, roles; rows written besides the groups' guard)
+        let cases: &[(Config, &[&str], Config, &[&str], usize)] = &[
+            (&[], &[], &[], &[], 0),
+            (&[("user.a", "1")], &[], &[("user.a", "1")], &[], 0),
+            (&[("user.a", "1")], &[], &[("user.a", "2")], &[], 1),
+            (
+                &[("user.a", "1"), ("user.b", "x")],
+                &[],
+                &[("user.a", "1")],
+                &[],
+                1,
+            ),
+            (
+                &[("user.a", "1")],
+                &[],
+                &[("user.a", "1"), ("user.c", "y")],
+                &[],
+                1,
+            ),
+            (&[("user.a", "1")], &[], &[], &[], 1),
+            (&[], &["event-hub"], &[], &["event-hub"], 0),
+            (&[], &["event-hub"], &[], &["ovn-chassis"], 2),
+            (
+                &[("user.a", "1")],
+                &["event-hub"],
+                &[("user.b", "2")],
+                &[],
+                3,
+            ),
+        ];
+        for (i, (held, held_roles, sent, sent_roles, written)) in cases.iter().enumerate() {
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(crate::db::global::schema::SCHEMA)
+                .unwrap();
+            for (id, name) in [(1, "a"), (2, "b")] {
+                conn.execute(
+                    "INSERT INTO nodes (id, name, address, schema, api_extensions, heartbeat, arch)
+                     VALUES (?1, ?2, ?2, 1, 1, '', 'x86_64')",
+                    rusqlite::params![id, name],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO nodes_cluster_groups (node_id, group_id) VALUES (?1, 1)",
+                    [id],
+                )
+                .unwrap();
+                for (k, v) in held.iter() {
+                    conn.execute(
+                        "INSERT INTO nodes_config (node_id, key, value) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![id, k, v],
+                    )
+                    .unwrap();
+                }
+                for role in held_roles.iter() {
+                    conn.execute(
+                        "INSERT INTO nodes_roles (node_id, role) VALUES (?1, ?2)",
+                        rusqlite::params![id, role],
+                    )
+                    .unwrap();
+                }
+            }
+            let config: BTreeMap<String, String> = sent
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let mut batch = Batch::new();
+            replace_writable(
+                &mut batch,
+                "a",
+                &Writable {
+                    description: "",
+                    failure_domain: "default",
+                    config: &config,
+                    roles: sent_roles,
+                    groups: &["default".to_owned()],
+                },
+            );
+            let tx = conn.transaction().unwrap();
+            let outcome = crate::db::batch::apply(&tx, &batch).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(outcome.error, None, "case {i}");
+            let groups_guard = 1;
+            let rows: usize = outcome.rows_affected[..outcome.rows_affected.len() - groups_guard]
+                .iter()
+                .sum();
+            assert_eq!(rows, *written, "case {i}: rows written");
+            let of = |id: i64| {
+                let config: Vec<(String, String)> = conn
+                    .prepare("SELECT key, value FROM nodes_config WHERE node_id = ? ORDER BY key")
+                    .unwrap()
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let roles: Vec<String> = conn
+                    .prepare("SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role")
+                    .unwrap()
+                    .query_map([id], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                (config, roles)
+            };
+            let pairs = |c: Config| -> Vec<(String, String)> {
+                c.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            };
+            let names = |r: &[&str]| -> Vec<String> { r.iter().map(|s| s.to_string()).collect() };
+            assert_eq!(
+                of(1),
+                (pairs(sent), names(sent_roles)),
+                "case {i}: the member edited"
+            );
+            assert_eq!(
+                of(2),
+                (pairs(held), names(held_roles)),
+                "case {i}: another member"
+            );
+        }
     }
 
     /// A heartbeat round is one statement: each member that answered gets the round's time
