@@ -658,8 +658,10 @@ mod tests {
     #[test]
     fn a_writable_part_is_replaced_by_writing_only_what_differs() {
         type Config = &'static [(&'static str, &'static str)];
-        // (held: config, roles; sent: config, roles; rows written besides the groups' guard)
-        let cases: &[(Config, &[&str], Config, &[&str], usize)] = &[
+        type Roles = &'static [&'static str];
+        /// Held: config, roles; sent: config, roles; rows written besides the groups' guard.
+        type Case = (Config, Roles, Config, Roles, usize);
+        let cases: &[Case] = &[
             (&[], &[], &[], &[], 0),
             (&[("user.a", "1")], &[], &[("user.a", "1")], &[], 0),
             (&[("user.a", "1")], &[], &[("user.a", "2")], &[], 1),
