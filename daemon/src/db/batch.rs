@@ -94,6 +94,12 @@ pub struct Batch {
     pub requestor: Option<corral_shared::api::Requestor>,
 }
 
+/// `n` comma-separated `?` placeholders, for an `IN (...)` list or a `VALUES` row. An empty
+/// list gives none: SQLite takes `IN ()` (nothing matches) and `NOT IN ()` (everything does).
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 impl Batch {
     /// An empty batch.
     pub fn new() -> Self {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::Connection;
 
-use crate::db::batch::Batch;
+use crate::db::batch::{Batch, placeholders};
 
 /// The group every member joins, which always exists (id 1, made with the schema).
 pub const DEFAULT_GROUP: &str = "default";
@@ -102,12 +102,12 @@ pub fn remove_member(batch: &mut Batch, group: &str, member: &str) {
 pub fn set_member_groups(batch: &mut Batch, member: &str, groups: &[String]) {
     let mut params: Vec<crate::db::batch::SqlValue> = vec![member.into()];
     params.extend(groups.iter().map(Into::into));
-    let placeholders = vec!["?"; groups.len()].join(", ");
+    let marks = placeholders(groups.len());
     batch.push(
         format!(
             "DELETE FROM nodes_cluster_groups
              WHERE node_id = (SELECT id FROM nodes WHERE name = ?)
-               AND group_id NOT IN (SELECT id FROM cluster_groups WHERE name IN ({placeholders}))"
+               AND group_id NOT IN (SELECT id FROM cluster_groups WHERE name IN ({marks}))"
         ),
         params,
     );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::db::batch::{Batch, SqlValue};
+use crate::db::batch::{Batch, SqlValue, placeholders};
 
 /// A member's database role: LXD's `database`, `database-standby`, or neither; stored as
 /// LXD numbers it in `nodes.db_role` and `raft_nodes.role` (0, 1, 2). Voters are whatever
@@ -506,11 +506,6 @@ pub fn replace_writable(batch: &mut Batch, name: &str, w: &Writable<'_>) {
     super::groups::set_member_groups(batch, name, w.groups);
 }
 
-/// `n` comma-separated placeholders (none for an empty list: SQLite takes `NOT IN ()`).
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 /// `name`, then each of `values`, as a statement's parameters.
 fn named_then(name: &str, values: &[&str]) -> Vec<SqlValue> {
     std::iter::once(name)
@@ -746,22 +741,11 @@ mod tests {
                 .iter()
                 .sum();
             assert_eq!(rows, *written, "case {i}: rows written");
-            let of = |id: i64| {
-                let config: Vec<(String, String)> = conn
-                    .prepare("SELECT key, value FROM nodes_config WHERE node_id = ? ORDER BY key")
-                    .unwrap()
-                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
-                let roles: Vec<String> = conn
-                    .prepare("SELECT role FROM nodes_roles WHERE node_id = ? ORDER BY role")
-                    .unwrap()
-                    .query_map([id], |r| r.get(0))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
-                (config, roles)
+            let stored = members(&conn).unwrap();
+            let of = |name: &str| {
+                let m = stored.iter().find(|m| m.name == name).unwrap();
+                let config: Vec<(String, String)> = m.config.clone().into_iter().collect();
+                (config, m.roles.clone())
             };
             let pairs = |c: Config| -> Vec<(String, String)> {
                 c.iter()
@@ -770,12 +754,12 @@ mod tests {
             };
             let names = |r: &[&str]| -> Vec<String> { r.iter().map(|s| s.to_string()).collect() };
             assert_eq!(
-                of(1),
+                of("a"),
                 (pairs(sent), names(sent_roles)),
                 "case {i}: the member edited"
             );
             assert_eq!(
-                of(2),
+                of("b"),
                 (pairs(held), names(held_roles)),
                 "case {i}: another member"
             );

@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 
-use crate::db::batch::{Batch, SqlValue};
+use crate::db::batch::{Batch, SqlValue, placeholders};
 
 /// Tables a preseed writes, children after their parents.
 const TABLES: &[&str] = &[
@@ -54,7 +54,7 @@ pub fn statements(c: &Connection, member: u64) -> rusqlite::Result<Batch> {
 fn copy_rows(c: &Connection, batch: &mut Batch, table: &str, query: &str) -> rusqlite::Result<()> {
     let mut stmt = c.prepare(query)?;
     let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    let marks = vec!["?"; columns.len()].join(", ");
+    let marks = placeholders(columns.len());
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES ({marks})",
         columns.join(", ")
