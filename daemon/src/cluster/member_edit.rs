@@ -7,7 +7,7 @@ use corral_shared::api::{ClusterMember, ClusterMemberPut, Role};
 
 use super::{members, rebalance};
 use crate::db::batch::Batch;
-use crate::db::global::{certificates, nodes};
+use crate::db::global::{certificates, member_writable, nodes};
 use crate::error::{Error, Result};
 use crate::instances::scheduler::{SCHEDULER_INSTANCE_KEY, SchedulerInstance};
 use crate::node::Node;
@@ -69,7 +69,7 @@ pub fn check(current: &ClusterMember, put: &ClusterMemberPut, groups: &[String])
 pub struct Seen {
     /// The member, as the API shows it.
     pub member: ClusterMember,
-    /// [`nodes::stored_writable`] as it was when `member` was read.
+    /// [`member_writable::stored_writable`] as it was when `member` was read.
     stored: Option<String>,
     /// The cluster groups that existed then.
     groups: Vec<String>,
@@ -87,7 +87,7 @@ pub async fn current(node: &Node, name: &str) -> Result<Seen> {
         .read(move |c| {
             Ok((
                 members::Rows::read(c)?,
-                nodes::stored_writable(c, &owned)?,
+                member_writable::stored_writable(c, &owned)?,
                 nodes::cluster_groups(c)?,
             ))
         })
@@ -123,12 +123,12 @@ pub async fn update(
         .collect();
     let mut batch = Batch::new();
     if guarded {
-        nodes::unchanged_since(&mut batch, name, seen.stored.as_deref());
+        member_writable::unchanged_since(&mut batch, name, seen.stored.as_deref());
     }
-    nodes::replace_writable(
+    member_writable::replace_writable(
         &mut batch,
         name,
-        &nodes::Writable {
+        &member_writable::Writable {
             description: &put.description,
             failure_domain: &put.failure_domain,
             config: &put.config,

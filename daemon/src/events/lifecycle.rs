@@ -578,13 +578,13 @@ mod tests {
     /// it changes no configuration, so it must not be announced as `config-updated`.
     #[test]
     fn a_guarded_member_edit_is_announced_as_the_members_update_alone() {
-        use crate::db::global::nodes;
+        use crate::db::global::member_writable;
         let mut b = Batch::new();
-        nodes::unchanged_since(&mut b, "node2", Some("{}"));
-        nodes::replace_writable(
+        member_writable::unchanged_since(&mut b, "node2", Some("{}"));
+        member_writable::replace_writable(
             &mut b,
             "node2",
-            &nodes::Writable {
+            &member_writable::Writable {
                 description: "d",
                 failure_domain: "default",
                 config: &Default::default(),

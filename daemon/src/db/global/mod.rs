@@ -8,6 +8,7 @@ pub mod entities;
 pub mod groups;
 pub mod images;
 pub mod instances;
+pub mod member_writable;
 pub mod networks;
 pub mod nodes;
 pub mod preseed_undo;
