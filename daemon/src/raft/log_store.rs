@@ -33,16 +33,21 @@ enum Write {
         flushed: Flushed,
     },
     Vote(Vote<NodeId>, Done),
-    Committed(Option<LogId<NodeId>>),
     Truncate(u64, Done),
     Purge(LogId<NodeId>, Done),
 }
+
+/// The committed index openraft last reported and the writer has not written yet. It is
+/// handed over in this slot, not as a job: a job woke the writer thread at every write only
+/// to note a value that waits for the next append anyway.
+type PendingCommit = Mutex<Option<Option<LogId<NodeId>>>>;
 
 /// The log store; clones share the database, the tail and the writer.
 #[derive(Clone)]
 pub struct LogStore {
     db: LocalDb,
     tail: Arc<Mutex<LogTail>>,
+    committed: Arc<PendingCommit>,
     writer: mpsc::Sender<Write>,
 }
 
@@ -51,13 +56,20 @@ impl LogStore {
     /// clone is dropped).
     pub fn new(db: LocalDb) -> Self {
         let tail = Arc::new(Mutex::new(LogTail::default()));
+        let committed = Arc::new(PendingCommit::default());
         let (writer, jobs) = mpsc::channel();
-        let (thread_db, thread_tail) = (db.clone(), tail.clone());
+        let (thread_db, thread_tail, thread_committed) =
+            (db.clone(), tail.clone(), committed.clone());
         std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || write_in_order(&thread_db, &thread_tail, jobs))
+            .spawn(move || write_in_order(&thread_db, &thread_tail, &thread_committed, jobs))
             .expect("a thread for the Raft log writer");
-        Self { db, tail, writer }
+        Self {
+            db,
+            tail,
+            committed,
+            writer,
+        }
     }
 
     fn tail(&self) -> MutexGuard<'_, LogTail> {
@@ -92,9 +104,13 @@ fn writer_gone() -> StorageError<NodeId> {
 /// index rides along with the next append (see [`append_rows`]). After a write fails (a full
 /// disk, an I/O error) it refuses every later one: a later append that succeeded once space
 /// returned would leave a hole where the failed one was, and openraft stops this log anyway.
-fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Write>) {
+fn write_in_order(
+    db: &LocalDb,
+    tail: &Mutex<LogTail>,
+    committed: &PendingCommit,
+    jobs: mpsc::Receiver<Write>,
+) {
     let tail = || tail.lock().unwrap_or_else(|p| p.into_inner());
-    let mut committed = None;
     let mut failed: Option<String> = None;
     for job in jobs {
         if let Some(why) = &failed {
@@ -107,7 +123,7 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
                 rows,
                 last,
                 flushed,
-            } => match append_rows(&mut conn, &rows, committed.take()) {
+            } => match append_rows(&mut conn, &rows, committed_within(committed, last)) {
                 Ok(()) => {
                     tail().flushed(last);
                     flushed(Ok(()));
@@ -119,10 +135,6 @@ fn write_in_order(db: &LocalDb, tail: &Mutex<LogTail>, jobs: mpsc::Receiver<Writ
                 }
             },
             Write::Vote(vote, done) => answer(done, write_state(&conn, VOTE, &vote)),
-            Write::Committed(c) => {
-                committed = Some(c);
-                Ok(())
-            }
             Write::Truncate(index, done) => {
                 tail().truncated_on_disk(index);
                 answer(
@@ -161,7 +173,19 @@ fn refuse(job: Write, why: &str) {
         Write::Vote(_, done) | Write::Truncate(_, done) | Write::Purge(_, done) => {
             let _ = done.send(Err(StorageIOError::write_logs(&error()).into()));
         }
-        Write::Committed(_) => {}
+    }
+}
+
+/// Takes the pending committed index if the log on disk will hold it once an append ending
+/// at `last` is written; otherwise leaves it for a later append. openraft reports an index
+/// only after appending its entry, but the writer may still be on an earlier append: a
+/// committed index written ahead of the log would, after a crash, ask openraft to apply
+/// entries the log lacks.
+fn committed_within(pending: &PendingCommit, last: u64) -> Option<Option<LogId<NodeId>>> {
+    let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+    match *pending {
+        Some(Some(c)) if c.index > last => None,
+        _ => pending.take(),
     }
 }
 
@@ -384,10 +408,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        // Not waited for: a hint, written with the next append.
-        self.writer
-            .send(Write::Committed(committed))
-            .map_err(|_| writer_gone())
+        // Not waited for: a hint, written with the next append that reaches it.
+        *self.committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(committed);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {

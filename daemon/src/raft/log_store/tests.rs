@@ -82,3 +82,47 @@ fn a_read_may_start_late_only_where_the_log_holds_nothing_below() {
         );
     }
 }
+
+/// The committed index reported to the store is written with the first append that brings
+/// the log on disk up to it, never ahead of it.
+#[test]
+fn a_committed_index_is_written_only_with_an_append_that_reaches_it() {
+    let id = |i| Some(LogId::new(CommittedLeaderId::new(1, 1), i));
+    // What is pending, the last index of the append; what it writes, what stays pending.
+    type Case = (
+        Option<Option<LogId<NodeId>>>,
+        u64,
+        Option<Option<LogId<NodeId>>>,
+    );
+    let cases: [Case; 5] = [
+        (None, 5, None),
+        (Some(None), 5, None),
+        (Some(id(3)), 5, None),
+        (Some(id(5)), 5, None),
+        (Some(id(6)), 5, Some(id(6))),
+    ];
+    for (pending, last, left) in cases {
+        let slot = PendingCommit::new(pending);
+        let written = committed_within(&slot, last);
+        let expected_written = if left.is_some() { None } else { pending };
+        assert_eq!(
+            (written, *slot.lock().unwrap()),
+            (expected_written, left),
+            "pending {pending:?}, append up to {last}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = LocalDb::open(&dir.path().join("local.db")).unwrap();
+    let mut store = LogStore::new(db.clone());
+    let stored = |db: &LocalDb| read_state::<Option<LogId<NodeId>>>(&db.lock(), COMMITTED).unwrap();
+    append(&store, &[1, 2]).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(store.save_committed(id(4))).unwrap();
+    append(&store, &[3]).unwrap();
+    assert_eq!(stored(&db), None, "the log on disk ends at 3, before 4");
+    append(&store, &[4, 5]).unwrap();
+    assert_eq!(stored(&db), Some(id(4)));
+}
