@@ -88,23 +88,19 @@ fn a_read_may_start_late_only_where_the_log_holds_nothing_below() {
 #[test]
 fn a_committed_index_is_written_only_with_an_append_that_reaches_it() {
     let id = |i| Some(LogId::new(CommittedLeaderId::new(1, 1), i));
+    /// A committed index as the slot holds it: none reported, or the one reported.
+    type Slot = Option<Option<LogId<NodeId>>>;
     // What is pending, the last index of the append; what it writes, what stays pending.
-    type Case = (
-        Option<Option<LogId<NodeId>>>,
-        u64,
-        Option<Option<LogId<NodeId>>>,
-    );
-    let cases: [Case; 5] = [
-        (None, 5, None),
-        (Some(None), 5, None),
-        (Some(id(3)), 5, None),
-        (Some(id(5)), 5, None),
-        (Some(id(6)), 5, Some(id(6))),
+    let cases: [(Slot, u64, Slot, Slot); 5] = [
+        (None, 5, None, None),
+        (Some(None), 5, Some(None), None),
+        (Some(id(3)), 5, Some(id(3)), None),
+        (Some(id(5)), 5, Some(id(5)), None),
+        (Some(id(6)), 5, None, Some(id(6))),
     ];
-    for (pending, last, left) in cases {
+    for (pending, last, expected_written, left) in cases {
         let slot = PendingCommit::new(pending);
         let written = committed_within(&slot, last);
-        let expected_written = if left.is_some() { None } else { pending };
         assert_eq!(
             (written, *slot.lock().unwrap()),
             (expected_written, left),
