@@ -99,6 +99,14 @@ fn cluster_bench_reports_every_figure() {
         p50.is_some_and(|p| p > 0.0) && p90 >= p50,
         "fsync p50 {p50:?}, p90 {p90:?}: {machine}"
     );
+    // And how long a thread takes to wake another, which every hand-off pays.
+    let wakeup = &machine["wakeup"];
+    let (p50, p90) = (wakeup["p50_us"].as_f64(), wakeup["p90_us"].as_f64());
+    assert!(
+        p50.is_some_and(|p| p > 0.0) && p90 >= p50,
+        "wake-up p50 {p50:?}, p90 {p90:?}: {machine}"
+    );
+    assert_eq!(machine["idle_poll"], false, "{machine}");
     // Every figure says which way it is good, so that a later run can be compared with it.
     for f in figures {
         let better = f["better"].as_str();

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 #[path = "cluster_bench/compare.rs"]
 mod compare;
+#[path = "cluster_bench/idle_poll.rs"]
+mod idle_poll;
 #[path = "cluster_bench/instances.rs"]
 mod instances;
 #[path = "cluster_bench/machine.rs"]
@@ -24,6 +26,7 @@ mod remotes;
 const USAGE: &str = "\
 usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [--duration SECS]
                      [--instances N] [--launches N] [--instances-only] [--compare FILE]
+                     [--idle-poll]
 
   --quick          a short run (2 runs, 7 members, 2 s load windows)
   --json           print one JSON object instead of the table
@@ -35,7 +38,9 @@ usage: cluster-bench [--quick] [--json] [--runs N] [--members N] [--clients N] [
   --launches N     launches timed one after another by figure 13 (default 20; quick 5)
   --instances-only only figures 13-15 (instances), on their own three-member cluster
   --compare FILE   also show each figure beside its value in FILE, an earlier --json output
-                   (with --json, the comparison is the output's \"compare\" object)";
+                   (with --json, the comparison is the output's \"compare\" object)
+  --idle-poll      hold idle CPUs polling instead of halting for the run (root; a diagnosis of
+                   the machine's wake-up latency, not a Corral setting)";
 
 /// The member list every figure reads, with each member's status and roles.
 const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
@@ -78,6 +83,7 @@ struct Settings {
     instances: usize,
     launches: usize,
     instances_only: bool,
+    idle_poll: bool,
     compare: Option<compare::Earlier>,
 }
 
@@ -94,6 +100,7 @@ fn parse_args() -> Result<Settings, String> {
         instances: if quick { 200 } else { 1000 },
         launches: if quick { 5 } else { 20 },
         instances_only: false,
+        idle_poll: false,
         compare: None,
     };
     let mut it = args.iter();
@@ -115,6 +122,7 @@ fn parse_args() -> Result<Settings, String> {
             "--quick" => {}
             "--json" => s.json = true,
             "--instances-only" => s.instances_only = true,
+            "--idle-poll" => s.idle_poll = true,
             "--instances" => {
                 s.instances = count("--instances", value("--instances")?, instances::EVACUATED)?
             }
@@ -403,12 +411,20 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let mut figures = specs(&settings);
+    // Held before the machine is measured, so its wake-up time shows the request took.
+    let _idle_poll = settings.idle_poll.then(|| {
+        idle_poll::IdlePoll::hold().unwrap_or_else(|e| {
+            eprintln!("cluster-bench: {e}");
+            std::process::exit(2);
+        })
+    });
     // Timed first, on a machine the bench has not loaded yet.
     stage(format!(
-        "the machine (CPU, memory, kernel; {} appends + fdatasync)",
-        machine::FSYNCS
+        "the machine (CPU, memory, kernel; {} appends + fdatasync, {} thread wake-ups)",
+        machine::FSYNCS,
+        machine::WAKEUPS
     ));
-    let machine = machine::Machine::measure().unwrap_or_else(|e| {
+    let machine = machine::Machine::measure(settings.idle_poll).unwrap_or_else(|e| {
         eprintln!("cluster-bench: cannot describe this machine: {e}");
         std::process::exit(1);
     });
@@ -1134,6 +1150,7 @@ fn to_json(s: &Settings, figs: &Figures) -> Value {
     settings.insert("instances", json!(s.instances));
     settings.insert("launches", json!(s.launches));
     settings.insert("instances_only", json!(s.instances_only));
+    settings.insert("idle_poll", json!(s.idle_poll));
     json!({
         "figures": figures,
         "settings": settings,

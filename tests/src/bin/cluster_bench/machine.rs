@@ -1,7 +1,8 @@
 //! The machine a run was taken on, so a table of figures says where they come from: the CPU
 //! and its cores, the memory, the kernel, and how long a small synchronous disk write takes
 //! where the members keep their data (a write's floor: the leader and a follower each wait
-//! for one).
+//! for one), and how long one thread takes to wake another (every hand-off between a
+//! member's threads, and between members, pays it).
 
 use std::io::Write;
 use std::time::Instant;
@@ -10,6 +11,9 @@ use serde_json::{Value, json};
 
 /// Synchronous appends timed by [`fsync_time`].
 pub const FSYNCS: usize = 200;
+
+/// Thread wake-up round trips timed by [`wakeup_time`].
+pub const WAKEUPS: usize = 2000;
 
 /// The bytes of each timed append (one page, about a small Raft entry).
 const APPEND_BYTES: usize = 4096;
@@ -30,12 +34,18 @@ pub struct Machine {
     /// Append 4 KiB + fdatasync, median and 90th percentile, milliseconds.
     pub fsync_p50_ms: f64,
     pub fsync_p90_ms: f64,
+    /// One thread waking another and being woken back, median and 90th percentile,
+    /// microseconds (None in outputs from before it was recorded).
+    pub wakeup_p50_us: Option<f64>,
+    pub wakeup_p90_us: Option<f64>,
+    /// Whether idle CPUs were held polling instead of halting (`--idle-poll`).
+    pub idle_poll: bool,
 }
 
 impl Machine {
     /// This machine, its fsync time measured now in the directory the members' data dirs
-    /// are made in (the system's temporary directory).
-    pub fn measure() -> Result<Machine, String> {
+    /// are made in (the system's temporary directory), and its thread wake-up time.
+    pub fn measure(idle_poll: bool) -> Result<Machine, String> {
         let cpuinfo = read("/proc/cpuinfo")?;
         let meminfo = read("/proc/meminfo")?;
         let kernel = read("/proc/sys/kernel/osrelease")?.trim().to_string();
@@ -45,6 +55,8 @@ impl Machine {
             .map_err(|e| format!("cannot make a temporary directory to time fsync in: {e}"))?;
         let mut samples = fsync_time(dir.path(), FSYNCS)?;
         samples.sort_by(f64::total_cmp);
+        let mut wakeups = wakeup_time(WAKEUPS);
+        wakeups.sort_by(f64::total_cmp);
         Ok(Machine {
             cpu,
             cores,
@@ -53,12 +65,15 @@ impl Machine {
             fsync_dir: std::env::temp_dir().display().to_string(),
             fsync_p50_ms: percentile(&samples, 50),
             fsync_p90_ms: percentile(&samples, 90),
+            wakeup_p50_us: Some(percentile(&wakeups, 50)),
+            wakeup_p90_us: Some(percentile(&wakeups, 90)),
+            idle_poll,
         })
     }
 
     /// One line for the table's heading.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "machine: {}, {} cores, {:.1} GiB memory, Linux {}; append {} KiB + fdatasync in {}: \
              p50 {:.3} ms, p90 {:.3} ms ({FSYNCS} times)",
             self.cpu,
@@ -69,7 +84,16 @@ impl Machine {
             self.fsync_dir,
             self.fsync_p50_ms,
             self.fsync_p90_ms,
-        )
+        );
+        if let (Some(p50), Some(p90)) = (self.wakeup_p50_us, self.wakeup_p90_us) {
+            line.push_str(&format!(
+                "; thread wake-up round trip: p50 {p50:.1} us, p90 {p90:.1} us ({WAKEUPS} times)"
+            ));
+        }
+        if self.idle_poll {
+            line.push_str("; idle CPUs held polling (--idle-poll)");
+        }
+        line
     }
 
     /// The `machine` object of the JSON output.
@@ -86,6 +110,12 @@ impl Machine {
                 "p50_ms": self.fsync_p50_ms,
                 "p90_ms": self.fsync_p90_ms,
             },
+            "wakeup": {
+                "times": WAKEUPS,
+                "p50_us": self.wakeup_p50_us,
+                "p90_us": self.wakeup_p90_us,
+            },
+            "idle_poll": self.idle_poll,
         })
     }
 
@@ -100,6 +130,9 @@ impl Machine {
             fsync_dir: m["fsync"]["dir"].as_str()?.to_string(),
             fsync_p50_ms: m["fsync"]["p50_ms"].as_f64()?,
             fsync_p90_ms: m["fsync"]["p90_ms"].as_f64()?,
+            wakeup_p50_us: m["wakeup"]["p50_us"].as_f64(),
+            wakeup_p90_us: m["wakeup"]["p90_us"].as_f64(),
+            idle_poll: m["idle_poll"].as_bool().unwrap_or(false),
         })
     }
 }
@@ -173,6 +206,32 @@ fn fsync_time(dir: &std::path::Path, times: usize) -> Result<Vec<f64>, String> {
     Ok(samples)
 }
 
+/// Microseconds of each of `times` round trips between two threads: this one wakes a
+/// sleeping peer and sleeps until the peer wakes it back. On a virtual machine whose idle
+/// CPUs halt, each wake-up of a thread on an idle CPU costs the hypervisor's wake of that CPU.
+fn wakeup_time(times: usize) -> Vec<f64> {
+    let (ping, pinged) = std::sync::mpsc::channel::<()>();
+    let (pong, ponged) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        for () in pinged {
+            if pong.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut samples = Vec::with_capacity(times);
+    for _ in 0..times {
+        let t = Instant::now();
+        if ping.send(()).is_err() || ponged.recv().is_err() {
+            break;
+        }
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(ping);
+    let _ = peer.join();
+    samples
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,14 +296,33 @@ mod tests {
             fsync_dir: "/tmp".into(),
             fsync_p50_ms: 0.21,
             fsync_p90_ms: 0.35,
+            wakeup_p50_us: Some(81.3),
+            wakeup_p90_us: Some(92.5),
+            idle_poll: true,
         };
         assert_eq!(Machine::from_json(&m.to_json()), Some(m.clone()));
         assert_eq!(Machine::from_json(&json!({"cores": 2})), None);
         assert_eq!(
             m.line(),
             "machine: Intel(R) Xeon(R) Processor, 2 cores, 23.5 GiB memory, Linux 6.18.44; \
-             append 4 KiB + fdatasync in /tmp: p50 0.210 ms, p90 0.350 ms (200 times)"
+             append 4 KiB + fdatasync in /tmp: p50 0.210 ms, p90 0.350 ms (200 times); \
+             thread wake-up round trip: p50 81.3 us, p90 92.5 us (2000 times); \
+             idle CPUs held polling (--idle-poll)"
         );
+        // An output from before the wake-up time was recorded still names its machine.
+        let mut older = m.to_json();
+        older.as_object_mut().unwrap().remove("wakeup");
+        older.as_object_mut().unwrap().remove("idle_poll");
+        let read = Machine::from_json(&older).unwrap();
+        assert_eq!((read.wakeup_p50_us, read.idle_poll), (None, false));
+        assert!(read.line().ends_with("(200 times)"), "{}", read.line());
+    }
+
+    #[test]
+    fn a_wakeup_is_timed_once_per_round_trip() {
+        let samples = wakeup_time(50);
+        assert_eq!(samples.len(), 50);
+        assert!(samples.iter().all(|us| *us > 0.0));
     }
 
     #[test]
