@@ -87,7 +87,8 @@ impl Machine {
         );
         if let (Some(p50), Some(p90)) = (self.wakeup_p50_us, self.wakeup_p90_us) {
             line.push_str(&format!(
-                "; thread wake-up round trip: p50 {p50:.1} us, p90 {p90:.1} us ({WAKEUPS} times)"
+                "; thread wake-up round trip across CPUs: p50 {p50:.1} us, p90 {p90:.1} us \
+                 ({WAKEUPS} times)"
             ));
         }
         if self.idle_poll {
@@ -206,30 +207,69 @@ fn fsync_time(dir: &std::path::Path, times: usize) -> Result<Vec<f64>, String> {
     Ok(samples)
 }
 
-/// Microseconds of each of `times` round trips between two threads: this one wakes a
-/// sleeping peer and sleeps until the peer wakes it back. On a virtual machine whose idle
-/// CPUs halt, each wake-up of a thread on an idle CPU costs the hypervisor's wake of that CPU.
+/// Microseconds of each of `times` round trips between two threads on two different CPUs
+/// (where the machine has two): one wakes the other, sleeping, and sleeps until woken back.
+/// Pinned apart, as a member's threads and its peers' often are: on one CPU the woken thread
+/// simply runs next, and the figure would not show what a hand-off across CPUs costs. On a
+/// virtual machine whose idle CPUs halt, that is the hypervisor's wake of the other CPU.
 fn wakeup_time(times: usize) -> Vec<f64> {
+    let cpus = allowed_cpus();
     let (ping, pinged) = std::sync::mpsc::channel::<()>();
     let (pong, ponged) = std::sync::mpsc::channel::<()>();
-    let peer = std::thread::spawn(move || {
+    let answer_on = cpus.get(1).copied();
+    let answerer = std::thread::spawn(move || {
+        if let Some(cpu) = answer_on {
+            pin_to(cpu);
+        }
         for () in pinged {
             if pong.send(()).is_err() {
                 break;
             }
         }
     });
-    let mut samples = Vec::with_capacity(times);
-    for _ in 0..times {
-        let t = Instant::now();
-        if ping.send(()).is_err() || ponged.recv().is_err() {
-            break;
+    let ask_on = cpus.first().copied().filter(|_| answer_on.is_some());
+    let asker = std::thread::spawn(move || {
+        if let Some(cpu) = ask_on {
+            pin_to(cpu);
         }
-        samples.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    drop(ping);
-    let _ = peer.join();
+        let mut samples = Vec::with_capacity(times);
+        for _ in 0..times {
+            let t = Instant::now();
+            if ping.send(()).is_err() || ponged.recv().is_err() {
+                break;
+            }
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        samples
+    });
+    let samples = asker.join().unwrap_or_default();
+    let _ = answerer.join();
     samples
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data, and the kernel writes at most its size into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
+    }
+}
+
+/// Keeps the calling thread on `cpu` (its own threads only: the bench's members, started
+/// from other threads, are not affected).
+fn pin_to(cpu: usize) {
+    // SAFETY: as above; pid 0 names the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +346,7 @@ mod tests {
             m.line(),
             "machine: Intel(R) Xeon(R) Processor, 2 cores, 23.5 GiB memory, Linux 6.18.44; \
              append 4 KiB + fdatasync in /tmp: p50 0.210 ms, p90 0.350 ms (200 times); \
-             thread wake-up round trip: p50 81.3 us, p90 92.5 us (2000 times); \
+             thread wake-up round trip across CPUs: p50 81.3 us, p90 92.5 us (2000 times); \
              idle CPUs held polling (--idle-poll)"
         );
         // An output from before the wake-up time was recorded still names its machine.
@@ -320,9 +360,13 @@ mod tests {
 
     #[test]
     fn a_wakeup_is_timed_once_per_round_trip() {
+        let before = allowed_cpus();
         let samples = wakeup_time(50);
         assert_eq!(samples.len(), 50);
         assert!(samples.iter().all(|us| *us > 0.0));
+        // The threads pinned for it were its own: this one may still run where it could.
+        assert!(!before.is_empty());
+        assert_eq!(allowed_cpus(), before);
     }
 
     #[test]
