@@ -101,9 +101,10 @@ fn writer_gone() -> StorageError<NodeId> {
 }
 
 /// The writer thread: every change in order, each in its own transaction. The committed
-/// index rides along with the next append that reaches it (see [`committed_within`]). After a write fails (a full
-/// disk, an I/O error) it refuses every later one: a later append that succeeded once space
-/// returned would leave a hole where the failed one was, and openraft stops this log anyway.
+/// index rides along with the next append that reaches it (see [`committed_within`]). After
+/// a write fails (a full disk, an I/O error) it refuses every later one: a later append that
+/// succeeded once space returned would leave a hole where the failed one was, and openraft
+/// stops this log anyway.
 fn write_in_order(
     db: &LocalDb,
     tail: &Mutex<LogTail>,

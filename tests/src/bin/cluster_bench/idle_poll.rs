@@ -32,18 +32,18 @@ impl IdlePoll {
     }
 }
 
-/// The wake-up latency the kernel currently grants, in µs (the lowest held request).
-#[cfg(test)]
-fn granted_latency_us() -> std::io::Result<i32> {
-    use std::io::Read;
-    let mut value = [0u8; 4];
-    File::open(CPU_LATENCY)?.read_exact(&mut value)?;
-    Ok(i32::from_ne_bytes(value))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
+
+    /// The wake-up latency the kernel currently grants, in µs (the lowest held request).
+    fn granted_latency_us() -> std::io::Result<i32> {
+        let mut value = [0u8; 4];
+        File::open(CPU_LATENCY)?.read_exact(&mut value)?;
+        Ok(i32::from_ne_bytes(value))
+    }
 
     #[test]
     fn the_request_holds_while_it_lives() {
